@@ -1,0 +1,78 @@
+"""aiguard: contain AI incidents in-process, around your own ``predict`` calls.
+
+Detect (drift, monitors), classify (severity), contain (circuit breaker,
+fallbacks, kill switches, load shedding, timeouts, retries), recover (rollback,
+shadow, canary) and review (incident timeline, postmortem), as library
+primitives that wrap ``model.predict`` in microseconds.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from aiguard import checks
+from aiguard.contain._breaker import BreakerMetrics, BreakerState, CircuitBreaker, TimeWindow
+from aiguard.contain._fallback import fallback
+from aiguard.contain._flags import Flags, kill_switch
+from aiguard.contain._guard import Guard, Outcome, guard, wrap
+from aiguard.contain._limits import Bulkhead, RateLimit
+from aiguard.contain._timing import hedge, retry, timeout
+from aiguard.errors import (
+    AiguardError,
+    BulkheadFullError,
+    CallRejectedError,
+    CircuitOpenError,
+    ConfigurationError,
+    FallbackFailedError,
+    FeatureDisabledError,
+    GuardTimeoutError,
+    InvalidInputError,
+    MissingExtraError,
+    RateLimitedError,
+    RetryBudgetExhaustedError,
+    StoreError,
+    UnknownFlagError,
+)
+from aiguard.state._redis import RedisStore
+from aiguard.state._stores import EnvStore, FileStore, MemoryStore
+
+try:
+    __version__ = version("aiguard")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AiguardError",
+    "BreakerMetrics",
+    "BreakerState",
+    "BulkheadFullError",
+    "CallRejectedError",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "ConfigurationError",
+    "EnvStore",
+    "FallbackFailedError",
+    "FeatureDisabledError",
+    "FileStore",
+    "Flags",
+    "Guard",
+    "GuardTimeoutError",
+    "InvalidInputError",
+    "MemoryStore",
+    "MissingExtraError",
+    "Outcome",
+    "RateLimit",
+    "RateLimitedError",
+    "RedisStore",
+    "RetryBudgetExhaustedError",
+    "StoreError",
+    "TimeWindow",
+    "UnknownFlagError",
+    "__version__",
+    "checks",
+    "fallback",
+    "guard",
+    "hedge",
+    "kill_switch",
+    "retry",
+    "timeout",
+    "wrap",
+]

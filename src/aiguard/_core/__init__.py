@@ -1,0 +1,1 @@
+"""Shared mechanisms: clock, events, sync/async wrapping."""

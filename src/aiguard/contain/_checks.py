@@ -1,0 +1,2 @@
+"""Output checks (stub, being implemented)."""
+__all__: list[str] = []

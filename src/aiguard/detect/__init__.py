@@ -1,0 +1,1 @@
+"""Phase 1, detection and identification: is something wrong?"""

@@ -1,0 +1,1 @@
+"""Drift statistics (stub, being implemented)."""

@@ -1,0 +1,1 @@
+"""Where shared state lives: memory (default), a file, the environment, Redis."""

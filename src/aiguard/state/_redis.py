@@ -1,0 +1,10 @@
+"""Stub: being implemented."""
+
+from __future__ import annotations
+
+__all__ = ["RedisStore", ]
+
+
+class RedisStore:
+    """Stub."""
+

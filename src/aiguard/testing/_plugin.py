@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures for aiguard users' tests (stub, being implemented)."""
