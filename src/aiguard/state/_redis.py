@@ -1,10 +1,363 @@
-"""Stub: being implemented."""
+"""Fleet-wide flag state in Redis (extra ``redis``).
+
+Layout under a namespace (default ``aiguard``)::
+
+    {ns}:flags              hash   one field per flag, its JSON record
+    {ns}:history:{flag}     list   newest first, bounded to ``history_limit`` records
+    {ns}:flags:changed      pubsub channel, a message (the flag name) per write
+    {ns}:breakers:{name}    hash   one field per replica, its breaker report (shared breakers)
+
+Every call goes through the background refresher, never the protected call:
+sockets time out after ``socket_timeout`` seconds and redis-py's own retries are
+switched off, so an outage costs the refresher one short timeout per round and
+turns into :class:`~aiguard.errors.StoreError`.
+"""
 
 from __future__ import annotations
 
-__all__ = ["RedisStore", ]
+import json
+import logging
+import math
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from aiguard.errors import ConfigurationError, InvalidInputError, MissingExtraError, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["RedisStore", "Subscription"]
+
+_log = logging.getLogger("aiguard")
+_SCHEMES = ("redis://", "rediss://", "unix://")
+_PING_AFTER = 5.0  # seconds of silence before the subscriber checks the server is alive
+
+
+def _import_redis() -> Any:
+    try:
+        import redis  # noqa: PLC0415 - optional extra, imported on first use
+    except ImportError as exc:  # pragma: no cover - the dev environment has redis
+        raise MissingExtraError("RedisStore", "redis", "redis") from exc
+    return redis
+
+
+def _decode(raw: bytes) -> dict[str, Any] | None:
+    """Return the JSON object in *raw*, or None when it is not a JSON object."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _encode(argument: str, record: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(dict(record), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(argument, "a JSON-serialisable mapping", f"{exc}") from exc
 
 
 class RedisStore:
-    """Stub."""
+    """Flag records shared by every replica through one Redis server.
 
+    Implements :class:`aiguard.typing.FlagStore`. Each write also appends to a
+    bounded history and publishes the flag name on ``{namespace}:flags:changed``,
+    so :meth:`subscribe` can refresh a flag set at once instead of at its next
+    polling round. A field holding garbage (not a JSON object) keeps that
+    flag's last good record, is counted in :attr:`garbage` and logged once.
+
+    Args:
+        url: ``redis://[:password@]host:port/db``, ``rediss://...`` or ``unix://path``.
+        namespace: prefix of every key, so several services can share one server.
+        socket_timeout: seconds before a read, write or connect gives up.
+        history_limit: how many past records are kept per flag.
+
+    Raises:
+        ConfigurationError: an invalid argument.
+        MissingExtraError: the ``redis`` package is not installed.
+
+    Example:
+        >>> store = RedisStore("redis://127.0.0.1:1/0", namespace="shop")
+        >>> store
+        RedisStore('redis://127.0.0.1:1/0', namespace='shop')
+        >>> try:  # nothing listens on port 1: a quick, typed failure
+        ...     store.read_all()
+        ... except StoreError:
+        ...     print("unreachable")
+        unreachable
+        >>> store.errors
+        1
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str = "aiguard",
+        socket_timeout: float = 0.25,
+        history_limit: int = 100,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(_SCHEMES):
+            raise ConfigurationError("url", "a redis://, rediss:// or unix:// URL", url)
+        if not isinstance(namespace, str) or not namespace or any(c.isspace() for c in namespace):
+            raise ConfigurationError("namespace", "a non-empty string without spaces", namespace)
+        if not isinstance(socket_timeout, (int, float)) or not (
+            socket_timeout > 0 and math.isfinite(socket_timeout)
+        ):
+            raise ConfigurationError("socket_timeout", "a finite number > 0", socket_timeout)
+        if type(history_limit) is not int or history_limit < 1:
+            raise ConfigurationError("history_limit", "an integer >= 1", history_limit)
+        redis = _import_redis()
+        self._redis = redis
+        self.url = url
+        self.namespace = namespace
+        self.socket_timeout = float(socket_timeout)
+        self.history_limit = history_limit
+        self._options: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
+            "retry": redis.retry.Retry(redis.backoff.NoBackoff(), 0),
+        }
+        self._client = redis.Redis.from_url(url, **self._options)
+        self._flags_key = f"{namespace}:flags"
+        self.channel = f"{namespace}:flags:changed"
+        self._last_good: dict[str, dict[str, Any]] = {}
+        self._reported: set[str] = set()
+        self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
+        self.errors = 0
+        """Failed reads and writes (the store was unreachable or timed out)."""
+        self.garbage = 0
+        """Flag fields found holding something other than a JSON object, counted per read."""
+
+    def __repr__(self) -> str:
+        """Show the URL (password hidden) and the namespace."""
+        return f"RedisStore({self._safe_url()!r}, namespace={self.namespace!r})"
+
+    def _safe_url(self) -> str:
+        scheme, sep, rest = self.url.partition("://")
+        credentials, at, host = rest.rpartition("@")
+        return f"{scheme}{sep}***@{host}" if at and credentials else self.url
+
+    def _fail(self, action: str, exc: Exception) -> StoreError:
+        self.errors += 1
+        if f"error:{action}" not in self._reported:
+            self._reported.add(f"error:{action}")
+            _log.warning("aiguard: %r could not %s: %s", self, action, exc)
+        return StoreError(f"{self!r} could not {action}: {exc}")
+
+    def _garbage(self, name: str, raw: bytes) -> None:
+        self.garbage += 1
+        key = f"garbage:{name}:{raw[:64]!r}"
+        if key not in self._reported:
+            self._reported.add(key)
+            _log.warning(
+                "aiguard: %r holds garbage for flag %r (%.60r); keeping its last good value",
+                self, name, raw,
+            )
+
+    # -- FlagStore --------------------------------------------------------
+
+    def read_all(self) -> dict[str, dict[str, Any]]:
+        """Return every flag record; garbage fields give their last good record.
+
+        Raises:
+            StoreError: Redis is unreachable or did not answer in time.
+        """
+        try:
+            raw: dict[bytes, bytes] = self._client.hgetall(self._flags_key)
+        except self._redis.RedisError as exc:
+            raise self._fail("read the flags", exc) from exc
+        records: dict[str, dict[str, Any]] = {}
+        for field, value in raw.items():
+            name = field.decode("utf-8", "replace")
+            record = _decode(value)
+            if record is None:
+                self._garbage(name, value)
+                good = self._last_good.get(name)
+                if good is not None:
+                    records[name] = good
+                continue
+            self._last_good[name] = record
+            records[name] = record
+        return records
+
+    def write(self, name: str, record: Mapping[str, Any]) -> None:
+        """Store *record* for flag *name*, append it to the history and announce the change.
+
+        Raises:
+            InvalidInputError: *record* cannot be stored as JSON.
+            StoreError: Redis is unreachable or did not answer in time.
+        """
+        payload = _encode("record", record)
+        history = f"{self.namespace}:history:{name}"
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(self._flags_key, name, payload)
+            pipe.lpush(history, payload)
+            pipe.ltrim(history, 0, self.history_limit - 1)
+            pipe.publish(self.channel, name)
+            pipe.execute()
+        except self._redis.RedisError as exc:
+            raise self._fail("write the flags", exc) from exc
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Return the stored records of flag *name*, oldest first (garbage entries skipped).
+
+        Raises:
+            StoreError: Redis is unreachable or did not answer in time.
+        """
+        try:
+            raw: list[bytes] = self._client.lrange(f"{self.namespace}:history:{name}", 0, -1)
+        except self._redis.RedisError as exc:
+            raise self._fail("read the history", exc) from exc
+        decoded = (_decode(item) for item in reversed(raw))
+        return [record for record in decoded if record is not None]
+
+    def subscribe(self, callback: Callable[[], object]) -> Subscription:
+        """Call *callback* from a background thread whenever any flag is written.
+
+        Also called after every (re)connection, since writes made during an
+        outage announced nothing this process heard. Pass ``flags.refresh``.
+        The thread reconnects after outages and restarts in forked children.
+
+        Returns:
+            The :class:`Subscription`; ``close()`` it to stop.
+        """
+        subscription = Subscription(self, callback)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    # -- shared breaker board (see aiguard.state._fleet) -----------------
+
+    def post_breaker(self, breaker: str, replica: str, report: Mapping[str, Any]) -> None:
+        """Store *replica*'s latest report for the shared breaker *breaker*.
+
+        Raises:
+            StoreError: Redis is unreachable or did not answer in time.
+        """
+        payload = _encode("report", report)
+        try:
+            self._client.hset(f"{self.namespace}:breakers:{breaker}", replica, payload)
+        except self._redis.RedisError as exc:
+            raise self._fail("post a breaker report", exc) from exc
+
+    def read_breakers(self, breaker: str) -> dict[str, dict[str, Any]]:
+        """Return every replica's latest report for *breaker* (garbage skipped).
+
+        Raises:
+            StoreError: Redis is unreachable or did not answer in time.
+        """
+        try:
+            raw: dict[bytes, bytes] = self._client.hgetall(f"{self.namespace}:breakers:{breaker}")
+        except self._redis.RedisError as exc:
+            raise self._fail("read the breaker reports", exc) from exc
+        reports = {field.decode("utf-8", "replace"): _decode(value) for field, value in raw.items()}
+        return {replica: report for replica, report in reports.items() if report is not None}
+
+    def forget_breaker(self, breaker: str, replica: str) -> None:
+        """Delete *replica*'s report for *breaker* (a replica that is gone for good).
+
+        Raises:
+            StoreError: Redis is unreachable or did not answer in time.
+        """
+        try:
+            self._client.hdel(f"{self.namespace}:breakers:{breaker}", replica)
+        except self._redis.RedisError as exc:
+            raise self._fail("forget a breaker report", exc) from exc
+
+    def close(self) -> None:
+        """Stop every subscription and release the connections."""
+        for subscription in list(self._subscriptions):
+            subscription.close()
+        self._client.close()
+
+
+class Subscription:
+    """A background thread turning ``{namespace}:flags:changed`` messages into callbacks.
+
+    Made by :meth:`RedisStore.subscribe`. Reconnects with capped exponential
+    back-off after an outage, and restarts itself in a forked child process.
+    A callback that raises is counted in :attr:`errors` and logged once; the
+    thread carries on.
+
+    Example:
+        >>> sub = RedisStore("redis://127.0.0.1:1/0").subscribe(lambda: None)
+        >>> sub.close()
+        >>> sub.closed
+        True
+    """
+
+    def __init__(
+        self, store: RedisStore, callback: Callable[[], object], *, max_delay: float = 2.0
+    ) -> None:
+        self._store = store
+        self._callback = callback
+        self._max_delay = max_delay
+        self.connects = 0
+        """How many times the subscription (re)connected."""
+        self.errors = 0
+        """Connection failures plus callbacks that raised."""
+        self.closed = False
+        self._start()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: Subscription._after_fork(ref))
+
+    @staticmethod
+    def _after_fork(ref: weakref.ref[Subscription]) -> None:
+        subscription = ref()
+        if subscription is not None and not subscription.closed:
+            subscription._start()
+
+    def _start(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"aiguard-subscribe-{self._store.channel}", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread (it exits within about a second)."""
+        self.closed = True
+        self._stop.set()
+
+    def _notify(self) -> None:
+        try:
+            self._callback()
+        except Exception as exc:
+            self.errors += 1
+            if self.errors == 1:
+                _log.warning("aiguard: flag change callback %r raised: %r", self._callback, exc)
+
+    def _run(self) -> None:
+        store, stop = self._store, self._stop
+        client = store._redis.Redis.from_url(store.url, **store._options)
+        delay = 0.05
+        while not stop.is_set():
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(store.channel)
+                self.connects += 1
+                delay = 0.05
+                self._notify()  # changes made while we were away announced nothing to us
+                quiet_since = time.monotonic()
+                while not stop.is_set():
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is not None and message["type"] == "message":
+                        self._notify()
+                    if message is not None:
+                        quiet_since = time.monotonic()
+                    elif time.monotonic() - quiet_since > _PING_AFTER:
+                        pubsub.ping()  # notices a dead server that closed nothing
+                        quiet_since = time.monotonic()
+            except (store._redis.RedisError, OSError) as exc:
+                self.errors += 1
+                if self.errors == 1:
+                    _log.warning("aiguard: %r subscription lost: %s; reconnecting", store, exc)
+                stop.wait(delay)
+                delay = min(delay * 2, self._max_delay)
+            finally:
+                pubsub.close()
+        client.close()
