@@ -1,1 +1,29 @@
-"""Drift statistics (stub, being implemented)."""
+"""Vectorised two-sample drift statistics: has the data moved?
+
+Every function compares a ``reference`` sample (training data, last week) with
+a ``current`` one, per feature, in one vectorised pass. Samples run along
+``axis`` (default 0) and features along the other axis; 1-D input gives
+scalars, 2-D input gives arrays of shape ``(n_features,)``. Where scipy has the
+same statistic, scipy's definition is the contract.
+
+Example:
+    >>> import numpy as np
+    >>> from aiguard import drift
+    >>> drift.missing_rate(np.array([[1.0, np.nan], [2.0, 3.0]]))
+    array([0. , 0.5])
+"""
+
+from __future__ import annotations
+
+from aiguard.detect._drift._binned import hellinger, jensenshannon, kl, psi
+from aiguard.detect._drift._common import DriftResult, DriftWarning, missing_rate
+
+__all__ = [
+    "DriftResult",
+    "DriftWarning",
+    "hellinger",
+    "jensenshannon",
+    "kl",
+    "missing_rate",
+    "psi",
+]
