@@ -306,7 +306,7 @@ class Subscription:
         os.register_at_fork(after_in_child=lambda: Subscription._after_fork(ref))
 
     @staticmethod
-    def _after_fork(ref: weakref.ref[Subscription]) -> None:
+    def _after_fork(ref: weakref.ref[Subscription]) -> None:  # pragma: no cover - in children
         subscription = ref()
         if subscription is not None and not subscription.closed:
             subscription._start()

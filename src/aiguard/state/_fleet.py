@@ -1,0 +1,489 @@
+"""Shared breaker state: open a breaker on every replica when enough of them tripped.
+
+Opt-in. Each replica's breaker posts its own state to a *board* (a Redis
+store, a file, or memory), and a background poller on every replica reads the
+board and applies a :class:`FleetRule`: when ``tripped`` of the ``of``
+replicas tripped within ``within`` seconds, the breakers that are still closed
+are forced open; when the tripped replicas recover (or stop reporting), the
+breakers the rule forced are reset. One bad replica alone never opens the
+fleet (unless you ask for ``tripped=1``).
+
+Only the background poller touches the board: the breaker's listener just
+stores the latest report in memory, so the protected call does no I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+from aiguard._core._clock import validate_clock
+from aiguard.errors import ConfigurationError, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from aiguard.typing import Clock
+
+__all__ = ["BreakerBoard", "FileBoard", "FleetBreaker", "FleetRule", "MemoryBoard", "share_breaker"]
+
+_log = logging.getLogger("aiguard")
+_TRIPPED = frozenset({"open", "half_open"})
+
+
+@runtime_checkable
+class BreakerBoard(Protocol):
+    """Where replicas post their breaker reports (``RedisStore``, ``FileBoard``, ``MemoryBoard``).
+
+    A report is a JSON-compatible mapping; each call may raise
+    :class:`aiguard.errors.StoreError`.
+    """
+
+    def post_breaker(self, breaker: str, replica: str, report: Mapping[str, Any]) -> None:
+        """Store *replica*'s latest report for *breaker*."""
+        ...
+
+    def read_breakers(self, breaker: str) -> Mapping[str, Mapping[str, Any]]:
+        """Return every replica's latest report for *breaker*."""
+        ...
+
+    def forget_breaker(self, breaker: str, replica: str) -> None:
+        """Delete *replica*'s report for *breaker*."""
+        ...
+
+
+class MemoryBoard:
+    """A board in this process's memory: tests, and replicas that are threads.
+
+    Example:
+        >>> board = MemoryBoard()
+        >>> board.post_breaker("recs", "a", {"state": "open"})
+        >>> board.read_breakers("recs")
+        {'a': {'state': 'open'}}
+    """
+
+    def __init__(self) -> None:
+        self._reports: dict[str, dict[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def post_breaker(self, breaker: str, replica: str, report: Mapping[str, Any]) -> None:
+        """Store *replica*'s latest report for *breaker*."""
+        with self._lock:
+            self._reports.setdefault(breaker, {})[replica] = dict(report)
+
+    def read_breakers(self, breaker: str) -> dict[str, dict[str, Any]]:
+        """Return a copy of every replica's latest report for *breaker*."""
+        with self._lock:
+            return {r: dict(report) for r, report in self._reports.get(breaker, {}).items()}
+
+    def forget_breaker(self, breaker: str, replica: str) -> None:
+        """Delete *replica*'s report for *breaker*."""
+        with self._lock:
+            self._reports.get(breaker, {}).pop(replica, None)
+
+
+_FILE_LOCK = threading.Lock()
+
+
+def _renew_file_lock() -> None:  # pragma: no cover - runs in forked children
+    global _FILE_LOCK
+    _FILE_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_renew_file_lock)
+
+
+class FileBoard:
+    """A board in one JSON file: the replicas of a single host (e.g. gunicorn workers).
+
+    Updates take an exclusive ``lockf`` lock on ``PATH.lock`` and replace the
+    file atomically (write, fsync, rename). An unreadable or corrupt file
+    raises :class:`~aiguard.errors.StoreError` on read; the next post rewrites it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "breakers.json"
+        >>> FileBoard(path).post_breaker("recs", "a", {"state": "closed"})
+        >>> FileBoard(path).read_breakers("recs")
+        {'a': {'state': 'closed'}}
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+
+    def _load(self) -> dict[str, dict[str, dict[str, Any]]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read breaker board {self.path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise StoreError(f"breaker board {self.path} does not hold a JSON object")
+        return data
+
+    def _update(self, breaker: str, replica: str, report: Mapping[str, Any] | None) -> None:
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only
+
+            # lockf locks belong to the process (a forked child never inherits one
+            # held by a parent's thread); the thread lock orders this process's threads.
+            with _FILE_LOCK, self._lock_path.open("a") as lock:
+                fcntl.lockf(lock, fcntl.LOCK_EX)
+                try:
+                    data = self._load()
+                except StoreError:
+                    data = {}  # a corrupt board is rebuilt from the replicas' next posts
+                reports = data.setdefault(breaker, {})
+                if report is None:
+                    reports.pop(replica, None)
+                else:
+                    reports[replica] = dict(report)
+                temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+                with temporary.open("w", encoding="utf-8") as out:
+                    json.dump(data, out, sort_keys=True)
+                    out.flush()
+                    os.fsync(out.fileno())
+                temporary.replace(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot update breaker board {self.path}: {exc}") from exc
+
+    def post_breaker(self, breaker: str, replica: str, report: Mapping[str, Any]) -> None:
+        """Store *replica*'s latest report for *breaker*."""
+        self._update(breaker, replica, report)
+
+    def read_breakers(self, breaker: str) -> dict[str, dict[str, Any]]:
+        """Return every replica's latest report for *breaker*."""
+        reports = self._load().get(breaker, {})
+        return {r: v for r, v in reports.items() if isinstance(v, dict)}
+
+    def forget_breaker(self, breaker: str, replica: str) -> None:
+        """Delete *replica*'s report for *breaker*."""
+        self._update(breaker, replica, None)
+
+
+def _positive_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise ConfigurationError(attribute.name, "an integer >= 1", value)
+
+
+@attrs.frozen
+class FleetRule:
+    """Open everywhere when ``tripped`` of the ``of`` replicas tripped within ``within`` seconds.
+
+    A replica counts while its own breaker is open or half-open, it tripped
+    (last went open) at most ``within`` seconds ago, and its report was
+    refreshed within ``within`` seconds (a replica that died stops counting).
+    A breaker that keeps failing re-trips at each failed half-open trial, so
+    choose ``within`` >= the breaker's ``open_for`` to keep counting it.
+    ``of`` is the fleet size the rule is written for; more replicas on the
+    board than ``of`` is logged once.
+
+    Example:
+        >>> rule = FleetRule(tripped=2, of=4, within=60)
+        >>> print(rule)
+        open everywhere when 2 of 4 replicas tripped within 60 s
+        >>> reports = {"a": {"state": "open", "tripped_at": 95, "at": 99},
+        ...            "b": {"state": "closed", "tripped_at": None, "at": 99}}
+        >>> rule.count(reports, now=100.0)
+        1
+    """
+
+    tripped: int = attrs.field(validator=_positive_int)
+    of: int = attrs.field(validator=_positive_int)
+    within: float = attrs.field(converter=float)
+
+    def __attrs_post_init__(self) -> None:
+        """Check that the rule can be met and the window is a positive duration."""
+        if self.tripped > self.of:
+            raise ConfigurationError("tripped", f"<= of ({self.of})", self.tripped)
+        if not (self.within > 0 and math.isfinite(self.within)):
+            raise ConfigurationError("within", "a finite number of seconds > 0", self.within)
+
+    def __str__(self) -> str:
+        """Read the rule as a sentence."""
+        return (
+            f"open everywhere when {self.tripped} of {self.of} replicas "
+            f"tripped within {self.within:g} s"
+        )
+
+    def count(self, reports: Mapping[str, Mapping[str, Any]], *, now: float) -> int:
+        """Return how many replicas in *reports* count as tripped at time *now*."""
+        since = now - self.within
+        total = 0
+        for report in reports.values():
+            tripped_at, at = report.get("tripped_at"), report.get("at")
+            if (
+                report.get("state") in _TRIPPED
+                and isinstance(tripped_at, (int, float))
+                and isinstance(at, (int, float))
+                and tripped_at >= since
+                and at >= since
+            ):
+                total += 1
+        return total
+
+
+def _state_name(state: object) -> str:
+    return str(getattr(state, "value", state))
+
+
+def _default_replica() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class FleetBreaker:
+    """One replica's membership in a shared breaker; made by :func:`share_breaker`.
+
+    Attributes:
+        engaged: whether the fleet rule held at the last successful poll.
+        tripped: how many replicas counted as tripped at that poll.
+        stale: whether the last poll failed to reach the board (the last
+            decision then stays in force).
+        errors: board failures so far.
+
+    Example:
+        >>> board = MemoryBoard()
+        >>> class Breaker:  # any object with add_listener, force_open, reset, state
+        ...     state = "closed"
+        ...     def add_listener(self, fn): pass
+        ...     def force_open(self): self.state = "forced_open"
+        ...     def reset(self): self.state = "closed"
+        >>> mine = Breaker()
+        >>> fleet = share_breaker(mine, name="recs", board=board, replica="me",
+        ...                       rule=FleetRule(tripped=2, of=3, within=60),
+        ...                       clock=lambda: 100.0, start=False)
+        >>> for other in ("a", "b"):
+        ...     board.post_breaker("recs", other, {"state": "open", "tripped_at": 99, "at": 99})
+        >>> fleet.poll(), mine.state
+        (True, 'forced_open')
+        >>> board.post_breaker("recs", "a", {"state": "closed", "tripped_at": None, "at": 100})
+        >>> fleet.poll(), mine.state
+        (False, 'closed')
+    """
+
+    def __init__(
+        self,
+        breaker: Any,
+        *,
+        board: BreakerBoard,
+        rule: FleetRule,
+        name: str | None = None,
+        replica: str | None = None,
+        interval: float = 1.0,
+        clock: Clock = time.time,
+        start: bool = True,
+    ) -> None:
+        for method in ("add_listener", "force_open", "reset"):
+            if not callable(getattr(breaker, method, None)):
+                raise ConfigurationError("breaker", f"a circuit breaker with {method}()", breaker)
+        if not isinstance(board, BreakerBoard):
+            raise ConfigurationError(
+                "board", "a breaker board (RedisStore, FileBoard, MemoryBoard)", board
+            )
+        if not isinstance(rule, FleetRule):
+            raise ConfigurationError("rule", "a FleetRule", rule)
+        name = name if name is not None else getattr(breaker, "name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError("name", "a non-empty string (the breaker has no name)", name)
+        if not isinstance(interval, (int, float)) or not (0 < interval < math.inf):
+            raise ConfigurationError("interval", "a finite number of seconds > 0", interval)
+        if replica is not None and (not isinstance(replica, str) or not replica):
+            raise ConfigurationError("replica", "a non-empty string or None", replica)
+        self.breaker = breaker
+        self.board = board
+        self.rule = rule
+        self.name = name
+        self.interval = float(interval)
+        self._clock = validate_clock(clock)
+        self._replica_given = replica is not None
+        self.replica = replica if replica is not None else _default_replica()
+        self.engaged = False
+        self.tripped = 0
+        self.stale = False
+        self.errors = 0
+        self._forced = False
+        self._warned_size = False
+        self._closed = False
+        self._poll_lock = threading.Lock()
+        state = _state_name(breaker.state)
+        self._report = self._make_report(state, self._clock() if state in _TRIPPED else None)
+        self._wake = threading.Event()
+        breaker.add_listener(self._on_event)
+        self._thread: threading.Thread | None = None
+        if start:
+            self._start()
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: FleetBreaker._after_fork(ref))
+
+    def __repr__(self) -> str:
+        """Show the breaker name, replica, rule and whether the fleet is engaged."""
+        return (
+            f"FleetBreaker({self.name!r}, replica={self.replica!r}, "
+            f"rule={self.rule!r}, engaged={self.engaged})"
+        )
+
+    # -- the call path: memory only ----------------------------------------
+
+    def _make_report(self, state: str, tripped_at: float | None) -> dict[str, Any]:
+        return {"state": state, "tripped_at": tripped_at, "replica": self.replica}
+
+    def _on_event(self, event: Any) -> None:
+        state = _state_name(getattr(event, "new", getattr(event, "state", self.breaker.state)))
+        if state == "open":
+            tripped_at: float | None = self._clock()
+        elif state == "half_open":
+            tripped_at = self._report.get("tripped_at")
+        else:
+            tripped_at = None
+        self._report = self._make_report(state, tripped_at)
+        self._wake.set()
+
+    # -- the background poller ---------------------------------------------
+
+    @staticmethod
+    def _after_fork(ref: weakref.ref[FleetBreaker]) -> None:  # pragma: no cover - in children
+        fleet = ref()
+        if fleet is not None and not fleet._closed:
+            fleet._poll_lock = threading.Lock()
+            if not fleet._replica_given:
+                fleet.replica = _default_replica()
+                fleet._report = {**fleet._report, "replica": fleet.replica}
+            fleet._start()
+
+    def _start(self) -> None:
+        self._wake = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"aiguard-fleet-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.clear()
+            self.poll()
+            self._wake.wait(self.interval)
+
+    def poll(self) -> bool:
+        """Post this replica's report, read the board, apply the rule; return ``engaged``.
+
+        The background thread calls this every ``interval`` seconds (and at
+        once after a local transition). Never raises: a board failure marks
+        the fleet state stale, is counted and logged once, and keeps the last
+        decision in force.
+        """
+        with self._poll_lock:
+            now = self._clock()
+            try:
+                self.board.post_breaker(self.name, self.replica, {**self._report, "at": now})
+                reports = self.board.read_breakers(self.name)
+            except Exception as exc:
+                self.errors += 1
+                if not self.stale:
+                    _log.warning("aiguard: shared breaker %r cannot reach its board: %s",
+                                 self.name, exc)
+                self.stale = True
+                return self.engaged
+            self.stale = False
+            self._forget_dead(reports, now)
+            if len(reports) > self.rule.of and not self._warned_size:
+                self._warned_size = True
+                _log.warning("aiguard: shared breaker %r sees %d replicas, rule %s",
+                             self.name, len(reports), self.rule)
+            self.tripped = self.rule.count(reports, now=now)
+            self.engaged = self.tripped >= self.rule.tripped
+            self._apply()
+            return self.engaged
+
+    def _forget_dead(self, reports: Mapping[str, Mapping[str, Any]], now: float) -> None:
+        horizon = now - max(10 * self.rule.within, 300.0)
+        for replica, report in reports.items():
+            at = report.get("at")
+            if not isinstance(at, (int, float)) or at < horizon:
+                with contextlib.suppress(Exception):
+                    self.board.forget_breaker(self.name, replica)
+
+    def _apply(self) -> None:
+        state = _state_name(self.breaker.state)
+        try:
+            if self.engaged and state == "closed":
+                self.breaker.force_open()
+                self._forced = True
+            elif not self.engaged and self._forced:
+                self._forced = False
+                if state == "forced_open":  # an operator may have changed it meanwhile
+                    self.breaker.reset()
+        except Exception as exc:
+            self.errors += 1
+            _log.warning("aiguard: shared breaker %r could not change its breaker: %r",
+                         self.name, exc)
+
+    def close(self) -> None:
+        """Stop the poller, release a breaker the rule forced open, take our report down."""
+        self._closed = True
+        self._wake.set()
+        with self._poll_lock:
+            if self._forced and _state_name(self.breaker.state) == "forced_open":
+                self.breaker.reset()
+            self._forced = False
+            with contextlib.suppress(Exception):  # best effort: our report expires anyway
+                self.board.forget_breaker(self.name, self.replica)
+
+
+def share_breaker(
+    breaker: Any,
+    *,
+    board: BreakerBoard,
+    rule: FleetRule,
+    name: str | None = None,
+    replica: str | None = None,
+    interval: float = 1.0,
+    clock: Clock = time.time,
+    start: bool = True,
+) -> FleetBreaker:
+    """Share *breaker*'s state with the other replicas through *board*, under *rule*.
+
+    Args:
+        breaker: the local :class:`~aiguard.CircuitBreaker`.
+        board: a ``RedisStore`` (a fleet), a ``FileBoard`` (one host) or a
+            ``MemoryBoard`` (one process).
+        rule: when to open every replica, e.g. ``FleetRule(tripped=3, of=10, within=60)``.
+        name: the shared breaker's name on the board (default: ``breaker.name``).
+        replica: this replica's id (default ``hostname:pid``, renewed in forked children).
+        interval: seconds between polls of the board.
+        clock: wall-clock seconds, comparable between hosts (default :func:`time.time`).
+        start: start the background poller (``False``: call :meth:`FleetBreaker.poll` yourself).
+
+    Returns:
+        The :class:`FleetBreaker`; ``close()`` it to leave the fleet.
+
+    Raises:
+        ConfigurationError: an invalid argument.
+
+    Example:
+        >>> class Breaker:
+        ...     name, state = "recs", "closed"
+        ...     def add_listener(self, fn): pass
+        ...     def force_open(self): self.state = "forced_open"
+        ...     def reset(self): self.state = "closed"
+        >>> fleet = share_breaker(Breaker(), board=MemoryBoard(),
+        ...                       rule=FleetRule(tripped=2, of=4, within=30), start=False)
+        >>> fleet.poll()
+        False
+    """
+    return FleetBreaker(
+        breaker, board=board, rule=rule, name=name, replica=replica,
+        interval=interval, clock=clock, start=start,
+    )
