@@ -1,0 +1,198 @@
+"""Hedged requests: when the model is slow to answer, ask again and take the first answer."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import inspect
+import threading
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from typing_extensions import ParamSpec
+
+from aiguard.contain._workers import WorkerPool, check_count, check_seconds
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from datetime import timedelta
+
+__all__ = ["Hedge", "hedge"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_FIRST = concurrent.futures.FIRST_COMPLETED
+
+
+class Hedge:
+    """Start extra requests when the first is slow; the first success wins.
+
+    Extra request ``k`` (1 to ``max_extra``) starts ``k * after`` seconds after
+    the first if no request has succeeded by then. The first successful
+    answer is returned; the requests still running are cancelled (``async``)
+    or abandoned on the worker pool (sync: Python cannot stop a thread; they
+    are counted in :attr:`abandoned`). A failure never starts an extra request
+    (retrying is :func:`~aiguard.retry`'s job, under a budget); when every
+    started request has failed, the *first* request's error is raised, since
+    that is what the caller would have seen without hedging.
+
+    Sync calls run on a small pool of daemon threads owned by this object
+    (created lazily, at most ``max_workers``), the caller waiting on them.
+
+    Build it with :func:`hedge`.
+
+    Attributes:
+        after: seconds to wait before each extra request.
+        max_extra: the most extra requests per call.
+        hedged: how many extra requests were started (ever).
+    """
+
+    __slots__ = ("_lock", "_pool", "after", "hedged", "max_extra", "max_workers")
+
+    def __init__(self, after: float, *, max_extra: int = 1, max_workers: int = 32) -> None:
+        self.after = after
+        self.max_extra = max_extra
+        self.max_workers = max_workers
+        self.hedged = 0
+        self._pool: WorkerPool | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def abandoned(self) -> int:
+        """How many slower sync requests were still running when the call returned."""
+        return 0 if self._pool is None else self._pool.abandoned
+
+    def _workers(self) -> WorkerPool:
+        with self._lock:
+            if self._pool is None:
+                self._pool = WorkerPool(self.max_workers, "aiguard-hedge")
+            return self._pool
+
+    def _count_hedge(self) -> None:
+        with self._lock:
+            self.hedged += 1
+
+    def call(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
+        """Call ``fn(*args, **kwargs)`` on the worker pool, hedging when it is slow.
+
+        Raises:
+            Exception: the first request's error when every request failed.
+        """
+        pool = self._pool or self._workers()
+        first = pool.submit(fn, args, kwargs)
+        pending = {first}
+        started, start = 0, time.monotonic()
+        try:
+            while True:
+                wait = None
+                if started < self.max_extra:
+                    wait = max(0.0, start + (started + 1) * self.after - time.monotonic())
+                done, pending = concurrent.futures.wait(pending, wait, _FIRST)
+                for future in done:
+                    if future.exception() is None:
+                        return future.result()
+                if not pending:
+                    return first.result()  # every request failed: the first one's error
+                if not done:
+                    started += 1
+                    self._count_hedge()
+                    pending.add(pool.submit(fn, args, kwargs))
+        finally:
+            for future in pending:
+                pool.abandon(future, None)
+
+    async def acall(
+        self, fn: Callable[..., Awaitable[R]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> R:
+        """Await ``fn(*args, **kwargs)``, hedging when it is slow; cancel the losers.
+
+        Raises:
+            Exception: the first request's error when every request failed.
+        """
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[R] = asyncio.ensure_future(fn(*args, **kwargs))
+        pending: set[asyncio.Future[R]] = {first}
+        started, start = 0, loop.time()
+        try:
+            while True:
+                wait = None
+                if started < self.max_extra:
+                    wait = max(0.0, start + (started + 1) * self.after - loop.time())
+                done, pending = await asyncio.wait(
+                    pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                )
+                winner = None
+                for task in done:  # look at every finished task: no unretrieved errors
+                    if not task.cancelled() and task.exception() is None and winner is None:
+                        winner = task
+                if winner is not None:
+                    return winner.result()
+                if not pending:
+                    return first.result()  # every request failed: the first one's error
+                if not done:
+                    started += 1
+                    self._count_hedge()
+                    pending.add(asyncio.ensure_future(fn(*args, **kwargs)))
+        finally:
+            for task in pending:
+                task.cancel()
+
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """Decorate a sync or ``async def`` function."""
+        if inspect.iscoroutinefunction(fn):
+            acall = self.acall
+
+            async def async_shell(*args: Any, **kwargs: Any) -> Any:
+                return await acall(fn, args, kwargs)
+
+            return functools.wraps(fn)(async_shell)  # type: ignore[return-value]
+        call = self.call
+
+        def shell(*args: P.args, **kwargs: P.kwargs) -> R:
+            return call(fn, args, kwargs)
+
+        return functools.wraps(fn)(shell)
+
+    def __repr__(self) -> str:
+        """Show the configuration."""
+        return f"hedge(after={self.after:g}, max_extra={self.max_extra})"
+
+
+def hedge(after: float | timedelta, *, max_extra: int = 1, max_workers: int = 32) -> Hedge:
+    """Hedge slow model calls: after *after* seconds without an answer, ask again.
+
+    Hedging trades a little extra load for a shorter tail: pick ``after``
+    near the model's p95 latency, so only the slowest ~5% of calls send a
+    second request. Do not hedge a model that is slow because it is
+    overloaded; that is what :class:`~aiguard.Bulkhead` and
+    :class:`~aiguard.RateLimit` are for.
+
+    Args:
+        after: seconds (> 0, or a timedelta) before each extra request.
+        max_extra: the most extra requests per call, >= 1.
+        max_workers: the most worker threads sync calls may use, >= 1.
+
+    Returns:
+        A :class:`Hedge`, usable as a decorator or as ``Guard(hedge=...)``.
+
+    Raises:
+        ConfigurationError: a parameter is invalid.
+
+    Example:
+        >>> import asyncio
+        >>> import aiguard as ag
+        >>> delays = [1.0, 0.0]  # the first replica hangs, the second answers at once
+        >>> @ag.hedge(after=0.01)
+        ... async def predict(x):
+        ...     await asyncio.sleep(delays.pop(0))
+        ...     return x * 2
+        >>> asyncio.run(predict(21))
+        42
+    """
+    return Hedge(
+        check_seconds(after, "after"),
+        max_extra=check_count(max_extra, "max_extra"),
+        max_workers=check_count(max_workers, "max_workers"),
+    )

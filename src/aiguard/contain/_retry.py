@@ -1,0 +1,569 @@
+"""Retry failed model calls, without multiplying load during an incident.
+
+:func:`retry` builds a :class:`Retry` on top of tenacity (hidden: every
+argument is a float, a timedelta or an aiguard type): exponential back-off with
+full jitter (:class:`Backoff`), a :class:`RetryBudget` shared by many callers,
+never a retry of a call that containment refused, never a retry while the
+breaker is open, and instant waits in tests when the clock is a fake one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import math
+import random
+import threading
+import time
+from numbers import Real
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import tenacity as _tenacity
+from typing_extensions import ParamSpec
+
+from aiguard._core._clock import MONOTONIC, validate_clock
+from aiguard.contain._workers import check_count, check_seconds
+from aiguard.errors import CallRejectedError, ConfigurationError, RetryBudgetExhaustedError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from datetime import timedelta
+
+    from aiguard.typing import Clock
+
+__all__ = ["Backoff", "Retry", "RetryBudget", "retry"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RetryOn = type[Exception] | tuple[Any, ...] | list[Any] | Any
+
+
+def _number(value: Any, argument: str, expected: str, low: float, *, open_low: bool) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ConfigurationError(argument, expected, value)
+    number = float(value)
+    if not math.isfinite(number) or number < low or (open_low and number == low):
+        raise ConfigurationError(argument, expected, value)
+    return number
+
+
+def _initial(value: Any) -> float:
+    return check_seconds(value, "initial", zero=True)
+
+
+def _maximum_seconds(value: Any) -> float:
+    return check_seconds(value, "maximum", zero=True)
+
+
+def _maximum(instance: Backoff, _attribute: Any, value: float) -> None:
+    if value < instance.initial:
+        raise ConfigurationError("maximum", f"seconds >= initial ({instance.initial:g})", value)
+
+
+def _multiplier(_instance: Backoff, _attribute: Any, value: Any) -> None:
+    _number(value, "multiplier", "a finite number >= 1", 1.0, open_low=False)
+
+
+def _jitter(_instance: Backoff, _attribute: Any, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError("jitter", "a bool", value)
+
+
+@attrs.frozen
+class Backoff:
+    """Exponential back-off between attempts, with full jitter by default.
+
+    Before retry number ``n`` (1 for the first retry) the ceiling is
+    ``min(maximum, initial * multiplier ** (n - 1))``; with ``jitter`` the wait
+    is drawn uniformly from ``[0, ceiling)`` ("full jitter", which spreads
+    retrying clients apart best), without it the wait is the ceiling itself.
+
+    Args:
+        initial: ceiling of the first wait, seconds >= 0 (or a timedelta).
+        maximum: the largest ceiling, seconds >= ``initial``.
+        multiplier: growth per retry, >= 1.
+        jitter: draw each wait uniformly below its ceiling.
+
+    Example:
+        >>> from aiguard.contain._retry import Backoff
+        >>> plain = Backoff(initial=0.1, maximum=0.5, jitter=False)
+        >>> [plain.ceiling(n) for n in range(1, 5)]
+        [0.1, 0.2, 0.4, 0.5]
+    """
+
+    initial: float = attrs.field(default=0.05, converter=_initial)
+    maximum: float = attrs.field(default=2.0, converter=_maximum_seconds, validator=_maximum)
+    multiplier: float = attrs.field(default=2.0, validator=_multiplier)
+    jitter: bool = attrs.field(default=True, validator=_jitter)
+
+    def ceiling(self, retry_number: int) -> float:
+        """The longest wait before retry number *retry_number* (1-based)."""
+        ceiling = self.initial * self.multiplier ** (retry_number - 1)
+        return min(self.maximum, ceiling)
+
+
+class RetryBudget:
+    """Cap retries at a share of recent requests, so retries cannot multiply load.
+
+    Like Finagle's and Envoy's retry budgets: each call through a
+    :class:`Retry` using this budget deposits one request; a retry is allowed
+    while, over the last ``window`` seconds::
+
+        retries + 1 <= ratio * requests + min_per_second * window
+
+    so with the defaults at most 10% extra load, plus a trickle of
+    ``min_per_second`` retries a second that lets a quiet service (and a fresh
+    budget) retry at all. Share one budget between all the guards calling the
+    same backend. When the budget is spent the call fails with the model's own
+    last error (see :func:`retry`). Counts live in ten slices of the window,
+    so old traffic ages out in steps of ``window / 10``.
+
+    Args:
+        ratio: retries allowed per request, >= 0.
+        min_per_second: retries a second always allowed, >= 0.
+        window: seconds of history, > 0 (or a timedelta).
+        clock: the clock (``aiguard.testing.FakeClock`` in tests).
+
+    Attributes:
+        exhausted: how many retries the budget refused (ever).
+
+    Raises:
+        ConfigurationError: a parameter is invalid, or the budget could never
+            allow a retry (``ratio`` and ``min_per_second`` both 0).
+
+    Example:
+        >>> from aiguard.contain._retry import RetryBudget
+        >>> from aiguard.testing import FakeClock
+        >>> budget = RetryBudget(ratio=0.5, min_per_second=0.0, window=10, clock=FakeClock())
+        >>> for _ in range(4):
+        ...     budget._deposit()
+        >>> [budget._withdraw() for _ in range(3)]
+        [True, True, False]
+        >>> budget.requests, budget.retries, budget.exhausted
+        (4, 2, 1)
+    """
+
+    _SLICES = 10
+
+    __slots__ = (
+        "_clock",
+        "_epoch",
+        "_lock",
+        "_requests",
+        "_retries",
+        "_slice",
+        "_total_requests",
+        "_total_retries",
+        "exhausted",
+        "min_per_second",
+        "ratio",
+        "window",
+    )
+
+    def __init__(
+        self,
+        ratio: float = 0.1,
+        *,
+        min_per_second: float = 1.0,
+        window: float | timedelta = 10.0,
+        clock: Clock = MONOTONIC,
+    ) -> None:
+        self.ratio = _number(ratio, "ratio", "a finite number >= 0", 0.0, open_low=False)
+        self.min_per_second = _number(
+            min_per_second, "min_per_second", "a finite number >= 0", 0.0, open_low=False
+        )
+        if self.ratio == 0 and self.min_per_second == 0:
+            raise ConfigurationError(
+                "min_per_second", "> 0 when ratio is 0 (else no retry is ever allowed)",
+                min_per_second,
+            )
+        self.window = check_seconds(window, "window")
+        self._clock = validate_clock(clock)
+        self._slice = self.window / self._SLICES
+        self._requests = [0] * self._SLICES
+        self._retries = [0] * self._SLICES
+        self._total_requests = 0
+        self._total_retries = 0
+        self._epoch: int | None = None  # index of the current slice since time 0
+        self.exhausted = 0
+        self._lock = threading.Lock()
+
+    def _roll(self, now: float) -> int:
+        """Age out the slices older than the window; return the current slot (lock held)."""
+        epoch = math.floor(now / self._slice)
+        last = self._epoch
+        if last is None or epoch - last >= self._SLICES:
+            self._requests = [0] * self._SLICES
+            self._retries = [0] * self._SLICES
+            self._total_requests = self._total_retries = 0
+        elif epoch > last:
+            for e in range(last + 1, epoch + 1):
+                slot = e % self._SLICES
+                self._total_requests -= self._requests[slot]
+                self._total_retries -= self._retries[slot]
+                self._requests[slot] = self._retries[slot] = 0
+        else:
+            epoch = last  # a reading from a thread that was overtaken: same slice
+        self._epoch = epoch
+        return epoch % self._SLICES
+
+    def _deposit(self) -> None:
+        """Count one request."""
+        with self._lock:
+            slot = self._roll(self._clock())
+            self._requests[slot] += 1
+            self._total_requests += 1
+
+    def _withdraw(self) -> bool:
+        """Take one retry if the budget allows it."""
+        with self._lock:
+            slot = self._roll(self._clock())
+            allowed = self.ratio * self._total_requests + self.min_per_second * self.window
+            if self._total_retries + 1 <= allowed:
+                self._retries[slot] += 1
+                self._total_retries += 1
+                return True
+            self.exhausted += 1
+            return False
+
+    @property
+    def requests(self) -> int:
+        """Requests counted in the current window."""
+        with self._lock:
+            self._roll(self._clock())
+            return self._total_requests
+
+    @property
+    def retries(self) -> int:
+        """Retries taken in the current window."""
+        with self._lock:
+            self._roll(self._clock())
+            return self._total_retries
+
+    def __repr__(self) -> str:
+        """Show the configuration."""
+        return (
+            f"RetryBudget(ratio={self.ratio:g}, min_per_second={self.min_per_second:g}, "
+            f"window={self.window:g})"
+        )
+
+
+def _retry_predicate(retry_on: Any) -> Callable[[BaseException], bool]:
+    """Exception types and/or predicates -> one predicate; rejections only if named."""
+    items = tuple(retry_on) if isinstance(retry_on, (tuple, list)) else (retry_on,)
+    expected = "exception types (subclasses of Exception) or predicates exc -> bool"
+    types: list[type[Exception]] = []
+    predicates: list[Callable[[BaseException], bool]] = []
+    for item in items:
+        if isinstance(item, type):
+            if not issubclass(item, Exception):
+                raise ConfigurationError("retry_on", expected, retry_on)
+            types.append(item)
+        elif callable(item):
+            predicates.append(item)
+        else:
+            raise ConfigurationError("retry_on", expected, retry_on)
+    if not items:
+        raise ConfigurationError("retry_on", expected, retry_on)
+    named = tuple(types)
+    # containment refusals (open breaker, rate limit, timeout...) are retried only
+    # when their class is named explicitly, never through Exception or a predicate
+    rejections = tuple(t for t in named if issubclass(t, CallRejectedError))
+
+    def matches(exc: BaseException) -> bool:
+        if not isinstance(exc, Exception):  # cancellation, KeyboardInterrupt, exit
+            return False
+        if isinstance(exc, CallRejectedError):
+            return isinstance(exc, rejections)
+        return isinstance(exc, named) or any(p(exc) for p in predicates)
+
+    return matches
+
+
+class _Exhausted:
+    """Per-call flag: did the budget stop this call's retries?"""
+
+    __slots__ = ("hit",)
+
+    def __init__(self) -> None:
+        self.hit = False
+
+
+class Retry:
+    """Call the model again when it fails: the object :func:`retry` builds.
+
+    Attributes:
+        attempts: the most calls per request (1 = no retry).
+        backoff: the :class:`Backoff` between attempts.
+        budget: the shared :class:`RetryBudget`, or None.
+    """
+
+    __slots__ = (
+        "_async_retrying",
+        "_async_sleep",
+        "_last",
+        "_matches",
+        "_raise_on_exhausted",
+        "_rng",
+        "_sleep",
+        "_sync_retrying",
+        "attempts",
+        "backoff",
+        "budget",
+    )
+
+    def __init__(
+        self,
+        *,
+        attempts: int,
+        backoff: Backoff,
+        matches: Callable[[BaseException], bool],
+        budget: RetryBudget | None,
+        sleep: Callable[[float], Any],
+        async_sleep: Callable[[float], Awaitable[Any]],
+        rng: random.Random,
+        raise_on_exhausted: bool,
+    ) -> None:
+        self.attempts = attempts
+        self.backoff = backoff
+        self.budget = budget
+        self._matches = matches
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._rng = rng
+        self._raise_on_exhausted = raise_on_exhausted
+        self._last: contextvars.ContextVar[int] = contextvars.ContextVar(
+            f"aiguard.retry.last_attempts.{id(self)}", default=0
+        )
+        condition = _tenacity.retry_if_exception(matches)
+        self._sync_retrying = _tenacity.Retrying(
+            sleep=sleep, wait=self._wait, retry=condition, reraise=True
+        )
+        self._async_retrying = _tenacity.AsyncRetrying(
+            sleep=async_sleep, wait=self._wait, retry=condition, reraise=True
+        )
+
+    @property
+    def last_attempts(self) -> int:
+        """How many attempts the last call in this thread or task made (0 before any)."""
+        return self._last.get()
+
+    def _wait(self, state: _tenacity.RetryCallState) -> float:
+        ceiling = self.backoff.ceiling(state.attempt_number)
+        return self._rng.random() * ceiling if self.backoff.jitter else ceiling
+
+    def _stop(
+        self, should_stop: Callable[[], bool] | None, exhausted: _Exhausted
+    ) -> Callable[[_tenacity.RetryCallState], bool]:
+        attempts, budget = self.attempts, self.budget
+
+        def stop(state: _tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= attempts:
+                return True
+            if should_stop is not None and should_stop():
+                return True
+            if budget is not None and not budget._withdraw():
+                exhausted.hit = True
+                return True
+            return False
+
+        return stop
+
+    def _spent(self, exc: BaseException) -> RetryBudgetExhaustedError:
+        return RetryBudgetExhaustedError(
+            f"retry budget exhausted after {self._last.get()} attempt(s); last error: {exc!r}"
+        )
+
+    def call(
+        self,
+        fn: Callable[..., R],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> R:
+        """Call ``fn(*args, **kwargs)``, retrying failures that ``retry_on`` accepts.
+
+        Args:
+            fn: the model call.
+            args: its positional arguments.
+            kwargs: its keyword arguments.
+            should_stop: asked before each retry; True stops retrying (the
+                Guard passes "is the breaker open?").
+
+        Returns:
+            The first successful result.
+
+        Raises:
+            Exception: the last attempt's own error when attempts, the budget
+                or ``should_stop`` end the retries.
+        """
+        if self.budget is not None:
+            self.budget._deposit()
+        exhausted = _Exhausted()
+        retrying = self._sync_retrying.copy(stop=self._stop(should_stop, exhausted))
+        try:
+            return retrying(fn, *args, **kwargs)
+        except BaseException as exc:
+            if exhausted.hit and self._raise_on_exhausted:
+                raise self._spent(exc) from exc
+            raise
+        finally:
+            self._last.set(retrying.statistics.get("attempt_number", 1))
+
+    async def acall(
+        self,
+        fn: Callable[..., Awaitable[R]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> R:
+        """Async twin of :meth:`call`: awaits ``fn(*args, **kwargs)`` and the waits."""
+        if self.budget is not None:
+            self.budget._deposit()
+        exhausted = _Exhausted()
+        retrying = self._async_retrying.copy(stop=self._stop(should_stop, exhausted))
+        try:
+            return await retrying(fn, *args, **kwargs)
+        except BaseException as exc:
+            if exhausted.hit and self._raise_on_exhausted:
+                raise self._spent(exc) from exc
+            raise
+        finally:
+            self._last.set(retrying.statistics.get("attempt_number", 1))
+
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """Decorate a sync or ``async def`` function."""
+        if inspect.iscoroutinefunction(fn):
+            acall = self.acall
+
+            async def async_shell(*args: Any, **kwargs: Any) -> Any:
+                return await acall(fn, args, kwargs)
+
+            return functools.wraps(fn)(async_shell)  # type: ignore[return-value]
+        call = self.call
+
+        def shell(*args: P.args, **kwargs: P.kwargs) -> R:
+            return call(fn, args, kwargs)
+
+        return functools.wraps(fn)(shell)
+
+    def __repr__(self) -> str:
+        """Show the configuration."""
+        budget = "" if self.budget is None else f", budget={self.budget!r}"
+        return f"retry(attempts={self.attempts}, backoff={self.backoff!r}{budget})"
+
+
+def _sleepers(
+    clock: Clock, sleep: Callable[[float], Any] | None
+) -> tuple[Callable[[float], Any], Callable[[float], Awaitable[Any]]]:
+    """Pick the sync and async sleep once: the fake clock's advance, the given one, or real."""
+    if sleep is None:
+        advance = getattr(clock, "advance", None)
+        if not callable(advance):
+            return time.sleep, asyncio.sleep
+        sleep = advance
+    if inspect.iscoroutinefunction(sleep):
+        async_sleep = sleep
+
+        def sync_sleep(_seconds: float) -> None:
+            msg = "retry(sleep=...) is an async function; it cannot wait in a sync call"
+            raise TypeError(msg)
+
+        return sync_sleep, async_sleep
+    plain = sleep
+
+    async def async_plain(seconds: float) -> None:
+        plain(seconds)
+        await asyncio.sleep(0)  # still let other tasks run
+
+    return plain, async_plain
+
+
+def retry(
+    attempts: int = 3,
+    *,
+    backoff: Backoff | float | timedelta = Backoff(),
+    retry_on: RetryOn = Exception,
+    budget: RetryBudget | None = None,
+    raise_on_exhausted: bool = False,
+    clock: Clock = MONOTONIC,
+    sleep: Callable[[float], Any] | None = None,
+    seed: int | None = None,
+) -> Retry:
+    """Retry a failing model call with exponential back-off, jitter and a budget.
+
+    Errors are never wrapped: when the retries end (attempts used up, budget
+    spent, breaker open) the last attempt's own exception propagates, because
+    that is what failed. Containment refusals (:class:`~aiguard.CallRejectedError`
+    such as an open breaker or a rate limit) are never retried unless their
+    class is named in ``retry_on``; ``asyncio.CancelledError`` and other
+    non-``Exception`` errors never are.
+
+    Args:
+        attempts: the most calls per request, >= 1 (1 disables retrying).
+        backoff: a :class:`Backoff`, or seconds (a float or timedelta) used as
+            its ``initial`` wait.
+        retry_on: exception types, predicates ``exc -> bool``, or a tuple of
+            both, deciding which failures are retried. Default: ``Exception``.
+        budget: a :class:`RetryBudget`, shared by everything calling the same
+            backend, or None for no budget.
+        raise_on_exhausted: raise :class:`~aiguard.RetryBudgetExhaustedError`
+            (chained to the model's error) instead of the model's error when
+            the budget stopped the retries.
+        clock: the clock; when it has ``advance`` (``aiguard.testing.FakeClock``)
+            and no ``sleep`` is given, waits advance it instead of sleeping.
+        sleep: how to wait ``seconds`` (sync, or ``async`` for async calls);
+            default :func:`time.sleep` / :func:`asyncio.sleep`.
+        seed: seeds the jitter's random generator (reproducible tests).
+
+    Returns:
+        A :class:`Retry`, usable as a decorator or as ``Guard(retry=...)``.
+
+    Raises:
+        ConfigurationError: a parameter is invalid.
+
+    Example:
+        >>> import aiguard as ag
+        >>> from aiguard.testing import FakeClock
+        >>> clock = FakeClock()
+        >>> calls = []
+        >>> @ag.retry(attempts=3, backoff=0.1, clock=clock, seed=1)
+        ... def flaky(x):
+        ...     calls.append(clock())
+        ...     if len(calls) < 3:
+        ...         raise ConnectionError("model server busy")
+        ...     return x
+        >>> flaky(42), len(calls), 0 <= clock() < 0.1 + 0.2
+        (42, 3, True)
+    """
+    attempts = check_count(attempts, "attempts")
+    if not isinstance(backoff, Backoff):
+        initial = check_seconds(backoff, "backoff", zero=True)
+        backoff = Backoff(initial=initial, maximum=max(2.0, initial))
+    if budget is not None and not isinstance(budget, RetryBudget):
+        raise ConfigurationError("budget", "a RetryBudget or None", budget)
+    if not isinstance(raise_on_exhausted, bool):
+        raise ConfigurationError("raise_on_exhausted", "a bool", raise_on_exhausted)
+    clock = validate_clock(clock)
+    if sleep is not None and not callable(sleep):
+        raise ConfigurationError("sleep", "a callable taking seconds, or None", sleep)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigurationError("seed", "an int or None", seed)
+    sync_sleep, async_sleep = _sleepers(clock, sleep)
+    return Retry(
+        attempts=attempts,
+        backoff=backoff,
+        matches=_retry_predicate(retry_on),
+        budget=budget,
+        sleep=sync_sleep,
+        async_sleep=async_sleep,
+        rng=random.Random(seed),  # noqa: S311 - jitter, not cryptography
+        raise_on_exhausted=raise_on_exhausted,
+    )
+

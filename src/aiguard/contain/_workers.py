@@ -1,0 +1,165 @@
+"""Shared machinery of the time-bounding primitives: argument checks and a worker pool.
+
+Python cannot stop a thread, so a sync call that must be bounded in time runs
+on a worker thread while the caller waits on a future; at the deadline the
+caller gives up and the thread is *abandoned*: it keeps running until the model
+returns, and is counted. The pool here differs from
+:class:`concurrent.futures.ThreadPoolExecutor` on two points that matter for
+containment:
+
+* its threads are daemon threads, so a model call that hangs forever cannot
+  block the interpreter from exiting (the standard executor joins its workers
+  at exit);
+* it knows how many of its workers are *stuck* in abandoned calls, so a caller
+  can fail fast instead of queueing behind them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import math
+import queue
+import threading
+from concurrent.futures import Future
+from datetime import timedelta
+from numbers import Real
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiguard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["WorkerPool", "check_count", "check_seconds"]
+
+_log = logging.getLogger("aiguard")
+
+R = TypeVar("R")
+
+
+def check_seconds(value: Any, argument: str, *, zero: bool = False) -> float:
+    """Validate a duration: a finite number of seconds (> 0, or >= 0 if *zero*) or a timedelta."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    expected = "a number of seconds >= 0" if zero else "a number of seconds > 0"
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ConfigurationError(argument, f"{expected} or a timedelta", value)
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
+        raise ConfigurationError(argument, f"{expected} or a timedelta", value)
+    return number
+
+
+def check_count(value: Any, argument: str, minimum: int = 1) -> int:
+    """Validate an integer >= *minimum* (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(argument, f"an int >= {minimum}", value)
+    return value
+
+
+class WorkerPool:
+    """A small pool of daemon threads, created lazily and grown up to ``max_workers``.
+
+    Attributes:
+        max_workers: the most threads the pool will ever start.
+        abandoned: how many calls were abandoned while running (ever).
+    """
+
+    __slots__ = (
+        "_idle",
+        "_lock",
+        "_logged",
+        "_name",
+        "_queue",
+        "_stuck",
+        "_threads",
+        "abandoned",
+        "max_workers",
+    )
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        self.max_workers = max_workers
+        self.abandoned = 0
+        self._name = name
+        self._stuck = 0
+        self._threads = 0
+        self._logged = False
+        self._lock = threading.Lock()
+        self._idle = threading.Semaphore(0)
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = (
+            queue.SimpleQueue()
+        )
+
+    @property
+    def stuck(self) -> int:
+        """Abandoned calls whose thread is still running."""
+        return self._stuck
+
+    @property
+    def threads(self) -> int:
+        """Threads started so far."""
+        return self._threads
+
+    def saturated(self) -> bool:
+        """True when every possible worker is stuck in an abandoned call."""
+        return self._stuck >= self.max_workers
+
+    def submit(
+        self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Future[R]:
+        """Run ``fn(*args, **kwargs)`` on a worker, in a copy of the caller's context."""
+        future: Future[R] = Future()
+        context = contextvars.copy_context()
+        self._queue.put((future, lambda: context.run(fn, *args, **kwargs)))
+        if not self._idle.acquire(blocking=False):
+            with self._lock:
+                if self._threads < self.max_workers:
+                    self._threads += 1
+                    thread = threading.Thread(
+                        target=self._work, name=f"{self._name}-{self._threads}", daemon=True
+                    )
+                    thread.start()
+        return future
+
+    def _work(self) -> None:
+        get, idle = self._queue.get, self._idle
+        while True:
+            future, job = get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job())
+                except BaseException as exc:  # handed to the waiting caller
+                    future.set_exception(exc)
+            del future, job  # do not keep the last call alive while idle
+            idle.release()
+
+    def abandon(self, future: Future[Any], what: str | None) -> bool:
+        """Give up on *future*: cancel it if it has not started, else count it as abandoned.
+
+        The first abandonment is logged, naming *what* gave up (None: never log,
+        for hedging, where abandoning the slower requests is the plan).
+
+        Returns:
+            True if a running thread was abandoned, False if the call never started.
+        """
+        if future.cancel():
+            return False
+        with self._lock:
+            self.abandoned += 1
+            self._stuck += 1
+            first = not self._logged and what is not None
+            self._logged = self._logged or first
+        future.add_done_callback(self._unstick)
+        if first:
+            _log.warning(
+                "aiguard: %s abandoned a worker thread still running the model call "
+                "(Python cannot stop a thread); it keeps running and is counted in "
+                ".abandoned. Further abandonments are not logged.",
+                what,
+            )
+        return True
+
+    def _unstick(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._stuck -= 1
