@@ -15,12 +15,20 @@ Example:
 
 from __future__ import annotations
 
+from aiguard.detect._drift._accumulator import Accumulator
 from aiguard.detect._drift._binned import hellinger, jensenshannon, kl, psi
 from aiguard.detect._drift._common import DriftResult, DriftWarning, missing_rate
+from aiguard.detect._drift._reference import Reference
+from aiguard.detect._drift._report import DriftReport, FeatureDrift, MethodResult
 
 __all__ = [
+    "Accumulator",
+    "DriftReport",
     "DriftResult",
     "DriftWarning",
+    "FeatureDrift",
+    "MethodResult",
+    "Reference",
     "hellinger",
     "jensenshannon",
     "kl",

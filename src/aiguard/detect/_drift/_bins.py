@@ -1,0 +1,335 @@
+"""Binning rules and the binned statistics computed from bin counts.
+
+Everything works on bin *counts*, shape ``(n_features, n_bins)``, so a fitted
+reference, a streaming accumulator and the one-shot functions share one code
+path. Features with fewer bins are padded; ``valid`` masks the real bins.
+
+Binning rules (numeric columns, fitted on the reference):
+
+* ``bins=int`` (default 10): quantile bins of the reference. Tied quantiles
+  merge; when the reference has at most ``bins`` distinct values each value
+  gets its own bin.
+* ``bins="sturges"`` / ``"doane"``: ``np.histogram_bin_edges`` of the reference.
+* explicit edges: a strictly increasing sequence of at least two finite numbers.
+* Values outside the reference range go to the outer bins (no value is dropped).
+* A constant reference (one distinct value ``c``) gets three bins: below ``c``,
+  exactly ``c``, above ``c``, so that any change is visible.
+
+Bins are closed on the left like ``np.histogram``: ``[e_i, e_{i+1})``.
+
+Epsilon rule (PSI and KL only): proportions are floored at ``eps`` (default
+1e-4) in every real bin and renormalised to sum to one, so an empty bin
+contributes a large but finite term and the divergences stay non-negative.
+Jensen-Shannon and Hellinger use the raw proportions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, Union
+
+import numpy as np
+from scipy.special import rel_entr
+
+from aiguard.errors import ConfigurationError, InvalidInputError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = [
+    "BINNED_METHODS",
+    "BinsSpec",
+    "bin_counts",
+    "binned_statistics",
+    "evidently_proportions",
+    "fit_inner_edges",
+    "pad_edges",
+    "proportions",
+    "top_bins",
+]
+
+BinsSpec = Union[int, str, Sequence[float], "np.ndarray[Any, Any]"]
+BINNED_METHODS: Final = ("psi", "jensenshannon", "kl", "hellinger")
+DEFAULT_EPS: Final = 1e-4
+_CHUNK_ROWS: Final = 4096
+
+
+def validate_bins(bins: object) -> BinsSpec:
+    """Return *bins* if it is a valid bins specification, else raise ConfigurationError."""
+    if isinstance(bins, str):
+        if bins not in {"sturges", "doane"}:
+            raise ConfigurationError("bins", "an int, 'sturges', 'doane' or edges", bins)
+        return bins
+    if isinstance(bins, (bool, np.bool_)):
+        raise ConfigurationError("bins", "an int, 'sturges', 'doane' or edges", bins)
+    if isinstance(bins, (int, np.integer)):
+        if bins < 1:
+            raise ConfigurationError("bins", "a positive int", bins)
+        return int(bins)
+    try:
+        edges = np.asarray(bins, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError("bins", "an int, 'sturges', 'doane' or edges", bins) from exc
+    if edges.ndim != 1 or edges.size < 2 or not np.isfinite(edges).all():
+        raise ConfigurationError("bins", "at least two finite edges", bins)
+    if not (np.diff(edges) > 0).all():
+        raise ConfigurationError("bins", "strictly increasing edges", bins)
+    return edges
+
+
+def fit_inner_edges(sorted_col: NDArray[np.float64], bins: BinsSpec) -> NDArray[np.float64]:
+    """Inner bin edges of one reference column (sorted, NaN-free, non-empty).
+
+    The bins are ``(-inf, e_0), [e_0, e_1), ..., [e_last, +inf)``.
+    """
+    if not isinstance(bins, (str, int)):
+        explicit: NDArray[np.float64] = np.asarray(bins, dtype=np.float64)[1:-1].copy()
+        return explicit
+    lo, hi = sorted_col[0], sorted_col[-1]
+    if lo == hi:
+        return np.array([lo, np.nextafter(lo, np.inf)])
+    if isinstance(bins, str):
+        rule: NDArray[np.float64] = np.histogram_bin_edges(sorted_col, bins=bins)[1:-1].copy()
+        return rule
+    distinct = sorted_col[np.r_[True, sorted_col[1:] != sorted_col[:-1]]]
+    if distinct.size <= bins:
+        each: NDArray[np.float64] = distinct[1:].copy()
+        return each
+    inner = np.unique(np.quantile(sorted_col, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    kept: NDArray[np.float64] = inner[inner > lo]
+    return kept
+
+
+def pad_edges(inner: Sequence[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """Stack per-feature inner edges into ``(max_edges, n_features)`` padded with +inf.
+
+    Returns the padded edges and the number of bins of each feature.
+    """
+    nbins = np.array([e.size + 1 for e in inner], dtype=np.intp)
+    width = int(nbins.max()) - 1 if nbins.size else 0
+    out = np.full((width, len(inner)), np.inf)
+    for j, e in enumerate(inner):
+        out[: e.size, j] = e
+    return out, nbins
+
+
+def bin_counts(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Bin counts of every column of *values* ``(n, f)`` on padded *edges* ``(m, f)``.
+
+    One vectorised pass over row chunks that stay in cache: a value's bin is
+    the number of edges it is greater than or equal to, then one
+    ``np.bincount`` on ``feature * n_bins + bin``. NaN lands nowhere.
+    """
+    n, f = values.shape
+    m = edges.shape[0]
+    k = m + 1
+    counts = np.zeros(f * k, dtype=np.int64)
+    if f == 0:
+        return counts.reshape(0, k)
+    dtype = np.uint16 if f * k < 65536 else np.intp
+    offsets = (np.arange(f) * k).astype(dtype)
+    step = min(n, max(256, _CHUNK_ROWS * 64 // max(f, 1)))
+    index = np.empty((step, f), dtype=dtype)
+    mask = np.empty((step, f), dtype=bool)
+    for start in range(0, n, step):
+        chunk = values[start : start + step]
+        rows = chunk.shape[0]
+        idx, msk = index[:rows], mask[:rows]
+        idx[...] = offsets
+        for e in range(m):
+            np.greater_equal(chunk, edges[e], out=msk)
+            np.add(idx, msk, out=idx)
+        counts += np.bincount(idx.ravel(), minlength=f * k)
+    counts = counts.reshape(f, k)
+    with np.errstate(invalid="ignore", over="ignore"):
+        nan = np.flatnonzero(np.isnan(values.sum(axis=0)))
+    if nan.size:  # NaN compares False everywhere and landed in bin 0
+        counts[nan, 0] -= np.isnan(values[:, nan]).sum(axis=0)
+    return counts
+
+
+def proportions(counts: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Row-normalised proportions and row totals (rows of zero give NaN)."""
+    totals = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return counts / totals[:, None], totals
+
+
+def _floored(p: NDArray[np.float64], valid: NDArray[np.bool_], eps: float) -> NDArray[np.float64]:
+    """The documented epsilon rule: floor real bins at *eps*, renormalise."""
+    q = np.where(valid, np.maximum(p, eps), 0.0)
+    out: NDArray[np.float64] = q / q.sum(axis=1, keepdims=True)
+    return out
+
+
+def _js(p: NDArray[np.float64], q: NDArray[np.float64], base: float | None) -> NDArray[np.float64]:
+    m = (p + q) / 2.0
+    js = (rel_entr(p, m).sum(axis=1) + rel_entr(q, m).sum(axis=1)) / 2.0
+    if base is not None:
+        js = js / np.log(base)
+    out: NDArray[np.float64] = np.sqrt(np.maximum(js, 0.0))
+    return out
+
+
+def statistic_from_proportions(
+    method: str,
+    p_ref: NDArray[np.float64],
+    p_cur: NDArray[np.float64],
+    valid: NDArray[np.bool_],
+    *,
+    eps: float = DEFAULT_EPS,
+    base: float | None = None,
+    filled: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
+) -> NDArray[np.float64]:
+    """One binned statistic per row of the proportion matrices.
+
+    *filled* replaces the epsilon rule with already-filled proportions (the
+    Evidently compatibility path).
+    """
+    if method in {"psi", "kl"}:
+        a, b = (
+            filled
+            if filled is not None
+            else (_floored(p_ref, valid, eps), _floored(p_cur, valid, eps))
+        )
+        if method == "kl":
+            return np.asarray(rel_entr(a, b).sum(axis=1), dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(valid, (a - b) * np.log(a / b), 0.0)
+        return np.asarray(terms.sum(axis=1), dtype=np.float64)
+    p = np.where(valid, p_ref, 0.0)
+    q = np.where(valid, p_cur, 0.0)
+    if method == "jensenshannon":
+        return _js(p, q, base)
+    if method == "hellinger":
+        dist: NDArray[np.float64] = np.sqrt(((np.sqrt(p) - np.sqrt(q)) ** 2).sum(axis=1) / 2.0)
+        return dist
+    raise ConfigurationError("method", f"one of {BINNED_METHODS}", method)
+
+
+def binned_statistics(
+    methods: Sequence[str],
+    ref_counts: NDArray[np.int64],
+    cur_counts: NDArray[np.int64],
+    nbins: NDArray[np.intp],
+    *,
+    eps: float = DEFAULT_EPS,
+    base: float | None = None,
+) -> dict[str, NDArray[np.float64]]:
+    """Each method's statistic per feature from reference and current bin counts."""
+    valid = np.arange(ref_counts.shape[1])[None, :] < nbins[:, None]
+    p_ref, n_ref = proportions(ref_counts)
+    p_cur, n_cur = proportions(cur_counts)
+    empty = (n_ref == 0) | (n_cur == 0)
+    if empty.any():
+        p_ref = np.where(empty[:, None], 1.0 / nbins[:, None], p_ref)
+        p_cur = np.where(empty[:, None], 1.0 / nbins[:, None], p_cur)
+    out: dict[str, NDArray[np.float64]] = {}
+    for method in methods:
+        stat = statistic_from_proportions(method, p_ref, p_cur, valid, eps=eps, base=base)
+        out[method] = np.where(empty, np.nan, stat)
+    return out
+
+
+def top_bins(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64], k: int = 3) -> list[int]:
+    """Indices of the *k* bins whose share moved most, largest first (ties: lower bin first)."""
+    moved = np.abs(np.asarray(p_cur) - np.asarray(p_ref))
+    order = np.argsort(-moved, kind="stable")
+    return [int(i) for i in order[:k] if moved[i] > 0]
+
+
+# --- compat="evidently" ---------------------------------------------------------------------
+
+
+def _evidently_fill(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    nonzero = p[p != 0]
+    smallest = float(nonzero.min()) if nonzero.size else 1.0
+    fill = smallest / 1e6 if smallest <= 1e-4 else 1e-4
+    return np.where(p == 0, fill, p)
+
+
+def evidently_proportions(
+    ref: NDArray[Any], cur: NDArray[Any], *, numeric: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Evidently 0.7's ``get_binned_data`` proportions (unfilled) for one column.
+
+    More than 20 distinct reference values (numeric columns): Sturges edges of
+    the concatenation; otherwise one bin per distinct value of the union.
+    Proportions are count / n.
+    """
+    ref_unique = np.unique(ref)
+    if numeric and ref_unique.size > 20:
+        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
+        return (
+            np.histogram(ref, edges)[0] / ref.size,
+            np.histogram(cur, edges)[0] / cur.size,
+        )
+    keys = np.union1d(ref_unique, np.unique(cur))
+    ref_counts = np.bincount(np.searchsorted(keys, ref), minlength=keys.size)
+    cur_counts = np.bincount(np.searchsorted(keys, cur), minlength=keys.size)
+    return ref_counts / ref.size, cur_counts / cur.size
+
+
+def evidently_statistic(
+    method: str, ref: NDArray[Any], cur: NDArray[Any], *, numeric: bool, base: float | None = None
+) -> float:
+    """One statistic with Evidently 0.7's exact rules (NaN-free 1-D inputs)."""
+    if method == "hellinger":
+        return _evidently_hellinger(ref, cur, numeric=numeric)
+    p, q = evidently_proportions(ref, cur, numeric=numeric)
+    valid = np.ones((1, p.size), dtype=bool)
+    filled = None
+    if method in {"psi", "kl"}:
+        filled = (_evidently_fill(p)[None, :], _evidently_fill(q)[None, :])
+        if method == "kl":  # scipy.stats.entropy normalises its inputs
+            filled = (filled[0] / filled[0].sum(), filled[1] / filled[1].sum())
+    stat = statistic_from_proportions(
+        method, p[None, :], q[None, :], valid, base=base, filled=filled
+    )
+    return float(stat[0])
+
+
+def _evidently_hellinger(ref: NDArray[Any], cur: NDArray[Any], *, numeric: bool) -> float:
+    """Evidently's Hellinger: categorical shares, or Sturges bins of the distinct values."""
+    keys = np.union1d(np.unique(ref), np.unique(cur))
+    if not numeric:
+        p = np.bincount(np.searchsorted(keys, ref), minlength=keys.size) / ref.size
+        q = np.bincount(np.searchsorted(keys, cur), minlength=keys.size) / cur.size
+        bc = float(np.sqrt(p * q).sum())
+    else:
+        edges = np.histogram_bin_edges(keys, bins="sturges")
+        h1 = np.histogram(ref, bins=edges, density=True)[0]
+        h2 = np.histogram(cur, bins=edges, density=True)[0]
+        width = (edges.max() - edges.min()) / (edges.size - 1)
+        bc = float(np.sqrt(h1 * h2).sum() * width)
+    return float(np.sqrt(1.0 - np.clip(bc, 0.0, 1.0)))
+
+
+def check_compat(compat: object) -> str | None:
+    """Return *compat* if it is None or ``"evidently"``, else raise ConfigurationError."""
+    if compat not in (None, "evidently"):
+        raise ConfigurationError("compat", "None or 'evidently'", compat)
+    return None if compat is None else "evidently"
+
+
+def check_eps(eps: object) -> float:
+    """Return *eps* if it is a float in (0, 1), else raise ConfigurationError."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0.0 < eps < 1.0:
+        raise ConfigurationError("eps", "a float in (0, 1)", eps)
+    return float(eps)
+
+
+def check_base(base: object) -> float | None:
+    """Return *base* if it is None or a float > 0 other than 1, else raise ConfigurationError."""
+    if base is None:
+        return None
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 0 or base == 1:
+        raise ConfigurationError("base", "None or a positive number other than 1", base)
+    return float(base)
+
+
+def empty_error(argument: str, name: str) -> InvalidInputError:
+    """The error for a column with no usable value."""
+    return InvalidInputError(
+        argument, "at least one non-missing value per column", f"none in {name!r}"
+    )

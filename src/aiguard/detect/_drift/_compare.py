@@ -1,0 +1,328 @@
+"""``Reference.compare``: every requested statistic for every feature, one pass each.
+
+Numeric features: the current block is binned once (binned statistics) and
+sorted once (rank and distance statistics, through the presorted kernels of
+:mod:`._continuous`). Categorical features: counts over the union of
+categories (binned statistics, ``chi2``). Missing values are omitted and
+reported as their own rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from aiguard.detect._drift._binned import DEFAULT_THRESHOLDS
+from aiguard.detect._drift._bins import (
+    BINNED_METHODS,
+    bin_counts,
+    binned_statistics,
+    check_compat,
+    check_eps,
+    evidently_statistic,
+    top_bins,
+)
+from aiguard.detect._drift._common import (
+    check_alpha,
+    check_correction,
+    check_min_effect,
+    finish,
+    sort_samples,
+)
+from aiguard.detect._drift._report import DriftReport, FeatureDrift, MethodResult
+from aiguard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import NDArray
+
+    from aiguard.detect._drift._reference import Reference
+
+__all__ = ["CONTINUOUS_METHODS", "DEFAULT_METHODS", "METHODS", "build_report", "compare_reference"]
+
+CONTINUOUS_METHODS: Final = ("ks", "cramervonmises", "anderson", "wasserstein", "energy")
+TESTS: Final = frozenset({"ks", "cramervonmises", "anderson", "chi2"})
+METHODS: Final = (*CONTINUOUS_METHODS, *BINNED_METHODS, "chi2")
+DEFAULT_METHODS: Final = ("ks", "chi2", "psi")
+# drift thresholds of the distances without a test (Evidently's defaults; Wasserstein is normed)
+DISTANCE_THRESHOLDS: Final = {**DEFAULT_THRESHOLDS, "wasserstein": 0.1, "energy": 0.1}
+
+
+def check_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
+    """Validate *methods* (None means the defaults)."""
+    if methods is None:
+        return DEFAULT_METHODS
+    if isinstance(methods, str):
+        methods = (methods,)
+    out = tuple(methods)
+    unknown = [m for m in out if m not in METHODS]
+    if unknown or not out:
+        raise ConfigurationError("methods", f"a non-empty subset of {METHODS}", unknown or out)
+    return tuple(dict.fromkeys(out))
+
+
+def _thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
+    out = dict(DISTANCE_THRESHOLDS)
+    for key, value in (thresholds or {}).items():
+        if key not in out:
+            raise ConfigurationError("thresholds", f"keys among {sorted(out)}", key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigurationError(f"thresholds[{key!r}]", "a number >= 0", value)
+        out[key] = float(value)
+    return out
+
+
+def _bin_labels(edges: NDArray[np.float64]) -> tuple[str, ...]:
+    if edges.size == 0:
+        return ("all",)
+    inner = [f"[{a:.4g}, {b:.4g})" for a, b in itertools.pairwise(edges)]
+    return (f"< {edges[0]:.4g}", *inner, f">= {edges[-1]:.4g}")
+
+
+def _continuous(
+    ref: Reference, cur: NDArray[np.float64], methods: list[str]
+) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]]:
+    """Rank and distance statistics from one sort of the current block.
+
+    NaN-free columns go through the presorted kernels in one call; a column
+    with missing values goes alone, on its non-missing prefix.
+    """
+    from aiguard.detect._drift._continuous import _continuous_sorted  # noqa: PLC0415 - lazy
+
+    cur_sorted = sort_samples(cur, "current", nan_policy="omit")
+    std = np.array([ref._summary[p]["std"] for p in ref._num_index], dtype=np.float64)
+    f = cur.shape[1]
+    out = {m: (np.full(f, np.nan), np.full(f, np.nan) if m in TESTS else None) for m in methods}
+    n_ref, n_cur = ref._sorted.shape[0], cur_sorted.n
+    full = (ref._n_valid == n_ref) & (cur_sorted.counts == n_cur)
+    groups: list[tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]] = []
+    idx = np.flatnonzero(full)
+    if idx.size == f:
+        groups.append((idx, ref._sorted, cur_sorted.values))
+    elif idx.size:
+        groups.append((idx, ref._sorted[:, idx], cur_sorted.values[:, idx]))
+    for j in np.flatnonzero(~full):
+        a = ref._sorted[: ref._n_valid[j], j]
+        b = cur_sorted.column(int(j))
+        if a.size and b.size:
+            groups.append((np.array([j]), a[:, None], b[:, None]))
+    for cols, a, b in groups:
+        res = _continuous_sorted(a, b, methods, normed=True, ref_std=std[cols])
+        for m in methods:
+            out[m][0][cols] = res[m][0]
+            if m in TESTS:
+                out[m][1][cols] = res[m][1]  # type: ignore[index]
+    return out
+
+
+def build_report(
+    ref: Reference,
+    *,
+    methods: tuple[str, ...],
+    stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]],
+    hist: list[tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]],
+    n_current: int,
+    missing_current: NDArray[np.int64],
+    alpha: float,
+    correction: str | None,
+    min_effect: float | None,
+    thresholds: dict[str, float],
+) -> DriftReport:
+    """Decide per method (corrected across the features it applies to) and rank the features."""
+    k = ref.n_features
+    per_feature: list[list[MethodResult]] = [[] for _ in range(k)]
+    for m in methods:
+        if m not in stats:
+            continue
+        stat, pval = stats[m]
+        where = np.flatnonzero(~_not_applicable(stat))
+        if where.size == 0:
+            continue
+        res = finish(
+            m,
+            stat[where],
+            None if pval is None else pval[where],
+            was_1d=False,
+            alpha=alpha,
+            threshold=None if m in TESTS else thresholds[m],
+            correction=correction if m in TESTS else None,
+            effect=stat[where],
+            min_effect=min_effect if m in TESTS else None,
+        )
+        for i, j in enumerate(where):
+            per_feature[j].append(
+                MethodResult(
+                    method=m,
+                    statistic=float(res.statistic[i]),
+                    pvalue=None if res.pvalue is None else float(res.pvalue[i]),
+                    raw_pvalue=None if res.raw_pvalue is None else float(res.raw_pvalue[i]),
+                    threshold=float(res.threshold if res.threshold is not None else np.nan),
+                    drifted=bool(res.drifted[i]),
+                )
+            )
+    features = []
+    ref_missing = ref._missing
+    kinds = ref.kinds
+    for pos in range(k):
+        labels, rc, cc = hist[pos]
+        n_ref, n_cur = int(rc.sum()), int(cc.sum())
+        pr = rc / max(n_ref, 1)
+        pc = cc / max(n_cur, 1)
+        results = tuple(per_feature[pos])
+        score = max([r.score for r in results] + [0.0])
+        features.append(
+            FeatureDrift(
+                name=ref.feature_names[pos],
+                kind=kinds[pos],
+                drifted=any(r.drifted for r in results),
+                score=float(score),
+                results=results,
+                n_reference=n_ref,
+                n_current=n_cur,
+                missing_reference=float(ref_missing[pos] / ref.n_rows),
+                missing_current=float(missing_current[pos] / n_current) if n_current else 0.0,
+                bins=labels,
+                reference_shares=tuple(float(v) for v in pr),
+                current_shares=tuple(float(v) for v in pc),
+                moved_bins=tuple(top_bins(pr, pc)),
+            )
+        )
+    order = sorted(range(k), key=lambda j: (not features[j].drifted, -features[j].score, j))
+    return DriftReport(
+        features=tuple(features[j] for j in order),
+        methods=methods,
+        alpha=alpha,
+        correction=correction,
+        min_effect=min_effect,
+        n_reference=ref.n_rows,
+        n_current=n_current,
+    )
+
+
+_NA: Final = np.float64(np.inf)  # marks "method does not apply to this feature"
+
+
+def _not_applicable(stat: NDArray[np.float64]) -> NDArray[np.bool_]:
+    return np.isposinf(stat)
+
+
+def compare_reference(
+    ref: Reference,
+    current: Any,
+    *,
+    methods: Sequence[str] | None,
+    alpha: float,
+    correction: str | None,
+    min_effect: float | None,
+    thresholds: dict[str, float] | None,
+    eps: float,
+    compat: str | None,
+) -> DriftReport:
+    """Compute a :class:`DriftReport` of *current* against *ref* (see ``Reference.compare``)."""
+    chosen = check_methods(methods)
+    alpha = check_alpha(alpha)
+    check_correction(correction)
+    min_effect = check_min_effect(min_effect)
+    eps = check_eps(eps)
+    compat = check_compat(compat)
+    limits = _thresholds(thresholds)
+    table = ref.table(current)
+    k = ref.n_features
+    num, cat = list(ref._num_index), list(ref._cat_index)
+    stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
+    for m in chosen:
+        stats[m] = (np.full(k, _NA), np.full(k, np.nan) if m in TESTS else None)
+    hist: list[Any] = [None] * k
+    missing = np.zeros(k, dtype=np.int64)
+    binned = [m for m in chosen if m in BINNED_METHODS]
+    if num:
+        cur = table.numeric
+        counts = bin_counts(cur, ref._edges)
+        missing[num] = table.n_rows - counts.sum(axis=1)
+        for i, pos in enumerate(num):
+            nb = int(ref._nbins[i])
+            hist[pos] = (_bin_labels(ref._edges[: nb - 1, i]), ref._counts[i, :nb], counts[i, :nb])
+        if compat == "evidently":
+            for m in binned:
+                for i, pos in enumerate(num):
+                    a, b = ref._sorted[: ref._n_valid[i], i], cur[:, i]
+                    b = b[~np.isnan(b)]
+                    value = evidently_statistic(m, a, b, numeric=True) if b.size else np.nan
+                    stats[m][0][pos] = value
+        elif binned:
+            values = binned_statistics(binned, ref._counts, counts, ref._nbins, eps=eps)
+            for m in binned:
+                stats[m][0][num] = values[m]
+        wanted = [m for m in chosen if m in CONTINUOUS_METHODS]
+        if wanted:
+            for m, (s, p) in _continuous(ref, cur, wanted).items():
+                stats[m][0][num] = s
+                if p is not None:
+                    stats[m][1][num] = p  # type: ignore[index]
+    for i, pos in enumerate(cat):
+        labels = table.categorical[i]
+        missing[pos] = table.categorical_missing[i]
+        ref_cats, ref_counts = ref._categories[i], ref._cat_counts[i]
+        cats = np.union1d(ref_cats, labels)
+        rc = np.zeros(cats.size, dtype=np.int64)
+        rc[np.searchsorted(cats, ref_cats)] = ref_counts
+        cc = np.bincount(np.searchsorted(cats, labels), minlength=cats.size).astype(np.int64)
+        unseen = ~np.isin(cats, ref_cats)
+        names = tuple(str(c) + (" (new)" if u else "") for c, u in zip(cats, unseen, strict=True))
+        hist[pos] = (names, rc, cc)
+        _categorical_stats(stats, chosen, pos, rc, cc, labels, ref_cats, ref_counts, eps, compat)
+    return build_report(
+        ref,
+        methods=chosen,
+        stats=stats,
+        hist=hist,
+        n_current=table.n_rows,
+        missing_current=missing,
+        alpha=alpha,
+        correction=correction,
+        min_effect=min_effect,
+        thresholds=limits,
+    )
+
+
+def _categorical_stats(  # noqa: PLR0917 - a private helper of compare_reference
+    stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]],
+    chosen: tuple[str, ...],
+    pos: int,
+    rc: NDArray[np.int64],
+    cc: NDArray[np.int64],
+    labels: NDArray[np.str_],
+    ref_cats: NDArray[np.str_],
+    ref_counts: NDArray[np.int64],
+    eps: float,
+    compat: str | None,
+) -> None:
+    binned = [m for m in chosen if m in BINNED_METHODS]
+    if compat == "evidently" and labels.size:
+        ref_values = np.repeat(ref_cats, ref_counts)
+        for m in binned:
+            stats[m][0][pos] = evidently_statistic(m, ref_values, labels, numeric=False)
+    elif binned:
+        nb = np.array([rc.size], dtype=np.intp)
+        values = binned_statistics(binned, rc[None, :], cc[None, :], nb, eps=eps)
+        for m in binned:
+            stats[m][0][pos] = values[m][0]
+    if "chi2" in chosen:
+        stats["chi2"][0][pos], stats["chi2"][1][pos] = _chi2(rc, cc)  # type: ignore[index]
+
+
+def _chi2(rc: NDArray[np.int64], cc: NDArray[np.int64]) -> tuple[float, float]:
+    """``scipy.stats.chi2_contingency`` of the 2 x k table (categories seen in either)."""
+    from scipy.stats import chi2_contingency  # noqa: PLC0415 - scipy is heavy to import
+
+    table = np.vstack([rc, cc])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return (
+            (0.0, 1.0) if table.shape[1] < 2 and (table.sum(axis=1) > 0).all() else (np.nan, np.nan)
+        )
+    res = chi2_contingency(table)
+    return float(res.statistic), float(res.pvalue)
