@@ -25,8 +25,9 @@ from aiguard.testing import FakeClock
 
 
 class Event:
-    def __init__(self, new: str) -> None:
+    def __init__(self, new: str, kind: str = "transition") -> None:
         self.new = new
+        self.kind = kind
 
 
 class FakeBreaker:
@@ -481,3 +482,14 @@ def test_poller_restarts_in_a_forked_child_under_a_new_replica_id(tmp_path) -> N
     fleet.close()
     assert os.waitstatus_to_exitcode(status) == 0
     assert f"{socket.gethostname()}:{pid}" in board.read_breakers("recs")
+
+
+def test_outcome_events_are_not_transitions() -> None:
+    """Per-call outcome events leave the posted report unchanged."""
+    clock = FakeClock(1000)
+    board = MemoryBoard()
+    breaker = FakeBreaker()
+    fleet = share_breaker(breaker, board=board, rule=RULE, replica="x", clock=clock, start=False)
+    breaker.listeners[0](Event("open", kind="failure"))
+    fleet.poll()
+    assert board.read_breakers("recs")["x"]["state"] == "closed"

@@ -341,7 +341,9 @@ class FleetBreaker:
         return {"state": state, "tripped_at": tripped_at, "replica": self.replica}
 
     def _on_event(self, event: Any) -> None:
-        state = _state_name(getattr(event, "new", getattr(event, "state", self.breaker.state)))
+        if getattr(event, "kind", "transition") != "transition":
+            return  # an outcome of one call, not a state change
+        state = _state_name(getattr(event, "new", self.breaker.state))
         if state == "open":
             tripped_at: float | None = self._clock()
         elif state == "half_open":
