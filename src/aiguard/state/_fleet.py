@@ -321,7 +321,10 @@ class FleetBreaker:
         state = _state_name(breaker.state)
         self._report = self._make_report(state, self._clock() if state in _TRIPPED else None)
         self._wake = threading.Event()
-        breaker.add_listener(self._on_event)
+        try:  # transitions only: per-call outcome events would cost an allocation per call
+            breaker.add_listener(self._on_event, outcomes=False)
+        except TypeError:  # a breaker whose listeners only ever see transitions
+            breaker.add_listener(self._on_event)
         self._thread: threading.Thread | None = None
         if start:
             self._start()
