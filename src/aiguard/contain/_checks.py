@@ -250,9 +250,8 @@ class _Finite(Check):
         return _math_isfinite(lo) and _math_isfinite(hi)
 
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:  # noqa: ARG002
-        if arr.dtype.kind in _NUMERIC and arr.size and _isfinite(arr.sum()):
-            return True
-        return _rows(_isfinite(arr))
+        m = _isfinite(arr)
+        return True if m.all() else _rows(m)
 
     def __repr__(self) -> str:
         """Return ``finite()``."""
@@ -359,6 +358,13 @@ class _Probabilities(Check):
         self._text = f"probabilities({', '.join(extra)})"
 
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:  # noqa: ARG002
+        if not arr.ndim:
+            raise InvalidInputError("result", "an array with an axis to sum along", arr)
+        # inf - inf in a sum makes a failing row, not a RuntimeWarning for the user.
+        with np.errstate(all="ignore"):
+            return self._judge(arr)
+
+    def _judge(self, arr: np.ndarray[Any, Any]) -> Mask:
         if arr.ndim == 2 and self._axis in (-1, 1) and arr.dtype.kind == "f":
             # A matrix-vector product sums short rows ~7x faster than sum(axis=1).
             sums = (arr @ np.ones(arr.shape[1], arr.dtype))[:, None]
@@ -539,6 +545,10 @@ class _NotConstant(Check):
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:  # noqa: ARG002
         if arr.ndim == 0 or arr.shape[0] < self._min_rows:
             return True
+        with np.errstate(all="ignore"):
+            return self._judge(arr)
+
+    def _judge(self, arr: np.ndarray[Any, Any]) -> bool:
         if arr.dtype.kind in "iuf":
             # Cheap certificate first: the last row differs from the first.
             if (np.abs(np.subtract(arr[-1], arr[0], dtype=np.float64)) > self._atol).any():

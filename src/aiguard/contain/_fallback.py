@@ -53,8 +53,10 @@ def _is_async(fn: object) -> bool:
 
 def _tier_names(handlers: tuple[Callable[..., Any], ...]) -> tuple[str, ...]:
     """A tier is named after its function; lambdas, partials and objects get a generic name."""
-    generic = ("fallback",) if len(handlers) == 1 else tuple(
-        f"fallback[{i}]" for i in range(len(handlers))
+    generic = (
+        ("fallback",)
+        if len(handlers) == 1
+        else tuple(f"fallback[{i}]" for i in range(len(handlers)))
     )
     names = [getattr(h, "__name__", None) for h in handlers]
     return tuple(
@@ -124,16 +126,22 @@ class _Rows:
         if verdict is False:
             self.failures.append(_rejection(what, check, verdict))
             return False
-        try:
-            if self.out is None:  # the model produced nothing: this tier's rows are the base
-                self.out = np.array(y, copy=True) if y.ndim else np.full(k, y)
-            elif verdict is True:
-                self.out[self.idx] = y
-            else:
-                self.out[self.idx[verdict]] = y[verdict]
-        except (ValueError, TypeError) as exc:  # rows that do not fit the model's output
-            self.failures.append(exc)
+        out = self.out
+        if out is None:  # the model produced nothing: this tier's rows are the base
+            self.out = np.array(y, copy=True) if y.ndim else np.full(k, y)
+        elif not np.can_cast(y.dtype, out.dtype, casting="same_kind"):
+            self.failures.append(InvalidInputError(what, f"castable to {out.dtype}", y.dtype))
             return False
+        else:
+            try:
+                with np.errstate(all="ignore"):
+                    if verdict is True:
+                        out[self.idx] = y
+                    else:
+                        out[self.idx[verdict]] = y[verdict]
+            except ValueError as exc:  # rows of another shape than the model's
+                self.failures.append(exc)
+                return False
         if verdict is not True:
             self.idx = self.idx[~verdict]
             if self.idx.size:
@@ -186,8 +194,7 @@ class Ladder:
 
     def _accepts(self, name: str, out: Any, failures: list[BaseException]) -> bool:
         check = self._check
-        if check is None:
-            return True
+        assert check is not None
         verdict = judge(check, out)
         if verdict is True or (verdict is not False and verdict.all()):
             return True
@@ -372,7 +379,7 @@ class _Shell:
         self.matches = matches
         self.rows = rows
 
-    def verdict(self, out: Any) -> Any:
+    def verdict(self, out: Any, args: tuple[Any, ...]) -> Any:
         """None to accept *out*; else the cause and the per-row mask (None: whole call)."""
         check = self.check
         assert check is not None
@@ -380,7 +387,8 @@ class _Shell:
         if verdict is True or (verdict is not False and verdict.all()):
             return None
         cause = _rejection("model output", check, verdict)
-        return cause, (verdict if self.rows and verdict is not False else None)
+        rows = verdict is not False and self.by_rows(args) and len(verdict) == len(args[0])
+        return cause, (verdict if rows else None)
 
     def by_rows(self, args: tuple[Any, ...]) -> bool:
         return self.rows and bool(args) and np.ndim(args[0]) > 0
@@ -413,7 +421,7 @@ def _sync_wrapper(fn: Callable[..., Any], shell: _Shell) -> Callable[..., Any]:
             if not matches(exc):
                 raise
             return after_error(exc, args, kwargs)
-        bad = shell.verdict(out)
+        bad = shell.verdict(out, args)
         if bad is None:
             return out
         cause, mask = bad
@@ -443,7 +451,7 @@ def _async_wrapper(fn: Callable[..., Any], shell: _Shell) -> Callable[..., Any]:
             return await after_error(exc, args, kwargs)
         if shell.check is None:
             return out
-        bad = shell.verdict(out)
+        bad = shell.verdict(out, args)
         if bad is None:
             return out
         cause, mask = bad
