@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+import aiguard
+
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.slow,
+    pytest.mark.skipif(  # TODO: drop once the CircuitBreaker lands on main
+        not hasattr(aiguard.CircuitBreaker, "add_listener"), reason="CircuitBreaker not built yet"
+    ),
+]
 
 WORKER = Path(__file__).with_name("_worker.py")
 REPLICAS = ("r0", "r1", "r2", "r3")
