@@ -188,9 +188,7 @@ def test_categorical_strings_use_the_union_of_categories() -> None:
     assert drift.psi(ref, cur).statistic == pytest.approx(np.sum((a - b) * np.log(a / b)))
     assert drift.kl(ref, cur).statistic == pytest.approx(entropy(a, b))
     assert drift.jensenshannon(ref, cur).statistic == pytest.approx(scipy_js(p, q))
-    assert drift.hellinger(ref, cur).statistic == pytest.approx(
-        np.sqrt(1 - np.sum(np.sqrt(p * q)))
-    )
+    assert drift.hellinger(ref, cur).statistic == pytest.approx(np.sqrt(1 - np.sum(np.sqrt(p * q))))
 
 
 def test_unseen_category_is_finite_and_drifted() -> None:
