@@ -580,3 +580,20 @@ def test_faults_factory_reuses_one_injector_per_target_and_undoes_all() -> None:
     assert a(1.0) == 2.0
     assert b(1.0) == 2.0
     assert faults.injectors == ()
+
+
+def test_drift_rate_moves_only_some_calls() -> None:
+    """With rate=0.5 some calls see moved inputs and the others the original ones."""
+    seen: list[float] = []
+    g = ag.Guard(name="m")
+
+    @g
+    def model(x: Any) -> Any:
+        seen.append(float(x))
+        return x
+
+    with inject(model, seed=11).drift(1.0, rate=0.5) as inj:
+        for _ in range(40):
+            model(0.0)
+    assert sorted(set(seen)) == [0.0, 1.0]
+    assert seen.count(1.0) == inj.faults[0].injected == inj.injected
