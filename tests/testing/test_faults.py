@@ -597,3 +597,27 @@ def test_drift_rate_moves_only_some_calls() -> None:
             model(0.0)
     assert sorted(set(seen)) == [0.0, 1.0]
     assert seen.count(1.0) == inj.faults[0].injected == inj.injected
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rate=st.floats(0.0, 1.0), n=st.integers(1, 60))
+def test_same_seed_same_affected_calls(seed: int, rate: float, n: int) -> None:
+    """For any seed and rate, two runs hit exactly the same calls, and the counts agree."""
+    g = ag.Guard(name="m", fallback=zeros)
+
+    @g
+    def model(x: Any) -> Any:
+        return 1.0
+
+    def run() -> tuple[list[bool], int]:
+        with inject(model, seed=seed).raise_(ModelDownError, rate=rate) as inj:
+            hits = [model(0.0) == 0.0 for _ in range(n)]
+        return hits, inj.injected
+
+    (first, count), (again, _) = run(), run()
+    assert first == again
+    assert count == sum(first)
+    if rate == 0.0:
+        assert count == 0
+    if rate == 1.0:
+        assert count == n
