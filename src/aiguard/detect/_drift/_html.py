@@ -33,7 +33,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.hit { color: #a4161a; font-weight: 600; }
 .cards { display: flex; flex-wrap: wrap; gap: 14px; }
 .card { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 10px 12px;
-        width: 580px; }
+        width: 530px; }
 .card.drifted { border-left: 5px solid #d62828; }
 .card h2 { font-size: 15px; margin: 0 0 4px 0; }
 .meta { font-size: 12px; color: #555; margin-bottom: 4px; }

@@ -43,8 +43,8 @@ def histogram_svg(
     current: Sequence[float],
     *,
     title: str = "",
-    width: int = 560,
-    height: int = 220,
+    width: int = 520,
+    height: int = 230,
 ) -> str:
     """An SVG bar chart of the reference (grey) and current (blue) share of each bin.
 
@@ -66,7 +66,7 @@ def histogram_svg(
         True
     """
     labels, ref, cur = _limit(labels, reference, current)
-    left, right, top, bottom = 44, 10, 10, 46
+    left, right, top, bottom = 44, 10, 22, 50
     plot_w, plot_h = width - left - right, height - top - bottom
     finite = [v for v in (*ref, *cur) if v == v]  # noqa: PLR0124 - drop NaN
     peak = max([*finite, 1e-12])
@@ -111,13 +111,13 @@ def histogram_svg(
                 f'<text x="{cx:.1f}" y="{top + plot_h + 12}" text-anchor="end" fill="#333" '
                 f'transform="rotate(-30 {cx:.1f} {top + plot_h + 12})">{escape(short)}</text>'
             )
-    ly = height - 8
-    parts.append(f'<rect x="{left}" y="{ly - 8}" width="10" height="8" fill="{REFERENCE_COLOUR}"/>')
-    parts.append(f'<text x="{left + 14}" y="{ly}" fill="#333">reference</text>')
+    lx, ly = width - right - 140, 12  # legend above the plot, right-aligned
+    parts.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="8" fill="{REFERENCE_COLOUR}"/>')
+    parts.append(f'<text x="{lx + 14}" y="{ly}" fill="#333">reference</text>')
     parts.append(
-        f'<rect x="{left + 80}" y="{ly - 8}" width="10" height="8" fill="{CURRENT_COLOUR}" '
+        f'<rect x="{lx + 80}" y="{ly - 8}" width="10" height="8" fill="{CURRENT_COLOUR}" '
         'fill-opacity="0.6"/>'
     )
-    parts.append(f'<text x="{left + 94}" y="{ly}" fill="#333">current</text>')
+    parts.append(f'<text x="{lx + 94}" y="{ly}" fill="#333">current</text>')
     parts.append("</svg>")
     return "".join(parts)
