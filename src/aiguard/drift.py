@@ -20,6 +20,7 @@ from aiguard.detect._drift._binned import hellinger, jensenshannon, kl, psi
 from aiguard.detect._drift._common import DriftResult, DriftWarning, missing_rate
 from aiguard.detect._drift._reference import Reference
 from aiguard.detect._drift._report import DriftReport, FeatureDrift, MethodResult
+from aiguard.detect._drift._statistics import anderson, cramervonmises, energy, ks, wasserstein
 
 __all__ = [
     "Accumulator",
@@ -29,9 +30,14 @@ __all__ = [
     "FeatureDrift",
     "MethodResult",
     "Reference",
+    "anderson",
+    "cramervonmises",
+    "energy",
     "hellinger",
     "jensenshannon",
     "kl",
+    "ks",
     "missing_rate",
     "psi",
+    "wasserstein",
 ]

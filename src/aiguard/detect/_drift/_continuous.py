@@ -1,71 +1,255 @@
 """Two-sample statistics of continuous features, computed from sorted samples.
 
-Interface used by :class:`aiguard.drift.Reference` (presorted fast paths). Every
-``_*_sorted`` function takes two 2-D float64 arrays ``(n, k)`` and ``(m, k)``,
-samples on axis 0, each column sorted ascending and free of NaN and inf
-(Fortran order is fastest), and returns a tuple of ``(k,)`` arrays:
+Presorted interface (what :class:`aiguard.drift.Reference` calls). The arrays
+are 2-D ``(n, k)`` and ``(m, k)``, samples on axis 0, each column sorted
+ascending and free of NaN and inf (Fortran order is fastest); every function
+returns ``(statistic, pvalue, effect)`` arrays of shape ``(k,)``, ``pvalue``
+all-NaN for the distances:
 
-* ``_ks_sorted(ref, cur, *, method="auto", alternative="two-sided") -> (statistic, pvalue)``
-* ``_cvm_sorted(ref, cur, *, method="auto") -> (statistic, pvalue)``
-* ``_anderson_sorted(ref, cur) -> (statistic, pvalue)``
-* ``_wasserstein_sorted(ref, cur, *, normed=False, ref_std=None) -> (statistic,)``
-* ``_energy_sorted(ref, cur) -> (statistic,)``
-* ``_continuous_sorted(ref, cur, methods, **options) -> {method: tuple}``: several
-  statistics from one merge per column (what ``Reference.compare`` should call).
+* ``_ks_sorted(ref, cur, *, method="auto", alternative="two-sided")``
+* ``_cvm_sorted(ref, cur, *, method="auto")``
+* ``_anderson_sorted(ref, cur)``
+* ``_wasserstein_sorted(ref, cur, *, normed=False)``
+* ``_energy_sorted(ref, cur)``
+* ``_continuous_sorted(ref, cur, methods, **options)``: several statistics from
+  one merge per feature, ``{method: (statistic, pvalue, effect)}``.
+* :func:`compare_sorted` does the same on :class:`SortedSamples` with NaN
+  policies (ragged omit) and the too-few-samples rule.
+
+Effect sizes (compared with ``min_effect``): the KS distance D for ``ks``; the
+normed Wasserstein distance (divided by the reference's standard deviation,
+ddof=0, floored at 0.001) for every other statistic.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aiguard.detect._drift._common import (
+    FloatArray,
+    SortedSamples,
+    apply_sorted,
+    as_pair,
+    check_alpha,
+    check_choice,
+    check_correction,
+    check_min_effect,
+    check_nan_policy,
+    finish,
+    sort_samples,
+)
+from aiguard.detect._drift._merge import merged_quantities
+from aiguard.detect._drift._pvalues import anderson_pvalue, cvm_pvalue, ks_pvalue
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
-    from aiguard.detect._drift._common import FloatArray
+    from aiguard.detect._drift._common import DriftResult
 
 __all__ = [
+    "CONTINUOUS_METHODS",
     "_anderson_sorted",
     "_continuous_sorted",
     "_cvm_sorted",
     "_energy_sorted",
     "_ks_sorted",
     "_wasserstein_sorted",
+    "compare_sorted",
 ]
+
+#: statistic names accepted by :func:`_continuous_sorted` and :func:`compare_sorted`
+CONTINUOUS_METHODS = ("ks", "cramervonmises", "anderson", "wasserstein", "energy")
+_MIN_SAMPLES = {"ks": 1, "cramervonmises": 2, "anderson": 1, "wasserstein": 1, "energy": 1}
+_NEEDS = {
+    "ks": ("ks_plus", "ks_minus"),
+    "cramervonmises": ("cvm_u", "wasserstein"),
+    "anderson": ("ad_a2kn", "distinct", "wasserstein"),
+    "wasserstein": ("wasserstein",),
+    "energy": ("energy_sq", "wasserstein"),
+}
+_NORM_FLOOR = 0.001
+
+
+def _ref_scale(ref: FloatArray) -> FloatArray:
+    """The reference's standard deviation (ddof=0) per column, floored at 0.001."""
+    scale: FloatArray = np.maximum(np.std(ref, axis=0), _NORM_FLOOR)
+    return scale
+
+
+def _continuous_sorted(
+    ref: FloatArray,
+    cur: FloatArray,
+    methods: Sequence[str],
+    *,
+    alternative: str = "two-sided",
+    ks_method: str = "auto",
+    cvm_method: str = "auto",
+    normed: bool = False,
+) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
+    """Several statistics per column from one merge of each column pair.
+
+    Args:
+        ref: ``(n, k)`` reference, each column sorted ascending, finite.
+        cur: ``(m, k)`` current, each column sorted ascending, finite.
+        methods: names from :data:`CONTINUOUS_METHODS`.
+        alternative: KS alternative (scipy's meaning).
+        ks_method: KS p-value method (``"auto"``, ``"exact"``, ``"asymp"``).
+        cvm_method: Cramér-von Mises p-value method (``"auto"``, ``"exact"``,
+            ``"asymptotic"``).
+        normed: report ``wasserstein`` divided by the reference's std.
+
+    Returns:
+        ``{method: (statistic, pvalue, effect)}``, arrays of shape ``(k,)``.
+    """
+    n, k = ref.shape
+    m = cur.shape[0]
+    want = frozenset(q for method in methods for q in _NEEDS[method])
+    raw = merged_quantities(ref.T, cur.T, want)
+    nan = np.full(k, np.nan)
+    out: dict[str, tuple[FloatArray, FloatArray, FloatArray]] = {}
+    normed_w = raw["wasserstein"] / _ref_scale(ref) if "wasserstein" in raw else nan
+
+    def column(j: int) -> tuple[FloatArray, FloatArray]:
+        return ref[:, j], cur[:, j]
+
+    for method in methods:
+        if method == "ks":
+            stat, p = ks_pvalue(
+                raw["ks_plus"],
+                raw["ks_minus"],
+                n,
+                m,
+                alternative=alternative,
+                method=ks_method,
+                column=column,
+            )
+            out[method] = (stat, p, stat)
+        elif method == "cramervonmises":
+            if min(n, m) < 2:
+                out[method] = (nan, nan, nan)
+                continue
+            stat, p = cvm_pvalue(raw["cvm_u"], n, m, method=cvm_method, column=column)
+            out[method] = (stat, p, normed_w)
+        elif method == "anderson":
+            stat, p = anderson_pvalue(raw["ad_a2kn"], n, m)
+            single = raw["distinct"] < 2
+            stat[single] = np.nan
+            p[single] = np.nan
+            out[method] = (stat, p, normed_w)
+        elif method == "wasserstein":
+            out[method] = (normed_w if normed else raw["wasserstein"], nan, normed_w)
+        else:  # energy
+            out[method] = (np.sqrt(2) * np.sqrt(raw["energy_sq"]), nan, normed_w)
+    return out
 
 
 def _ks_sorted(
     ref: FloatArray, cur: FloatArray, *, method: str = "auto", alternative: str = "two-sided"
-) -> tuple[FloatArray, FloatArray]:
-    """KS statistic and p-value per column (``scipy.stats.ks_2samp``)."""
-    raise NotImplementedError
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """KS statistic, p-value and effect (D) per column (``scipy.stats.ks_2samp``)."""
+    return _continuous_sorted(ref, cur, ("ks",), ks_method=method, alternative=alternative)["ks"]
 
 
 def _cvm_sorted(
     ref: FloatArray, cur: FloatArray, *, method: str = "auto"
-) -> tuple[FloatArray, FloatArray]:
-    """Cramér-von Mises statistic and p-value per column."""
-    raise NotImplementedError
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Cramér-von Mises statistic, p-value and effect per column."""
+    return _continuous_sorted(ref, cur, ("cramervonmises",), cvm_method=method)["cramervonmises"]
 
 
-def _anderson_sorted(ref: FloatArray, cur: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Anderson-Darling k-sample statistic and p-value per column."""
-    raise NotImplementedError
+def _anderson_sorted(ref: FloatArray, cur: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Anderson-Darling k-sample statistic, p-value and effect per column."""
+    return _continuous_sorted(ref, cur, ("anderson",))["anderson"]
 
 
 def _wasserstein_sorted(
-    ref: FloatArray, cur: FloatArray, *, normed: bool = False, ref_std: FloatArray | None = None
-) -> tuple[FloatArray]:
-    """Wasserstein-1 distance per column."""
-    raise NotImplementedError
+    ref: FloatArray, cur: FloatArray, *, normed: bool = False
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Wasserstein-1 distance per column (NaN p-value, normed effect)."""
+    return _continuous_sorted(ref, cur, ("wasserstein",), normed=normed)["wasserstein"]
 
 
-def _energy_sorted(ref: FloatArray, cur: FloatArray) -> tuple[FloatArray]:
-    """Energy distance per column."""
-    raise NotImplementedError
+def _energy_sorted(ref: FloatArray, cur: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Energy distance per column (NaN p-value, normed Wasserstein effect)."""
+    return _continuous_sorted(ref, cur, ("energy",))["energy"]
 
 
-def _continuous_sorted(
-    ref: FloatArray, cur: FloatArray, methods: Sequence[str], **options: object
-) -> dict[str, tuple[FloatArray, ...]]:
-    """Several statistics per column from one merge of each column pair."""
-    raise NotImplementedError
+def compare_sorted(
+    reference: SortedSamples,
+    current: SortedSamples,
+    methods: Sequence[str],
+    *,
+    nan_policy: str = "propagate",
+    **options: Any,
+) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
+    """:func:`_continuous_sorted` on sorted samples that may hold NaNs.
+
+    NaN-free features go through one vectorised call; ``nan_policy`` decides
+    the others (see :func:`aiguard.detect._drift._common.apply_sorted`). A
+    feature with fewer non-missing values than a statistic needs (1, or 2 for
+    Cramér-von Mises) is NaN for that statistic, with one ``DriftWarning``.
+
+    Returns:
+        ``{method: (statistic, pvalue, effect)}``, arrays of shape ``(k,)``.
+    """
+    methods = tuple(methods)
+    for method in methods:
+        check_choice("methods", method, CONTINUOUS_METHODS)
+
+    def kernel(ref: FloatArray, cur: FloatArray) -> tuple[FloatArray, ...]:
+        res = _continuous_sorted(ref, cur, methods, **options)
+        return tuple(a for method in methods for a in res[method])
+
+    need = max(_MIN_SAMPLES[method] for method in methods)
+    flat = apply_sorted(
+        kernel,
+        reference,
+        current,
+        nan_policy=nan_policy,
+        n_outputs=3 * len(methods),
+        min_samples=need,
+        method="/".join(methods),
+    )
+    return {method: flat[3 * i : 3 * i + 3] for i, method in enumerate(methods)}  # type: ignore[misc]
+
+
+def _test(
+    method: str,
+    reference: object,
+    current: object,
+    *,
+    axis: int,
+    nan_policy: str,
+    alpha: float | None,
+    threshold: float | None,
+    correction: str | None,
+    min_effect: float | None,
+    options: dict[str, Any],
+    validate: Callable[[], None] | None = None,
+) -> DriftResult:
+    """Shared body of the public continuous statistics."""
+    check_nan_policy(nan_policy)
+    check_correction(correction)
+    limit = None if alpha is None else check_alpha(alpha)
+    effect_floor = check_min_effect(min_effect)
+    if validate is not None:
+        validate()
+    ref, cur, was_1d = as_pair(reference, current, axis=axis)
+    ref_s = sort_samples(ref, "reference", nan_policy=nan_policy)
+    cur_s = sort_samples(cur, "current", nan_policy=nan_policy)
+    stat, p, effect = compare_sorted(ref_s, cur_s, (method,), nan_policy=nan_policy, **options)[
+        method
+    ]
+    return finish(
+        method,
+        stat,
+        None if limit is None else p,
+        was_1d=was_1d,
+        alpha=limit,
+        threshold=threshold,
+        correction=correction,
+        effect=effect,
+        min_effect=effect_floor,
+    )

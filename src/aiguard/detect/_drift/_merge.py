@@ -1,0 +1,218 @@
+"""Raw two-sample statistics from one merge of two sorted samples per feature.
+
+Everything here works on *rows*: ``ref`` is ``(k, n)`` and ``cur`` is
+``(k, m)``, one feature per row, each row sorted ascending, NaN- and inf-free.
+
+The two rows of a feature are merged by a stable sort of a complex buffer whose
+real part holds the values and whose imaginary part holds the origin (0 for
+reference, 1 for current). Both halves are already sorted, so the stable sort
+(timsort) finds two runs and does one linear merge; ties between the samples
+keep reference values first, which is what ECDFs evaluated with
+``side="right"`` need. From the merged row, with ``cc[p]`` / ``cr[p]`` the
+number of current / reference values among the first ``p + 1``:
+
+* ``d[p] = cr[p] / n - cc[p] / m`` is ``F_ref - F_cur`` just right of the
+  ``p``-th merged value, exactly as ``scipy.stats.ks_2samp`` evaluates it
+  (the same integer counts divided the same way) when ``p`` ends a run of
+  equal values;
+* ``delta[p] = v[p + 1] - v[p]`` are the gaps of ``scipy.stats`` ``_cdf_distance``;
+* ranks (mid-ranks for ties) follow from run starts and ends.
+
+Rows are processed in chunks of about ``_CHUNK_ELEMENTS`` merged values with
+buffers allocated once per call and reused (fresh large arrays cost page
+faults, which dominate at this size).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from aiguard.detect._drift._common import FloatArray
+
+__all__ = ["RAW_QUANTITIES", "merged_quantities"]
+
+_CHUNK_ELEMENTS = 1 << 18
+
+#: what :func:`merged_quantities` can compute, per feature
+RAW_QUANTITIES = (
+    "ks_plus",  # max(F_ref - F_cur) >= 0
+    "ks_minus",  # max(F_cur - F_ref) >= 0
+    "wasserstein",  # integral |F_ref - F_cur|
+    "energy_sq",  # integral (F_ref - F_cur)^2
+    "cvm_u",  # U of Anderson (1962), mid-ranks for ties
+    "ad_a2kn",  # A2akN of Scholz & Stephens (1987), mid-rank version
+    "distinct",  # number of distinct values in the pooled sample
+)
+
+
+class _Buffers:
+    """Work arrays for one chunk size, reused across chunks."""
+
+    __slots__ = ("cc", "d", "delta", "idx", "tmp", "tmp2", "v", "z")
+
+    def __init__(self, rows: int, total: int) -> None:
+        self.z = np.empty((rows, total), dtype=np.complex128)
+        self.v = np.empty((rows, total))
+        self.cc = np.empty((rows, total))
+        self.d = np.empty((rows, total))
+        self.delta = np.empty((rows, total - 1))
+        self.tmp = np.empty((rows, total))
+        self.tmp2 = np.empty((rows, total))
+        self.idx = np.arange(1, total + 1, dtype=np.float64)
+
+
+def merged_quantities(
+    ref: FloatArray, cur: FloatArray, want: frozenset[str]
+) -> dict[str, FloatArray]:
+    """Compute the requested raw quantities for every row pair.
+
+    Args:
+        ref: ``(k, n)`` reference rows, each sorted ascending.
+        cur: ``(k, m)`` current rows, each sorted ascending.
+        want: names from :data:`RAW_QUANTITIES`.
+
+    Returns:
+        ``{name: (k,) float64 array}`` for each requested name.
+    """
+    k, n = ref.shape
+    m = cur.shape[1]
+    total = n + m
+    rows = max(1, min(k, _CHUNK_ELEMENTS // total))
+    buf = _Buffers(rows, total)
+    out = {name: np.empty(k) for name in want}
+    for start in range(0, k, rows):
+        stop = min(k, start + rows)
+        part = _chunk(ref[start:stop], cur[start:stop], buf, want)
+        for name, values in part.items():
+            out[name][start:stop] = values
+    return out
+
+
+def _chunk(
+    ref: FloatArray, cur: FloatArray, buf: _Buffers, want: frozenset[str]
+) -> dict[str, FloatArray]:
+    rows, n = ref.shape
+    m = cur.shape[1]
+    z = buf.z[:rows]
+    z.real[:, :n] = ref
+    z.real[:, n:] = cur
+    z.imag[:, :n] = 0.0
+    z.imag[:, n:] = 1.0
+    z.sort(axis=1, kind="stable")
+    v = buf.v[:rows]
+    np.copyto(v, z.real)
+    isc = z.imag
+    cc = buf.cc[:rows]
+    np.cumsum(isc, axis=1, out=cc)
+    cr = buf.tmp[:rows]
+    np.subtract(buf.idx, cc, out=cr)
+    d = buf.d[:rows]
+    # d = cr / n - cc / m, divided exactly as scipy divides its counts
+    np.divide(cr, n, out=d)
+    fc = buf.tmp2[:rows]
+    np.divide(cc, m, out=fc)
+    np.subtract(d, fc, out=d)
+    delta = buf.delta[:rows]
+    np.subtract(v[:, 1:], v[:, :-1], out=delta)
+    ties = not bool(np.all(delta))
+    res: dict[str, FloatArray] = {}
+    if "ks_plus" in want or "ks_minus" in want:
+        if ties:
+            # only the last of a run of equal values is an ECDF evaluation point
+            masked = fc  # reuse: F values no longer needed
+            masked[:, -1] = 0.0
+            np.multiply(d[:, :-1], delta != 0.0, out=masked[:, :-1])
+            res["ks_plus"] = masked.max(axis=1)
+            res["ks_minus"] = -masked.min(axis=1)
+        else:
+            res["ks_plus"] = d.max(axis=1)
+            res["ks_minus"] = -d.min(axis=1)
+    if "wasserstein" in want:
+        np.abs(d[:, :-1], out=fc[:, :-1])
+        res["wasserstein"] = np.einsum("ij,ij->i", fc[:, :-1], delta)
+    if "energy_sq" in want:
+        np.square(d[:, :-1], out=fc[:, :-1])
+        res["energy_sq"] = np.einsum("ij,ij->i", fc[:, :-1], delta)
+    if "distinct" in want:
+        res["distinct"] = np.count_nonzero(delta, axis=1).astype(np.float64) + 1.0
+    if "cvm_u" in want or "ad_a2kn" in want:
+        res.update(_rank_quantities(isc, cc, cr, delta, ties=ties, sizes=(n, m), want=want))
+    return res
+
+
+def _run_bounds(delta: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """0-based first and last merged index of the run of equal values at each index."""
+    rows, gaps = delta.shape
+    total = gaps + 1
+    pos = np.arange(total, dtype=np.float64)
+    new = np.ones((rows, total), dtype=bool)
+    new[:, 1:] = delta != 0.0
+    first = np.where(new, pos, 0.0)
+    np.maximum.accumulate(first, axis=1, out=first)
+    end = np.ones((rows, total), dtype=bool)
+    end[:, :-1] = new[:, 1:]
+    last = np.where(end, pos, float(total - 1))[:, ::-1]
+    last = np.minimum.accumulate(last, axis=1)[:, ::-1]
+    return first, last
+
+
+def _rank_quantities(
+    isc: FloatArray,
+    cc: FloatArray,
+    cr: FloatArray,
+    delta: FloatArray,
+    *,
+    ties: bool,
+    sizes: tuple[int, int],
+    want: frozenset[str],
+) -> dict[str, FloatArray]:
+    n, m = sizes
+    rows, total = cc.shape
+    res: dict[str, FloatArray] = {}
+    if not ties:
+        if "cvm_u" in want:
+            # no ties: rank of a current value minus its own rank is the number of
+            # reference values below it, and vice versa
+            res["cvm_u"] = m * np.einsum("ij,ij,ij->i", isc, cr, cr) + n * np.einsum(
+                "ij,ij,ij->i", 1.0 - isc, cc, cc
+            )
+        if "ad_a2kn" in want:
+            b = np.arange(total, dtype=np.float64) + 0.5
+            mc = cc - 0.5 * isc
+            mr = cr - 0.5 * (1.0 - isc)
+            denom = b * (total - b) - total / 4.0
+            inner = (total * mc - b * m) ** 2 / m + (total * mr - b * n) ** 2 / n
+            res["ad_a2kn"] = (inner / denom).sum(axis=1) / total * (total - 1.0) / total
+        return res
+    first, last = _run_bounds(delta)
+    if "cvm_u" in want:
+        mid = (first + last) / 2.0 + 1.0
+        dev_c = mid - cc
+        dev_r = mid - cr
+        res["cvm_u"] = m * np.einsum("ij,ij,ij->i", isc, dev_c, dev_c) + n * np.einsum(
+            "ij,ij,ij->i", 1.0 - isc, dev_r, dev_r
+        )
+    if "ad_a2kn" in want:
+        pos = np.arange(total)
+        is_end = last == pos
+        # counts of each sample before the run starts: prefix counts at first - 1
+        first_i = first.astype(np.intp)
+        cc0 = np.zeros((rows, total + 1))
+        cc0[:, 1:] = cc
+        before_c = np.take_along_axis(cc0, first_i, axis=1)
+        before_r = first - before_c
+        lj = last - first + 1.0
+        fc = cc - before_c  # at run ends: current values in the run
+        fr = cr - before_r
+        mc = cc - fc / 2.0
+        mr = cr - fr / 2.0
+        b = first + lj / 2.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            denom = b * (total - b) - total * lj / 4.0
+            inner = lj / total * ((total * mc - b * m) ** 2 / m + (total * mr - b * n) ** 2 / n)
+            terms = np.where(is_end, inner / denom, 0.0)
+        res["ad_a2kn"] = terms.sum(axis=1) * (total - 1.0) / total
+    return res
