@@ -108,6 +108,28 @@ class FakeFlags:
             fn(*payload)
 
 
+def test_flag_changes_of_a_guards_flag_set() -> None:
+    """Watching a guard with a kill switch also captures its flag changes, not as transitions."""
+    flags = ag.Flags(refresh=None, declare={"recs.personalized": True})
+    g = ag.Guard(name="ks", kill_switch="recs.personalized", flags=flags, fallback=rules)
+
+    @g
+    def predict(x: float) -> float:
+        return x
+
+    events = Events().watch(predict)
+    flags.set("recs.personalized", False, reason="INC-42")
+    assert predict(1.0) == -1.0
+    (change,) = events.flag_changes
+    assert (change.name, change.new.on, change.new.reason) == ("recs.personalized", False, "INC-42")
+    assert events.transitions == []
+    assert [o.reason for o in events.outcomes] == ["disabled"]
+    events.close()
+    flags.set("recs.personalized", True)
+    assert len(events.flag_changes) == 1
+    flags.close()
+
+
 def test_other_sources_are_classified_by_their_payload() -> None:
     """A payload's own kind wins; flag sets report 'flag'; else the type name."""
     flags = FakeFlags()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from typing_extensions import Self
 
+from aiguard.contain._flags import FlagChange
 from aiguard.contain._outcome import Outcome
 from aiguard.errors import ConfigurationError
 from aiguard.testing._hook import guard_of
@@ -25,9 +26,10 @@ class Event:
     """One captured event.
 
     Attributes:
-        kind: ``"outcome"`` (a guarded call), ``"transition"`` (a breaker
-            changed state), ``"flag"`` (a flag changed), or the event's own
-            ``kind`` for other sources.
+        kind: ``"outcome"`` (a guarded call), ``"flag"`` (a flag changed),
+            else the event's own ``kind``: for a breaker ``"transition"`` (a
+            state change) or a call's ``"success"``, ``"failure"``,
+            ``"slow"``, ``"rejected"``, ``"ignored"``.
         source: the name of the watched object that reported it.
         payload: what the source reported (an :class:`~aiguard.Outcome`, a
             transition, a flag change).
@@ -45,13 +47,13 @@ class Event:
 def _kind_of(source: Any, payload: Any) -> str:
     if isinstance(payload, Outcome):
         return "outcome"
+    if isinstance(payload, FlagChange) or callable(getattr(source, "enabled", None)):
+        return "flag"
     kind = getattr(payload, "kind", None)
     if isinstance(kind, str):
         return kind
-    if hasattr(payload, "new") or hasattr(payload, "to_state") or hasattr(payload, "new_state"):
+    if hasattr(payload, "new"):
         return "transition"
-    if callable(getattr(source, "enabled", None)):
-        return "flag"
     return type(payload).__name__.lower()
 
 
@@ -151,8 +153,13 @@ class Events:
 
     @property
     def transitions(self) -> list[Any]:
-        """The state transitions of the watched breakers."""
+        """The state transitions of the watched breakers (:class:`~aiguard.BreakerEvent`)."""
         return self.of("transition")
+
+    @property
+    def flag_changes(self) -> list[Any]:
+        """The changes of the watched flag sets (``FlagChange``: name, old, new, source)."""
+        return self.of("flag")
 
     def clear(self) -> None:
         """Forget what was captured so far (keep watching)."""
