@@ -1,0 +1,209 @@
+"""RateLimit: a token bucket checked against an exact reference model."""
+
+from __future__ import annotations
+
+import math
+import threading
+from datetime import timedelta
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import aiguard as ag
+from aiguard.testing import FakeClock
+
+
+class ReferenceBucket:
+    """The textbook token bucket, in exact rational arithmetic."""
+
+    def __init__(self, rate: float, per: float, burst: float) -> None:
+        self.capacity = Fraction(burst)
+        self.fill = Fraction(rate) / Fraction(per)  # tokens per second
+        self.tokens = self.capacity
+        self.stamp: Fraction | None = None
+
+    def refill(self, now: float) -> None:
+        t = Fraction(now)
+        if self.stamp is not None and t > self.stamp:
+            self.tokens = min(self.capacity, self.tokens + (t - self.stamp) * self.fill)
+        if self.stamp is None or t > self.stamp:
+            self.stamp = t
+
+    def retry_at(self, now: float) -> float:
+        missing = max(Fraction(0), 1 - self.tokens)
+        return float(Fraction(now) + missing / self.fill)
+
+
+operations = st.lists(
+    st.tuples(st.floats(min_value=0.0, max_value=3.0), st.integers(min_value=1, max_value=4)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rate=st.floats(min_value=0.2, max_value=50.0),
+    per=st.floats(min_value=0.1, max_value=5.0),
+    burst=st.one_of(st.none(), st.floats(min_value=1.0, max_value=20.0)),
+    ops=operations,
+)
+def test_matches_reference_token_bucket(
+    rate: float, per: float, burst: float | None, ops: list[tuple[float, int]]
+) -> None:
+    """Every admit/shed decision and retry_at equals an exact token bucket's."""
+    limit = ag.RateLimit(rate, per=per, burst=burst)
+    ref = ReferenceBucket(rate, per, max(rate, 1.0) if burst is None else burst)
+    now = 0.0
+    for advance, calls in ops:
+        now += advance
+        for _ in range(calls):
+            ref.refill(now)
+            admitted = limit._acquire(now)
+            borderline = abs(float(ref.tokens) - 1.0) < 1e-6
+            if not borderline:
+                assert admitted == (ref.tokens >= 1)
+            if admitted:
+                ref.tokens -= 1
+            else:
+                expected = ref.retry_at(now)
+                assert math.isclose(limit._retry_at(now), expected, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def test_starts_full_then_sheds() -> None:
+    """A fresh bucket admits exactly `burst` calls at one instant, then sheds."""
+    limit = ag.RateLimit(10, burst=3, clock=FakeClock())
+    assert [limit._acquire(0.0) for _ in range(5)] == [True, True, True, False, False]
+
+
+def test_default_burst_is_the_rate() -> None:
+    """Without burst the bucket holds `rate` tokens (at least one)."""
+    assert ag.RateLimit(5).burst == 5.0
+    assert ag.RateLimit(0.5).burst == 1.0
+    slow = ag.RateLimit(0.5, clock=FakeClock())
+    assert [slow._acquire(0.0), slow._acquire(0.0)] == [True, False]
+    assert slow._retry_at(0.0) == 2.0
+
+
+def test_refills_rate_per_period() -> None:
+    """`rate` tokens come back every `per` seconds."""
+    limit = ag.RateLimit(4, per=2.0, burst=4)
+    assert sum(limit._acquire(0.0) for _ in range(10)) == 4
+    assert sum(limit._acquire(1.0) for _ in range(10)) == 2  # half a period: half the tokens
+    assert sum(limit._acquire(100.0) for _ in range(10)) == 4  # capped at burst
+
+
+def test_clock_reading_from_the_past_does_not_refill() -> None:
+    """A thread that read the clock earlier than the last update gets no extra tokens."""
+    limit = ag.RateLimit(1, burst=1)
+    assert limit._acquire(10.0)
+    assert not limit._acquire(9.5)
+    assert limit._retry_at(9.5) == 11.0
+
+
+def test_tokens_property() -> None:
+    """`tokens` reports the fractional content of the bucket at the clock's time."""
+    clock = FakeClock()
+    limit = ag.RateLimit(2, burst=2, clock=clock)
+    assert limit.tokens == 2.0
+    limit._acquire(0.0)
+    limit._acquire(0.0)
+    assert limit.tokens == 0.0
+    clock.advance(0.25)
+    assert limit.tokens == pytest.approx(0.5)
+    clock.advance(100)
+    assert limit.tokens == 2.0
+
+
+def test_eight_threads_on_a_frozen_clock_admit_exactly_burst() -> None:
+    """8 threads hammering one bucket whose clock never moves get exactly `burst` calls."""
+    clock = FakeClock()
+    limit = ag.RateLimit(1, burst=250, clock=clock)
+    admitted = [0] * 8
+    start = threading.Barrier(8)
+
+    def hammer(i: int) -> None:
+        start.wait()
+        for _ in range(2_000):
+            if limit._acquire(clock()):
+                admitted[i] += 1
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(admitted) == 250
+
+
+def test_decorator_sheds_with_retry_at() -> None:
+    """The sync decorator raises RateLimitedError carrying the next token's time."""
+    clock = FakeClock(100.0)
+    limit = ag.RateLimit(2, per=1.0, burst=1, clock=clock)
+
+    @limit
+    def predict(x: int) -> int:
+        """Docstring kept."""
+        return x + 1
+
+    assert predict(1) == 2
+    with pytest.raises(ag.RateLimitedError) as info:
+        predict(1)
+    assert info.value.retry_at == 100.5
+    assert info.value.reason == "rate_limited"
+    assert isinstance(info.value, ag.CallRejectedError)
+    assert predict.__name__ == "predict"
+    assert predict.__doc__ == "Docstring kept."
+    clock.advance(0.5)
+    assert predict(2) == 3
+
+
+async def test_async_decorator_sheds() -> None:
+    """The async decorator admits, then sheds without awaiting the model."""
+    clock = FakeClock()
+    limit = ag.RateLimit(1, burst=1, clock=clock)
+    calls = []
+
+    @limit
+    async def predict(x: int) -> int:
+        calls.append(x)
+        return x
+
+    assert await predict(7) == 7
+    with pytest.raises(ag.RateLimitedError) as info:
+        await predict(8)
+    assert info.value.retry_at == 1.0
+    assert calls == [7]
+
+
+def test_per_accepts_timedelta_and_repr() -> None:
+    """`per` may be a timedelta; the repr shows the configuration."""
+    limit = ag.RateLimit(60, per=timedelta(minutes=1), burst=5)
+    assert limit.per == 60.0
+    assert repr(limit) == "RateLimit(60, per=60, burst=5)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rate": 0}, "rate must be a finite number > 0, got 0"),
+        ({"rate": -1.0}, "rate must be a finite number > 0, got -1.0"),
+        ({"rate": math.inf}, "rate must be a finite number > 0, got inf"),
+        ({"rate": math.nan}, "rate must be a finite number > 0, got nan"),
+        ({"rate": True}, "rate must be a finite number > 0, got True"),
+        ({"rate": "10"}, "rate must be a finite number > 0, got '10'"),
+        ({"rate": 1, "per": 0}, "per must be a number of seconds > 0 or a timedelta, got 0"),
+        ({"rate": 1, "per": "1s"}, "per must be a number of seconds > 0 or a timedelta, got '1s'"),
+        ({"rate": 1, "burst": 0.5}, "burst must be a finite number >= 1, got 0.5"),
+        ({"rate": 1, "burst": math.inf}, "burst must be a finite number >= 1, got inf"),
+        ({"rate": 1, "clock": 3}, "clock must be a callable returning seconds, got 3"),
+    ],
+)
+def test_validation(kwargs: dict[str, object], message: str) -> None:
+    """Each bad parameter is named, with what was expected and what was given."""
+    rate = kwargs.pop("rate")
+    with pytest.raises(ag.ConfigurationError) as info:
+        ag.RateLimit(rate, **kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == message
