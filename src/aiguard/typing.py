@@ -26,9 +26,28 @@ class Clock(Protocol):
 class FlagStore(Protocol):
     """Where flag values live: memory, a file, the environment, Redis, OpenFeature.
 
-    ``read_all`` returns every flag's stored record (a JSON-compatible mapping);
-    it may raise :class:`aiguard.errors.StoreError` when the store is
-    unreachable, and the flag set then keeps its last known values.
+    Two methods are required. ``read_all`` returns every flag's stored record
+    (a JSON object, see :mod:`aiguard.state._records`: ``{"on": bool,
+    "percent": float | None, "updated_at": float | None, "actor": str | None,
+    "reason": str | None}``, only ``on`` required, unknown keys ignored); it
+    may raise :class:`aiguard.errors.StoreError` when the store is unreachable,
+    and the flag set then keeps its last known values and reports itself
+    stale. It is called from a background thread, never from the protected
+    call. ``write`` stores one record (``StoreError`` if the store is
+    read-only or down, ``InvalidInputError`` if the record is not JSON).
+
+    Optional methods a :class:`~aiguard.Flags` set uses when present:
+
+    * ``history(name) -> list[Mapping[str, Any]]``: the last records written
+      for *name*, oldest first (otherwise the flag set keeps what it saw);
+    * ``subscribe(callback) -> object with close()``: call ``callback()``
+      from a background thread when any flag may have changed, so the flag
+      set refreshes at once instead of at its next polling round.
+
+    Example:
+        >>> from aiguard import MemoryStore
+        >>> isinstance(MemoryStore(), FlagStore)
+        True
     """
 
     def read_all(self) -> Mapping[str, Mapping[str, Any]]:

@@ -1,18 +1,405 @@
-"""Stub: being implemented."""
+"""Flag stores that need nothing but the standard library: memory, a file, the environment.
+
+All three implement :class:`aiguard.typing.FlagStore` (``read_all`` and
+``write``); the memory and file stores also keep a bounded ``history`` per
+flag. They move JSON records (see :mod:`aiguard.state._records`); the flag set
+validates them.
+"""
 
 from __future__ import annotations
 
-__all__ = ["MemoryStore", "FileStore", "EnvStore", ]
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiguard.errors import ConfigurationError, StoreError
+from aiguard.state._records import HISTORY_LIMIT, NAME_PATTERN, encode_record
+
+_flock: Callable[[int, int], object] | None
+try:
+    import fcntl
+
+    _flock, _LOCK_EX = fcntl.flock, fcntl.LOCK_EX
+except ImportError:  # pragma: no cover - Windows: no inter-process lock, documented
+    _flock, _LOCK_EX = None, 0
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+__all__ = ["EnvStore", "FileStore", "MemoryStore"]
+
+_log = logging.getLogger("aiguard")
+_FORMAT = "aiguard.flags/1"
+
+
+def _check_limit(history_limit: object) -> int:
+    if type(history_limit) is not int or history_limit < 1:
+        raise ConfigurationError("history_limit", "an integer >= 1", history_limit)
+    return history_limit
 
 
 class MemoryStore:
-    """Stub."""
+    """Flag records in this process's memory: the default store. Thread-safe.
+
+    Records are kept as JSON text, so what you read is always a fresh copy and
+    a record that JSON cannot hold is refused when written. Every write is
+    also appended to a per-flag :meth:`history` of the last *history_limit*
+    records. Two :class:`~aiguard.Flags` sets sharing one ``MemoryStore`` see
+    each other's changes at their next refresh.
+
+    Args:
+        history_limit: how many past records are kept per flag.
+
+    Example:
+        >>> store = MemoryStore()
+        >>> store.write("recs.personalized", {"on": False, "reason": "3 AM"})
+        >>> store.read_all()
+        {'recs.personalized': {'on': False, 'reason': '3 AM'}}
+    """
+
+    def __init__(self, *, history_limit: int = HISTORY_LIMIT) -> None:
+        self.history_limit = _check_limit(history_limit)
+        self._lock = threading.Lock()
+        self._records: dict[str, str] = {}
+        self._history: dict[str, deque[str]] = {}
+
+    def __repr__(self) -> str:
+        """Show how many flags are stored."""
+        return f"MemoryStore(<{len(self._records)} flags>)"
+
+    def read_all(self) -> dict[str, dict[str, Any]]:
+        """Return a copy of every stored record, keyed by flag name."""
+        with self._lock:
+            items = list(self._records.items())
+        return {name: json.loads(text) for name, text in items}
+
+    def write(self, name: str, record: Mapping[str, Any]) -> None:
+        """Store *record* for flag *name* and append it to the flag's history.
+
+        Raises:
+            InvalidInputError: *record* cannot be stored as JSON.
+        """
+        text = encode_record(record)
+        with self._lock:
+            self._records[name] = text
+            history = self._history.get(name)
+            if history is None:
+                history = self._history[name] = deque(maxlen=self.history_limit)
+            history.append(text)
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Return the last records written for *name*, oldest first."""
+        with self._lock:
+            texts = list(self._history.get(name, ()))
+        return [json.loads(text) for text in texts]
 
 
 class FileStore:
-    """Stub."""
+    """Flag records in one JSON file: survives restarts, shared by processes on one host.
+
+    The file holds ``{"format": "aiguard.flags/1", "flags": {name: record},
+    "history": {name: [record, ...]}}``. Writes take an exclusive lock on
+    ``PATH.lock`` (``fcntl.flock``) so concurrent writers from several
+    processes lose no update, then write a temporary file in the same
+    directory, ``fsync`` it and rename it over the old one: a crash mid-write
+    leaves the previous file intact. Reads poll the file: only changed
+    content is parsed, so hand edits (made atomically) are picked up at the
+    next refresh. A missing file reads as no flags. A file that is not valid
+    JSON (corrupt, half-written by a non-atomic editor) makes :meth:`read_all`
+    raise :class:`~aiguard.errors.StoreError` (counted in :attr:`errors`,
+    logged once per content), so the flag set keeps its last good values and
+    reports itself stale; writes refuse to overwrite it, so nothing is lost.
+    A single record that is not a JSON object keeps its last good record.
+
+    Args:
+        path: the JSON file (its directory must exist when writing).
+        history_limit: how many past records are kept per flag.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "flags.json"
+        >>> store = FileStore(path)
+        >>> store.read_all()
+        {}
+        >>> store.write("recs.personalized", {"on": False})
+        >>> FileStore(path).read_all()
+        {'recs.personalized': {'on': False}}
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, history_limit: int = HISTORY_LIMIT) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise ConfigurationError("path", "a file path", path)
+        self.path = Path(path)
+        self.history_limit = _check_limit(history_limit)
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._thread_lock = threading.Lock()
+        self._last_bytes: bytes | None = None
+        self._last_good: dict[str, dict[str, Any]] = {}
+        self._reported: set[str] = set()
+        self.errors = 0
+        """Failed reads and writes (unreadable or corrupt file)."""
+        self.garbage = 0
+        """Records found that are not JSON objects, counted per parse."""
+
+    def __repr__(self) -> str:
+        """Show the path."""
+        return f"FileStore({str(self.path)!r})"
+
+    def _fail(self, message: str, key: str) -> StoreError:
+        self.errors += 1
+        if key not in self._reported:
+            self._reported.add(key)
+            _log.warning("aiguard: %s", message)
+        return StoreError(message)
+
+    def _parse(self, data: bytes) -> dict[str, Any]:
+        """Return the document in *data*, or raise StoreError if it is not one."""
+        try:
+            doc = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            message = f"{self!r} is not valid JSON ({exc}); keeping the last good values"
+            raise self._fail(message, f"corrupt:{hash(data)}") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("flags", {}), dict):
+            message = (
+                f'{self!r} is not an aiguard flag file ({{"flags": {{...}}}}); '
+                "keeping the last good values"
+            )
+            raise self._fail(message, f"corrupt:{hash(data)}")
+        return doc
+
+    def _read_bytes(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._fail(f"{self!r} cannot be read: {exc}", "read") from exc
+
+    def read_all(self) -> dict[str, dict[str, Any]]:
+        """Return every flag record in the file (only re-parsed when the content changed).
+
+        Raises:
+            StoreError: the file cannot be read or is not valid JSON.
+        """
+        data = self._read_bytes()
+        if data is None:
+            self._last_bytes = None
+            self._last_good = {}
+            return {}
+        if data != self._last_bytes:
+            flags: dict[str, Any] = self._parse(data).get("flags", {})
+            records: dict[str, dict[str, Any]] = {}
+            for name, record in flags.items():
+                if isinstance(record, dict):
+                    records[name] = record
+                    continue
+                self.garbage += 1
+                if f"garbage:{name}" not in self._reported:
+                    self._reported.add(f"garbage:{name}")
+                    _log.warning(
+                        "aiguard: %r holds garbage for flag %r (%.60r); keeping its last good",
+                        self, name, record,
+                    )
+                if name in self._last_good:
+                    records[name] = self._last_good[name]
+            self._last_good = records
+            self._last_bytes = data
+        return {name: dict(record) for name, record in self._last_good.items()}
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            if _flock is None:  # pragma: no cover - Windows
+                yield
+                return
+            try:
+                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise self._fail(f"{self!r} cannot create its lock file: {exc}", "lock") from exc
+            try:
+                _flock(fd, _LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the lock
+
+    def _replace(self, data: bytes) -> None:
+        directory = self.path.parent
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                mode = self.path.stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = 0o644
+            os.chmod(tmp, mode)  # noqa: PTH101 - tmp is a str from mkstemp
+            os.replace(tmp, self.path)  # noqa: PTH105 - atomic rename is the point
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # noqa: PTH108
+            raise
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def write(self, name: str, record: Mapping[str, Any]) -> None:
+        """Store *record* for flag *name* and append it to the history, atomically.
+
+        Raises:
+            InvalidInputError: *record* cannot be stored as JSON.
+            StoreError: the file cannot be written, or holds something that
+                is not a flag file (fix or remove it first: nothing is overwritten).
+        """
+        text = encode_record(record)
+        with self._locked():
+            data = self._read_bytes()
+            empty = {"format": _FORMAT, "flags": {}, "history": {}}
+            doc: dict[str, Any] = empty if data is None else self._parse(data)
+            value = json.loads(text)
+            doc.setdefault("flags", {})[name] = value
+            histories = doc.get("history")
+            if not isinstance(histories, dict):
+                histories = doc["history"] = {}
+            history = histories.get(name)
+            history = [*history, value] if isinstance(history, list) else [value]
+            histories[name] = history[-self.history_limit :]
+            doc["format"] = _FORMAT
+            try:
+                self._replace(json.dumps(doc, indent=1, sort_keys=True).encode())
+            except OSError as exc:
+                raise self._fail(f"{self!r} cannot be written: {exc}", "write") from exc
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Return the last records written for *name*, oldest first.
+
+        Raises:
+            StoreError: the file cannot be read or is not valid JSON.
+        """
+        data = self._read_bytes()
+        if data is None:
+            return []
+        history = self._parse(data).get("history", {})
+        records = history.get(name, []) if isinstance(history, dict) else []
+        return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+
+
+_ON = frozenset({"on", "true", "1", "yes", "enabled"})
+_OFF = frozenset({"off", "false", "0", "no", "disabled"})
 
 
 class EnvStore:
-    """Stub."""
+    """Flags from environment variables: read-only, for containers and local runs.
 
+    ``AIGUARD_FLAG_RECS__PERSONALIZED=off`` sets flag ``recs.personalized``:
+    the part after the prefix is lower-cased and ``__`` becomes ``.``
+    (:meth:`variable` gives the name to use). Values, case-insensitive:
+    ``on``/``true``/``1``/``yes``/``enabled``, ``off``/``false``/``0``/``no``/
+    ``disabled``, or a rollout share such as ``25%`` (on for 25 % of keys).
+    A value that is none of these is ignored (the flag keeps its last good
+    value), counted in :attr:`garbage` and logged once. :meth:`write` raises
+    :class:`~aiguard.errors.StoreError`: change the environment and restart.
+
+    Args:
+        prefix: the variable prefix.
+        environ: the mapping to read (default: ``os.environ``, read at each refresh).
+
+    Example:
+        >>> store = EnvStore(environ={"AIGUARD_FLAG_RECS__PERSONALIZED": "off",
+        ...                           "AIGUARD_FLAG_SEARCH": "25%", "PATH": "/bin"})
+        >>> store.read_all()["recs.personalized"]["on"]
+        False
+        >>> store.read_all()["search"]["percent"]
+        25.0
+        >>> EnvStore.variable("recs.personalized")
+        'AIGUARD_FLAG_RECS__PERSONALIZED'
+    """
+
+    def __init__(
+        self, prefix: str = "AIGUARD_FLAG_", *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigurationError("prefix", "a non-empty string", prefix)
+        self.prefix = prefix
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._last_good: dict[str, dict[str, Any]] = {}
+        self._reported: set[str] = set()
+        self.garbage = 0
+        """Variables whose name or value could not be understood, counted per read."""
+
+    def __repr__(self) -> str:
+        """Show the prefix."""
+        return f"EnvStore({self.prefix!r})"
+
+    @staticmethod
+    def variable(name: str, prefix: str = "AIGUARD_FLAG_") -> str:
+        """Return the environment variable that sets flag *name*."""
+        return prefix + name.upper().replace(".", "__")
+
+    def _parse(self, variable: str, value: str) -> tuple[str, dict[str, Any]] | None:
+        name = variable[len(self.prefix) :].lower().replace("__", ".")
+        if NAME_PATTERN.fullmatch(name) is None:
+            return None
+        text = value.strip().lower()
+        percent: float | None = None
+        if text in _ON:
+            on = True
+        elif text in _OFF:
+            on = False
+        elif text.endswith("%"):
+            try:
+                percent = float(text[:-1])
+            except ValueError:
+                return None
+            if not 0 <= percent <= 100:  # also refuses nan
+                return None
+            on = True
+        else:
+            return None
+        record = {"on": on, "percent": percent, "reason": f"environment variable {variable}"}
+        return name, record
+
+    def read_all(self) -> dict[str, dict[str, Any]]:
+        """Return the records of every ``PREFIX*`` variable that holds a valid value."""
+        records: dict[str, dict[str, Any]] = {}
+        for variable, value in list(self._environ.items()):
+            if not variable.startswith(self.prefix):
+                continue
+            parsed = self._parse(variable, value)
+            if parsed is not None:
+                records[parsed[0]] = parsed[1]
+                continue
+            self.garbage += 1
+            if variable not in self._reported:
+                self._reported.add(variable)
+                _log.warning(
+                    "aiguard: ignoring %s=%.40r (expected on, off or a share like 25%%)",
+                    variable, value,
+                )
+            name = variable[len(self.prefix) :].lower().replace("__", ".")
+            if name in self._last_good:
+                records[name] = self._last_good[name]
+        self._last_good = records
+        return {name: dict(record) for name, record in records.items()}
+
+    def write(self, name: str, record: Mapping[str, Any]) -> None:
+        """Refuse: the environment is read-only to a running process.
+
+        Raises:
+            StoreError: always.
+        """
+        del record
+        raise StoreError(
+            f"EnvStore is read-only: set {self.variable(name, self.prefix)} in the "
+            "environment and restart, or use a FileStore or RedisStore to flip flags live"
+        )
