@@ -358,3 +358,73 @@ def test_accumulator_errors() -> None:
         a.update(np.zeros((3, 5)))
     empty = a.statistics("psi")["psi"]
     assert np.isnan(empty).all()
+
+
+# --- rank and distance statistics through the fitted reference ---------------------------------
+
+
+def test_compare_continuous_methods_match_scipy() -> None:
+    """KS, CvM, Anderson, Wasserstein (normed) and energy equal scipy per column, NaN omitted."""
+    from scipy import stats
+
+    ref_data = RNG.normal(size=(400, 3))
+    cur = RNG.normal(0.1, 1.1, size=(300, 3))
+    cur[7, 2] = np.nan
+    methods = ("ks", "cramervonmises", "anderson", "wasserstein", "energy")
+    report = drift.Reference(ref_data).compare(cur, methods=methods, correction=None)
+    for j in range(3):
+        a, b = ref_data[:, j], cur[:, j][~np.isnan(cur[:, j])]
+        feature = report.feature(f"x{j}")
+        ks = stats.ks_2samp(a, b)
+        cvm = stats.cramervonmises_2samp(a, b)
+        want = {
+            "ks": (ks.statistic, ks.pvalue),
+            "cramervonmises": (cvm.statistic, cvm.pvalue),
+            "wasserstein": (stats.wasserstein_distance(a, b) / a.std(), None),
+            "energy": (stats.energy_distance(a, b), None),
+        }
+        for method, (stat, p) in want.items():
+            result = feature.result(method)
+            assert result is not None
+            assert result.statistic == pytest.approx(stat, rel=1e-9), method
+            if p is not None:
+                assert result.pvalue == pytest.approx(p, rel=1e-9), method
+        anderson = feature.result("anderson")
+        assert anderson is not None
+        assert anderson.statistic == pytest.approx(
+            stats.anderson_ksamp([a, b], variant="midrank").statistic, rel=1e-9
+        )
+
+
+def test_compare_correction_and_min_effect() -> None:
+    """Holm multiplies the smallest p-value by the number of features; min_effect gates tests."""
+    ref_data = RNG.normal(size=(5000, 4))
+    cur = RNG.normal(size=(5000, 4))
+    cur[:, 0] += 0.08
+    ref = drift.Reference(ref_data)
+    raw = ref.compare(cur, methods="ks", correction=None).feature("x0").result("ks")
+    holm = ref.compare(cur, methods="ks", correction="holm").feature("x0").result("ks")
+    assert raw is not None
+    assert holm is not None
+    assert holm.pvalue == pytest.approx(min(1.0, 4 * raw.pvalue))
+    assert holm.raw_pvalue == pytest.approx(raw.pvalue)
+    assert raw.drifted
+    gated = ref.compare(cur, methods="ks", min_effect=0.2)
+    assert not gated.drifted
+    assert gated.min_effect == 0.2
+    with pytest.raises(ConfigurationError, match="correction"):
+        ref.compare(cur, correction="fdr")
+    with pytest.raises(ConfigurationError, match="min_effect"):
+        ref.compare(cur, min_effect=-1.0)
+
+
+def test_default_methods_cover_numeric_and_categorical() -> None:
+    """The defaults run ks on numeric features, chi2 on categorical ones and psi on both."""
+    report = drift.Reference(mixed_frame(400)).compare(mixed_frame(300, seed=2))
+    assert report.methods == ("ks", "chi2", "psi")
+    assert [r.method for r in report.feature("age").results] == ["ks", "psi"]
+    assert [r.method for r in report.feature("city").results] == ["chi2", "psi"]
+    gated = drift.Reference(mixed_frame(400)).compare(
+        mixed_frame(300, seed=2), methods="chi2", min_effect=0.9
+    )
+    assert not gated.feature("city").drifted

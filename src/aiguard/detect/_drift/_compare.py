@@ -25,6 +25,7 @@ from aiguard.detect._drift._bins import (
     top_bins,
 )
 from aiguard.detect._drift._common import (
+    SortedSamples,
     check_alpha,
     check_correction,
     check_min_effect,
@@ -84,38 +85,20 @@ def _bin_labels(edges: NDArray[np.float64]) -> tuple[str, ...]:
 
 def _continuous(
     ref: Reference, cur: NDArray[np.float64], methods: list[str]
-) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]]:
-    """Rank and distance statistics from one sort of the current block.
+) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:
+    """Rank and distance statistics from one sort of the current block (missing values omitted).
 
-    NaN-free columns go through the presorted kernels in one call; a column
-    with missing values goes alone, on its non-missing prefix.
+    Wasserstein is normed (divided by the reference's standard deviation).
     """
-    from aiguard.detect._drift._continuous import _continuous_sorted  # noqa: PLC0415 - lazy
+    from aiguard.detect._drift._continuous import compare_sorted  # noqa: PLC0415 - lazy
 
+    ref_sorted = SortedSamples(
+        values=ref._sorted,
+        counts=ref._n_valid,
+        has_nan=bool((ref._n_valid < ref._sorted.shape[0]).any()),
+    )
     cur_sorted = sort_samples(cur, "current", nan_policy="omit")
-    std = np.array([ref._summary[p]["std"] for p in ref._num_index], dtype=np.float64)
-    f = cur.shape[1]
-    out = {m: (np.full(f, np.nan), np.full(f, np.nan) if m in TESTS else None) for m in methods}
-    n_ref, n_cur = ref._sorted.shape[0], cur_sorted.n
-    full = (ref._n_valid == n_ref) & (cur_sorted.counts == n_cur)
-    groups: list[tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]] = []
-    idx = np.flatnonzero(full)
-    if idx.size == f:
-        groups.append((idx, ref._sorted, cur_sorted.values))
-    elif idx.size:
-        groups.append((idx, ref._sorted[:, idx], cur_sorted.values[:, idx]))
-    for j in np.flatnonzero(~full):
-        a = ref._sorted[: ref._n_valid[j], j]
-        b = cur_sorted.column(int(j))
-        if a.size and b.size:
-            groups.append((np.array([j]), a[:, None], b[:, None]))
-    for cols, a, b in groups:
-        res = _continuous_sorted(a, b, methods, normed=True, ref_std=std[cols])
-        for m in methods:
-            out[m][0][cols] = res[m][0]
-            if m in TESTS:
-                out[m][1][cols] = res[m][1]  # type: ignore[index]
-    return out
+    return compare_sorted(ref_sorted, cur_sorted, methods, nan_policy="omit", normed=True)
 
 
 def build_report(
@@ -130,14 +113,19 @@ def build_report(
     correction: str | None,
     min_effect: float | None,
     thresholds: dict[str, float],
+    effects: dict[str, NDArray[np.float64]] | None = None,
 ) -> DriftReport:
-    """Decide per method (corrected across the features it applies to) and rank the features."""
+    """Decide per method (corrected across the features it applies to) and rank the features.
+
+    ``min_effect`` applies to the tests, on ``effects[method]`` (default: the statistic).
+    """
     k = ref.n_features
     per_feature: list[list[MethodResult]] = [[] for _ in range(k)]
     for m in methods:
         if m not in stats:
             continue
         stat, pval = stats[m]
+        effect = (effects or {}).get(m, stat)
         where = np.flatnonzero(~_not_applicable(stat))
         if where.size == 0:
             continue
@@ -149,7 +137,7 @@ def build_report(
             alpha=alpha,
             threshold=None if m in TESTS else thresholds[m],
             correction=correction if m in TESTS else None,
-            effect=stat[where],
+            effect=effect[where],
             min_effect=min_effect if m in TESTS else None,
         )
         for i, j in enumerate(where):
@@ -233,8 +221,10 @@ def compare_reference(
     k = ref.n_features
     num, cat = list(ref._num_index), list(ref._cat_index)
     stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
+    effects: dict[str, NDArray[np.float64]] = {}
     for m in chosen:
         stats[m] = (np.full(k, _NA), np.full(k, np.nan) if m in TESTS else None)
+        effects[m] = np.full(k, np.nan)
     hist: list[Any] = [None] * k
     missing = np.zeros(k, dtype=np.int64)
     binned = [m for m in chosen if m in BINNED_METHODS]
@@ -258,9 +248,10 @@ def compare_reference(
                 stats[m][0][num] = values[m]
         wanted = [m for m in chosen if m in CONTINUOUS_METHODS]
         if wanted:
-            for m, (s, p) in _continuous(ref, cur, wanted).items():
+            for m, (s, p, e) in _continuous(ref, cur, wanted).items():
                 stats[m][0][num] = s
-                if p is not None:
+                effects[m][num] = e
+                if m in TESTS:
                     stats[m][1][num] = p  # type: ignore[index]
     for i, pos in enumerate(cat):
         labels = table.categorical[i]
@@ -274,6 +265,8 @@ def compare_reference(
         names = tuple(str(c) + (" (new)" if u else "") for c, u in zip(cats, unseen, strict=True))
         hist[pos] = (names, rc, cc)
         _categorical_stats(stats, chosen, pos, rc, cc, labels, ref_cats, ref_counts, eps, compat)
+        if "chi2" in chosen:
+            effects["chi2"][pos] = _cramers_v(stats["chi2"][0][pos], rc, cc)
     return build_report(
         ref,
         methods=chosen,
@@ -285,6 +278,7 @@ def compare_reference(
         correction=correction,
         min_effect=min_effect,
         thresholds=limits,
+        effects={m: np.where(np.isnan(e), stats[m][0], e) for m, e in effects.items()},
     )
 
 
@@ -312,6 +306,12 @@ def _categorical_stats(  # noqa: PLR0917 - a private helper of compare_reference
             stats[m][0][pos] = values[m][0]
     if "chi2" in chosen:
         stats["chi2"][0][pos], stats["chi2"][1][pos] = _chi2(rc, cc)  # type: ignore[index]
+
+
+def _cramers_v(chi2: float, rc: NDArray[np.int64], cc: NDArray[np.int64]) -> float:
+    """Cramér's V of the 2 x k table, ``sqrt(chi2 / n)``: chi2's effect size for ``min_effect``."""
+    n = int(rc.sum() + cc.sum())
+    return float(np.sqrt(chi2 / n)) if n and np.isfinite(chi2) else float("nan")
 
 
 def _chi2(rc: NDArray[np.int64], cc: NDArray[np.int64]) -> tuple[float, float]:
