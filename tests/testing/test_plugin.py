@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["pytester"]
 
-INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 
 USER_TESTS = """
 import numpy as np
@@ -75,6 +75,17 @@ def test_events_capture_outcomes(aiguard_events, aiguard_faults):
 
 def test_events_were_detached_at_teardown():
     assert recs._listeners == []
+
+
+@recs
+async def arecommend(x):
+    return np.ones(len(x))
+
+
+async def test_async_model_falls_back(aiguard_faults):
+    aiguard_faults.raise_(ModelServerError, on=arecommend)
+    assert (await arecommend(X) == 0.0).all()
+    assert_served_by(recs, "popular_items")
 """
 
 
@@ -89,7 +100,7 @@ def test_fixtures_work_in_a_users_test_file(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
 
 
 def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
