@@ -24,6 +24,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _FIRST = concurrent.futures.FIRST_COMPLETED
+_FuturesTimeout = concurrent.futures.TimeoutError
 
 
 class Hedge:
@@ -81,9 +82,15 @@ class Hedge:
             Exception: the first request's error when every request failed.
         """
         pool = self._pool or self._workers()
+        start = time.monotonic()
         first = pool.submit(fn, args, kwargs)
+        try:  # fast path: the first request answers (or fails) within `after`
+            return first.result(self.after)
+        except _FuturesTimeout:
+            if first.done():  # the model's own TimeoutError
+                raise
         pending = {first}
-        started, start = 0, time.monotonic()
+        started = 0
         try:
             while True:
                 wait = None

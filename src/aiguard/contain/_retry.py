@@ -404,10 +404,38 @@ class Retry:
         """
         if self.budget is not None:
             self.budget._deposit()
+        # The first attempt runs outside tenacity (the common, successful case
+        # then costs a plain call); a retryable failure hands over to tenacity,
+        # which sees that failure replayed as its own first attempt.
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            if not self._matches(exc):
+                self._last.set(1)
+                raise
+            return self._retry(fn, args, kwargs, should_stop, exc)
+        self._last.set(1)
+        return result
+
+    def _retry(
+        self,
+        fn: Callable[..., R],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        should_stop: Callable[[], bool] | None,
+        first: BaseException,
+    ) -> R:
+        replayed: list[BaseException] = [first]
+
+        def attempt(*a: Any, **k: Any) -> R:
+            if replayed:
+                raise replayed.pop()
+            return fn(*a, **k)
+
         exhausted = _Exhausted()
         retrying = self._sync_retrying.copy(stop=self._stop(should_stop, exhausted))
         try:
-            return retrying(fn, *args, **kwargs)
+            return retrying(attempt, *args, **kwargs)
         except BaseException as exc:
             if exhausted.hit and self._raise_on_exhausted:
                 raise self._spent(exc) from exc
@@ -426,10 +454,35 @@ class Retry:
         """Async twin of :meth:`call`: awaits ``fn(*args, **kwargs)`` and the waits."""
         if self.budget is not None:
             self.budget._deposit()
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as exc:
+            if not self._matches(exc):
+                self._last.set(1)
+                raise
+            return await self._aretry(fn, args, kwargs, should_stop, exc)
+        self._last.set(1)
+        return result
+
+    async def _aretry(
+        self,
+        fn: Callable[..., Awaitable[R]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        should_stop: Callable[[], bool] | None,
+        first: BaseException,
+    ) -> R:
+        replayed: list[BaseException] = [first]
+
+        async def attempt(*a: Any, **k: Any) -> R:
+            if replayed:
+                raise replayed.pop()
+            return await fn(*a, **k)
+
         exhausted = _Exhausted()
         retrying = self._async_retrying.copy(stop=self._stop(should_stop, exhausted))
         try:
-            return await retrying(fn, *args, **kwargs)
+            return await retrying(attempt, *args, **kwargs)
         except BaseException as exc:
             if exhausted.hit and self._raise_on_exhausted:
                 raise self._spent(exc) from exc
