@@ -32,9 +32,7 @@ def _log(path: Path, **fields: object) -> None:
 
 
 def _flags(url: str, namespace: str, log: Path, stop: Path) -> None:
-    store = ag.RedisStore(url, namespace=namespace)
-    flags = ag.Flags(store=store, refresh=0.2)
-    store.subscribe(flags.refresh)
+    flags = ag.Flags(store=ag.RedisStore(url, namespace=namespace), refresh=0.2)  # + pub/sub
 
     @ag.kill_switch(FLAG, flags=flags, fallback=lambda x: "fallback")
     def predict(x: int) -> str:

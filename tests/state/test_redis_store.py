@@ -7,9 +7,11 @@ import logging
 import os
 import threading
 import time
+import uuid
 
 import pytest
 import redis
+from tests.state.store_contract import StoreContract
 
 from aiguard.errors import ConfigurationError, InvalidInputError, StoreError
 from aiguard.state._redis import RedisStore
@@ -75,19 +77,21 @@ def test_history_is_bounded_and_oldest_first(redis_url: str) -> None:
 def test_garbage_keeps_the_last_good_record(
     store: RedisStore, raw: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Non-JSON or non-object values keep the flag's last good record, counted and logged once."""
+    """Non-JSON, non-record values and bad names keep the last good record, logged once."""
     store.write("a", {"on": False})
     store.write("b", {"on": True})
     assert store.read_all()["a"] == {"on": False}
     raw.hset("t:flags", "a", b"{not json")
     raw.hset("t:flags", "b", b"[1, 2]")
     raw.hset("t:flags", "c", b"\xff\xfe")
+    raw.hset("t:flags", "d", json.dumps({"on": "nope"}))  # JSON, but not a flag record
+    raw.hset("t:flags", "Bad Name!", json.dumps({"on": True}))
     with caplog.at_level(logging.WARNING, logger="aiguard"):
         first = store.read_all()
         second = store.read_all()
     assert first == second == {"a": {"on": False}, "b": {"on": True}}
-    assert store.garbage == 6
-    assert len([r for r in caplog.records if "garbage" in r.getMessage()]) == 3
+    assert store.garbage == 10
+    assert len([r for r in caplog.records if "garbage" in r.getMessage()]) == 5
 
 
 def test_garbage_in_history_is_skipped(store: RedisStore, raw: redis.Redis) -> None:
@@ -256,3 +260,17 @@ def test_breaker_board_outage_is_a_store_error(redis_server, redis_url: str) -> 
         with pytest.raises(StoreError):
             call()
     redis_server.start()
+
+
+class TestRedisStoreContract(StoreContract):
+    """The store contract every FlagStore passes, on a real redis-server."""
+
+    @pytest.fixture
+    def make_store(self, redis_url: str):
+        namespace = f"contract-{uuid.uuid4().hex[:8]}"
+        return lambda: RedisStore(redis_url, namespace=namespace)
+
+    def corrupt(self, store: RedisStore, name: str) -> None:
+        client = redis.Redis.from_url(store.url)
+        client.hset(f"{store.namespace}:flags", name, b"{garbage")
+        client.close()

@@ -25,6 +25,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from aiguard.errors import ConfigurationError, InvalidInputError, MissingExtraError, StoreError
+from aiguard.state._records import HISTORY_LIMIT, parse_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -66,8 +67,9 @@ class RedisStore:
     Implements :class:`aiguard.typing.FlagStore`. Each write also appends to a
     bounded history and publishes the flag name on ``{namespace}:flags:changed``,
     so :meth:`subscribe` can refresh a flag set at once instead of at its next
-    polling round. A field holding garbage (not a JSON object) keeps that
-    flag's last good record, is counted in :attr:`garbage` and logged once.
+    polling round. A field holding garbage (not JSON, or not a valid flag
+    record, or under an invalid flag name) keeps that flag's last good record,
+    is counted in :attr:`garbage` and logged once.
 
     Args:
         url: ``redis://[:password@]host:port/db``, ``rediss://...`` or ``unix://path``.
@@ -98,7 +100,7 @@ class RedisStore:
         *,
         namespace: str = "aiguard",
         socket_timeout: float = 0.25,
-        history_limit: int = 100,
+        history_limit: int = HISTORY_LIMIT,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(_SCHEMES):
             raise ConfigurationError("url", "a redis://, rediss:// or unix:// URL", url)
@@ -174,14 +176,19 @@ class RedisStore:
         for field, value in raw.items():
             name = field.decode("utf-8", "replace")
             record = _decode(value)
+            if record is not None:
+                try:
+                    parse_record(name, record)
+                except InvalidInputError:
+                    record = None
             if record is None:
                 self._garbage(name, value)
                 good = self._last_good.get(name)
                 if good is not None:
-                    records[name] = good
+                    records[name] = dict(good)
                 continue
             self._last_good[name] = record
-            records[name] = record
+            records[name] = dict(record)
         return records
 
     def write(self, name: str, record: Mapping[str, Any]) -> None:
