@@ -83,7 +83,7 @@ class Accumulator:
         ref = self._reference
         table = ref.table(batch, argument="batch")
         if ref._num_index:
-            counts = bin_counts(table.numeric, ref._edges)
+            counts = bin_counts(table.numeric, ref._edges, table.nan_columns)
             self._counts += counts
             self._missing[list(ref._num_index)] += table.n_rows - counts.sum(axis=1)
         for i, labels in enumerate(table.categorical):

@@ -39,6 +39,7 @@ class Table:
         categorical_missing: missing count per categorical column.
         categorical_index: positions in ``names`` of the categorical columns.
         n_rows: number of rows.
+        nan_columns: positions in the numeric block of the columns holding NaN.
     """
 
     names: tuple[str, ...]
@@ -48,6 +49,7 @@ class Table:
     categorical_missing: tuple[int, ...]
     categorical_index: tuple[int, ...]
     n_rows: int
+    nan_columns: NDArray[np.intp]
 
 
 def _mapping_columns(
@@ -219,10 +221,7 @@ def as_table(
             is_cat = not _object_is_numeric(col, argument)
         (cat_idx if is_cat else numeric_idx).append(j)
     if numeric_idx:
-        try:
-            block = np.column_stack([columns[j] for j in numeric_idx]).astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(argument, "numbers in numeric columns", str(exc)) from exc
+        block = _numeric_block(data, columns, numeric_idx, axis, argument)
         # one read: a finite column sum proves the column has no inf (nor NaN)
         with np.errstate(invalid="ignore", over="ignore"):
             suspect = np.flatnonzero(~np.isfinite(block.sum(axis=0)))
@@ -231,8 +230,10 @@ def as_table(
             if has_inf.any():
                 bad = [names[numeric_idx[j]] for j in suspect[has_inf]]
                 raise InvalidInputError(argument, "finite values or NaN (no inf)", f"inf in {bad}")
+        nan_columns = suspect
     else:
         block = np.empty((n_rows, 0), dtype=np.float64)
+        nan_columns = np.zeros(0, dtype=np.intp)
     labels: list[NDArray[np.str_]] = []
     missing: list[int] = []
     for j in cat_idx:
@@ -247,4 +248,22 @@ def as_table(
         categorical_missing=tuple(missing),
         categorical_index=tuple(cat_idx),
         n_rows=n_rows,
+        nan_columns=nan_columns,
     )
+
+
+def _numeric_block(
+    data: Any, columns: list[np.ndarray], numeric_idx: list[int], axis: int, argument: str
+) -> NDArray[np.float64]:
+    """The float64 block of the numeric columns; a numeric 2-D array is used without a copy."""
+    if (
+        isinstance(data, np.ndarray)
+        and data.ndim == 2
+        and data.dtype == np.float64
+        and len(numeric_idx) == data.shape[1 - (axis % 2)]
+    ):
+        return data if axis % 2 == 0 else data.T
+    try:
+        return np.column_stack([columns[j] for j in numeric_idx]).astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(argument, "numbers in numeric columns", str(exc)) from exc

@@ -230,7 +230,7 @@ def compare_reference(
     binned = [m for m in chosen if m in BINNED_METHODS]
     if num:
         cur = table.numeric
-        counts = bin_counts(cur, ref._edges)
+        counts = bin_counts(cur, ref._edges, table.nan_columns)
         missing[num] = table.n_rows - counts.sum(axis=1)
         for i, pos in enumerate(num):
             nb = int(ref._nbins[i])

@@ -125,7 +125,7 @@ class Reference:
                 raise empty_error("data", name)
             inner.append(fit_inner_edges(col, bins))
         self._edges, self._nbins = pad_edges(inner)
-        self._counts = bin_counts(table.numeric, self._edges)
+        self._counts = bin_counts(table.numeric, self._edges, table.nan_columns)
         self._categories: tuple[NDArray[np.str_], ...] = ()
         cats, counts = [], []
         for j, labels in enumerate(table.categorical):
