@@ -11,6 +11,9 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["pytester"]
 
+# hypothesis's plugin costs seconds per in-process run and user tests here do not need it
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 
 
@@ -28,6 +31,6 @@ def test_the_examples_pass(pytester: pytest.Pytester) -> None:
     """The page's examples pass as a test module, using the plugin's fixtures."""
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_docs_testing="\n\n".join(python_blocks()))
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest(*QUIET)
     expected = "\n".join(python_blocks()).count("\ndef test_")
     result.assert_outcomes(passed=expected)

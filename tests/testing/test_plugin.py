@@ -10,6 +10,9 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["pytester"]
 
+# hypothesis's plugin costs seconds per in-process run and user tests here do not need it
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
 INI = "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
 
 USER_TESTS = """
@@ -99,7 +102,7 @@ def test_fixtures_work_in_a_users_test_file(pytester: pytest.Pytester) -> None:
     """A user's test file, with no conftest, gets the fixtures and every fault is undone."""
     pytester.makeini(INI)
     pytester.makepyfile(test_user=USER_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest(*QUIET)
     result.assert_outcomes(passed=7)
 
 
@@ -107,7 +110,7 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
     """-p no:aiguard removes the fixtures (proof they come from the entry point)."""
     pytester.makeini(INI)
     pytester.makepyfile(test_user="def test_x(aiguard_faults):\n    pass\n")
-    result = pytester.runpytest("-p", "no:aiguard", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:aiguard", *QUIET)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'aiguard_faults' not found*"])
 
@@ -115,7 +118,7 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
 def test_fixtures_are_listed(pytester: pytest.Pytester) -> None:
     """pytest --fixtures shows the three fixtures with their docstrings."""
     pytester.makeini(INI)
-    result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
+    result = pytester.runpytest("--fixtures", *QUIET)
     result.stdout.fnmatch_lines([
         "*fake_clock*", "*aiguard_events*", "*aiguard_faults*",
     ])
