@@ -187,3 +187,21 @@ def test_validation(args: tuple[object, ...], kwargs: dict[str, object], message
     with pytest.raises(ag.ConfigurationError) as info:
         ag.timeout(*args, **kwargs)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+def test_refused_thread_start_times_out_instead_of_crashing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the OS refuses a worker thread, the call times out (typed) and it is logged."""
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    limit = ag.timeout(DEADLINE)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with caplog.at_level(logging.WARNING, logger="aiguard"), pytest.raises(ag.GuardTimeoutError):
+        limit.call(lambda: 1, (), {})
+    monkeypatch.undo()
+    assert limit.abandoned == 0  # the queued call never started: cancelled, not abandoned
+    assert any("could not start" in r.message for r in caplog.records)
+    assert limit.call(lambda: 2, (), {}) == 2  # a later call starts a worker normally

@@ -72,6 +72,7 @@ class WorkerPool:
         "_logged",
         "_name",
         "_queue",
+        "_start_failed",
         "_stuck",
         "_threads",
         "abandoned",
@@ -85,6 +86,7 @@ class WorkerPool:
         self._stuck = 0
         self._threads = 0
         self._logged = False
+        self._start_failed = False
         self._lock = threading.Lock()
         self._idle = threading.Semaphore(0)
         self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = (
@@ -119,7 +121,18 @@ class WorkerPool:
                     thread = threading.Thread(
                         target=self._work, name=f"{self._name}-{self._threads}", daemon=True
                     )
-                    thread.start()
+                    try:
+                        thread.start()
+                    except RuntimeError:  # the OS refused a thread: queue on the others
+                        self._threads -= 1
+                        if not self._start_failed:
+                            self._start_failed = True
+                            _log.warning(
+                                "aiguard: could not start a %s worker thread; the call "
+                                "waits for a busy worker (and times out if none frees)",
+                                self._name,
+                                exc_info=True,
+                            )
         return future
 
     def _work(self) -> None:
