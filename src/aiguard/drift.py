@@ -18,6 +18,8 @@ from __future__ import annotations
 from aiguard.detect._drift._accumulator import Accumulator
 from aiguard.detect._drift._binned import hellinger, jensenshannon, kl, psi
 from aiguard.detect._drift._common import DriftResult, DriftWarning, missing_rate
+from aiguard.detect._drift._discrete import chi2, ztest
+from aiguard.detect._drift._mmd import mmd
 from aiguard.detect._drift._reference import Reference
 from aiguard.detect._drift._report import DriftReport, FeatureDrift, MethodResult
 from aiguard.detect._drift._statistics import anderson, cramervonmises, energy, ks, wasserstein
@@ -31,6 +33,7 @@ __all__ = [
     "MethodResult",
     "Reference",
     "anderson",
+    "chi2",
     "cramervonmises",
     "energy",
     "hellinger",
@@ -38,6 +41,8 @@ __all__ = [
     "kl",
     "ks",
     "missing_rate",
+    "mmd",
     "psi",
     "wasserstein",
+    "ztest",
 ]

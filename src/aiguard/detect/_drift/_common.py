@@ -60,6 +60,7 @@ __all__ = [
     "check_pair",
     "correct",
     "finish",
+    "is_missing",
     "missing_rate",
     "sort_samples",
     "warn_drift",
@@ -205,7 +206,7 @@ def check_min_effect(min_effect: object) -> float | None:
 # --------------------------------------------------------------------------- inputs
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
     """True for None, float NaN and pandas' NA / NaT (without importing pandas)."""
     if value is None:
         return True
@@ -221,7 +222,7 @@ def _object_to_float(arr: npt.NDArray[Any], name: str) -> FloatArray:
     for i, value in enumerate(flat):
         if isinstance(value, numbers.Real):
             out[i] = float(value)
-        elif _is_missing(value):
+        elif is_missing(value):
             out[i] = np.nan
         else:
             kinds = sorted({type(v).__name__ for v in flat})
@@ -373,7 +374,7 @@ def as_labels(x: object, name: str, *, axis: int = 0) -> tuple[npt.NDArray[Any],
 
 
 def _label_kind(value: object) -> str:
-    if _is_missing(value):
+    if is_missing(value):
         return "missing"
     if isinstance(value, bool | np.bool_):
         return "booleans"
@@ -412,7 +413,7 @@ def missing_rate(x: object, *, axis: int = 0) -> Any:
     if kind in "fc":
         missing = np.isnan(arr2d)
     elif kind == "O":
-        missing = np.vectorize(_is_missing, otypes=[bool])(arr2d)
+        missing = np.vectorize(is_missing, otypes=[bool])(arr2d)
     else:
         missing = np.zeros(arr2d.shape, dtype=bool)
     rate = missing.mean(axis=0)

@@ -39,6 +39,7 @@ from aiguard.detect._drift._common import (
     check_nan_policy,
     finish,
     sort_samples,
+    warn_drift,
 )
 from aiguard.detect._drift._merge import merged_quantities
 from aiguard.detect._drift._pvalues import anderson_pvalue, cvm_pvalue, ks_pvalue
@@ -135,8 +136,13 @@ def _continuous_sorted(
         elif method == "anderson":
             stat, p = anderson_pvalue(raw["ad_a2kn"], n, m)
             single = raw["distinct"] < 2
-            stat[single] = np.nan
-            p[single] = np.nan
+            if single.any():
+                stat[single] = np.nan
+                p[single] = np.nan
+                warn_drift(
+                    f"anderson: feature(s) {np.flatnonzero(single).tolist()} have a single "
+                    "distinct value in the pooled sample; their statistic is NaN"
+                )
             out[method] = (stat, p, normed_w)
         elif method == "wasserstein":
             out[method] = (normed_w if normed else raw["wasserstein"], nan, normed_w)

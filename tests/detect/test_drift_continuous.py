@@ -1,0 +1,299 @@
+"""Contract: every continuous drift statistic equals its scipy 1-D loop."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from aiguard import drift
+from aiguard.detect._drift import _continuous, _pvalues
+from aiguard.detect._drift._common import sort_samples
+
+RTOL, ATOL = 1e-9, 1e-13
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _data(seed: int, n: int, m: int, k: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    if kind == "continuous":
+        return rng.normal(size=(n, k)), rng.normal(0.3, 1.2, size=(m, k))
+    if kind == "discrete":  # many ties, within and across samples
+        return rng.integers(0, 4, size=(n, k)).astype(float), rng.integers(
+            0, 5, size=(m, k)
+        ).astype(float)
+    # mixed: rounded values and exact copies of reference values in current
+    ref = np.round(rng.normal(size=(n, k)), 1)
+    cur = np.round(rng.normal(size=(m, k)), 1)
+    cur[: min(n, m) // 2] = ref[: min(n, m) // 2]
+    return ref, cur
+
+
+samples = st.builds(
+    _data,
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 40),
+    m=st.integers(1, 40),
+    k=st.integers(1, 4),
+    kind=st.sampled_from(["continuous", "discrete", "mixed"]),
+)
+large_samples = st.builds(
+    _data,
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(50, 400),
+    m=st.integers(50, 400),
+    k=st.integers(1, 3),
+    kind=st.sampled_from(["continuous", "discrete", "mixed"]),
+)
+
+
+def _close(actual: object, expected: object) -> None:
+    np.testing.assert_allclose(
+        np.asarray(actual, float), np.asarray(expected, float), rtol=RTOL, atol=ATOL
+    )
+
+
+@FAST
+@given(
+    data=samples | large_samples,
+    alternative=st.sampled_from(["two-sided", "less", "greater"]),
+    method=st.sampled_from(["auto", "asymp", "exact"]),
+)
+def test_ks_matches_scipy(
+    data: tuple[np.ndarray, np.ndarray], alternative: str, method: str
+) -> None:
+    """ks equals scipy.stats.ks_2samp column by column (statistic and p-value)."""
+    ref, cur = data
+    res = drift.ks(ref, cur, alternative=alternative, method=method)
+    for j in range(ref.shape[1]):
+        exp = stats.ks_2samp(ref[:, j], cur[:, j], alternative=alternative, method=method)
+        _close(res.statistic[j], exp.statistic)
+        _close(res.pvalue[j], exp.pvalue)
+    _close(res.effect, res.statistic)
+
+
+@FAST
+@given(data=samples | large_samples, method=st.sampled_from(["auto", "asymptotic"]))
+def test_cramervonmises_matches_scipy(data: tuple[np.ndarray, np.ndarray], method: str) -> None:
+    """cramervonmises equals scipy.stats.cramervonmises_2samp where scipy defines it."""
+    ref, cur = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drift.DriftWarning)
+        res = drift.cramervonmises(ref, cur, method=method)
+    for j in range(ref.shape[1]):
+        if min(ref.shape[0], cur.shape[0]) < 2:
+            assert np.isnan(res.statistic[j])
+            continue
+        exp = stats.cramervonmises_2samp(ref[:, j], cur[:, j], method=method)
+        _close(res.statistic[j], exp.statistic)
+        _close(res.pvalue[j], exp.pvalue)
+
+
+@settings(max_examples=10, deadline=None)
+@given(data=samples)
+def test_cramervonmises_exact_matches_scipy(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """The exact Cramér-von Mises p-value (small samples) is scipy's."""
+    ref, cur = data[0][:12], data[1][:12]
+    if min(ref.shape[0], cur.shape[0]) < 2:
+        return
+    res = drift.cramervonmises(ref, cur, method="exact")
+    for j in range(ref.shape[1]):
+        exp = stats.cramervonmises_2samp(ref[:, j], cur[:, j], method="exact")
+        _close(res.pvalue[j], exp.pvalue)
+
+
+def _scipy_anderson(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = stats.anderson_ksamp([a, b], variant="midrank")
+        except ValueError:  # a single distinct value
+            return np.nan, np.nan
+    return float(res.statistic), float(res.pvalue)
+
+
+@FAST
+@given(data=samples | large_samples)
+def test_anderson_matches_scipy(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """anderson equals scipy.stats.anderson_ksamp(variant='midrank'), capped p-value too."""
+    ref, cur = data
+    if ref.shape[0] + cur.shape[0] <= 3:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drift.DriftWarning)
+        res = drift.anderson(ref, cur)
+    for j in range(ref.shape[1]):
+        stat, p = _scipy_anderson(ref[:, j], cur[:, j])
+        np.testing.assert_allclose(res.statistic[j], stat, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(res.pvalue[j], p, rtol=1e-7, atol=1e-12)
+
+
+@FAST
+@given(data=samples | large_samples)
+def test_distances_match_scipy(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """wasserstein (raw and normed) and energy equal scipy's distances."""
+    ref, cur = data
+    w = drift.wasserstein(ref, cur)
+    wn = drift.wasserstein(ref, cur, normed=True)
+    e = drift.energy(ref, cur)
+    for j in range(ref.shape[1]):
+        exp_w = stats.wasserstein_distance(ref[:, j], cur[:, j])
+        _close(w.statistic[j], exp_w)
+        _close(wn.statistic[j], exp_w / max(np.std(ref[:, j]), 0.001))
+        _close(e.statistic[j], stats.energy_distance(ref[:, j], cur[:, j]))
+    assert w.pvalue is None
+    assert w.drifted is None
+    _close(w.effect, wn.statistic)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=samples | large_samples)
+def test_fused_sorted_path_equals_public_functions(data: tuple[np.ndarray, np.ndarray]) -> None:
+    """One merge for several statistics gives what each public function gives."""
+    ref, cur = data
+    if ref.shape[0] < 2 or cur.shape[0] < 2:
+        return
+    rs = sort_samples(ref, "reference")
+    cs = sort_samples(cur, "current")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drift.DriftWarning)
+        out = _continuous.compare_sorted(rs, cs, _continuous.CONTINUOUS_METHODS)
+        _close(out["ks"][1], drift.ks(ref, cur).pvalue)
+        _close(out["cramervonmises"][0], drift.cramervonmises(ref, cur).statistic)
+        _close(out["wasserstein"][0], drift.wasserstein(ref, cur).statistic)
+        _close(out["energy"][0], drift.energy(ref, cur).statistic)
+        np.testing.assert_array_equal(
+            np.isnan(out["anderson"][0]), np.isnan(drift.anderson(ref, cur).statistic)
+        )
+    for fn, name in [
+        (_continuous._ks_sorted, "ks"),
+        (_continuous._cvm_sorted, "cramervonmises"),
+        (_continuous._wasserstein_sorted, "wasserstein"),
+        (_continuous._energy_sorted, "energy"),
+    ]:
+        _close(fn(rs.values, cs.values)[0], out[name][0])
+    a2 = _continuous._anderson_sorted(rs.values, cs.values)[0]
+    np.testing.assert_allclose(a2, out["anderson"][0], rtol=1e-12)
+
+
+def test_one_dimensional_input_gives_scalars() -> None:
+    """1-D samples give Python floats and bools equal to the 2-D column."""
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=60), rng.normal(0.5, 1, size=70)
+    for fn in (drift.ks, drift.cramervonmises, drift.anderson):
+        one = fn(a, b)
+        two = fn(a[:, None], b[:, None])
+        assert isinstance(one.statistic, float)
+        assert isinstance(one.pvalue, float)
+        assert isinstance(one.drifted, bool)
+        assert one.statistic == two.statistic[0]
+        assert one.pvalue == two.pvalue[0]
+
+
+def test_axis_one_equals_transposed_input() -> None:
+    """Samples along axis 1 give the same result as the transposed array."""
+    rng = np.random.default_rng(2)
+    ref, cur = rng.normal(size=(80, 3)), rng.normal(size=(90, 3))
+    a = drift.ks(ref, cur)
+    b = drift.ks(ref.T, cur.T, axis=1)
+    c = drift.ks(ref.T, cur.T, axis=-1)
+    np.testing.assert_array_equal(a.statistic, b.statistic)
+    np.testing.assert_array_equal(a.pvalue, c.pvalue)
+
+
+def test_pandas_dataframe_input() -> None:
+    """A pandas DataFrame is accepted and gives the numpy result."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    ref, cur = rng.normal(size=(50, 2)), rng.normal(size=(40, 2))
+    res = drift.wasserstein(pd.DataFrame(ref, columns=["a", "b"]), pd.DataFrame(cur))
+    np.testing.assert_array_equal(res.statistic, drift.wasserstein(ref, cur).statistic)
+    series = drift.ks(pd.Series(ref[:, 0]), pd.Series(cur[:, 0]))
+    assert series.statistic == drift.ks(ref[:, 0], cur[:, 0]).statistic
+
+
+def test_result_arrays_are_read_only_and_repr_is_readable() -> None:
+    """2-D results are frozen arrays; the repr names method, statistic and decision."""
+    res = drift.ks(np.zeros((5, 2)), np.ones((5, 2)))
+    with pytest.raises(ValueError):
+        res.statistic[0] = 0.0
+    text = repr(res)
+    assert text.startswith("DriftResult(method='ks', statistic=[1., 1.]")
+    assert "drifted=[ True,  True]" in text
+    assert "correction" not in text
+    assert "correction='holm'" in repr(
+        drift.ks(np.zeros((5, 2)), np.ones((5, 2)), correction="holm")
+    )
+
+
+def test_constant_columns() -> None:
+    """Constant features: KS D=0 and p=1, Anderson NaN with a warning (scipy raises)."""
+    ref, cur = np.full((30, 2), 3.0), np.full((20, 2), 3.0)
+    res = drift.ks(ref, cur)
+    np.testing.assert_array_equal(res.statistic, [0.0, 0.0])
+    np.testing.assert_array_equal(res.pvalue, [1.0, 1.0])
+    assert not res.drifted.any()
+    with pytest.warns(drift.DriftWarning, match="single distinct value"):
+        ad = drift.anderson(ref, cur)
+    assert np.isnan(ad.statistic).all()
+    assert not ad.drifted.any()
+    assert drift.wasserstein(ref, cur).statistic.tolist() == [0.0, 0.0]
+    shifted = drift.ks(ref, cur + 1.0)
+    np.testing.assert_array_equal(shifted.statistic, [1.0, 1.0])
+
+
+def test_cramervonmises_needs_two_observations() -> None:
+    """A one-value sample gives NaN and a DriftWarning, like scipy's small-sample rule."""
+    with pytest.warns(drift.DriftWarning, match="fewer than 2"):
+        res = drift.cramervonmises([1.0], [1.0, 2.0, 3.0])
+    assert np.isnan(res.statistic)
+    assert res.drifted is False
+
+
+def test_ks_exact_falls_back_to_asymp_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When scipy's exact algorithm gives up, the asymptotic p-value is used (like scipy)."""
+    monkeypatch.setattr(_pvalues, "_ks_exact_cached", lambda *a: (False, a[3], np.nan))
+    with pytest.warns(drift.DriftWarning, match="unsuccessful"):
+        res = drift.ks([1.0, 2.0, 3.0, 4.0], [2.5, 3.5, 5.0], method="exact")
+    expected = stats.ks_2samp([1.0, 2.0, 3.0, 4.0], [2.5, 3.5, 5.0], method="asymp")
+    _close(res.pvalue, expected.pvalue)
+
+
+def test_ks_exact_impossible_sizes_switch_to_asymp() -> None:
+    """Sizes whose lattice overflows int32 use 'asymp' with a warning, as scipy does."""
+    plus, minus = np.array([0.1]), np.array([0.05])
+    with pytest.warns(drift.DriftWarning, match="not possible"):
+        d, p = _pvalues.ks_pvalue(
+            plus,
+            minus,
+            100_003,
+            99_991,
+            alternative="two-sided",
+            method="exact",
+            column=lambda j: (np.zeros(1), np.zeros(1)),
+        )
+    assert d[0] == 0.1
+    _close(p, stats.kstwo.sf(0.1, np.round(100_003 * 99_991 / (100_003 + 99_991))))
+
+
+def test_large_samples_use_the_asymptotic_ks() -> None:
+    """Above 10,000 values 'auto' is the asymptotic distribution, like scipy."""
+    rng = np.random.default_rng(4)
+    ref, cur = rng.normal(size=12_000), rng.normal(0.02, 1, size=11_000)
+    res = drift.ks(ref, cur)
+    exp = stats.ks_2samp(ref, cur)
+    _close(res.statistic, exp.statistic)
+    _close(res.pvalue, exp.pvalue)
+
+
+def test_chunking_over_many_features() -> None:
+    """Many narrow features are processed in chunks with the same results."""
+    rng = np.random.default_rng(5)
+    ref, cur = rng.normal(size=(30, 300)), rng.normal(size=(25, 300))
+    res = drift.wasserstein(ref, cur)
+    exp = [stats.wasserstein_distance(ref[:, j], cur[:, j]) for j in range(300)]
+    _close(res.statistic, exp)
