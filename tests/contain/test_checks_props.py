@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from aiguard import checks
 
-SETTINGS = settings(max_examples=120, deadline=None)
+SETTINGS = settings(max_examples=80, deadline=None)
 pytestmark = pytest.mark.filterwarnings("error")
 
 # Values exactly representable in float16/32/64 so bounds compare identically in every dtype.
