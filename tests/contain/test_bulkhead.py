@@ -90,6 +90,38 @@ async def test_two_thousand_tasks_never_exceed_the_cap() -> None:
     assert bulkhead.waiting == 0
 
 
+async def test_threads_and_tasks_together_never_exceed_the_cap() -> None:
+    """4 threads and 500 tasks share Bulkhead(3): at most 3 inside, everyone served."""
+    bulkhead = ag.Bulkhead(3, max_wait=30.0)
+    tracker = Tracker()
+
+    @bulkhead
+    def sync_model(x: int) -> int:
+        tracker.enter()
+        time.sleep(0.0001)
+        tracker.leave()
+        return x
+
+    @bulkhead
+    async def async_model(x: int) -> int:
+        tracker.enter()
+        await asyncio.sleep(0)
+        tracker.leave()
+        return x
+
+    def thread_work() -> int:
+        return sum(sync_model(i) for i in range(50))
+
+    threads = [asyncio.to_thread(thread_work) for _ in range(4)]
+    tasks = [async_model(i) for i in range(500)]
+    results = await asyncio.gather(*threads, *tasks)
+    assert results[:4] == [sum(range(50))] * 4
+    assert results[4:] == list(range(500))
+    assert tracker.calls == 700
+    assert tracker.peak <= 3
+    assert bulkhead.active == 0
+
+
 async def test_sync_and_async_share_one_count() -> None:
     """A thread holding the only slot blocks async callers; its release admits a waiter."""
     bulkhead = ag.Bulkhead(1, max_wait=5.0)
