@@ -553,7 +553,7 @@ class Flags:
     def remove_listener(self, listener: Callable[[FlagChange], object]) -> None:
         """Stop calling *listener* (no error if it was not added)."""
         with self._lock:
-            self._listeners = tuple(f for f in self._listeners if f is not listener)
+            self._listeners = tuple(f for f in self._listeners if f != listener)
 
     # -- refreshing ----------------------------------------------------------
 
