@@ -76,18 +76,19 @@ async def test_fast_first_request_sends_no_extra() -> None:
 
 async def test_all_fail_raises_the_first_requests_error() -> None:
     """When every request fails, the first request's error is raised."""
-    first, second = OSError("first"), OSError("second")
+    second_failed = asyncio.Event()
 
-    class Delayed(Replicas):
+    class FirstFailsLast(Replicas):
         async def acall(self, x: int) -> str:
             index = self.started
             self.started += 1
             if index == 0:
-                await asyncio.sleep(AFTER * 3)  # fails after the second request failed
-                raise first
-            raise second
+                await second_failed.wait()
+                raise OSError("first")
+            second_failed.set()
+            raise OSError("second")
 
-    model = Delayed()
+    model = FirstFailsLast()
     with pytest.raises(OSError, match="first"):
         await ag.hedge(after=AFTER).acall(model.acall, (1,), {})
     assert model.started == 2
@@ -114,15 +115,18 @@ async def test_up_to_max_extra_requests_staggered() -> None:
 
 async def test_extra_succeeds_after_first_failed() -> None:
     """A failure of the first request while the extra is pending waits for the extra."""
+    extra_started, first_failed = asyncio.Event(), asyncio.Event()
 
     class FirstFailsLate(Replicas):
         async def acall(self, x: int) -> str:
             index = self.started
             self.started += 1
             if index == 0:
-                await asyncio.sleep(AFTER * 2)
+                await extra_started.wait()
+                first_failed.set()
                 raise OSError("first")
-            await asyncio.sleep(AFTER * 4)
+            extra_started.set()
+            await first_failed.wait()
             return f"second {x}"
 
     model = FirstFailsLate()
