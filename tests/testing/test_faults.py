@@ -484,6 +484,8 @@ def test_unreachable_targets_are_refused() -> None:
         inject(plain)
     with pytest.raises(ag.ConfigurationError, match="target must be"):
         inject(object())
+    with pytest.raises(ag.ConfigurationError, match="a model instance, not a class"):
+        inject(Classifier)
 
     class Slotted:
         __slots__ = ()

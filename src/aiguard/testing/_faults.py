@@ -226,6 +226,7 @@ class Injector:
     ``seed`` and the fault's position, so a test sees the same sequence every run.
 
     Attributes:
+        target: what the faults are injected into.
         calls: model calls that went through the injector while it was active.
         injected: calls that at least one fault affected.
         faults: the faults, in the order they were added.

@@ -112,6 +112,8 @@ def find_slots(target: Any) -> list[Slot]:
     """
     if callable(getattr(target, "__aiguard_set_model__", None)):
         return [GuardedSlot(target, getattr(target, "__name__", "model"))]
+    if isinstance(target, type):
+        raise ConfigurationError("target", "a model instance, not a class", target)
     slots: list[Slot] = []
     for name in MODEL_METHODS:
         method = getattr(target, name, None)
