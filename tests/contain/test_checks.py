@@ -34,6 +34,19 @@ def test_scalar_results_give_a_python_bool() -> None:
     assert checks.finite()(NAN) is False
 
 
+def test_python_numbers_take_the_scalar_path_with_the_same_verdicts() -> None:
+    """Python floats and ints are judged without an array, exactly like 0-d arrays."""
+    both = checks.finite() & checks.in_range(None, 1)
+    for value in (0.5, 2, -INF, INF, NAN, 1, 1.0000001):
+        expected = bool(both(np.array(value)))
+        assert both(value) is expected
+        assert (checks.finite() & checks.in_range(0, 1))(value) is bool(
+            np.isfinite(value) and 0 <= value <= 1
+        )
+    assert both(-INF) is False
+    assert both(-5) is True
+
+
 def test_batches_give_one_entry_per_row() -> None:
     """A 2-D row passes only if all its elements pass."""
     x = np.array([[0.1, 0.2], [0.3, NAN], [INF, 0.0]])

@@ -53,6 +53,7 @@ _math_isfinite: Final = math.isfinite
 _min: Final = np.minimum.reduce
 _max: Final = np.maximum.reduce
 _EXACT_F32: Final = 2**24
+_PY_NUMBERS: Final = (float, int)
 _NUMERIC: Final = frozenset("biuf")
 
 
@@ -233,6 +234,9 @@ class _AllOf(_Combined):
     _sep = " & "
 
     def _mask(self, result: Any) -> Mask:
+        if type(result) in _PY_NUMBERS and not self._other:
+            # One Python number: its own min and max, judged exactly, no array.
+            return all(c._from_extrema(result, result) for c in self._elem)
         arr = _as_array(result) if self._needs_array else None
         return self._eval(arr, result)  # type: ignore[arg-type]
 
@@ -267,7 +271,10 @@ class _AllOf(_Combined):
 class _AnyOf(_Combined):
     __slots__ = ()
     _sep = " | "
-    _mask = _AllOf._mask
+
+    def _mask(self, result: Any) -> Mask:
+        arr = _as_array(result) if self._needs_array else None
+        return self._eval(arr, result)  # type: ignore[arg-type]
 
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:
         acc: Mask = False
@@ -289,6 +296,11 @@ class _Finite(Check):
 
     def _elements(self, arr: np.ndarray[Any, Any]) -> Any:
         return _isfinite(arr)
+
+    def _mask(self, result: Any) -> Mask:
+        if type(result) in _PY_NUMBERS:
+            return _math_isfinite(result)
+        return self._eval(_as_array(result), result)
 
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:  # noqa: ARG002
         m = _isfinite(arr)
@@ -347,6 +359,11 @@ class _InRange(Check):
 
     def _elements(self, arr: np.ndarray[Any, Any]) -> Any:
         return (arr >= self._lo) & (arr <= self._hi)
+
+    def _mask(self, result: Any) -> Mask:
+        if type(result) in _PY_NUMBERS:
+            return self._lo <= result <= self._hi  # type: ignore[no-any-return]
+        return self._eval(_as_array(result), result)
 
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:  # noqa: ARG002
         if arr.dtype.kind in _NUMERIC and arr.size and self._from_extrema(*_extrema(arr)):
