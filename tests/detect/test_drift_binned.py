@@ -375,3 +375,11 @@ def test_statistics_are_finite_and_bounded(ref: np.ndarray, cur: np.ndarray) -> 
     assert np.all(res["jensenshannon"][defined] <= np.sqrt(np.log(2)) + 1e-12)
     assert np.all(res["hellinger"][defined] <= 1 + 1e-12)
     np.testing.assert_allclose(same[defined], 0.0, atol=1e-12)
+
+
+def test_many_bins_take_the_wide_index_path() -> None:
+    """More than 255 bins per feature still count exactly."""
+    ref, cur = RNG.normal(size=(3000, 2)), RNG.normal(size=(500, 2))
+    res = drift.hellinger(ref, cur, bins=400)
+    want = [expected("hellinger", ref[:, j], cur[:, j], 400) for j in range(2)]
+    np.testing.assert_allclose(res.statistic, want, rtol=1e-9)

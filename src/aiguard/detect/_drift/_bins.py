@@ -132,20 +132,25 @@ def bin_counts(
     counts = np.zeros(f * k, dtype=np.int64)
     if f == 0:
         return counts.reshape(0, k)
-    dtype = np.uint16 if f * k < 65536 else np.intp
-    offsets = (np.arange(f) * k).astype(dtype)
-    step = min(n, max(256, _CHUNK_ROWS * 64 // max(f, 1)))
-    index = np.empty((step, f), dtype=dtype)
+    # the bin index adds bool masks without casting (uint8 up to 255 bins); the key
+    # feature * k + bin is intp because np.bincount would convert anything else
+    small = k <= 255
+    offsets = np.arange(f, dtype=np.intp) * k
+    step = min(n, _CHUNK_ROWS)
+    index = np.empty((step, f), dtype=np.uint8 if small else np.intp)
     mask = np.empty((step, f), dtype=bool)
+    key = np.empty((step, f), dtype=np.intp)
+    add = mask.view(np.uint8) if small else mask
     for start in range(0, n, step):
         chunk = values[start : start + step]
         rows = chunk.shape[0]
-        idx, msk = index[:rows], mask[:rows]
-        idx[...] = offsets
+        idx, msk, inc = index[:rows], mask[:rows], add[:rows]
+        idx[...] = 0
         for e in range(m):
             np.greater_equal(chunk, edges[e], out=msk)
-            np.add(idx, msk, out=idx)
-        counts += np.bincount(idx.ravel(), minlength=f * k)
+            np.add(idx, inc, out=idx)
+        np.add(idx, offsets, out=key[:rows])
+        counts += np.bincount(key[:rows].ravel(), minlength=f * k)
     counts = counts.reshape(f, k)
     if nan_columns is None:
         with np.errstate(invalid="ignore", over="ignore"):

@@ -1,0 +1,302 @@
+"""Drift statistics: aiguard against scipy loops, Evidently, alibi-detect and two floors.
+
+    python benchmarks/drift.py                      # 100,000 x 50 float64, the issue's budgets
+    python benchmarks/drift.py --rows 20000 --cols 10 --no-peers   # a quick run
+
+One run, one seeded data set (reference and current, standard normal; every
+5th current column shifted by 0.1, every 7th scaled by 1.2), every contender
+timed on the same arrays (best of ``--repeat``). Floors: ``cur.sum(axis=0)``
+(one read of the current data) and ``np.sort(cur, axis=0)``. Peers run when
+installed: Evidently's ``DataDriftPreset`` in the virtual environment given by
+``--evidently-python`` (default ``/work/bench-venv/bin/python``) and
+alibi-detect's ``KSDrift`` in ``--alibi-python``, each in a subprocess that
+loads the same arrays from ``.npy`` files (loading is not timed). Peak memory
+is measured with ``tracemalloc`` (numpy reports its buffers to it) in a run of
+its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy
+from scipy import stats
+
+import aiguard
+from aiguard import drift
+
+BINNED = ("psi", "jensenshannon", "kl", "hellinger")
+RANKS = ("ks", "wasserstein", "cramervonmises")
+FULL = ("ks", "wasserstein", "cramervonmises", *BINNED)
+
+
+def make_data(rows: int, cols: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ref = rng.standard_normal((rows, cols))
+    cur = rng.standard_normal((rows, cols))
+    cur[:, ::5] += 0.1
+    cur[:, ::7] *= 1.2
+    return ref, cur
+
+
+def best(fn: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def peak_bytes(fn: Any) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+# --- peers ------------------------------------------------------------------------------------
+
+EVIDENTLY_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time, warnings
+    warnings.simplefilter("ignore")
+    import numpy as np, pandas as pd
+    import evidently
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+    ref = np.load(sys.argv[1]); cur = np.load(sys.argv[2])
+    names = [f"f{i}" for i in range(ref.shape[1])]
+    ref_df, cur_df = pd.DataFrame(ref, columns=names), pd.DataFrame(cur, columns=names)
+    t0 = time.perf_counter()
+    snapshot = Report([DataDriftPreset()]).run(current_data=cur_df, reference_data=ref_df)
+    snapshot.dict()
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "version": evidently.__version__}))
+    """
+)
+
+ALIBI_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time, warnings
+    warnings.simplefilter("ignore")
+    import numpy as np
+    from importlib.metadata import version
+    from alibi_detect.cd import KSDrift
+    ref = np.load(sys.argv[1]); cur = np.load(sys.argv[2])
+    t0 = time.perf_counter()
+    detector = KSDrift(ref, p_val=0.05)
+    detector.predict(cur)
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "version": version("alibi-detect")}))
+    """
+)
+
+
+def run_peer(
+    python: str, script: str, ref: np.ndarray, cur: np.ndarray, timeout: float
+) -> dict[str, Any] | str:
+    if not Path(python).exists():
+        return f"not installed ({python} missing)"
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "ref.npy", ref)
+        np.save(Path(tmp) / "cur.npy", cur)
+        (Path(tmp) / "peer.py").write_text(script)
+        try:
+            proc = subprocess.run(
+                [
+                    python,
+                    str(Path(tmp) / "peer.py"),
+                    str(Path(tmp) / "ref.npy"),
+                    str(Path(tmp) / "cur.npy"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return f"timed out after {timeout:.0f} s"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return f"failed: {last[:120]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --- contenders --------------------------------------------------------------------------------
+
+
+def scipy_ks_loop(ref: np.ndarray, cur: np.ndarray) -> list[Any]:
+    return [stats.ks_2samp(ref[:, j], cur[:, j]) for j in range(ref.shape[1])]
+
+
+def scipy_ranks_loop(ref: np.ndarray, cur: np.ndarray) -> list[Any]:
+    out = []
+    for j in range(ref.shape[1]):
+        a, b = ref[:, j], cur[:, j]
+        out.append(
+            (
+                stats.ks_2samp(a, b),
+                stats.wasserstein_distance(a, b),
+                stats.cramervonmises_2samp(a, b),
+            )
+        )
+    return out
+
+
+def numpy_binned_loop(ref: np.ndarray, cur: np.ndarray) -> list[float]:
+    """PSI per column with np.quantile edges and np.histogram (what people write by hand)."""
+    out = []
+    for j in range(ref.shape[1]):
+        edges = np.quantile(ref[:, j], np.linspace(0, 1, 11))
+        edges[0], edges[-1] = -np.inf, np.inf
+        p = np.histogram(ref[:, j], edges)[0] / ref.shape[0]
+        q = np.histogram(cur[:, j], edges)[0] / cur.shape[0]
+        p, q = np.maximum(p, 1e-4), np.maximum(q, 1e-4)
+        out.append(float(np.sum((p - q) * np.log(p / q))))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--cols", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-peers", action="store_true", help="skip Evidently and alibi-detect")
+    parser.add_argument("--evidently-python", default="/work/bench-venv/bin/python")
+    parser.add_argument("--alibi-python", default="/work/alibi-venv/bin/python")
+    parser.add_argument("--peer-timeout", type=float, default=900.0)
+    args = parser.parse_args()
+
+    ref_data, cur = make_data(args.rows, args.cols)
+    mb = cur.nbytes / 1e6
+    r = args.repeat
+    results: dict[str, float] = {}
+    notes: dict[str, str] = {}
+
+    results["floor: cur.sum(axis=0) (one read)"] = best(lambda: cur.sum(axis=0), r)
+    results["floor: np.sort(cur, axis=0)"] = best(lambda: np.sort(cur, axis=0), r)
+    results["aiguard Reference(ref) fit (once)"] = best(
+        lambda: drift.Reference(ref_data), max(1, r // 2)
+    )
+    ref = drift.Reference(ref_data)
+    results["aiguard KS+W+CvM, fitted"] = best(lambda: ref.compare(cur, methods=RANKS), r)
+    results["aiguard KS, fitted"] = best(lambda: ref.compare(cur, methods="ks"), r)
+    results["aiguard drift.ks(ref, cur), unfitted"] = best(lambda: drift.ks(ref_data, cur), r)
+    results["aiguard PSI+JS+KL+Hellinger, fitted"] = best(
+        lambda: ref.compare(cur, methods=BINNED), r
+    )
+    acc = ref.accumulator()
+    results["aiguard accumulator.update(cur)"] = best(lambda: acc.update(cur), r)
+
+    def full_report() -> None:
+        report = drift.Reference(ref_data).compare(cur, methods=FULL)
+        report.to_dict()
+        report.to_html()
+
+    results["aiguard full report (fit + 7 methods + dict + HTML)"] = best(
+        full_report, max(1, r // 2)
+    )
+    results["scipy loop: ks_2samp"] = best(lambda: scipy_ks_loop(ref_data, cur), 1)
+    results["scipy loop: ks_2samp + wasserstein + cvm"] = best(
+        lambda: scipy_ranks_loop(ref_data, cur), 1
+    )
+    results["numpy loop: PSI (quantile + histogram)"] = best(
+        lambda: numpy_binned_loop(ref_data, cur), 1
+    )
+
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "aiguard": aiguard.__version__,
+    }
+    if not args.no_peers:
+        ev = run_peer(args.evidently_python, EVIDENTLY_SCRIPT, ref_data, cur, args.peer_timeout)
+        if isinstance(ev, dict):
+            results["Evidently DataDriftPreset (Report.run + dict)"] = ev["seconds"]
+            versions["evidently"] = ev["version"]
+        else:
+            notes["Evidently"] = ev
+        al = run_peer(args.alibi_python, ALIBI_SCRIPT, ref_data, cur, args.peer_timeout)
+        if isinstance(al, dict):
+            results["alibi-detect KSDrift (fit + predict)"] = al["seconds"]
+            versions["alibi-detect"] = al["version"]
+        else:
+            notes["alibi-detect"] = al
+
+    tracemalloc_ref = drift.Reference(ref_data)
+    peak_compare = peak_bytes(lambda: tracemalloc_ref.compare(cur, methods=FULL))
+    peak_full = peak_bytes(full_report)
+
+    one_read = results["floor: cur.sum(axis=0) (one read)"]
+    sort = results["floor: np.sort(cur, axis=0)"]
+    print(f"## Drift statistics, {args.rows:,} x {args.cols} float64 ({mb:.0f} MB per data set)\n")
+    print("| contender | time (ms) | x one read | x np.sort |")
+    print("|---|---:|---:|---:|")
+    for name, seconds in results.items():
+        print(
+            f"| {name} | {seconds * 1e3:,.1f} | {seconds / one_read:,.1f} | {seconds / sort:,.2f} |"
+        )
+    for name, note in notes.items():
+        print(f"| {name} | {note} | | |")
+    print(
+        f"\nPeak memory (tracemalloc): compare, 7 methods: {peak_compare / 1e6:,.0f} MB "
+        f"= {peak_compare / cur.nbytes:.2f}x the current data; full report incl. fit: "
+        f"{peak_full / 1e6:,.0f} MB = {peak_full / (cur.nbytes + ref_data.nbytes):.2f}x "
+        "reference + current."
+    )
+    print("\nVersions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+
+    checks = [
+        (
+            "KS+W+CvM within 2x np.sort",
+            results["aiguard KS+W+CvM, fitted"] <= 2 * sort,
+            f"{results['aiguard KS+W+CvM, fitted'] / sort:.2f}x",
+        ),
+        (
+            "KS >= 10x faster than the scipy loop",
+            results["scipy loop: ks_2samp"] >= 10 * results["aiguard KS, fitted"],
+            f"{results['scipy loop: ks_2samp'] / results['aiguard KS, fitted']:.1f}x",
+        ),
+        (
+            "PSI+JS+KL+Hellinger within 5x one read",
+            results["aiguard PSI+JS+KL+Hellinger, fitted"] <= 5 * one_read,
+            f"{results['aiguard PSI+JS+KL+Hellinger, fitted'] / one_read:.1f}x",
+        ),
+        (
+            "peak memory <= 3x the input",
+            peak_full <= 3 * (cur.nbytes + ref_data.nbytes),
+            f"{peak_full / (cur.nbytes + ref_data.nbytes):.2f}x",
+        ),
+    ]
+    evid = results.get("Evidently DataDriftPreset (Report.run + dict)")
+    full = results["aiguard full report (fit + 7 methods + dict + HTML)"]
+    if evid is not None:
+        checks.append(
+            ("full report >= 100x faster than Evidently", evid >= 100 * full, f"{evid / full:.0f}x")
+        )
+    print("\n| budget | met | measured |")
+    print("|---|---|---:|")
+    for name, ok, measured in checks:
+        print(f"| {name} | {'yes' if ok else 'NO'} | {measured} |")
+    print(f"\nCommand: python benchmarks/drift.py {' '.join(sys.argv[1:])}".rstrip())
+
+
+if __name__ == "__main__":
+    main()
