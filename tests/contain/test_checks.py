@@ -431,3 +431,12 @@ def test_errors_of_a_user_subclass_are_counted() -> None:
     assert broken(1.0) is False
     assert broken.errors == 1
     assert repr(broken) == "Broken()"
+
+
+def test_public_names_of_aiguard_checks_are_pinned() -> None:
+    """aiguard.checks exports exactly the documented names."""
+    assert set(checks.__all__) == {
+        "Check", "as_check", "custom", "dtype", "finite", "in_range",
+        "not_constant", "probabilities", "shape",
+    }  # fmt: skip
+    assert all(hasattr(checks, name) for name in checks.__all__)

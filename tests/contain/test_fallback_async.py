@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import threading
 from typing import Any
 
@@ -41,6 +42,7 @@ async def test_async_model_with_sync_handler() -> None:
     async def predict(x: float) -> float:
         raise ModelDownError
 
+    assert inspect.iscoroutinefunction(predict)
     assert await predict(1.0) == 0.25
 
 

@@ -423,11 +423,13 @@ class _Probabilities(Check):
             return self._judge(arr)
 
     def _judge(self, arr: np.ndarray[Any, Any]) -> Mask:
+        # Sums accumulate in float64 so that float16/32 outputs are judged on
+        # their values, not on the rounding of a low-precision accumulator.
         if arr.ndim == 2 and self._axis in (-1, 1) and arr.dtype.kind == "f":
             # A matrix-vector product sums short rows ~7x faster than sum(axis=1).
-            sums = (arr @ np.ones(arr.shape[1], arr.dtype))[:, None]
+            sums = (arr @ np.ones(arr.shape[1]))[:, None]
         else:
-            sums = arr.sum(axis=self._axis, keepdims=True)
+            sums = arr.sum(axis=self._axis, keepdims=True, dtype=np.float64)
         sums_ok = np.abs(sums - 1) <= self._atol
         if arr.dtype.kind in _NUMERIC and arr.size and _in_unit(*_extrema(arr)) and sums_ok.all():
             return True
@@ -441,6 +443,8 @@ class _Probabilities(Check):
 def probabilities(axis: int = -1, atol: float = 1e-6) -> Check:
     """Each distribution along *axis* has values in [0, 1] summing to 1 (within *atol*).
 
+    Sums are accumulated in float64. A float32 softmax over many classes
+    carries its own rounding (about ``n_classes * 6e-8``): raise *atol* for it.
     For a 2-D ``(n_rows, n_classes)`` result with ``axis=-1`` (the usual
     ``predict_proba`` output) each row is one distribution. Every row that
     shares a distribution fails with it: for a 1-D result the whole vector is
