@@ -127,6 +127,7 @@ async def test_extra_succeeds_after_first_failed() -> None:
                 raise OSError("first")
             extra_started.set()
             await first_failed.wait()
+            await asyncio.sleep(AFTER)  # the hedger sees the first failure on its own
             return f"second {x}"
 
     model = FirstFailsLate()
@@ -187,6 +188,14 @@ def test_sync_all_fail_raises_the_first_error() -> None:
 
     with pytest.raises(OSError, match="first"):
         ag.hedge(after=AFTER).call(model, (1,), {})
+
+
+def test_sync_own_timeout_error_is_not_hedged() -> None:
+    """Sync: the model's own quick TimeoutError propagates; no extra request."""
+    model = Replicas(TimeoutError("upstream"), "ok")
+    with pytest.raises(TimeoutError, match="upstream"):
+        ag.hedge(after=5.0).call(model, (1,), {})
+    assert model.started == 1
 
 
 def test_sync_fast_failure_is_raised_without_extra() -> None:

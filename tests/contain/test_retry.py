@@ -427,3 +427,30 @@ def test_retry_a_real_asyncio_timeout_is_not_cancellation() -> None:
     with pytest.raises(asyncio.CancelledError):
         ag.retry(attempts=3, retry_on=lambda _e: True, clock=FakeClock()).call(model, (1,), {})
     assert model.calls == 1
+
+
+def test_base_exception_in_a_later_attempt_is_not_retried() -> None:
+    """A KeyboardInterrupt raised by a retry attempt ends the retries at once."""
+    model = Flaky(OSError("transient"), KeyboardInterrupt(), OSError("never reached"))
+    with pytest.raises(KeyboardInterrupt):
+        ag.retry(attempts=5, clock=FakeClock()).call(model, (1,), {})
+    assert model.calls == 2
+
+
+async def test_async_error_not_in_retry_on_propagates_at_once() -> None:
+    """acall raises an error that retry_on does not accept after one attempt."""
+    retrier = ag.retry(attempts=3, retry_on=ConnectionError, clock=FakeClock())
+    model = Flaky(KeyError("k"))
+    with pytest.raises(KeyError):
+        await retrier.acall(model.acall, (1,), {})
+    assert model.calls == 1
+    assert retrier.last_attempts == 1
+
+
+async def test_async_first_attempt_success() -> None:
+    """acall returns a first-time answer after one attempt, without waiting."""
+    clock = FakeClock()
+    retrier = ag.retry(attempts=3, clock=clock)
+    assert await retrier.acall(Flaky().acall, (6,), {}) == 6
+    assert retrier.last_attempts == 1
+    assert clock() == 0.0
