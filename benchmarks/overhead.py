@@ -1,0 +1,191 @@
+"""Per-call overhead of a closed circuit breaker: aiguard against its peers.
+
+Run:  /work/venv/bin/python benchmarks/overhead.py [--only NAME] [--quick]
+
+Groups (each case is a named row; add rows to CASES):
+
+- ``sync``: a one-argument identity function called in a tight loop through
+  each breaker, CLOSED, every call succeeding; the table shows the ns added
+  over the raw call and the ratio of that cost to aiguard's.
+- ``async``: the same with an ``async def`` identity function, awaited.
+- ``threads``: a 1 ms model (``time.sleep(0.001)``) called through one shared
+  breaker by one thread, then by two; the ratio of the two throughputs shows
+  whether the breaker serialises callers (a lock held around the call caps it at 1x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from typing import Any
+
+from _bench import Case, best_ns, markdown_table, parser, selected, versions
+
+import aiguard
+
+
+def ident(x: Any) -> Any:
+    return x
+
+
+async def aident(x: Any) -> Any:
+    return x
+
+
+def sleep_1ms(x: Any) -> Any:
+    time.sleep(0.001)
+    return x
+
+
+# -- factories: each returns the decorated function ----------------------------------
+
+def wrap_aiguard(fn: Any) -> Any:
+    return aiguard.CircuitBreaker(name="bench")(fn)
+
+
+def wrap_pybreaker(fn: Any) -> Any:
+    import pybreaker
+
+    return pybreaker.CircuitBreaker(fail_max=5, reset_timeout=30)(fn)
+
+
+def wrap_circuitbreaker(fn: Any) -> Any:
+    import circuitbreaker
+
+    return circuitbreaker.CircuitBreaker(failure_threshold=5, recovery_timeout=30)(fn)
+
+
+def wrap_purgatory_sync(fn: Any) -> Any:
+    import purgatory
+
+    factory = purgatory.SyncCircuitBreakerFactory(default_threshold=5, default_ttl=30)
+    factory.initialize()
+    return factory(f"bench-{id(fn)}")(fn)
+
+
+async def wrap_purgatory_async(fn: Any) -> Any:
+    import purgatory
+
+    factory = purgatory.AsyncCircuitBreakerFactory(default_threshold=5, default_ttl=30)
+    await factory.initialize()
+    return await factory(f"bench-{id(fn)}")(fn) if asyncio.iscoroutine(
+        factory(f"bench-{id(fn)}")) else factory(f"bench-{id(fn)}")(fn)
+
+
+SYNC_PEERS = {
+    "aiguard CircuitBreaker": (wrap_aiguard, ("aiguard",)),
+    "pybreaker": (wrap_pybreaker, ("pybreaker",)),
+    "circuitbreaker": (wrap_circuitbreaker, ("circuitbreaker",)),
+    "purgatory": (wrap_purgatory_sync, ("purgatory",)),
+}
+
+
+def _sync_case(name: str, wrap: Any, packages: tuple[str, ...]) -> Case:
+    return Case(name, "sync", lambda: functools.partial(wrap(ident), 1), "sync",
+                packages=packages)
+
+
+def _async_case(name: str, wrap: Any, packages: tuple[str, ...]) -> Case:
+    return Case(name, "async", lambda: functools.partial(wrap(aident), 1), "async",
+                packages=packages)
+
+
+def _threads_case(name: str, wrap: Any, packages: tuple[str, ...]) -> Case:
+    return Case(name, "threads", lambda: wrap(sleep_1ms), "threads", packages=packages)
+
+
+CASES: list[Case] = [
+    Case("raw call", "sync", lambda: functools.partial(ident, 1), "sync"),
+    *(_sync_case(n, w, p) for n, (w, p) in SYNC_PEERS.items()),
+    Case("raw call", "async", lambda: functools.partial(aident, 1), "async"),
+    _async_case("aiguard CircuitBreaker", wrap_aiguard, ("aiguard",)),
+    _async_case("circuitbreaker", wrap_circuitbreaker, ("circuitbreaker",)),
+    Case("raw call", "threads", lambda: sleep_1ms, "threads"),
+    *(_threads_case(n, w, p) for n, (w, p) in SYNC_PEERS.items()),
+]
+
+
+def throughput(fn: Any, threads: int, seconds: float) -> float:
+    """Calls per second of *fn(1)* from *threads* threads for about *seconds*."""
+    counts = [0] * threads
+    stop = threading.Event()
+    barrier = threading.Barrier(threads + 1)
+
+    def worker(k: int) -> None:
+        barrier.wait()
+        n = 0
+        while not stop.is_set():
+            fn(1)
+            n += 1
+        counts[k] = n
+
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def run_loops(group: str, cases: list[Case], quick: bool) -> list[list[str]]:
+    number, rounds = (5_000, 5) if quick else (20_000, 25)
+    timed = [(c.name, c.make(), c.kind) for c in cases]
+    best = best_ns(timed, number=number, rounds=rounds)
+    raw = best["raw call"]
+    ours = best.get("aiguard CircuitBreaker", float("nan")) - raw
+    rows = []
+    for name, _, _ in timed:
+        added = best[name] - raw
+        ratio = "-" if name == "raw call" else f"{added / ours:.2f}x"
+        rows.append([group, name, f"{best[name]:,.0f}",
+                     "-" if name == "raw call" else f"{added:,.0f}", ratio])
+    return rows
+
+
+def run_threads(cases: list[Case], quick: bool) -> list[list[str]]:
+    seconds, rounds = (0.3, 1) if quick else (1.0, 3)
+    rows = []
+    for case in cases:
+        fn = case.make()
+        one = max(throughput(fn, 1, seconds) for _ in range(rounds))
+        two = max(throughput(fn, 2, seconds) for _ in range(rounds))
+        rows.append(["threads", case.name, f"{one:,.0f}", f"{two:,.0f}", f"{two / one:.2f}x"])
+    return rows
+
+
+def main() -> None:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    chosen = selected(CASES, args.only)
+    packages = ["aiguard", "pybreaker", "circuitbreaker", "purgatory"]
+    print(f"# breaker overhead ({versions(packages)})")
+    print()
+    loop_rows: list[list[str]] = []
+    for group in ("sync", "async"):
+        cases = [c for c in chosen if c.group == group]
+        if not cases:
+            continue
+        if not any(c.name == "raw call" for c in cases):
+            cases.insert(0, next(c for c in CASES if c.group == group and c.name == "raw call"))
+        loop_rows += run_loops(group, cases, args.quick)
+    if loop_rows:
+        print("Tight loop, closed breaker, every call succeeds; best of interleaved rounds.")
+        print("'added' = ns per call over the raw call; 'vs aiguard' = added / aiguard's added.")
+        print()
+        print(markdown_table(["group", "case", "ns/call", "added ns", "vs aiguard"], loop_rows))
+        print()
+    thread_cases = [c for c in chosen if c.group == "threads"]
+    if thread_cases:
+        print("1 ms model (time.sleep(0.001)) through one shared breaker; calls per second.")
+        print()
+        print(markdown_table(["group", "case", "1 thread", "2 threads", "2T / 1T"],
+                             run_threads(thread_cases, args.quick)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Listener lists that never break the caller, and logging that says a thing once.
+
+Breakers, guards and flag sets report what happens to listeners that users
+register. Principle 1 applies: a listener that raises must not break the
+protected call. :class:`Listeners` calls each listener in turn, swallows and
+counts its exception, and logs it once per listener (not once per call) on the
+``"aiguard"`` logger.
+
+The listener list is an immutable tuple swapped under a lock on change, so
+:meth:`Listeners.emit` reads it without locking and the empty check on the hot
+path (``if listeners:``) is one attribute read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from aiguard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Listeners", "log_once"]
+
+_log = logging.getLogger("aiguard")
+_logged: set[str] = set()
+_logged_lock = threading.Lock()
+
+E = TypeVar("E")
+
+
+def log_once(key: str, message: str, *args: object, exc_info: bool = True) -> bool:
+    """Log *message* at warning level the first time *key* is seen in this process.
+
+    Args:
+        key: what makes two messages "the same" (e.g. ``"listener:recs:123"``).
+        message: a ``%``-style logging format.
+        *args: its arguments.
+        exc_info: attach the exception being handled, if any.
+
+    Returns:
+        True if this call logged, False if *key* was logged before.
+
+    Example:
+        >>> log_once("doctest-demo", "aiguard: %s", "first", exc_info=False)
+        True
+        >>> log_once("doctest-demo", "aiguard: %s", "second", exc_info=False)
+        False
+    """
+    with _logged_lock:
+        if key in _logged:
+            return False
+        _logged.add(key)
+    _log.warning(message, *args, exc_info=exc_info)
+    return True
+
+
+class Listeners(Generic[E]):
+    """An ordered set of callables that receive events; a failing one is counted, not raised.
+
+    Args:
+        owner: a short description of who emits (``"breaker 'recs'"``), used
+            in the log message when a listener raises.
+
+    Attributes:
+        errors: how many times a listener raised, over the object's life.
+
+    Example:
+        >>> seen = []
+        >>> listeners = Listeners("demo")
+        >>> listeners.add(seen.append)
+        >>> listeners.add(lambda event: 1 / 0)  # a broken listener
+        >>> listeners.emit("tripped")
+        >>> seen, listeners.errors, len(listeners)
+        (['tripped'], 1, 2)
+    """
+
+    __slots__ = ("_lock", "_owner", "errors", "items")
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+        self._lock = threading.Lock()
+        self.items: tuple[Callable[[E], object], ...] = ()
+        self.errors = 0
+
+    def add(self, listener: Callable[[E], object]) -> None:
+        """Register *listener* (a callable taking one event); adding it twice is a no-op."""
+        if not callable(listener):
+            raise ConfigurationError("listener", "a callable taking one event", listener)
+        with self._lock:
+            if listener not in self.items:
+                self.items = (*self.items, listener)
+
+    def remove(self, listener: Callable[[E], object]) -> None:
+        """Unregister *listener*; removing one that is not registered is a no-op."""
+        with self._lock:
+            self.items = tuple(item for item in self.items if item != listener)
+
+    def emit(self, event: E) -> None:
+        """Call every listener with *event*; exceptions are counted and logged once each."""
+        for listener in self.items:
+            try:
+                listener(event)
+            except Exception:  # noqa: PERF203 - principle 1: one listener never breaks the call
+                self._failed(listener)
+
+    def _failed(self, listener: Callable[[E], object]) -> None:
+        with self._lock:
+            self.errors += 1
+        log_once(
+            f"listener:{self._owner}:{id(listener)}",
+            "aiguard: a listener of %s raised; it is skipped for this event "
+            "(logged once, counted in errors)",
+            self._owner,
+        )
+
+    def __bool__(self) -> bool:
+        """Whether any listener is registered."""
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        """How many listeners are registered."""
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        """Show the owner, the number of listeners and of errors."""
+        return f"Listeners({self._owner!r}, n={len(self.items)}, errors={self.errors})"
