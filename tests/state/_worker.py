@@ -7,6 +7,7 @@ the last line is written at exit with the final counts.
 
 * ``flags``: a Redis-backed Flags (refresh 0.2 s, pub/sub push) and a kill
   switch with a fallback on ``recs.personalized``; served is "model" or "fallback".
+  ``flags-poll``: the same without the pub/sub push (polling every 0.2 s only).
 * ``breaker``: a CircuitBreaker shared through the Redis board under
   FleetRule(tripped=2, of=4, within=5); the model fails while ``DIR/broken``
   lists this replica; served is the breaker state.
@@ -31,8 +32,16 @@ def _log(path: Path, **fields: object) -> None:
         out.write(json.dumps({"t": time.time(), **fields}) + "\n")
 
 
-def _flags(url: str, namespace: str, log: Path, stop: Path) -> None:
-    flags = ag.Flags(store=ag.RedisStore(url, namespace=namespace), refresh=0.2)  # + pub/sub
+class _PollOnly:
+    """The Redis store without ``subscribe``: the flag set can only poll."""
+
+    def __init__(self, store: ag.RedisStore) -> None:
+        self.read_all, self.write, self.history = store.read_all, store.write, store.history
+
+
+def _flags(url: str, namespace: str, log: Path, stop: Path, *, push: bool) -> None:
+    store = ag.RedisStore(url, namespace=namespace)
+    flags = ag.Flags(store=store if push else _PollOnly(store), refresh=0.2)
 
     @ag.kill_switch(FLAG, flags=flags, fallback=lambda x: "fallback")
     def predict(x: int) -> str:
@@ -102,8 +111,8 @@ def main() -> None:
     mode, url, namespace, replica, directory = sys.argv[1:6]
     folder = Path(directory)
     log, stop = folder / f"{replica}.log", folder / "stop"
-    if mode == "flags":
-        _flags(url, namespace, log, stop)
+    if mode in {"flags", "flags-poll"}:
+        _flags(url, namespace, log, stop, push=mode == "flags")
     else:
         _breaker(url, namespace, replica, folder)
 

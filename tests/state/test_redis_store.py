@@ -160,6 +160,21 @@ def test_outage_raises_store_error_quickly_and_recovers(redis_server, redis_url:
     assert store.read_all() == {"a": {"on": True}}
 
 
+def test_a_vanished_flags_hash_is_an_error_not_an_empty_store(
+    redis_server, redis_url: str
+) -> None:
+    """After a restart without persistence, readers keep their last values until a new write."""
+    store = RedisStore(redis_url, namespace="t")
+    store.write("a", {"on": False})
+    assert store.read_all() == {"a": {"on": False}}
+    redis_server.restart()
+    with pytest.raises(StoreError, match="vanished"):
+        store.read_all()
+    assert RedisStore(redis_url, namespace="t").read_all() == {}  # a new process: simply empty
+    store.write("b", {"on": True})
+    assert store.read_all() == {"b": {"on": True}}
+
+
 def test_subscription_calls_back_on_every_write(store: RedisStore) -> None:
     """A write from another store reaches the subscriber's callback."""
     seen = threading.Event()

@@ -144,10 +144,10 @@ class RedisStore:
         return f"{scheme}{sep}***@{host}" if at and credentials else self.url
 
     def _fail(self, action: str, exc: Exception) -> StoreError:
+        # counted here, logged by whoever handles the StoreError (the flag set logs once
+        # per outage); debug here so an outage is not reported twice
         self.errors += 1
-        if f"error:{action}" not in self._reported:
-            self._reported.add(f"error:{action}")
-            _log.warning("aiguard: %r could not %s: %s", self, action, exc)
+        _log.debug("aiguard: %r could not %s: %s", self, action, exc)
         return StoreError(f"{self!r} could not {action}: {exc}")
 
     def _garbage(self, name: str, raw: bytes) -> None:
@@ -166,12 +166,22 @@ class RedisStore:
         """Return every flag record; garbage fields give their last good record.
 
         Raises:
-            StoreError: Redis is unreachable or did not answer in time.
+            StoreError: Redis is unreachable or did not answer in time, or the
+                flags hash this store has read before is gone (a Redis restart
+                without persistence): the flag set then keeps its last known
+                values, stale, until a flag is written again.
         """
         try:
             raw: dict[bytes, bytes] = self._client.hgetall(self._flags_key)
         except self._redis.RedisError as exc:
             raise self._fail("read the flags", exc) from exc
+        if not raw and self._last_good:
+            # Redis deletes empty hashes, and no command here deletes a flag: the hash is
+            # gone because Redis restarted without persistence (or someone deleted it).
+            # Reading that as "no flags" would silently undo every kill switch.
+            raise self._fail("find the flags", StoreError(
+                f"{self._flags_key} vanished (Redis restarted without persistence?); "
+                "keeping the last known values until a flag is written again"))
         records: dict[str, dict[str, Any]] = {}
         for field, value in raw.items():
             name = field.decode("utf-8", "replace")
@@ -342,10 +352,12 @@ class Subscription:
         store, stop = self._store, self._stop
         client = store._redis.Redis.from_url(store.url, **store._options)
         delay = 0.05
+        connected = True
         while not stop.is_set():
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(store.channel)
+                connected = True
                 self.connects += 1
                 delay = 0.05
                 self._notify()  # changes made while we were away announced nothing to us
@@ -361,8 +373,9 @@ class Subscription:
                         quiet_since = time.monotonic()
             except (store._redis.RedisError, OSError) as exc:
                 self.errors += 1
-                if self.errors == 1:
+                if connected:  # once per outage
                     _log.warning("aiguard: %r subscription lost: %s; reconnecting", store, exc)
+                connected = False
                 stop.wait(delay)
                 delay = min(delay * 2, self._max_delay)
             finally:
