@@ -499,3 +499,40 @@ def test_outcome_events_are_not_transitions() -> None:
     breaker.listeners[0](Event("open", kind="failure"))
     fleet.poll()
     assert board.read_breakers("recs")["x"]["state"] == "closed"
+
+
+def test_with_real_circuit_breakers_on_a_fake_clock() -> None:
+    """Real breakers: two trip on failures, the third is forced open; healed trials release it."""
+    from aiguard import CircuitBreaker
+    from aiguard.errors import CircuitOpenError
+
+    clock = FakeClock(1000)
+    board = MemoryBoard()
+    breakers = [
+        CircuitBreaker(name="recs", window=4, min_calls=2, open_for=10, half_open_calls=1,
+                       clock=clock)
+        for _ in range(3)
+    ]
+    fleets = [
+        share_breaker(b, board=board, rule=FleetRule(tripped=2, of=3, within=30),
+                      replica=f"r{i}", clock=clock, start=False)
+        for i, b in enumerate(breakers)
+    ]
+
+    def fail() -> None:
+        raise RuntimeError("model down")
+
+    for b in breakers[:2]:
+        for _ in range(2):
+            with pytest.raises(RuntimeError):
+                b.call(fail)
+    _poll_all(fleets)
+    assert [b.state.value for b in breakers] == ["open", "open", "forced_open"]
+    with pytest.raises(CircuitOpenError):
+        breakers[2].call(lambda: "model")
+    clock.advance(10)
+    for b in breakers[:2]:
+        assert b.call(lambda: "model") == "model"  # the half-open trial succeeds
+    _poll_all(fleets)
+    assert [b.state.value for b in breakers] == ["closed", "closed", "closed"]
+    assert breakers[2].call(lambda: "model") == "model"

@@ -11,15 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import aiguard
-
-pytestmark = [
-    pytest.mark.redis,
-    pytest.mark.slow,
-    pytest.mark.skipif(  # TODO: drop once the CircuitBreaker lands on main
-        not hasattr(aiguard.CircuitBreaker, "add_listener"), reason="CircuitBreaker not built yet"
-    ),
-]
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 WORKER = Path(__file__).with_name("_worker.py")
 REPLICAS = ("r0", "r1", "r2", "r3")
