@@ -440,3 +440,12 @@ def test_public_names_of_aiguard_checks_are_pinned() -> None:
         "not_constant", "probabilities", "shape",
     }  # fmt: skip
     assert all(hasattr(checks, name) for name in checks.__all__)
+
+
+def test_objects_with_an_odd_shape_get_a_single_verdict() -> None:
+    """A result whose .shape is not a tuple gets the whole-result bool, not a crash."""
+
+    class Odd:
+        shape = 3
+
+    assert checks.custom(lambda r: True)(Odd()) is True

@@ -165,7 +165,11 @@ class Check:
 
     def __call__(self, result: Any) -> Mask:
         """Judge *result*: a bool for a scalar, a per-row mask for a batch."""
-        return _expand(judge(self, result), result)
+        verdict = judge(self, result)
+        try:
+            return _expand(verdict, result)
+        except Exception:  # an object with an odd .shape: its verdict stands for all rows
+            return verdict
 
     def _mask(self, result: Any) -> Mask:
         """Fast, unguarded verdict; a bool may stand for every row of a batch."""
