@@ -9,16 +9,23 @@ show them.
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from typing_extensions import Self
 
 from aiguard.errors import ConfigurationError
+from aiguard.testing._fault_kinds import (
+    ConstantFault,
+    DriftFault,
+    Fault,
+    LatencyFault,
+    NaNFault,
+    RaiseFault,
+)
+from aiguard.testing._fault_kinds import rate_of as _rate
 from aiguard.testing._hook import GuardedSlot, Slot, find_slots
 
 if TYPE_CHECKING:
@@ -28,189 +35,6 @@ if TYPE_CHECKING:
     from aiguard.typing import Clock
 
 __all__ = ["Fault", "Faults", "Injector", "inject"]
-
-
-def _rate(rate: Any) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, Real) or not 0.0 <= float(rate) <= 1.0:
-        raise ConfigurationError("rate", "a number in [0, 1]", rate)
-    return float(rate)
-
-
-class Fault:
-    """One fault of an :class:`Injector`, with its counts.
-
-    Attributes:
-        kind: ``"raise"``, ``"latency"``, ``"nan"``, ``"constant"`` or ``"drift"``.
-        rate: the share of calls it affects (drawn from the injector's seed).
-        calls: how many calls reached this fault.
-        injected: how many of them it affected.
-
-    Example:
-        >>> import aiguard as ag
-        >>> from aiguard.testing import inject
-        >>> g = ag.Guard(name="demo", fallback=lambda x: 0.0)
-        >>> @g
-        ... def score(x):
-        ...     return x
-        >>> with inject(score).raise_(RuntimeError, rate=0.5) as faults:
-        ...     _ = [score(1.0) for _ in range(100)]
-        >>> fault = faults.faults[0]
-        >>> fault.kind, fault.calls, 30 < fault.injected < 70
-        ('raise', 100, True)
-    """
-
-    __slots__ = ("_rng", "calls", "injected", "kind", "rate")
-
-    def __init__(self, kind: str, rate: float, rng: np.random.Generator) -> None:
-        self.kind = kind
-        self.rate = rate
-        self.calls = 0
-        self.injected = 0
-        self._rng = rng
-
-    def _fires(self) -> bool:
-        """Count one call and draw whether this fault hits it (caller holds the lock)."""
-        self.calls += 1
-        if self._rng.random() < self.rate:
-            self.injected += 1
-            return True
-        return False
-
-    def __repr__(self) -> str:
-        """Show the kind, the rate and the counts."""
-        return (f"Fault({self.kind!r}, rate={self.rate}, calls={self.calls}, "
-                f"injected={self.injected})")
-
-
-class _Raise(Fault):
-    __slots__ = ("_make",)
-
-    def __init__(self, exc: Any, rate: float, rng: np.random.Generator) -> None:
-        super().__init__("raise", rate, rng)
-        if isinstance(exc, BaseException):
-            instance = exc
-
-            def make() -> BaseException:
-                return instance.with_traceback(None)
-        elif isinstance(exc, type) and issubclass(exc, BaseException):
-            kind: type[BaseException] = exc
-
-            def make() -> BaseException:
-                try:
-                    return kind(f"aiguard: injected {kind.__name__}")
-                except TypeError:
-                    return kind()
-        else:
-            raise ConfigurationError("exc", "an exception type or instance", exc)
-        try:
-            make()
-        except TypeError as error:
-            raise ConfigurationError(
-                "exc", "an exception instance, or a type constructible from a message", exc
-            ) from error
-        self._make = make
-
-
-class _Latency(Fault):
-    __slots__ = ("seconds",)
-
-    def __init__(self, seconds: Any, rate: float, rng: np.random.Generator) -> None:
-        super().__init__("latency", rate, rng)
-        if (isinstance(seconds, bool) or not isinstance(seconds, Real)
-                or not 0.0 <= float(seconds) < math.inf):
-            raise ConfigurationError("seconds", "a finite number >= 0", seconds)
-        self.seconds = float(seconds)
-
-
-class _NaN(Fault):
-    __slots__ = ("rows",)
-
-    def __init__(self, rows: Any, rate: float, rng: np.random.Generator) -> None:
-        super().__init__("nan", rate, rng)
-        if rows is not None and (
-            isinstance(rows, bool) or not isinstance(rows, Real) or not 0.0 < float(rows) <= 1.0
-        ):
-            raise ConfigurationError("rows", "None (all rows) or a share in (0, 1]", rows)
-        self.rows = None if rows is None else float(rows)
-
-    def apply(self, result: Any) -> Any:
-        """Return a float copy of *result* with the chosen rows set to NaN."""
-        if isinstance(result, np.ndarray) and result.dtype.kind in "fc":
-            out = result.copy()
-        else:
-            out = np.array(result, dtype=float)
-        if out.ndim == 0 and not isinstance(result, np.ndarray):
-            return math.nan
-        if self.rows is None or out.ndim == 0:
-            out[...] = np.nan
-        else:
-            n = out.shape[0]
-            k = min(n, max(1, round(self.rows * n)))
-            out[self._rng.choice(n, size=k, replace=False)] = np.nan
-        return out
-
-
-class _Constant(Fault):
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any, rate: float, rng: np.random.Generator) -> None:
-        super().__init__("constant", rate, rng)
-        self.value = value
-
-    def apply(self, result: Any) -> Any:
-        """Return *result* with every row equal (to ``value``, or to the first row)."""
-        arr = np.asarray(result)
-        if arr.ndim == 0:
-            return result if self.value is None else self.value
-        if self.value is None:
-            return np.broadcast_to(arr[:1], arr.shape).copy()
-        out = np.empty(arr.shape, dtype=np.result_type(arr, np.asarray(self.value)))
-        out[...] = self.value
-        return out
-
-
-class _Drift(Fault):
-    __slots__ = ("features", "shift")
-
-    def __init__(self, shift: Any, features: Any, rate: float, rng: np.random.Generator) -> None:
-        super().__init__("drift", rate, rng)
-        try:
-            shift_arr = np.asarray(shift, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError("shift", "a number or an array of numbers", shift) from exc
-        if isinstance(shift, bool) or not np.all(np.isfinite(shift_arr)):
-            raise ConfigurationError("shift", "a finite number or array of numbers", shift)
-        self.shift = shift if shift_arr.ndim == 0 else shift_arr
-        if features is None or isinstance(features, (int, str)):
-            self.features = None if features is None else [features]
-        else:
-            self.features = list(features)
-        if self.features is not None and (
-            not self.features
-            or not all(isinstance(f, (int, str)) and not isinstance(f, bool)
-                       for f in self.features)
-        ):
-            raise ConfigurationError(
-                "features", "None (all), a column index or name, or a list of them", features
-            )
-
-    def apply(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Return *args* with ``shift`` added to the chosen features of the first argument."""
-        if not args:
-            raise ConfigurationError("drift", "a model called with the features first", args)
-        x = args[0]
-        if hasattr(x, "columns") and hasattr(x, "copy"):  # a pandas DataFrame
-            moved = x.copy()
-            columns = list(x.columns) if self.features is None else self.features
-            moved[columns] = moved[columns] + self.shift
-        else:
-            arr = np.array(x, dtype=float)
-            if self.features is None:
-                moved = arr + self.shift
-            else:
-                arr[..., self.features] += self.shift  # type: ignore[index]
-                moved = arr
-        return (moved, *args[1:])
 
 
 class Injector:
@@ -259,10 +83,10 @@ class Injector:
         self._clock = clock
         self._seeds = np.random.SeedSequence(seed)
         self._lock = threading.Lock()
-        self._inputs: list[_Drift] = []
-        self._delays: list[_Latency] = []
-        self._raises: list[_Raise] = []
-        self._outputs: list[_NaN | _Constant] = []
+        self._inputs: list[DriftFault] = []
+        self._delays: list[LatencyFault] = []
+        self._raises: list[RaiseFault] = []
+        self._outputs: list[NaNFault | ConstantFault] = []
         self._undo: list[Callable[[], None]] = []
         self.faults: tuple[Fault, ...] = ()
         self.calls = 0
@@ -292,7 +116,7 @@ class Injector:
             ...     answer(), g.last_outcome.reason
             ('rules', 'error')
         """
-        return self._add(_Raise(exc, _rate(rate), self._rng()), self._raises)
+        return self._add(RaiseFault(exc, _rate(rate), self._rng()), self._raises)
 
     def latency(self, seconds: float, *, rate: float = 1.0) -> Self:
         """Make the call *seconds* slower.
@@ -314,7 +138,7 @@ class Injector:
             ...     answer(), g.last_outcome.latency, clock()
             (42, 3.0, 3.0)
         """
-        return self._add(_Latency(seconds, _rate(rate), self._rng()), self._delays)
+        return self._add(LatencyFault(seconds, _rate(rate), self._rng()), self._delays)
 
     def nan(self, *, rate: float = 1.0, rows: float | None = None) -> Self:
         """Set output rows to NaN: all of them, or a share *rows* of each affected batch.
@@ -334,7 +158,7 @@ class Injector:
             ...     int(np.isnan(predict(np.zeros(10))).sum())
             5
         """
-        return self._add(_NaN(rows, _rate(rate), self._rng()), self._outputs)
+        return self._add(NaNFault(rows, _rate(rate), self._rng()), self._outputs)
 
     def constant(self, value: Any = None, *, rate: float = 1.0) -> Self:
         """Collapse the output: every row becomes *value* (default: the first row).
@@ -351,7 +175,7 @@ class Injector:
             ...     predict(np.arange(3.0))
             array([0.5, 0.5, 0.5])
         """
-        return self._add(_Constant(value, _rate(rate), self._rng()), self._outputs)
+        return self._add(ConstantFault(value, _rate(rate), self._rng()), self._outputs)
 
     def drift(self, shift: Any, *, features: Any = None, rate: float = 1.0) -> Self:
         """Move the inputs: add *shift* to *features* of the first positional argument.
@@ -372,7 +196,7 @@ class Injector:
             ...     predict(np.ones((2, 3)))
             array([13., 13.])
         """
-        return self._add(_Drift(shift, features, _rate(rate), self._rng()), self._inputs)
+        return self._add(DriftFault(shift, features, _rate(rate), self._rng()), self._inputs)
 
     # -- running ----------------------------------------------------------------------
     def _before(self, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], float, Any, bool]:
