@@ -137,7 +137,9 @@ class StoreContract:
     @settings(
         max_examples=15,
         deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture, HealthCheck.differing_executors
+        ],
     )
     @given(name=names, record=records)
     def test_write_then_read_round_trips(
