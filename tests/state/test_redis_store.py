@@ -105,7 +105,16 @@ def test_garbage_in_history_is_skipped(store: RedisStore, raw: redis.Redis) -> N
 def test_unserialisable_record_is_a_typed_error(store: RedisStore) -> None:
     """A record that is not JSON-serialisable raises InvalidInputError and writes nothing."""
     with pytest.raises(InvalidInputError, match="record must be a JSON-serialisable mapping"):
-        store.write("a", {"on": float("nan")})
+        store.write("a", {"on": False, "x": float("nan")})
+    assert store.read_all() == {}
+
+
+def test_invalid_names_and_records_are_refused_on_write(store: RedisStore) -> None:
+    """A bad flag name or a record that is not a flag record raises and writes nothing."""
+    with pytest.raises(InvalidInputError, match="name must be a flag name"):
+        store.write("Bad Name!", {"on": False})
+    with pytest.raises(InvalidInputError, match=r"record\['on'\]"):
+        store.write("a", {"on": "off"})
     assert store.read_all() == {}
 
 
@@ -113,6 +122,7 @@ def test_unserialisable_record_is_a_typed_error(store: RedisStore) -> None:
     ("kwargs", "argument"),
     [
         ({"url": "http://x"}, "url"),
+        ({"url": "redis://127.0.0.1:notaport/0"}, "url"),
         ({"url": 5}, "url"),
         ({"namespace": ""}, "namespace"),
         ({"namespace": "a b"}, "namespace"),

@@ -123,7 +123,10 @@ class RedisStore:
             "socket_connect_timeout": self.socket_timeout,
             "retry": redis.retry.Retry(redis.backoff.NoBackoff(), 0),
         }
-        self._client = redis.Redis.from_url(url, **self._options)
+        try:
+            self._client = redis.Redis.from_url(url, **self._options)
+        except ValueError as exc:  # a malformed port, database number, query option...
+            raise ConfigurationError("url", f"a valid Redis URL ({exc})", url) from exc
         self._flags_key = f"{namespace}:flags"
         self.channel = f"{namespace}:flags:changed"
         self._last_good: dict[str, dict[str, Any]] = {}
@@ -205,9 +208,11 @@ class RedisStore:
         """Store *record* for flag *name*, append it to the history and announce the change.
 
         Raises:
-            InvalidInputError: *record* cannot be stored as JSON.
+            InvalidInputError: *name* is not a valid flag name, or *record* is not a
+                valid flag record that JSON can hold (nothing is written).
             StoreError: Redis is unreachable or did not answer in time.
         """
+        parse_record(name, record)
         payload = _encode("record", record)
         history = f"{self.namespace}:history:{name}"
         try:
