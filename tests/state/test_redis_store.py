@@ -299,3 +299,31 @@ class TestRedisStoreContract(StoreContract):
         client = redis.Redis.from_url(store.url)
         client.hset(f"{store.namespace}:flags", name, b"{garbage")
         client.close()
+
+
+def test_idle_subscription_pings_and_ignores_pongs(
+    store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet subscription pings the server; the pongs trigger no callback."""
+    import aiguard.state._redis as module
+
+    monkeypatch.setattr(module, "_PING_AFTER", 0.0)
+    calls: list[int] = []
+    subscription = store.subscribe(lambda: calls.append(1))
+    assert _wait_for(lambda: subscription.connects == 1)
+    time.sleep(1.2)  # get_message waits 0.5 s per round: at least two pings and pongs
+    subscription.close()
+    assert calls == [1]  # only the connection's own refresh
+    assert subscription.errors == 0
+
+
+def test_subscription_to_a_dead_server_retries_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With nothing listening the subscriber keeps retrying, logging one warning."""
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        subscription = RedisStore("redis://127.0.0.1:1/0").subscribe(lambda: None)
+        assert _wait_for(lambda: subscription.errors >= 3)
+        subscription.close()
+    assert subscription.connects == 0
+    assert len([r for r in caplog.records if "subscription lost" in r.getMessage()]) == 1

@@ -61,12 +61,12 @@ class AiguardProvider(AbstractProvider):
     Example:
         >>> import aiguard as ag
         >>> from openfeature import api
-        >>> flags = ag.Flags()
+        >>> flags = ag.Flags(refresh=None)
         >>> flags.set("recs.personalized", False, reason="3 AM", actor="ops")
         >>> api.set_provider(AiguardProvider(flags), domain="doctest")
         >>> api.get_client("doctest").get_boolean_value("recs.personalized", True)
         False
-        >>> api.clear_providers()
+        >>> api.clear_providers(); flags.close()
     """
 
     def __init__(self, flags: Flags) -> None:
