@@ -383,3 +383,12 @@ def test_many_bins_take_the_wide_index_path() -> None:
     res = drift.hellinger(ref, cur, bins=400)
     want = [expected("hellinger", ref[:, j], cur[:, j], 400) for j in range(2)]
     np.testing.assert_allclose(res.statistic, want, rtol=1e-9)
+
+
+def test_compat_all_missing_current_column() -> None:
+    """compat='evidently' with an all-NaN current column under omit gives NaN and a warning."""
+    with pytest.warns(drift.DriftWarning):
+        res = drift.psi(
+            RNG.normal(size=50), np.full(5, np.nan), compat="evidently", nan_policy="omit"
+        )
+    assert np.isnan(res.statistic)

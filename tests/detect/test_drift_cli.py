@@ -228,3 +228,49 @@ def test_subprocess_entry_point(files: dict[str, Path]) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("**Drift**")
+
+
+def test_parquet_reader_with_a_stand_in_pyarrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Parquet path converts each column (labels to objects) via pyarrow's API."""
+    import types
+    from pathlib import Path
+
+    rng = np.random.default_rng(3)
+    tables = {
+        "r.parquet": {"x": rng.normal(size=200), "k": rng.choice(["a", "b"], 200)},
+        "c.parquet": {"x": rng.normal(4.0, 1.0, size=200), "k": rng.choice(["a", "b"], 200)},
+    }
+
+    class Column:
+        def __init__(self, values: np.ndarray) -> None:
+            self.values = values
+
+        def to_numpy(self, zero_copy_only: bool = True) -> np.ndarray:
+            return self.values
+
+    class Table:
+        def __init__(self, data: dict[str, np.ndarray]) -> None:
+            self.data = data
+            self.column_names = list(data)
+
+        def column(self, name: str) -> Column:
+            return Column(self.data[name])
+
+    parquet = types.ModuleType("pyarrow.parquet")
+    parquet.read_table = lambda path: Table(tables[Path(path).name])  # type: ignore[attr-defined]
+    pyarrow = types.ModuleType("pyarrow")
+    pyarrow.parquet = parquet  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pyarrow", pyarrow)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", parquet)
+    for name in tables:
+        (tmp_path / name).write_bytes(b"")
+    table = read_table(tmp_path / "r.parquet")
+    assert table["k"].dtype == object
+    assert table["x"].dtype == np.float64
+    code = main(
+        ["drift", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--methods", "psi"]
+    )
+    assert code == 1
+    assert capsys.readouterr().out.splitlines()[2].startswith("x")

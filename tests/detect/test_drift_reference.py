@@ -428,3 +428,54 @@ def test_default_methods_cover_numeric_and_categorical() -> None:
         mixed_frame(300, seed=2), methods="chi2", min_effect=0.9
     )
     assert not gated.feature("city").drifted
+
+
+def test_more_input_shapes() -> None:
+    """Declared-categorical object numbers, ragged lists and dates are handled or refused."""
+    ref = drift.Reference(np.array([1, None, 2], dtype=object), categorical=True)
+    assert ref.categories("x0") == ("1.0", "2.0")
+    assert ref.summary["x0"]["missing"] == 1
+    with pytest.raises(InvalidInputError, match="data"):
+        drift.Reference([[1.0, 2.0], [3.0]])
+    dates = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=3)})
+    with pytest.raises(InvalidInputError, match="data"):
+        drift.Reference(dates)
+
+
+def test_single_bin_and_methods_without_features() -> None:
+    """One explicit bin is labelled 'all'; a method that applies to no feature is left out."""
+    ref = drift.Reference(RNG.uniform(size=(100, 1)), bins=[0.0, 1.0])
+    report = ref.compare(RNG.uniform(size=(50, 1)), methods=("chi2", "psi"))
+    feature = report.features[0]
+    assert feature.bins == ("all",)
+    assert feature.result("chi2") is None
+    assert [r.method for r in feature.results] == ["psi"]
+
+
+def test_chi2_degenerate_tables() -> None:
+    """One shared category gives chi2 0 / p 1; an all-missing current column gives NaN."""
+    ref = drift.Reference({"k": np.array(["a"] * 10)})
+    same = ref.compare({"k": np.array(["a"] * 5)}, methods="chi2").features[0].result("chi2")
+    assert same is not None
+    assert (same.statistic, same.pvalue) == (0.0, 1.0)
+    empty = ref.compare({"k": np.array([None] * 5, dtype=object)}, methods="chi2")
+    result = empty.features[0].result("chi2")
+    assert result is not None
+    assert np.isnan(result.statistic)
+    assert not empty.drifted
+    assert empty.features[0].missing_current == 1.0
+
+
+def test_accumulator_on_categorical_only_reference() -> None:
+    """Categorical-only references count known and unseen labels; merges add unseen counts."""
+    ref = drift.Reference({"k": np.array(["a", "b", "b"])})
+    left, right = ref.accumulator(), ref.accumulator()
+    left.update({"k": np.array(["a", "z", "z"])})
+    right.update({"k": np.array(["z", None, "y"], dtype=object)})
+    right.update({"k": np.array([None], dtype=object)})
+    both = left + right
+    labels, rc, cc = both.histograms()[0]
+    assert labels == ("a", "b", "y (new)", "z (new)")
+    assert rc.tolist() == [1, 2, 0, 0]
+    assert cc.tolist() == [1, 0, 1, 3]
+    assert both.compare(methods="psi").features[0].missing_current == pytest.approx(2 / 7)

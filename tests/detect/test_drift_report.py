@@ -169,3 +169,14 @@ def test_no_drift_report() -> None:
     assert report.to_markdown().startswith("**No drift**")
     assert "no drift in 2 features" in report.to_html()
     assert all(f.moved_bins == () for f in report.features)
+
+
+def test_html_cells_for_tests_and_missing_methods() -> None:
+    """Tests show their p-value; a method that does not apply to a feature shows a dash."""
+    ref = drift.Reference({"x": RNG.normal(size=300), "k": RNG.choice(["a", "b"], 300)})
+    report = ref.compare(
+        {"x": RNG.normal(size=200), "k": RNG.choice(["a", "b"], 200)}, methods=("chi2", "psi")
+    )
+    page = report.to_html()
+    assert "(p=" in page
+    assert "&ndash;" in page

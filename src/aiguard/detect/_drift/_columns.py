@@ -138,25 +138,18 @@ def _object_is_numeric(column: NDArray[Any], argument: str) -> bool:
     return not has_str
 
 
-def _split(
-    data: Any, argument: str, axis: int
-) -> tuple[list[str] | None, list[np.ndarray], list[bool]]:
-    """Columns of *data* (samples along *axis*) with pandas categorical flags."""
-    frame = _frame_columns(data, argument) if axis == 0 else None
+def _split(data: Any, argument: str) -> tuple[list[str] | None, list[np.ndarray], list[bool]]:
+    """Columns of *data* (samples along axis 0) with pandas categorical flags."""
+    frame = _frame_columns(data, argument)
     if frame is not None:
         return frame
     try:
         arr = np.asarray(data)
-    except Exception as exc:  # ragged lists and the like
+    except ValueError as exc:  # ragged lists and the like
         raise InvalidInputError(argument, "array-like", type(data).__name__) from exc
     if arr.ndim == 1:
         arr = arr[:, None]
-    elif arr.ndim == 2:
-        if axis not in (0, 1, -1, -2):
-            raise ConfigurationError("axis", "0 or 1 for 2-D input", axis)
-        if axis in (1, -1):
-            arr = arr.T
-    else:
+    elif arr.ndim != 2:
         raise InvalidInputError(argument, "a 1-D or 2-D array", f"ndim={arr.ndim}")
     if arr.dtype.kind not in "fiubUSO":
         raise InvalidInputError(argument, "numbers or strings", f"dtype {arr.dtype}")
@@ -187,7 +180,6 @@ def as_table(
     data: Any,
     *,
     argument: str,
-    axis: int = 0,
     feature_names: Sequence[str] | None = None,
     categorical: bool | Sequence[int | str] | None = None,
 ) -> Table:
@@ -197,7 +189,7 @@ def as_table(
         InvalidInputError: wrong ndim, no rows, no columns, inf, mixed types.
         ConfigurationError: ``feature_names`` or ``categorical`` do not fit the data.
     """
-    frame_names, columns, declared = _split(data, argument, axis)
+    frame_names, columns, declared = _split(data, argument)
     n_cols = len(columns)
     if n_cols == 0:
         raise InvalidInputError(argument, "at least one feature column", "0 columns")
@@ -221,7 +213,7 @@ def as_table(
             is_cat = not _object_is_numeric(col, argument)
         (cat_idx if is_cat else numeric_idx).append(j)
     if numeric_idx:
-        block = _numeric_block(data, columns, numeric_idx, axis, argument)
+        block = _numeric_block(data, columns, numeric_idx, argument)
         # one read: a finite column sum proves the column has no inf (nor NaN)
         with np.errstate(invalid="ignore", over="ignore"):
             suspect = np.flatnonzero(~np.isfinite(block.sum(axis=0)))
@@ -253,17 +245,18 @@ def as_table(
 
 
 def _numeric_block(
-    data: Any, columns: list[np.ndarray], numeric_idx: list[int], axis: int, argument: str
+    data: Any, columns: list[np.ndarray], numeric_idx: list[int], argument: str
 ) -> NDArray[np.float64]:
     """The float64 block of the numeric columns; a numeric 2-D array is used without a copy."""
     if (
         isinstance(data, np.ndarray)
         and data.ndim == 2
         and data.dtype == np.float64
-        and len(numeric_idx) == data.shape[1 - (axis % 2)]
+        and len(numeric_idx) == data.shape[1]
     ):
-        return data if axis % 2 == 0 else data.T
-    try:
-        return np.column_stack([columns[j] for j in numeric_idx]).astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(argument, "numbers in numeric columns", str(exc)) from exc
+        return data
+    odd = [j for j in numeric_idx if columns[j].dtype.kind not in "fiubO"]
+    if odd:
+        kinds = sorted({str(columns[j].dtype) for j in odd})
+        raise InvalidInputError(argument, "numbers or labels (declare them categorical)", kinds)
+    return np.column_stack([columns[j] for j in numeric_idx]).astype(np.float64)

@@ -122,8 +122,6 @@ def build_report(
     k = ref.n_features
     per_feature: list[list[MethodResult]] = [[] for _ in range(k)]
     for m in methods:
-        if m not in stats:
-            continue
         stat, pval = stats[m]
         effect = (effects or {}).get(m, stat)
         where = np.flatnonzero(~_not_applicable(stat))

@@ -349,7 +349,7 @@ class Reference:
             >>> ref = Reference(rng.normal(size=(2000, 3)), feature_names=["a", "b", "c"])
             >>> cur = rng.normal(size=(1000, 3))
             >>> cur[:, 1] += 1.0
-            >>> report = ref.compare(cur, methods=("ks", "psi"))
+            >>> report = ref.compare(cur, methods=("psi", "jensenshannon"))
             >>> report.drifted_features
             ('b',)
         """
