@@ -19,7 +19,6 @@ window's lock-free success path).
 
 from __future__ import annotations
 
-import bisect
 import itertools  # noqa: TC003 - used at run time by the slots' owners
 import math
 from collections import deque
@@ -142,12 +141,8 @@ class CountWindow:
         del now
         i = next(self.seq)
         if failure or slow:
-            bad = self._bad
-            entry = (i, failure, int(slow))
-            if not bad or bad[-1][0] < i:
-                bad.append(entry)
-            else:  # a thread that drew an earlier index recorded later
-                bisect.insort(bad, entry)
+            # Indices of failures are drawn under the lock, so the deque stays sorted.
+            self._bad.append((i, failure, int(slow)))
             self.failures += failure
             self.slow += slow
         return self.judge(i)
