@@ -392,3 +392,31 @@ def test_compat_all_missing_current_column() -> None:
             RNG.normal(size=50), np.full(5, np.nan), compat="evidently", nan_policy="omit"
         )
     assert np.isnan(res.statistic)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ref=hnp.arrays(
+        np.float64, st.tuples(st.integers(1, 30), st.integers(1, 3)), elements=st.floats(-1e3, 1e3)
+    ),
+    cur=hnp.arrays(
+        np.float64, st.tuples(st.integers(1, 30), st.integers(1, 3)), elements=st.floats(-1e3, 1e3)
+    ),
+    where=st.sampled_from(["reference", "current"]),
+    bad=st.sampled_from([np.inf, -np.inf]),
+    seed=st.integers(0, 1000),
+)
+def test_generated_bad_input_is_a_typed_error(
+    ref: np.ndarray, cur: np.ndarray, where: str, bad: float, seed: int
+) -> None:
+    """Generated inputs with an inf or a feature-count mismatch raise InvalidInputError."""
+    method = list(METHODS.values())[seed % 4]
+    if ref.shape[1] != cur.shape[1]:
+        with pytest.raises(InvalidInputError, match="current"):
+            method(ref, cur)
+        return
+    target = ref if where == "reference" else cur
+    rng = np.random.default_rng(seed)
+    target[rng.integers(target.shape[0]), rng.integers(target.shape[1])] = bad
+    with pytest.raises(InvalidInputError, match=where):
+        method(ref, cur, nan_policy="omit")
