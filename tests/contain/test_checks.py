@@ -449,3 +449,11 @@ def test_objects_with_an_odd_shape_get_a_single_verdict() -> None:
         shape = 3
 
     assert checks.custom(lambda r: True)(Odd()) is True
+
+
+def test_wide_and_deep_rows_reduce_exactly() -> None:
+    """Rows of 255, 256 and 300 elements and 3-D rows: one bad element fails its row."""
+    for shape in ((4, 255), (4, 256), (4, 300), (4, 3, 5)):
+        x = np.zeros(shape)
+        x.reshape(4, -1)[2, -1] = NAN
+        assert is_mask(checks.finite()(x), [True, True, False, True])

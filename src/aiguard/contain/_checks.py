@@ -52,7 +52,7 @@ _isfinite: Final = np.isfinite
 _math_isfinite: Final = math.isfinite
 _min: Final = np.minimum.reduce
 _max: Final = np.maximum.reduce
-_EXACT_F32: Final = 2**24
+_einsum: Final = np.einsum
 _PY_NUMBERS: Final = (float, int)
 _NUMERIC: Final = frozenset("biuf")
 
@@ -65,12 +65,11 @@ def _rows(m: npt.NDArray[np.bool_]) -> Mask:
         return bool(m)
     n = m.shape[0]
     k = m.size // n if n else 0
-    if not 0 < k < _EXACT_F32:
+    if not 0 < k < 256:
         return np.asarray(m.all(axis=tuple(range(1, m.ndim))))
-    # numpy reduces short rows slowly (~33 us for 1000 x 20); counting the True
-    # entries of each row with a float32 matrix-vector product is ~4x faster
-    # and exact while k < 2**24.
-    counts = m.reshape(n, k).view(np.uint8).astype(np.float32) @ np.ones(k, np.float32)
+    # numpy reduces short rows slowly (~33 us for 1000 x 20); einsum counts the
+    # True bytes of each row ~4x faster, exactly while the count fits a uint8.
+    counts = _einsum("ij->i", m.reshape(n, k).view(np.uint8))
     return np.asarray(counts == k)
 
 
