@@ -327,3 +327,19 @@ def test_subscription_to_a_dead_server_retries_and_logs_once(
         subscription.close()
     assert subscription.connects == 0
     assert len([r for r in caplog.records if "subscription lost" in r.getMessage()]) == 1
+
+
+def test_a_server_that_never_answers_times_out_quickly() -> None:
+    """A peer that accepts the connection but never replies costs one socket_timeout, no hang."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes connections; nobody ever reads or writes
+        port = silent.getsockname()[1]
+        store = RedisStore(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2)
+        started = time.perf_counter()
+        with pytest.raises(StoreError):
+            store.read_all()
+        elapsed = time.perf_counter() - started
+    assert 0.15 < elapsed < 1.5
