@@ -231,6 +231,8 @@ def test_dead_reports_are_forgotten_and_close_takes_ours_down() -> None:
     assert set(board.read_breakers("recs")) == {"r0"}
     fleets[0].close()
     assert set(board.read_breakers("recs")) == set()
+    fleets[0].poll()  # a closed fleet member posts nothing any more
+    assert set(board.read_breakers("recs")) == set()
 
 
 def test_close_releases_a_forced_breaker() -> None:
