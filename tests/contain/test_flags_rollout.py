@@ -96,3 +96,20 @@ def test_missing_key_is_never_random() -> None:
     """Without a key a partial rollout answers the same (off) every time."""
     flags = make("f", 50)
     assert {flags.enabled("f") for _ in range(100)} == {False}
+
+
+def test_unhashable_keys_are_hashed_by_their_text() -> None:
+    """An unhashable key (a list) is bucketed by str(key) like any other, not refused."""
+    flags = make("f", 50)
+    for key in ([1], [2, 3], {"user": 7}, [4]):
+        assert flags.enabled("f", key=key) is (reference_bucket("f", key) < 5000)
+    assert flags.faults == 0
+
+
+def test_equal_keys_of_different_types_keep_their_own_buckets() -> None:
+    """1 and 1.0 hash as '1' and '1.0': the bucket cache keeps them apart."""
+    assert bucket("f", 1) == reference_bucket("f", 1)
+    assert bucket("f", 1.0) == reference_bucket("f", 1.0)
+    flags = make("f", 50)
+    assert flags.enabled("f", key=1) is (reference_bucket("f", 1) < 5000)
+    assert flags.enabled("f", key=1.0) is (reference_bucket("f", 1.0) < 5000)

@@ -23,7 +23,7 @@ from typing_extensions import Self
 
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard.contain._kill_switch import kill_switch
-from aiguard.contain._rollout import BUCKETS, bucket, threshold
+from aiguard.contain._rollout import BUCKETS, bucket, cached_bucket, threshold
 from aiguard.errors import ConfigurationError, InvalidInputError, StoreError, UnknownFlagError
 from aiguard.state._records import (
     ALL,
@@ -316,7 +316,12 @@ class Flags:
             value = self._snap.get(name, default)
             if value is True or value is False:
                 return value
-            return key is not None and bucket(name, key) < value
+            if key is None:
+                return False
+            try:
+                return cached_bucket(name, key) < value  # type: ignore[no-any-return]
+            except TypeError:  # an unhashable key: hash it without the cache
+                return bucket(name, key) < value  # type: ignore[no-any-return]
         except Exception as exc:
             return self._fault(name, default, exc)
 

@@ -6,15 +6,17 @@ its bucket is below ``round(p * 100)``. The bucket depends only on the flag
 and the key, never on ``p``, so raising the percentage only adds keys and
 lowering it only removes them: nobody flips back and forth. Every process
 computes the same bucket (no per-process hash seed), so a fleet agrees on who
-is in. Keys are turned into text with ``str(key)``.
+is in. Keys are turned into text with ``str(key)``. Recent (flag, key) buckets
+are cached (32,768 entries), so a key seen again costs a dictionary lookup.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Final
 
-__all__ = ["BUCKETS", "SALT", "bucket", "in_rollout", "threshold"]
+__all__ = ["BUCKETS", "SALT", "bucket", "cached_bucket", "in_rollout", "threshold"]
 
 BUCKETS: Final = 10_000
 """Resolution of a rollout: 0.01 %."""
@@ -33,6 +35,13 @@ def bucket(flag: str, key: object, *, salt: str = SALT) -> int:
     """
     digest = blake2b(f"{salt}:{flag}:{key}".encode(errors="surrogatepass"), digest_size=8)
     return int.from_bytes(digest.digest(), "big") % BUCKETS
+
+
+cached_bucket = lru_cache(maxsize=1 << 15, typed=True)(bucket)
+""":func:`bucket` behind a bounded, thread-safe cache (hashable keys only): hot keys skip hashing.
+
+``typed=True`` keeps ``1`` and ``1.0`` apart (their text differs, so may their buckets).
+"""
 
 
 def threshold(percent: float) -> int:
