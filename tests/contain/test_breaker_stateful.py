@@ -197,7 +197,7 @@ class BreakerMachine(RuleBasedStateMachine):
 
 
 TestBreakerMachine = BreakerMachine.TestCase
-TestBreakerMachine.settings = settings(max_examples=200, stateful_step_count=40, deadline=None,
+TestBreakerMachine.settings = settings(max_examples=400, stateful_step_count=50, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
 
 
