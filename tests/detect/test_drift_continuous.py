@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from aiguard import drift
-from aiguard.detect._drift import _continuous, _pvalues
+from aiguard.detect._drift import _continuous, _merge, _pvalues
 from aiguard.detect._drift._common import sort_samples
 
 RTOL, ATOL = 1e-9, 1e-13
@@ -297,3 +297,57 @@ def test_chunking_over_many_features() -> None:
     res = drift.wasserstein(ref, cur)
     exp = [stats.wasserstein_distance(ref[:, j], cur[:, j]) for j in range(300)]
     _close(res.statistic, exp)
+
+
+@pytest.fixture
+def one_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Force the one-feature-at-a-time integer-key merge used for long samples."""
+    monkeypatch.setattr(_merge, "_CHUNK_ELEMENTS", 1)
+
+
+def _signed(seed: int, n: int, m: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    if kind == "zeros":  # negative, -0.0, +0.0 and positive values, with ties across samples
+        pool = np.array([-2.5, -1.0, -0.0, 0.0, 0.5, 3.0, -1e-300, 5e-324, 1e300, -1e300])
+        return rng.choice(pool, size=(n, 2)), rng.choice(pool, size=(m, 2))
+    if kind == "negative":
+        return -rng.exponential(size=(n, 2)), -rng.exponential(2.0, size=(m, 2))
+    if kind == "positive":
+        return rng.exponential(size=(n, 2)), rng.exponential(2.0, size=(m, 2))
+    return rng.normal(size=(n, 2)) * 1e3, rng.normal(size=(m, 2)) * 1e-3
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 60),
+    m=st.integers(1, 60),
+    kind=st.sampled_from(["zeros", "negative", "positive", "scales"]),
+)
+def test_integer_key_merge_matches_scipy(
+    one_row_chunks: None, seed: int, n: int, m: int, kind: str
+) -> None:
+    """The key-based merge (signs, zeros, extremes, ties) gives scipy's numbers."""
+    ref, cur = _signed(seed, n, m, kind)
+    ks = drift.ks(ref, cur, method="asymp")
+    w = drift.wasserstein(ref, cur)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", drift.DriftWarning)
+        cvm = drift.cramervonmises(ref, cur)
+        ad = drift.anderson(ref, cur)
+    for j in range(2):
+        a, b = ref[:, j], cur[:, j]
+        exp = stats.ks_2samp(a, b, method="asymp")
+        _close(ks.statistic[j], exp.statistic)
+        _close(ks.pvalue[j], exp.pvalue)
+        with np.errstate(all="ignore"):
+            expected_w = stats.wasserstein_distance(a, b)
+        _close(w.statistic[j], expected_w)
+        if min(n, m) >= 2:
+            _close(cvm.statistic[j], stats.cramervonmises_2samp(a, b).statistic)
+        if n + m > 3:
+            np.testing.assert_allclose(
+                ad.statistic[j], _scipy_anderson(a, b)[0], rtol=1e-9, atol=1e-9
+            )

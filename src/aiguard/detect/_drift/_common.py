@@ -466,7 +466,9 @@ def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> 
     Raises:
         InvalidInputError: ``inf`` anywhere, or a NaN under ``nan_policy="raise"``.
     """
-    values = np.sort(np.ascontiguousarray(x.T), axis=1).T
+    rows = np.array(x.T, dtype=np.float64, order="C")  # one copy, sorted in place
+    rows.sort(axis=1)
+    values = rows.T
     n = values.shape[0]
     last = values[-1]
     counts = np.full(values.shape[1], n, dtype=np.int64)

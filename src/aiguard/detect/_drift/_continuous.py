@@ -75,7 +75,8 @@ _NORM_FLOOR = 0.001
 
 def _ref_scale(ref: FloatArray) -> FloatArray:
     """The reference's standard deviation (ddof=0) per column, floored at 0.001."""
-    scale: FloatArray = np.maximum(np.std(ref, axis=0), _NORM_FLOOR)
+    with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
+        scale: FloatArray = np.maximum(np.std(ref, axis=0), _NORM_FLOOR)
     return scale
 
 

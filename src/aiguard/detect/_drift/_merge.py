@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["RAW_QUANTITIES", "merged_quantities"]
 
 _CHUNK_ELEMENTS = 1 << 18
+_MAGNITUDE = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
+_SIGN = np.uint64(0x8000_0000_0000_0000)
+_ONE = np.uint64(1)
 
 #: what :func:`merged_quantities` can compute, per feature
 RAW_QUANTITIES = (
@@ -51,10 +54,12 @@ RAW_QUANTITIES = (
 class _Buffers:
     """Work arrays for one chunk size, reused across chunks."""
 
-    __slots__ = ("cc", "d", "delta", "idx", "tmp", "tmp2", "v", "z")
+    __slots__ = ("cc", "counts", "d", "delta", "idx", "isc", "tag", "tmp", "tmp2", "v", "z")
 
     def __init__(self, rows: int, total: int) -> None:
-        self.z = np.empty((rows, total), dtype=np.complex128)
+        # the complex merge buffer is only needed for chunks of several rows
+        self.z = np.empty((rows if rows > 1 else 0, total), dtype=np.complex128)
+        self.isc = np.empty((rows, total))
         self.v = np.empty((rows, total))
         self.cc = np.empty((rows, total))
         self.d = np.empty((rows, total))
@@ -62,6 +67,8 @@ class _Buffers:
         self.tmp = np.empty((rows, total))
         self.tmp2 = np.empty((rows, total))
         self.idx = np.arange(1, total + 1, dtype=np.float64)
+        self.tag = np.empty((rows, total), dtype=np.int64)
+        self.counts = np.empty((rows, total), dtype=np.int64)
 
 
 def merged_quantities(
@@ -91,22 +98,80 @@ def merged_quantities(
     return out
 
 
-def _chunk(
-    ref: FloatArray, cur: FloatArray, buf: _Buffers, want: frozenset[str]
-) -> dict[str, FloatArray]:
+def _merge_complex(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
+    """Merge many short rows at once: a stable sort of (value, origin) complex pairs."""
     rows, n = ref.shape
-    m = cur.shape[1]
     z = buf.z[:rows]
     z.real[:, :n] = ref
     z.real[:, n:] = cur
     z.imag[:, :n] = 0.0
     z.imag[:, n:] = 1.0
     z.sort(axis=1, kind="stable")
+    np.copyto(buf.v[:rows], z.real)
+    np.copyto(buf.isc[:rows], z.imag)
+    np.copyto(buf.tag[:rows], z.imag, casting="unsafe")
+
+
+def _merge_keys(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
+    """Merge one long row pair through integer keys (about twice as fast as complex).
+
+    A float's magnitude bits order non-negative floats, and ``M - magnitude``
+    (``M`` the largest negative magnitude) orders negative ones, each in 63
+    bits; shifted left by one, the freed bit holds the origin, so equal values
+    put the reference first. Negative and non-negative values are merged as two
+    separate segments, each a stable sort of two sorted runs (one linear merge).
+    The merged keys are decoded back to floats in place.
+    """
+    n = ref.size
+    keys = buf.v[0].view(np.uint64)
+    nr = int(np.searchsorted(ref, 0.0, side="left"))
+    nc = int(np.searchsorted(cur, 0.0, side="left"))
+    neg = nr + nc
+    big = np.uint64(0)
+    for x, count in ((ref, nr), (cur, nc)):
+        if count:
+            big = max(big, x[:1].view(np.uint64)[0] & _MAGNITUDE)
+    segments = (
+        (ref[:nr], 0, 0, True),
+        (cur[:nc], 1, nr, True),
+        (ref[nr:], 0, neg, False),
+        (cur[nc:], 1, neg + n - nr, False),
+    )
+    for x, origin, start, negative in segments:
+        out = keys[start : start + x.size]
+        np.bitwise_and(x.view(np.uint64), _MAGNITUDE, out=out)
+        if negative:
+            np.subtract(big, out, out=out)
+        np.left_shift(out, _ONE, out=out)
+        if origin:
+            np.bitwise_or(out, _ONE, out=out)
+    keys[:neg].sort(kind="stable")
+    keys[neg:].sort(kind="stable")
+    tag = buf.tag[0]
+    np.bitwise_and(keys, _ONE, out=tag.view(np.uint64))
+    np.copyto(buf.isc[0], tag)
+    np.right_shift(keys, _ONE, out=keys)
+    if neg:
+        np.subtract(big, keys[:neg], out=keys[:neg])
+        np.bitwise_or(keys[:neg], _SIGN, out=keys[:neg])
+
+
+def _chunk(
+    ref: FloatArray, cur: FloatArray, buf: _Buffers, want: frozenset[str]
+) -> dict[str, FloatArray]:
+    rows, n = ref.shape
+    m = cur.shape[1]
+    if rows == 1:
+        _merge_keys(ref[0], cur[0], buf)
+    else:
+        _merge_complex(ref, cur, buf)
     v = buf.v[:rows]
-    np.copyto(v, z.real)
-    isc = z.imag
+    isc = buf.isc[:rows]
     cc = buf.cc[:rows]
-    np.cumsum(isc, axis=1, out=cc)
+    # integer running counts: a float cumsum is several times slower
+    counts = buf.counts[:rows]
+    np.cumsum(buf.tag[:rows], axis=1, out=counts)
+    np.copyto(cc, counts)
     cr = buf.tmp[:rows]
     np.subtract(buf.idx, cc, out=cr)
     d = buf.d[:rows]
