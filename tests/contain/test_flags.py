@@ -621,3 +621,46 @@ def test_no_background_work_without_refresh() -> None:
     store = SubscribingStore()
     make(store)
     assert store.callbacks == []
+
+
+def test_concurrent_readers_writers_and_refreshers_agree_in_the_end() -> None:
+    """Threads reading, setting and refreshing at once: only bools, no errors, store wins."""
+    store = ag.MemoryStore()
+    flags = make(store, declare={"a": True})
+    other = make(store)
+    errors: list[BaseException] = []
+    answers: set[object] = set()
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            answers.add(flags.enabled("a"))
+            answers.add(flags.enabled("b", key="k"))
+
+    def writer(who: ag.Flags, name: str) -> None:
+        try:
+            for i in range(60):
+                who.set(name, i % 2 == 0, percent=None if i % 3 else 50.0)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def refresher() -> None:
+        while not stop.is_set():
+            flags.refresh()
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=refresher)]
+    writers = [threading.Thread(target=writer, args=(flags, "a")),
+               threading.Thread(target=writer, args=(other, "b"))]
+    for thread in threads + writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert answers <= {True, False}
+    assert flags.faults == 0
+    flags.refresh()
+    stored = store.read_all()
+    assert (flags.get("a").to_record(), flags.get("b").to_record()) == (stored["a"], stored["b"])

@@ -665,8 +665,10 @@ class Flags:
         for change in changes:
             if change.new is not None and change.new.source == "store":
                 history = self._local_history.get(change.name)
-                if history is None:
-                    history = self._local_history[change.name] = deque(maxlen=HISTORY_LIMIT)
+                if history is None:  # setdefault: two threads cannot both create it
+                    history = self._local_history.setdefault(
+                        change.name, deque(maxlen=HISTORY_LIMIT)
+                    )
                 history.append(change.new)
             for listener in self._listeners:
                 self._call(listener, change)
