@@ -30,6 +30,7 @@ class Case:
     group: str
     make: Callable[[], Any]
     kind: str = "sync"  # "sync", "async" or "threads"
+    baseline: bool = False  # the group's raw call: other rows report the ns they add to it
     note: str = ""
     packages: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)

@@ -96,13 +96,19 @@ def _threads_case(name: str, wrap: Any, packages: tuple[str, ...]) -> Case:
     return Case(name, "threads", lambda: wrap(sleep_1ms), "threads", packages=packages)
 
 
+def wrap_guard(fn: Any) -> Any:
+    return aiguard.Guard(name="bench", breaker=aiguard.CircuitBreaker(name="bench"))(fn)
+
+
 CASES: list[Case] = [
-    Case("raw call", "sync", lambda: functools.partial(ident, 1), "sync"),
+    Case("raw call", "sync", lambda: functools.partial(ident, 1), "sync", baseline=True),
     *(_sync_case(n, w, p) for n, (w, p) in SYNC_PEERS.items()),
-    Case("raw call", "async", lambda: functools.partial(aident, 1), "async"),
+    _sync_case("aiguard Guard(breaker=...)", wrap_guard, ("aiguard",)),
+    Case("raw call", "async", lambda: functools.partial(aident, 1), "async", baseline=True),
     _async_case("aiguard CircuitBreaker", wrap_aiguard, ("aiguard",)),
     _async_case("circuitbreaker", wrap_circuitbreaker, ("circuitbreaker",)),
-    Case("raw call", "threads", lambda: sleep_1ms, "threads"),
+    _async_case("aiguard Guard(breaker=...)", wrap_guard, ("aiguard",)),
+    Case("raw call", "threads", lambda: sleep_1ms, "threads", baseline=True),
     *(_threads_case(n, w, p) for n, (w, p) in SYNC_PEERS.items()),
 ]
 
@@ -133,18 +139,34 @@ def throughput(fn: Any, threads: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - start)
 
 
+REFERENCE = "aiguard CircuitBreaker"  # the row other rows are compared with
+
+
+def _make(case: Case) -> Any:
+    """Build a case; a peer that fails to build is reported, not fatal."""
+    try:
+        return case.make()
+    except Exception as exc:
+        print(f"  ! {case.group}/{case.name}: could not build ({exc!r}); skipped")
+        return None
+
+
 def run_loops(group: str, cases: list[Case], quick: bool) -> list[list[str]]:
     number, rounds = (5_000, 5) if quick else (20_000, 25)
-    timed = [(c.name, c.make(), c.kind) for c in cases]
+    built = [(c, _make(c)) for c in cases]
+    timed = [(c.name, fn, c.kind) for c, fn in built if fn is not None]
     best = best_ns(timed, number=number, rounds=rounds)
-    raw = best["raw call"]
-    ours = best.get("aiguard CircuitBreaker", float("nan")) - raw
+    raw = next(best[c.name] for c, fn in built if c.baseline and fn is not None)
+    ours = best.get(REFERENCE, float("nan")) - raw
     rows = []
-    for name, _, _ in timed:
-        added = best[name] - raw
-        ratio = "-" if name == "raw call" else f"{added / ours:.2f}x"
-        rows.append([group, name, f"{best[name]:,.0f}",
-                     "-" if name == "raw call" else f"{added:,.0f}", ratio])
+    for case, fn in built:
+        if fn is None:
+            rows.append([group, case.name, "n/a", "n/a", "n/a"])
+            continue
+        added = best[case.name] - raw
+        ratio = "-" if case.baseline else f"{added / ours:.2f}x"
+        rows.append([group, case.name, f"{best[case.name]:,.0f}",
+                     "-" if case.baseline else f"{added:,.0f}", ratio])
     return rows
 
 
@@ -152,7 +174,10 @@ def run_threads(cases: list[Case], quick: bool) -> list[list[str]]:
     seconds, rounds = (0.3, 1) if quick else (1.0, 3)
     rows = []
     for case in cases:
-        fn = case.make()
+        fn = _make(case)
+        if fn is None:
+            rows.append(["threads", case.name, "n/a", "n/a", "n/a"])
+            continue
         one = max(throughput(fn, 1, seconds) for _ in range(rounds))
         two = max(throughput(fn, 2, seconds) for _ in range(rounds))
         rows.append(["threads", case.name, f"{one:,.0f}", f"{two:,.0f}", f"{two / one:.2f}x"])
@@ -170,8 +195,8 @@ def main() -> None:
         cases = [c for c in chosen if c.group == group]
         if not cases:
             continue
-        if not any(c.name == "raw call" for c in cases):
-            cases.insert(0, next(c for c in CASES if c.group == group and c.name == "raw call"))
+        if not any(c.baseline for c in cases):
+            cases.insert(0, next(c for c in CASES if c.group == group and c.baseline))
         loop_rows += run_loops(group, cases, args.quick)
     if loop_rows:
         print("Tight loop, closed breaker, every call succeeds; best of interleaved rounds.")
