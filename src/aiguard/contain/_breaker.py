@@ -15,19 +15,26 @@ DISABLED / METRICS_ONLY states) admission is one lock-free read of ``_fast``.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import math
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
 import numpy as np
 
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._events import Listeners, log_once
 from aiguard.contain._breaker_shell import async_shell, sync_shell
+from aiguard.contain._breaker_values import (
+    BreakerEvent,
+    BreakerMetrics,
+    BreakerState,
+    _duration,
+    _matcher,
+    _positive_int,
+    _rate,
+)
 from aiguard.contain._window import BucketWindow, CountWindow, TimeWindow, peek
 from aiguard.errors import CircuitOpenError, ConfigurationError
 
@@ -45,180 +52,12 @@ R = TypeVar("R")
 __all__ = ["BreakerEvent", "BreakerMetrics", "BreakerState", "CircuitBreaker", "TimeWindow"]
 
 
-class BreakerState(enum.Enum):
-    """The states of a :class:`CircuitBreaker`.
-
-    ``CLOSED``, ``OPEN`` and ``HALF_OPEN`` are automatic. ``FORCED_OPEN``
-    (reject everything), ``DISABLED`` (admit everything, record nothing) and
-    ``METRICS_ONLY`` (admit everything, record, never trip) are set by an
-    operator and held until :meth:`CircuitBreaker.reset`.
-
-    Example:
-        >>> BreakerState("half_open")
-        <BreakerState.HALF_OPEN: 'half_open'>
-    """
-
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-    FORCED_OPEN = "forced_open"
-    DISABLED = "disabled"
-    METRICS_ONLY = "metrics_only"
-
-
 _CLOSED = BreakerState.CLOSED
 _OPEN = BreakerState.OPEN
 _HALF_OPEN = BreakerState.HALF_OPEN
 _FORCED_OPEN = BreakerState.FORCED_OPEN
 _DISABLED = BreakerState.DISABLED
 _METRICS_ONLY = BreakerState.METRICS_ONLY
-
-
-@attrs.frozen(slots=True)
-class BreakerEvent:
-    """What a breaker reports to its listeners.
-
-    Attributes:
-        kind: ``"transition"`` for a state change, or the outcome of one call:
-            ``"success"``, ``"failure"`` (failure weight > 0), ``"slow"`` (a
-            slow call that did not fail), ``"rejected"``, ``"ignored"``.
-        name: the breaker's name.
-        at: clock time of the event.
-        old: the state before (for outcomes: the state when the event is emitted).
-        new: the state after (for outcomes: the same as ``old``).
-        reason: why a transition happened (``"failure_rate 0.6 >= 0.5"``,
-            ``"force_open()"``, ...) or why a call was rejected; else None.
-        duration: the call's duration in seconds (outcomes of model calls).
-        failure: the call's failure weight in [0, 1].
-        slow: whether the call was slow.
-
-    Example:
-        >>> e = BreakerEvent(kind="transition", name="recs", at=3.0,
-        ...                  old=BreakerState.CLOSED, new=BreakerState.OPEN, reason="manual")
-        >>> e.new.value
-        'open'
-    """
-
-    kind: str
-    name: str
-    at: float
-    old: BreakerState
-    new: BreakerState
-    reason: str | None = None
-    duration: float | None = None
-    failure: float = 0.0
-    slow: bool = False
-
-
-@attrs.frozen(slots=True)
-class BreakerMetrics:
-    """A snapshot of a breaker's counters (``breaker.metrics``).
-
-    Totals (``calls`` ... ``stale``) count from the breaker's creation and
-    survive :meth:`~CircuitBreaker.reset`; ``window_*`` and the rates describe
-    the calls the breaker is judging now: the sliding window in CLOSED and
-    METRICS_ONLY, the finished trials in HALF_OPEN, frozen at the values that
-    made the decision in OPEN and FORCED_OPEN, empty in DISABLED.
-
-    Attributes:
-        state: the current state.
-        since: clock time of the last state change.
-        calls: model calls whose result was recorded (stale ones included).
-        failures: sum of failure weights (a batch with 30% bad rows adds 0.3).
-        slow_calls: calls slower than ``slow_call_duration``.
-        rejected: calls refused without calling the model.
-        ignored: calls whose outcome was ignored (ignored exceptions, cancellation).
-        stale: results of calls admitted before a state change (not judged).
-        window_calls: calls in the judged window.
-        window_failures: failure weight in the judged window.
-        window_slow_calls: slow calls in the judged window.
-        failure_rate: ``window_failures / window_calls``; NaN until
-            ``min_calls`` calls are in the window (in HALF_OPEN: until one trial finished).
-        slow_call_rate: ``window_slow_calls / window_calls``; NaN likewise.
-        retry_at: when OPEN, the clock time from which a trial call is admitted; else None.
-        attempt: openings since the breaker was last CLOSED (drives ``open_for`` back-off).
-        listener_errors: how many times a listener raised.
-
-    Example:
-        >>> import aiguard as ag
-        >>> ag.CircuitBreaker(name="recs").metrics.failure_rate
-        nan
-    """
-
-    state: BreakerState
-    since: float
-    calls: int
-    failures: float
-    slow_calls: int
-    rejected: int
-    ignored: int
-    stale: int
-    window_calls: int
-    window_failures: float
-    window_slow_calls: int
-    failure_rate: float
-    slow_call_rate: float
-    retry_at: float | None
-    attempt: int
-    listener_errors: int
-
-
-def _rate(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ConfigurationError(argument, "a number in (0, 1]", value)
-    return float(value)
-
-
-def _positive_int(value: object, argument: str, expected: str = "an int >= 1") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(argument, expected, value)
-    return value
-
-
-def _duration(value: object, argument: str, *, zero: bool = False) -> float:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    lowest = "0" if zero else "> 0"
-    expected = f"a finite number of seconds >= {lowest[-1]}" if zero else (
-        "a finite number of seconds > 0"
-    )
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(argument, expected + " (or a timedelta)", value)
-    if not (0 <= value < math.inf if zero else 0 < value < math.inf):
-        raise ConfigurationError(argument, expected + " (or a timedelta)", value)
-    return float(value)
-
-
-_MATCHER_EXPECTED = "an exception type, a predicate exc -> bool, or a tuple of them"
-
-
-def _matcher(spec: object, argument: str) -> Callable[[BaseException], bool]:
-    """Turn exception types / predicates (or a tuple of them) into one predicate."""
-    items = spec if isinstance(spec, (tuple, list)) else (spec,)
-    types: list[type[BaseException]] = []
-    predicates: list[Callable[[BaseException], object]] = []
-    for item in items:
-        if isinstance(item, type) and issubclass(item, BaseException):
-            types.append(item)
-        elif callable(item) and not isinstance(item, type):
-            predicates.append(item)
-        else:
-            raise ConfigurationError(argument, _MATCHER_EXPECTED, spec)
-    classes = tuple(types)
-
-    def matches(exc: BaseException) -> bool:
-        if isinstance(exc, classes):
-            return True
-        for predicate in predicates:
-            try:
-                if predicate(exc):
-                    return True
-            except Exception:  # noqa: PERF203 - a user predicate must not break the call
-                log_once(f"predicate:{id(predicate)}", "aiguard: the %s predicate %r raised; "
-                         "it counts as not matching", argument, predicate)
-        return False
-
-    return matches
 
 
 class CircuitBreaker:
