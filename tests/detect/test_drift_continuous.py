@@ -339,7 +339,8 @@ def test_integer_key_merge_matches_scipy(
         ad = drift.anderson(ref, cur)
     for j in range(2):
         a, b = ref[:, j], cur[:, j]
-        exp = stats.ks_2samp(a, b, method="asymp")
+        with np.errstate(divide="ignore"):
+            exp = stats.ks_2samp(a, b, method="asymp")
         _close(ks.statistic[j], exp.statistic)
         _close(ks.pvalue[j], exp.pvalue)
         with np.errstate(all="ignore"):
@@ -351,3 +352,15 @@ def test_integer_key_merge_matches_scipy(
             np.testing.assert_allclose(
                 ad.statistic[j], _scipy_anderson(a, b)[0], rtol=1e-9, atol=1e-9
             )
+
+
+def test_fused_path_keeps_ks_for_one_value_samples() -> None:
+    """With several methods, a 1-value feature still gets KS; only CvM is NaN (warned)."""
+    ref = sort_samples(np.array([[1.0, 1.0], [2.0, 2.0], [3.0, np.nan]]), "reference")
+    cur = sort_samples(np.array([[1.5, 0.5], [np.nan, np.nan], [np.nan, np.nan]]), "current")
+    with pytest.warns(drift.DriftWarning, match=r"cramervonmises: feature\(s\) \[0, 1\]"):
+        out = _continuous.compare_sorted(ref, cur, ("ks", "cramervonmises"), nan_policy="omit")
+    expected = stats.ks_2samp([1.0, 2.0], [0.5])
+    assert out["ks"][0][1] == pytest.approx(expected.statistic)
+    assert out["ks"][1][1] == pytest.approx(expected.pvalue)
+    assert np.isnan(out["cramervonmises"][0]).all()

@@ -62,7 +62,6 @@ __all__ = [
 
 #: statistic names accepted by :func:`_continuous_sorted` and :func:`compare_sorted`
 CONTINUOUS_METHODS = ("ks", "cramervonmises", "anderson", "wasserstein", "energy")
-_MIN_SAMPLES = {"ks": 1, "cramervonmises": 2, "anderson": 1, "wasserstein": 1, "energy": 1}
 _NEEDS = {
     "ks": ("ks_plus", "ks_minus"),
     "cramervonmises": ("cvm_u", "wasserstein"),
@@ -209,16 +208,27 @@ def compare_sorted(
         res = _continuous_sorted(ref, cur, methods, **options)
         return tuple(a for method in methods for a in res[method])
 
-    need = max(_MIN_SAMPLES[method] for method in methods)
+    # every statistic needs one value per sample; Cramér-von Mises needs two, which
+    # is checked here for all of them when it is alone, and below when it is not
+    alone = methods == ("cramervonmises",)
     flat = apply_sorted(
         kernel,
         reference,
         current,
         nan_policy=nan_policy,
         n_outputs=3 * len(methods),
-        min_samples=need,
+        min_samples=2 if alone else 1,
         method="/".join(methods),
     )
+    if "cramervonmises" in methods and not alone:
+        small = (reference.counts < 2) | (current.counts < 2)
+        if nan_policy != "omit":
+            small &= (reference.counts == reference.n) & (current.counts == current.n)
+        if small.any():
+            warn_drift(
+                f"cramervonmises: feature(s) {np.flatnonzero(small).tolist()} have fewer than 2 "
+                "non-missing observations in reference or current; their statistic is NaN"
+            )
     return {method: flat[3 * i : 3 * i + 3] for i, method in enumerate(methods)}  # type: ignore[misc]
 
 

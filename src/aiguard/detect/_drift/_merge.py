@@ -108,7 +108,6 @@ def _merge_complex(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
     z.imag[:, n:] = 1.0
     z.sort(axis=1, kind="stable")
     np.copyto(buf.v[:rows], z.real)
-    np.copyto(buf.isc[:rows], z.imag)
     np.copyto(buf.tag[:rows], z.imag, casting="unsafe")
 
 
@@ -149,7 +148,6 @@ def _merge_keys(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
     keys[neg:].sort(kind="stable")
     tag = buf.tag[0]
     np.bitwise_and(keys, _ONE, out=tag.view(np.uint64))
-    np.copyto(buf.isc[0], tag)
     np.right_shift(keys, _ONE, out=keys)
     if neg:
         np.subtract(big, keys[:neg], out=keys[:neg])
@@ -166,7 +164,6 @@ def _chunk(
     else:
         _merge_complex(ref, cur, buf)
     v = buf.v[:rows]
-    isc = buf.isc[:rows]
     cc = buf.cc[:rows]
     # integer running counts: a float cumsum is several times slower
     counts = buf.counts[:rows]
@@ -204,6 +201,8 @@ def _chunk(
     if "distinct" in want:
         res["distinct"] = np.count_nonzero(delta, axis=1).astype(np.float64) + 1.0
     if "cvm_u" in want or "ad_a2kn" in want:
+        isc = buf.isc[:rows]  # origin as 0.0 / 1.0
+        np.copyto(isc, buf.tag[:rows])
         res.update(_rank_quantities(isc, cc, cr, delta, ties=ties, sizes=(n, m), want=want))
     return res
 
