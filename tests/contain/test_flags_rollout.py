@@ -113,3 +113,19 @@ def test_equal_keys_of_different_types_keep_their_own_buckets() -> None:
     flags = make("f", 50)
     assert flags.enabled("f", key=1) is (reference_bucket("f", 1) < 5000)
     assert flags.enabled("f", key=1.0) is (reference_bucket("f", 1.0) < 5000)
+
+
+def test_key_cache_is_bounded_and_answers_stay_the_same(monkeypatch) -> None:
+    """The per-flag key cache is cleared when full; answers never change because of it."""
+    import aiguard.contain._flags as flags_module
+
+    monkeypatch.setattr(flags_module, "_KEY_CACHE_SIZE", 8)
+    flags = make("f", 50)
+    first = [flags.enabled("f", key=f"k{i}") for i in range(30)]
+    again = [flags.enabled("f", key=f"k{i}") for i in range(30)]
+    assert first == again == [reference_bucket("f", f"k{i}") < 5000 for i in range(30)]
+    assert len(flags._key_cache["f"]) <= 8
+    flags.set("f", True, percent=75)  # a new percentage reuses the cached buckets
+    assert [flags.enabled("f", key=f"k{i}") for i in range(30)] == [
+        reference_bucket("f", f"k{i}") < 7500 for i in range(30)
+    ]

@@ -130,6 +130,17 @@ class _AllOff(dict[str, Any]):
 _ALL_OFF: Final = _AllOff()
 
 
+_KEY_CACHE_SIZE: Final = 1 << 15
+
+
+def _remember(known: dict[str, int], name: str, key: str) -> int:
+    """Compute and cache *key*'s bucket for flag *name* (the cache is bounded by clearing)."""
+    if len(known) >= _KEY_CACHE_SIZE:
+        known.clear()
+    found = known[key] = bucket(name, key)
+    return found
+
+
 def _try_parse(name: str, record: object) -> FlagState | Exception:
     try:
         return parse_record(name, record)
@@ -193,6 +204,7 @@ class Flags:
         "_failing",
         "_gen",
         "_invalid",
+        "_key_cache",
         "_last_error",
         "_last_read",
         "_listener_errors",
@@ -248,6 +260,7 @@ class Flags:
         self._states: dict[str, FlagState] = {}
         self._snap: dict[str, Any] = {}
         self._local_history: dict[str, deque[FlagState]] = {}
+        self._key_cache: dict[str, dict[str, int]] = {}
         self._listeners: tuple[Callable[[FlagChange], object], ...] = ()
         self._reported: set[str] = set()
         self._gen = 0
@@ -318,10 +331,14 @@ class Flags:
                 return value
             if key is None:
                 return False
+            cut, known = value  # a partial rollout: (threshold, this flag's str-key buckets)
+            if key.__class__ is str:
+                hit = known.get(key)
+                return (hit if hit is not None else _remember(known, name, key)) < cut  # type: ignore[no-any-return]
             try:
-                return cached_bucket(name, key) < value  # type: ignore[no-any-return]
+                return cached_bucket(name, key) < cut  # type: ignore[no-any-return]
             except TypeError:  # an unhashable key: hash it without the cache
-                return bucket(name, key) < value  # type: ignore[no-any-return]
+                return bucket(name, key) < cut  # type: ignore[no-any-return]
         except Exception as exc:
             return self._fault(name, default, exc)
 
@@ -658,7 +675,8 @@ class Flags:
                 snap[name] = state.on and state.percent != 0
             else:  # a partial rollout: the bucket threshold, unless it rounds to none or all
                 cut = threshold(state.percent or 0.0)
-                snap[name] = cut if 0 < cut < BUCKETS else cut >= BUCKETS
+                known = self._key_cache.setdefault(name, {})  # buckets do not depend on percent
+                snap[name] = (cut, known) if 0 < cut < BUCKETS else cut >= BUCKETS
         self._snap = snap
 
     def _emit(self, changes: list[FlagChange]) -> None:
