@@ -51,7 +51,8 @@ __all__ = [
 BinsSpec = Union[int, str, Sequence[float], "np.ndarray[Any, Any]"]
 BINNED_METHODS: Final = ("psi", "jensenshannon", "kl", "hellinger")
 DEFAULT_EPS: Final = 1e-4
-_CHUNK_ROWS: Final = 4096
+_CHUNK_ELEMENTS: Final = 1 << 14
+_MAX_TILE_BYTES: Final = 16 << 20
 
 
 def validate_bins(bins: object) -> BinsSpec:
@@ -132,25 +133,35 @@ def bin_counts(
     counts = np.zeros(f * k, dtype=np.int64)
     if f == 0:
         return counts.reshape(0, k)
-    # the bin index adds bool masks without casting (uint8 up to 255 bins); the key
-    # feature * k + bin is intp because np.bincount would convert anything else
+    if not values.flags.c_contiguous:
+        values = np.ascontiguousarray(values)
+    # Rows are processed in chunks of about _CHUNK_ELEMENTS values seen as one flat,
+    # contiguous run, compared with the edges tiled to the same length: long inner
+    # loops, no broadcasting. The bin index adds bool masks without casting (uint8
+    # up to 255 bins); the key feature * k + bin is intp, what np.bincount wants.
+    rows = max(1, min(n, _CHUNK_ELEMENTS // f))
+    length = rows * f
+    tiles = np.tile(edges, (1, rows)) if m * length * 8 <= _MAX_TILE_BYTES else None
     small = k <= 255
-    offsets = np.arange(f, dtype=np.intp) * k
-    step = min(n, _CHUNK_ROWS)
-    index = np.empty((step, f), dtype=np.uint8 if small else np.intp)
-    mask = np.empty((step, f), dtype=bool)
-    key = np.empty((step, f), dtype=np.intp)
+    offsets = np.tile(np.arange(f, dtype=np.intp) * k, rows)
+    index = np.empty(length, dtype=np.uint8 if small else np.intp)
+    mask = np.empty(length, dtype=bool)
+    key = np.empty(length, dtype=np.intp)
     add = mask.view(np.uint8) if small else mask
-    for start in range(0, n, step):
-        chunk = values[start : start + step]
-        rows = chunk.shape[0]
-        idx, msk, inc = index[:rows], mask[:rows], add[:rows]
+    flat = values.reshape(-1)
+    for start in range(0, n * f, length):
+        chunk = flat[start : start + length]
+        size = chunk.size
+        idx, msk, inc = index[:size], mask[:size], add[:size]
         idx[...] = 0
         for e in range(m):
-            np.greater_equal(chunk, edges[e], out=msk)
+            if tiles is not None:
+                np.greater_equal(chunk, tiles[e, :size], out=msk)
+            else:  # very many bins: broadcast one edge row instead of tiling them all
+                np.greater_equal(chunk.reshape(-1, f), edges[e], out=msk.reshape(-1, f))
             np.add(idx, inc, out=idx)
-        np.add(idx, offsets, out=key[:rows])
-        counts += np.bincount(key[:rows].ravel(), minlength=f * k)
+        np.add(idx, offsets[:size], out=key[:size])
+        counts += np.bincount(key[:size], minlength=f * k)
     counts = counts.reshape(f, k)
     if nan_columns is None:
         with np.errstate(invalid="ignore", over="ignore"):
