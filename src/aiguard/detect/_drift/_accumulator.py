@@ -39,7 +39,8 @@ class Accumulator:
 
     Create one with :meth:`Reference.accumulator`. Categories that the
     reference never saw are counted by name (they become extra bins with a
-    reference count of zero).
+    reference count of zero). An accumulator is not locked: give each thread
+    (or worker, or replica) its own and merge them with ``+``.
 
     Example:
         >>> import numpy as np
