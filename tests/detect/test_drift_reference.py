@@ -479,3 +479,23 @@ def test_accumulator_on_categorical_only_reference() -> None:
     assert rc.tolist() == [1, 2, 0, 0]
     assert cc.tolist() == [1, 0, 1, 3]
     assert both.compare(methods="psi").features[0].missing_current == pytest.approx(2 / 7)
+
+
+def test_bin_counts_from_the_sort_equal_the_direct_pass() -> None:
+    """With rank methods the bins are read off the sorted data; shares and PSI do not change."""
+    ref = drift.Reference(np.round(RNG.normal(size=(500, 3)), 1))
+    cur = np.round(RNG.normal(0.2, 1.0, size=(300, 3)), 1)
+    cur[:20, 1] = np.nan
+    cur[:, 2] = np.nan
+    with pytest.warns(drift.DriftWarning):
+        with_sort = ref.compare(cur, methods=("ks", *BINNED))
+    direct = ref.compare(cur, methods=BINNED)
+    for name in ref.feature_names:
+        a, b = with_sort.feature(name), direct.feature(name)
+        assert a.current_shares == b.current_shares
+        assert a.missing_current == b.missing_current
+        for m in BINNED:
+            ra, rb = a.result(m), b.result(m)
+            assert ra is not None
+            assert rb is not None
+            np.testing.assert_equal(ra.statistic, rb.statistic)
