@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - depends on the scipy version
 __all__ = ["anderson_pvalue", "cvm_pvalue", "ks_pvalue"]
 
 _MAX_AUTO_N = 10000
+_KOLMOGN_EXACT_N = 140  # scipy's kolmogn switches to the slow matrix methods above this n
 _INT32_MAX = np.iinfo(np.int32).max
 
 
@@ -54,12 +55,26 @@ def _ks_exact_cached(
     return bool(success), float(d_out), float(prob)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _kstwo_sf(d: float, n: float) -> float:
+    """``kstwo.sf`` of one value, cached.
+
+    For n > 140 and small d scipy evaluates it with the Durbin matrix method (tens
+    of ms at n = 50,000); a monitor comparing batches of the same size meets the
+    same lattice values of d again and again.
+    """
+    return float(stats.kstwo.sf(d, n))
+
+
 def _ks_asymp(d: FloatArray, n1: int, n2: int, alternative: str) -> FloatArray:
     m, n = sorted([float(n1), float(n2)], reverse=True)
     en = m * n / (m + n)
     if alternative == "two-sided":
+        big_n = float(np.round(en))
+        if big_n > _KOLMOGN_EXACT_N:
+            return np.array([_kstwo_sf(float(x), big_n) for x in d], dtype=np.float64)
         with np.errstate(divide="ignore"):  # one value per sample: scipy's kstwo with n = 0
-            prob = stats.kstwo.sf(d, np.round(en))
+            prob = stats.kstwo.sf(d, big_n)
     else:
         z = np.sqrt(en) * d
         expt = -2 * z**2 - 2 * z * (m + 2 * n) / np.sqrt(m * n * (m + n)) / 3.0
