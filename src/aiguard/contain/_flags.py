@@ -16,12 +16,12 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
-import attrs
 from typing_extensions import Self
 
 from aiguard._core._clock import MONOTONIC, validate_clock
+from aiguard.contain._flag_types import FlagChange, FlagSpec, FlagsStatus
 from aiguard.contain._kill_switch import kill_switch
 from aiguard.contain._rollout import BUCKETS, bucket, cached_bucket, threshold
 from aiguard.errors import ConfigurationError, InvalidInputError, StoreError, UnknownFlagError
@@ -45,76 +45,6 @@ __all__ = ["ALL", "FlagChange", "FlagSpec", "FlagState", "Flags", "FlagsStatus",
 
 _log = logging.getLogger("aiguard")
 _LIVE: Final[weakref.WeakSet[Flags]] = weakref.WeakSet()
-
-
-@attrs.frozen(slots=True)
-class FlagSpec:
-    """A flag declared in code: its value while nothing was ever read from the store.
-
-    Attributes:
-        name: the flag name.
-        default: True to fail open (the feature runs until told otherwise),
-            False to fail closed (it stays off until a store says on).
-        description: what the flag turns off, for the CLI and the docs.
-
-    Example:
-        >>> FlagSpec("recs.personalized", default=True, description="personalised recs")
-        FlagSpec(name='recs.personalized', default=True, description='personalised recs')
-    """
-
-    name: str
-    default: bool = True
-    description: str | None = None
-
-
-@attrs.frozen(slots=True)
-class FlagChange:
-    """A flag changed value: given to every listener (and to the incident timeline).
-
-    Attributes:
-        name: the flag name.
-        old: the state before (None when the flag was unknown).
-        new: the state after (None when its record vanished and nothing was declared).
-        source: ``"set"`` (changed through this flag set) or ``"refresh"``
-            (seen in the store: another process, the CLI, an edited file).
-        at: the flag set's clock when the change was seen.
-
-    Example:
-        >>> FlagChange("f", None, FlagState("f", on=False), "set", 0.0).new.on
-        False
-    """
-
-    name: str
-    old: FlagState | None
-    new: FlagState | None
-    source: Literal["set", "refresh"]
-    at: float
-
-
-@attrs.frozen(slots=True)
-class FlagsStatus:
-    """How fresh a flag set's snapshot is.
-
-    Attributes:
-        stale: the last read of the store failed (or none ever succeeded):
-            the values in force are the last known ones (or the declared defaults).
-        last_read: clock time of the last successful read (None: never).
-        read_errors: failed reads since the flag set was built.
-        invalid_records: records ignored because they failed validation.
-        listener_errors: listener calls that raised.
-        last_error: the last read error, as text.
-
-    Example:
-        >>> Flags().status.stale
-        False
-    """
-
-    stale: bool
-    last_read: float | None
-    read_errors: int
-    invalid_records: int
-    listener_errors: int
-    last_error: str | None
 
 
 class _AllOff(dict[str, Any]):
