@@ -230,3 +230,10 @@ def test_energy_threshold_decides() -> None:
     res = drift.energy(np.zeros((5, 2)), np.column_stack([np.zeros(5), np.ones(5)]), threshold=0.5)
     assert res.drifted.tolist() == [False, True]
     assert res.threshold == 0.5
+
+
+def test_warnings_point_at_the_callers_line() -> None:
+    """A DriftWarning is attributed to the user's call, not to aiguard's internals."""
+    with pytest.warns(drift.DriftWarning) as caught:
+        drift.ks([1.0, np.nan], [np.nan, np.nan], nan_policy="omit")
+    assert caught[0].filename == __file__

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -73,9 +74,6 @@ Correction: TypeAlias = Literal["bonferroni", "holm", "bh", "by"]
 NAN_POLICIES: tuple[str, ...] = ("propagate", "omit", "raise")
 CORRECTIONS: tuple[str, ...] = ("bonferroni", "holm", "bh", "by")
 
-# DriftWarning is raised from inside the public function two frames below the user.
-_STACKLEVEL = 4
-
 
 class DriftWarning(UserWarning):
     """A statistic could not be computed for some features and is NaN there.
@@ -93,8 +91,13 @@ class DriftWarning(UserWarning):
 
 
 def warn_drift(message: str) -> None:
-    """Emit one :class:`DriftWarning` pointing at the caller of the public function."""
-    warnings.warn(message, DriftWarning, stacklevel=_STACKLEVEL)
+    """Emit one :class:`DriftWarning` attributed to the first caller outside aiguard."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("aiguard."):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, DriftWarning, stacklevel=level)
 
 
 def _format_value(value: object) -> str:
