@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from aiguard.detect._drift._binned import DEFAULT_THRESHOLDS
+from aiguard.detect._drift._binned_core import DEFAULT_THRESHOLDS
 from aiguard.detect._drift._bins import (
     BINNED_METHODS,
     bin_counts,

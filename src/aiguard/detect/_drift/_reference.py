@@ -9,11 +9,8 @@ ship beside the model.
 
 from __future__ import annotations
 
-import itertools
-import json
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,7 +24,7 @@ from aiguard.detect._drift._bins import (
 )
 from aiguard.detect._drift._columns import Table, as_table
 from aiguard.detect._drift._common import sort_samples
-from aiguard.errors import InvalidInputError, StoreError
+from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import os
@@ -39,8 +36,6 @@ if TYPE_CHECKING:
     from aiguard.detect._drift._report import DriftReport
 
 __all__ = ["Reference"]
-
-_FORMAT: Final = "aiguard.drift.Reference/1"
 
 
 class Reference:
@@ -381,39 +376,9 @@ class Reference:
             ...     Reference.load(pathlib.Path(d) / "ref.npz").n_rows
             25
         """
-        bins: Any = (
-            self._bins if isinstance(self._bins, (int, str)) else np.asarray(self._bins).tolist()
-        )
-        meta = {
-            "format": _FORMAT,
-            "names": list(self._names),
-            "numeric_index": list(self._num_index),
-            "categorical_index": list(self._cat_index),
-            "n_rows": self._n_rows,
-            "bins": bins,
-            "summary": self._summary,
-        }
-        sizes = np.array([c.size for c in self._categories], dtype=np.int64)
-        labels = np.concatenate(self._categories) if self._categories else np.array([], dtype=str)
-        arrays = {
-            "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-            "sorted": self._sorted,
-            "n_valid": self._n_valid,
-            "edges": self._edges,
-            "nbins": self._nbins.astype(np.int64),
-            "counts": self._counts,
-            "missing": self._missing,
-            "cat_sizes": sizes,
-            "cat_labels": labels.astype(str),
-            "cat_counts": np.concatenate(self._cat_counts)
-            if self._cat_counts
-            else np.zeros(0, np.int64),
-        }
-        try:
-            with Path(path).open("wb") as fh:
-                np.savez(fh, **arrays)  # type: ignore[arg-type]
-        except OSError as exc:
-            raise StoreError(f"cannot write the reference to {str(path)!r}: {exc}") from exc
+        from aiguard.detect._drift._persist import write_reference  # noqa: PLC0415 - cycle
+
+        write_reference(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Reference:
@@ -423,40 +388,9 @@ class Reference:
             StoreError: the file cannot be read.
             InvalidInputError: the file is not a saved aiguard reference.
         """
-        try:
-            with np.load(Path(path), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except OSError as exc:
-            raise StoreError(f"cannot read the reference {str(path)!r}: {exc}") from exc
-        except ValueError as exc:
-            raise InvalidInputError("path", "a saved aiguard Reference (.npz)", str(path)) from exc
-        try:
-            meta = json.loads(arrays["meta"].tobytes().decode())
-            if meta.get("format") != _FORMAT:
-                raise KeyError("format")  # noqa: TRY301 - one error path for every malformed file
-            self = cls.__new__(cls)
-            self._names = tuple(meta["names"])
-            self._num_index = tuple(meta["numeric_index"])
-            self._cat_index = tuple(meta["categorical_index"])
-            self._n_rows = int(meta["n_rows"])
-            bins = meta["bins"]
-            self._bins = (
-                bins if isinstance(bins, (int, str)) else np.asarray(bins, dtype=np.float64)
-            )
-            self._summary = meta["summary"]
-            self._sorted = arrays["sorted"]
-            self._n_valid = arrays["n_valid"]
-            self._edges = arrays["edges"]
-            self._nbins = arrays["nbins"].astype(np.intp)
-            self._counts = arrays["counts"]
-            self._missing = arrays["missing"]
-            bounds = np.cumsum(np.r_[0, arrays["cat_sizes"]])
-            labels, counts = arrays["cat_labels"], arrays["cat_counts"]
-            self._categories = tuple(labels[a:b] for a, b in itertools.pairwise(bounds))
-            self._cat_counts = tuple(counts[a:b] for a, b in itertools.pairwise(bounds))
-        except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
-            raise InvalidInputError("path", "a saved aiguard Reference (.npz)", str(path)) from exc
-        return self
+        from aiguard.detect._drift._persist import read_reference  # noqa: PLC0415 - cycle
+
+        return read_reference(cls, path)
 
     def __repr__(self) -> str:
         """Show the shape and kinds."""
