@@ -9,13 +9,16 @@ import os
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.state.store_contract import StoreContract
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 from aiguard import FileStore, Flags
-from aiguard.errors import ConfigurationError, StoreError
+from aiguard.errors import ConfigurationError, InvalidInputError, StoreError
+from aiguard.state._records import parse_record
 
 
 class TestFileStoreContract(StoreContract):
@@ -189,3 +192,50 @@ def test_two_writer_processes_lose_no_update(path: Path) -> None:
         assert mine == sorted(mine)
     assert not [p for p in path.parent.iterdir() if p.suffix == ".tmp"]
     assert path.with_name("flags.json.lock").exists()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.binary(max_size=64) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_any_file_content_is_read_safely(tmp_path: Path, garbage: bytes) -> None:
+    """Whatever the file holds, refresh() never raises and the last good value stays in force."""
+    path = tmp_path / "garbage.json"
+    path.unlink(missing_ok=True)  # tmp_path is shared by the examples
+    FileStore(path).write("a", {"on": False})
+    flags = Flags(FileStore(path), refresh=None, declare={"a": True})
+    path.write_bytes(garbage)
+    ok = flags.refresh()
+    assert flags.stale is not ok
+    if not ok:  # unreadable: everything as before
+        assert flags.get("a").on is False
+        return
+    record = json.loads(garbage).get("flags", {}).get("a", "absent")
+    try:
+        expected = parse_record("a", record).on
+    except (InvalidInputError, TypeError):
+        expected = record == "absent"  # absent: declared default (True); garbage: last good
+    assert flags.get("a").on is expected
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(record=json_values)
+def test_any_record_in_a_valid_file_is_applied_or_ignored(tmp_path: Path, record: object) -> None:
+    """A record of any JSON shape is either a valid flag record or ignored (last good kept)."""
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps({"flags": {"a": {"on": False}, "b": {"on": False}}}))
+    flags = Flags(FileStore(path), refresh=None)
+    path.write_text(json.dumps({"flags": {"a": record, "b": {"on": True}}}))
+    assert flags.refresh() is True
+    valid = isinstance(record, dict) and isinstance(record.get("on"), bool)
+    if not valid:
+        assert flags.enabled("a") is False
+    assert flags.enabled("b") is True
