@@ -64,19 +64,12 @@ __all__ = [
 CONTINUOUS_METHODS = ("ks", "cramervonmises", "anderson", "wasserstein", "energy")
 _NEEDS = {
     "ks": ("ks_plus", "ks_minus"),
-    "cramervonmises": ("cvm_u", "wasserstein"),
-    "anderson": ("ad_a2kn", "distinct", "wasserstein"),
-    "wasserstein": ("wasserstein",),
-    "energy": ("energy_sq", "wasserstein"),
+    "cramervonmises": ("cvm_u", "wasserstein", "ref_std"),
+    "anderson": ("ad_a2kn", "distinct", "wasserstein", "ref_std"),
+    "wasserstein": ("wasserstein", "ref_std"),
+    "energy": ("energy_sq", "wasserstein", "ref_std"),
 }
 _NORM_FLOOR = 0.001
-
-
-def _ref_scale(ref: FloatArray) -> FloatArray:
-    """The reference's standard deviation (ddof=0) per column, floored at 0.001."""
-    with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
-        scale: FloatArray = np.maximum(np.std(ref, axis=0), _NORM_FLOOR)
-    return scale
 
 
 def _continuous_sorted(
@@ -110,7 +103,11 @@ def _continuous_sorted(
     raw = merged_quantities(ref.T, cur.T, want)
     nan = np.full(k, np.nan)
     out: dict[str, tuple[FloatArray, FloatArray, FloatArray]] = {}
-    normed_w = raw["wasserstein"] / _ref_scale(ref) if "wasserstein" in raw else nan
+    normed_w = (
+        raw["wasserstein"] / np.maximum(raw["ref_std"], _NORM_FLOOR)
+        if "wasserstein" in raw
+        else nan
+    )
 
     def column(j: int) -> tuple[FloatArray, FloatArray]:
         return ref[:, j], cur[:, j]

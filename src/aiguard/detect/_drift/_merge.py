@@ -48,6 +48,7 @@ RAW_QUANTITIES = (
     "cvm_u",  # U of Anderson (1962), mid-ranks for ties
     "ad_a2kn",  # A2akN of Scholz & Stephens (1987), mid-rank version
     "distinct",  # number of distinct values in the pooled sample
+    "ref_std",  # standard deviation (ddof=0) of the reference, as numpy.std computes it
 )
 
 
@@ -200,6 +201,12 @@ def _chunk(
         res["energy_sq"] = np.einsum("ij,ij->i", fc[:, :-1], delta)
     if "distinct" in want:
         res["distinct"] = np.count_nonzero(delta, axis=1).astype(np.float64) + 1.0
+    if "ref_std" in want:
+        # numpy.std's algorithm (mean, deviations, sum of squares) in a reused buffer
+        dev = buf.tmp2[:rows, :n]
+        np.subtract(ref, ref.mean(axis=1, keepdims=True), out=dev)
+        with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
+            res["ref_std"] = np.sqrt(np.einsum("ij,ij->i", dev, dev) / n)
     if "cvm_u" in want or "ad_a2kn" in want:
         isc = buf.isc[:rows]  # origin as 0.0 / 1.0
         np.copyto(isc, buf.tag[:rows])
