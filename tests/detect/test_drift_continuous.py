@@ -364,3 +364,11 @@ def test_fused_path_keeps_ks_for_one_value_samples() -> None:
     assert out["ks"][0][1] == pytest.approx(expected.statistic)
     assert out["ks"][1][1] == pytest.approx(expected.pvalue)
     assert np.isnan(out["cramervonmises"][0]).all()
+
+
+def test_anderson_needs_four_pooled_observations() -> None:
+    """Three pooled values: NaN like scipy, plus a DriftWarning."""
+    with pytest.warns(drift.DriftWarning, match="more than 3"):
+        res = drift.anderson([1.0], [2.0, 3.0])
+    assert np.isnan(res.statistic)
+    assert np.isnan(_scipy_anderson(np.array([1.0]), np.array([2.0, 3.0]))[0])

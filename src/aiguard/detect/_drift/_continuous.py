@@ -132,6 +132,11 @@ def _continuous_sorted(
             out[method] = (stat, p, normed_w)
         elif method == "anderson":
             stat, p = anderson_pvalue(raw["ad_a2kn"], n, m)
+            if n + m <= 3:  # the variance of the statistic divides by (N - 1)(N - 2)(N - 3)
+                warn_drift(
+                    f"anderson: needs more than 3 pooled observations, got {n + m}; "
+                    "the statistic is NaN"
+                )
             single = raw["distinct"] < 2
             if single.any():
                 stat[single] = np.nan
