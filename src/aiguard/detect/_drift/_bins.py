@@ -45,6 +45,8 @@ __all__ = [
     "fit_inner_edges",
     "pad_edges",
     "proportions",
+    "sorted_bin_counts",
+    "sorted_quantiles",
     "top_bins",
 ]
 
@@ -78,6 +80,44 @@ def validate_bins(bins: object) -> BinsSpec:
     return edges
 
 
+def sorted_quantiles(
+    sorted_col: NDArray[np.float64], q: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``np.quantile(sorted_col, q)`` ("linear"), bit for bit, without a copy or a partition.
+
+    The column is already sorted, so the order statistics are plain lookups;
+    the interpolation repeats numpy's ``_lerp`` (including its switch to
+    ``b - (b - a) (1 - t)`` for ``t >= 0.5``).
+    """
+    n = sorted_col.size
+    virtual = (n - 1) * q
+    above = virtual >= n - 1
+    previous = np.where(above, -1.0, np.floor(virtual))
+    gamma = virtual - previous
+    lo = np.where(above, n - 1, previous).astype(np.intp)
+    hi = np.where(above, n - 1, previous + 1).astype(np.intp)
+    a, b = sorted_col[lo], sorted_col[hi]
+    diff = b - a
+    out: NDArray[np.float64] = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return out
+
+
+def sorted_bin_counts(
+    values: NDArray[np.float64], n_valid: NDArray[np.int64], edges: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """Bin counts read off columns sorted ascending (NaN last): binary searches, no data pass.
+
+    Equal to :func:`bin_counts` on the same data (bins closed on the left).
+    """
+    f, k = edges.shape[1], edges.shape[0] + 1
+    counts = np.empty((f, k), dtype=np.int64)
+    for j in range(f):
+        col = values[: n_valid[j], j]
+        below = np.searchsorted(col, edges[:, j], side="left")
+        counts[j] = np.diff(np.concatenate(([0], below, [col.size])))
+    return counts
+
+
 def fit_inner_edges(sorted_col: NDArray[np.float64], bins: BinsSpec) -> NDArray[np.float64]:
     """Inner bin edges of one reference column (sorted, NaN-free, non-empty).
 
@@ -96,7 +136,7 @@ def fit_inner_edges(sorted_col: NDArray[np.float64], bins: BinsSpec) -> NDArray[
     if distinct.size <= bins:
         each: NDArray[np.float64] = distinct[1:].copy()
         return each
-    inner = np.unique(np.quantile(sorted_col, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    inner = np.unique(sorted_quantiles(sorted_col, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
     kept: NDArray[np.float64] = inner[inner > lo]
     return kept
 

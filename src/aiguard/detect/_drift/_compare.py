@@ -22,6 +22,7 @@ from aiguard.detect._drift._bins import (
     check_compat,
     check_eps,
     evidently_statistic,
+    sorted_bin_counts,
     top_bins,
 )
 from aiguard.detect._drift._common import (
@@ -98,20 +99,6 @@ def _continuous(
         has_nan=bool((ref._n_valid < ref._sorted.shape[0]).any()),
     )
     return compare_sorted(ref_sorted, cur_sorted, methods, nan_policy="omit", normed=True)
-
-
-def _sorted_counts(cur: SortedSamples, edges: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Bin counts read off sorted columns: a binary search per edge, not a pass over the data.
-
-    Equal to :func:`bin_counts` on the same data (bins closed on the left).
-    """
-    f, k = edges.shape[1], edges.shape[0] + 1
-    counts = np.empty((f, k), dtype=np.int64)
-    for j in range(f):
-        col = cur.column(j)
-        below = np.searchsorted(col, edges[:, j], side="left")
-        counts[j] = np.diff(np.concatenate(([0], below, [col.size])))
-    return counts
 
 
 def build_report(
@@ -244,7 +231,7 @@ def compare_reference(
         wanted = [m for m in chosen if m in CONTINUOUS_METHODS]
         if wanted:  # one sort serves the rank statistics and the bin counts
             cur_sorted = sort_samples(cur, "current", nan_policy="omit")
-            counts = _sorted_counts(cur_sorted, ref._edges)
+            counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref._edges)
         else:
             counts = bin_counts(cur, ref._edges, table.nan_columns)
         missing[num] = table.n_rows - counts.sum(axis=1)

@@ -16,10 +16,11 @@ import numpy as np
 
 from aiguard.detect._drift._bins import (
     BinsSpec,
-    bin_counts,
     empty_error,
     fit_inner_edges,
     pad_edges,
+    sorted_bin_counts,
+    sorted_quantiles,
     validate_bins,
 )
 from aiguard.detect._drift._columns import Table, as_table
@@ -120,7 +121,7 @@ class Reference:
                 raise empty_error("data", name)
             inner.append(fit_inner_edges(col, bins))
         self._edges, self._nbins = pad_edges(inner)
-        self._counts = bin_counts(table.numeric, self._edges, table.nan_columns)
+        self._counts = sorted_bin_counts(self._sorted, self._n_valid, self._edges)
         self._categories: tuple[NDArray[np.str_], ...] = ()
         cats, counts = [], []
         for j, labels in enumerate(table.categorical):
@@ -145,7 +146,7 @@ class Reference:
         out: list[dict[str, Any]] = [{} for _ in self._names]
         for j, pos in enumerate(self._num_index):
             col = self._sorted[: self._n_valid[j], j]
-            q = np.quantile(col, [0.05, 0.25, 0.5, 0.75, 0.95])
+            q = sorted_quantiles(col, np.array([0.05, 0.25, 0.5, 0.75, 0.95]))
             out[pos] = {
                 "kind": "numeric",
                 "count": int(col.size),
