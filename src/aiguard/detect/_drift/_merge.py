@@ -12,8 +12,8 @@ keep reference values first, which is what ECDFs evaluated with
 number of current / reference values among the first ``p + 1``:
 
 * ``d[p] = cr[p] / n - cc[p] / m`` is ``F_ref - F_cur`` just right of the
-  ``p``-th merged value, exactly as ``scipy.stats.ks_2samp`` evaluates it
-  (the same integer counts divided the same way) when ``p`` ends a run of
+  ``p``-th merged value, as ``scipy.stats.ks_2samp`` evaluates it (the same
+  integer counts, to a few units in the last place) when ``p`` ends a run of
   equal values;
 * ``delta[p] = v[p + 1] - v[p]`` are the gaps of ``scipy.stats`` ``_cdf_distance``;
 * ranks (mid-ranks for ties) follow from run starts and ends.
@@ -55,9 +55,22 @@ RAW_QUANTITIES = (
 class _Buffers:
     """Work arrays for one chunk size, reused across chunks."""
 
-    __slots__ = ("cc", "counts", "d", "delta", "idx", "isc", "tag", "tmp", "tmp2", "v", "z")
+    __slots__ = (
+        "cc",
+        "counts",
+        "d",
+        "delta",
+        "idx",
+        "isc",
+        "scaled",
+        "tag",
+        "tmp",
+        "tmp2",
+        "v",
+        "z",
+    )
 
-    def __init__(self, rows: int, total: int) -> None:
+    def __init__(self, rows: int, total: int, n: int) -> None:
         # the complex merge buffer is only needed for chunks of several rows
         self.z = np.empty((rows if rows > 1 else 0, total), dtype=np.complex128)
         self.isc = np.empty((rows, total))
@@ -68,6 +81,7 @@ class _Buffers:
         self.tmp = np.empty((rows, total))
         self.tmp2 = np.empty((rows, total))
         self.idx = np.arange(1, total + 1, dtype=np.float64)
+        self.scaled = self.idx / n  # (p + 1) / n
         self.tag = np.empty((rows, total), dtype=np.int64)
         self.counts = np.empty((rows, total), dtype=np.int64)
 
@@ -89,7 +103,7 @@ def merged_quantities(
     m = cur.shape[1]
     total = n + m
     rows = max(1, min(k, _CHUNK_ELEMENTS // total))
-    buf = _Buffers(rows, total)
+    buf = _Buffers(rows, total, n)
     out = {name: np.empty(k) for name in want}
     for start in range(0, k, rows):
         stop = min(k, start + rows)
@@ -165,19 +179,16 @@ def _chunk(
     else:
         _merge_complex(ref, cur, buf)
     v = buf.v[:rows]
-    cc = buf.cc[:rows]
     # integer running counts: a float cumsum is several times slower
     counts = buf.counts[:rows]
     np.cumsum(buf.tag[:rows], axis=1, out=counts)
-    np.copyto(cc, counts)
-    cr = buf.tmp[:rows]
-    np.subtract(buf.idx, cc, out=cr)
     d = buf.d[:rows]
-    # d = cr / n - cc / m, divided exactly as scipy divides its counts
-    np.divide(cr, n, out=d)
+    # d = (p + 1 - cc) / n - cc / m = (p + 1) / n - cc (1 / n + 1 / m), in two passes; it
+    # differs from scipy's cr / n - cc / m by a few units in the last place of 1
+    np.multiply(counts, 1.0 / n + 1.0 / m, out=d)
+    np.subtract(buf.scaled, d, out=d)
+    d[:, -1] = 0.0  # both ECDFs are 1 after the last value (the formula may leave 1e-16)
     fc = buf.tmp2[:rows]
-    np.divide(cc, m, out=fc)
-    np.subtract(d, fc, out=d)
     delta = buf.delta[:rows]
     np.subtract(v[:, 1:], v[:, :-1], out=delta)
     ties = not bool(np.all(delta))
@@ -208,10 +219,27 @@ def _chunk(
         with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
             res["ref_std"] = np.sqrt(np.einsum("ij,ij->i", dev, dev) / n)
     if "cvm_u" in want or "ad_a2kn" in want:
+        cc = buf.cc[:rows]
+        np.copyto(cc, counts)
+        cr = buf.tmp[:rows]
+        np.subtract(buf.idx, cc, out=cr)
+        if not ties and "ad_a2kn" not in want:
+            # without ties a current value's rank minus its own rank is cr, a reference
+            # value's is cc, and at the i-th value of a sample its own count is i, so
+            # sum_cur cr^2 = sum_all cr^2 - sum_{k<=n} k^2 (and the same for cc)
+            res["cvm_u"] = m * (np.einsum("ij,ij->i", cr, cr) - _square_sum(n)) + n * (
+                np.einsum("ij,ij->i", cc, cc) - _square_sum(m)
+            )
+            return res
         isc = buf.isc[:rows]  # origin as 0.0 / 1.0
         np.copyto(isc, buf.tag[:rows])
         res.update(_rank_quantities(isc, cc, cr, delta, ties=ties, sizes=(n, m), want=want))
     return res
+
+
+def _square_sum(k: int) -> float:
+    """``1^2 + 2^2 + ... + k^2``."""
+    return float(k * (k + 1) * (2 * k + 1) // 6)
 
 
 def _run_bounds(delta: FloatArray) -> tuple[FloatArray, FloatArray]:
