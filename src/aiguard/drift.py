@@ -9,6 +9,11 @@ same statistic, scipy's definition is the contract.
 Example:
     >>> import numpy as np
     >>> from aiguard import drift
+    >>> rng = np.random.default_rng(0)
+    >>> ref = rng.normal(size=(500, 3))
+    >>> cur = rng.normal(size=(500, 3)) + np.array([0.0, 0.0, 0.5])
+    >>> drift.ks(ref, cur, correction="holm").drifted
+    array([False, False,  True])
     >>> drift.missing_rate(np.array([[1.0, np.nan], [2.0, 3.0]]))
     array([0. , 0.5])
 """
