@@ -180,3 +180,12 @@ def test_html_cells_for_tests_and_missing_methods() -> None:
     page = report.to_html()
     assert "(p=" in page
     assert "&ndash;" in page
+
+
+def test_bin_labels_keep_close_edges_apart() -> None:
+    """Labels use 3 significant digits, more when needed to tell edges apart."""
+    from aiguard.detect._drift._compare import _bin_labels
+
+    assert _bin_labels(np.array([0.123456, 2.5])) == ("< 0.123", "[0.123, 2.5)", ">= 2.5")
+    close = _bin_labels(np.array([1.23411, 1.23419]))
+    assert close == ("< 1.2341", "[1.2341, 1.2342)", ">= 1.2342")

@@ -80,8 +80,12 @@ def _thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
 def _bin_labels(edges: NDArray[np.float64]) -> tuple[str, ...]:
     if edges.size == 0:
         return ("all",)
-    inner = [f"[{a:.4g}, {b:.4g})" for a, b in itertools.pairwise(edges)]
-    return (f"< {edges[0]:.4g}", *inner, f">= {edges[-1]:.4g}")
+    for digits in range(3, 18):  # the fewest significant digits that keep edges apart
+        text = [f"{e:.{digits}g}" for e in edges]
+        if len(set(text)) == len(text):
+            break
+    inner = [f"[{a}, {b})" for a, b in itertools.pairwise(text)]
+    return (f"< {text[0]}", *inner, f">= {text[-1]}")
 
 
 def _continuous(
