@@ -459,3 +459,20 @@ def test_sorted_bin_counts_equal_the_direct_pass(ref: np.ndarray, cur: np.ndarra
     np.testing.assert_array_equal(
         sorted_bin_counts(ordered, valid, edges), bin_counts(block, edges)
     )
+
+
+def test_broadcast_path_when_tiles_would_be_too_big(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without room for tiled edges, counting broadcasts edge rows and gives the same counts."""
+    from aiguard.detect._drift import _bins
+
+    ref, cur = RNG.normal(size=(700, 3)), RNG.normal(size=(1000, 3))
+    cur[::7, 1] = np.nan
+    inner = [fit_inner_edges(np.sort(ref[:, j]), 10) for j in range(3)]
+    edges, _ = pad_edges(inner)
+    tiled = bin_counts(cur, edges)
+    monkeypatch.setattr(_bins, "_MAX_TILE_BYTES", 0)
+    np.testing.assert_array_equal(bin_counts(cur, edges), tiled)
+    np.testing.assert_array_equal(bin_counts(np.asfortranarray(cur), edges), tiled)
+    for j in range(3):
+        x = cur[:, j][~np.isnan(cur[:, j])]
+        assert tiled[j].tolist() == np.histogram(x, np.r_[-np.inf, inner[j], np.inf])[0].tolist()
