@@ -9,12 +9,19 @@ primitives that wrap ``model.predict`` in microseconds.
 from importlib.metadata import PackageNotFoundError, version
 
 from aiguard import checks
-from aiguard.contain._breaker import BreakerMetrics, BreakerState, CircuitBreaker, TimeWindow
+from aiguard.contain._breaker import (
+    BreakerEvent,
+    BreakerMetrics,
+    BreakerState,
+    CircuitBreaker,
+    TimeWindow,
+)
 from aiguard.contain._fallback import fallback
-from aiguard.contain._flags import Flags, kill_switch
-from aiguard.contain._guard import Guard, Outcome, guard, wrap
+from aiguard.contain._flags import FlagChange, Flags, FlagSpec, FlagsStatus, FlagState, kill_switch
+from aiguard.contain._guard import Guard, guard, wrap
 from aiguard.contain._limits import Bulkhead, RateLimit
-from aiguard.contain._timing import hedge, retry, timeout
+from aiguard.contain._outcome import Outcome
+from aiguard.contain._timing import Backoff, RetryBudget, hedge, retry, timeout
 from aiguard.errors import (
     AiguardError,
     BulkheadFullError,
@@ -31,6 +38,7 @@ from aiguard.errors import (
     StoreError,
     UnknownFlagError,
 )
+from aiguard.state._fleet import FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
 from aiguard.state._stores import EnvStore, FileStore, MemoryStore
 
@@ -41,8 +49,11 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 __all__ = [
     "AiguardError",
+    "Backoff",
+    "BreakerEvent",
     "BreakerMetrics",
     "BreakerState",
+    "Bulkhead",
     "BulkheadFullError",
     "CallRejectedError",
     "CircuitBreaker",
@@ -52,7 +63,12 @@ __all__ = [
     "FallbackFailedError",
     "FeatureDisabledError",
     "FileStore",
+    "FlagChange",
+    "FlagSpec",
+    "FlagState",
     "Flags",
+    "FlagsStatus",
+    "FleetRule",
     "Guard",
     "GuardTimeoutError",
     "InvalidInputError",
@@ -62,6 +78,7 @@ __all__ = [
     "RateLimit",
     "RateLimitedError",
     "RedisStore",
+    "RetryBudget",
     "RetryBudgetExhaustedError",
     "StoreError",
     "TimeWindow",
@@ -73,6 +90,7 @@ __all__ = [
     "hedge",
     "kill_switch",
     "retry",
+    "share_breaker",
     "timeout",
     "wrap",
 ]
