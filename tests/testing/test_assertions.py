@@ -234,17 +234,6 @@ def test_no_model_call_on_a_model_object() -> None:
         m.predict(1)
 
 
-STALE_OUTCOME_BUG = (
-    "Guard bug (_pipeline.py, build_sync/build_async): a call that raises emits no Outcome "
-    "(model error with no fallback or not matched by fallback_on: `if not "
-    "drv.can_fall_back(exc): raise` runs before emit; a rejection with no fallback: "
-    "`reject()` raises before emit). last_outcome keeps the PREVIOUS call's outcome, so "
-    "assert_served_by(g, 'model') passes right after a failed call, and listeners "
-    "(monitors) never see failed calls; issue 2 says every guarded call leaves an outcome"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=STALE_OUTCOME_BUG)
 def test_a_call_that_raises_leaves_an_outcome() -> None:
     """A model error with no fallback is an outcome too: reason 'error', seen by listeners."""
     g = ag.Guard(name="no-fallback")
@@ -261,7 +250,6 @@ def test_a_call_that_raises_leaves_an_outcome() -> None:
     assert_reason(g, "error")
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_OUTCOME_BUG)
 def test_a_rejection_without_fallback_leaves_an_outcome() -> None:
     """A rate-limited call with no fallback is an outcome: reason 'rate_limited'."""
     g = ag.Guard(name="limited", rate_limit=ag.RateLimit(1.0, burst=1, clock=FakeClock()))

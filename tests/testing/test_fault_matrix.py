@@ -134,13 +134,6 @@ def test_the_matrix_covers_every_fault_kind() -> None:
     assert set(methods.values()) == set(CASES)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Guard bug (_pipeline.py): without a fallback, the GuardTimeoutError of the "
-    "timeout stage is re-raised as the Timeout object built it, with .guard=None, although "
-    "docs/contain/guard.md says every rejection carries .guard (rate limit, bulkhead, kill "
-    "switch errors do, via _rejection)",
-)
 def test_timeout_error_names_the_guard() -> None:
     """A timeout raised through a guard names the guard, like every other rejection."""
     g, model, _ = build("latency", is_async=False, with_fallback=False)
