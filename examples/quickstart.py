@@ -56,6 +56,7 @@ def show(step: str) -> None:
 
 
 batch = rng.normal(size=(50, 3))
+batch[:3, 0] = 3.0  # three users the model scores as NaN
 recommend(batch)
 show("1. healthy model, a few NaN rows")
 
