@@ -826,3 +826,111 @@ def test_async_bulkhead_rejects_the_overflow_and_serves_fallback() -> None:
     assert (first, second) == (3.0, 0.0)
     assert outcome is not None
     assert (outcome.reason, outcome.stage) == ("bulkhead_full", "bulkhead")
+
+
+def test_hedge_answers_a_slow_call_sync_and_async() -> None:
+    """hedge=seconds: a second request wins when the first is slow (sync and async)."""
+    import time
+
+    starts: list[float] = []
+
+    def slow_first(x: float) -> float:
+        starts.append(x)
+        if len(starts) == 1:
+            time.sleep(0.5)
+            return -1.0
+        return x
+
+    g = ag.Guard(name="h", hedge=0.02)
+    assert g(slow_first)(2.0) == 2.0
+    assert len(starts) == 2
+
+    astarts: list[float] = []
+
+    async def aslow_first(x: float) -> float:
+        astarts.append(x)
+        if len(astarts) == 1:
+            await asyncio.sleep(0.5)
+            return -1.0
+        return x
+
+    assert asyncio.run(g(aslow_first)(3.0)) == 3.0
+    assert len(astarts) == 2
+
+
+def test_scalar_check_verdicts_weigh_zero_or_one() -> None:
+    """A scalar check passing weighs 0 (model serves); failing weighs 1 (fallback)."""
+    clock = FakeClock()
+    breaker = make_breaker(clock, window=2, min_calls=2)
+    g = ag.Guard(name="s", breaker=breaker, check=lambda r: r >= 0, fallback=popular)
+
+    @g
+    def predict(x: float) -> float:
+        return x
+
+    assert predict(1.0) == 1.0
+    assert predict(-1.0) == 0.0
+    assert breaker.metrics.failures == pytest.approx(1.0)
+
+
+def test_per_row_fallback_that_fails_raises_and_is_recorded() -> None:
+    """fallback_rows with a tier whose rows still fail: FallbackFailedError, outcome raised."""
+    g = ag.Guard(name="rows", check=ag.checks.finite(), fallback=lambda x: x * np.nan,
+                 fallback_rows=True)
+
+    @g
+    def predict(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        out[0] = np.nan
+        return out
+
+    with pytest.raises(ag.FallbackFailedError):
+        predict(np.ones(4))
+    out = g.last_outcome
+    assert out is not None
+    assert (out.served_by, out.reason, out.stage) == ("raised", "invalid", "check")
+
+    async def apredict(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        out[0] = np.nan
+        return out
+
+    with pytest.raises(ag.FallbackFailedError):
+        asyncio.run(g(apredict)(np.ones(4)))
+
+
+def test_async_every_tier_failing_is_recorded() -> None:
+    """Async: all tiers fail -> FallbackFailedError, the outcome says raised."""
+
+    def broken(x: float) -> float:
+        raise KeyError(x)
+
+    g = ag.Guard(name="a-ladder", fallback=broken)
+
+    @g
+    async def predict(x: float) -> float:
+        raise ModelDownError(x)
+
+    with pytest.raises(ag.FallbackFailedError) as info:
+        asyncio.run(predict(1.0))
+    assert info.value.guard == "a-ladder"
+
+
+def test_a_breaker_that_fails_to_record_never_breaks_the_call(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiguard's own failure while recording is logged; the caller still gets an answer."""
+    breaker = make_breaker(FakeClock())
+    g = ag.Guard(name="rec", breaker=breaker, check=ag.checks.finite(), fallback=popular)
+
+    def explode(*_: Any) -> None:
+        raise RuntimeError("bookkeeping bug")
+
+    monkeypatch.setattr(breaker, "_on_result", explode)
+
+    @g
+    def predict(x: float) -> float:
+        return x
+
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        assert predict(2.0) == 2.0

@@ -155,8 +155,6 @@ class Driver:
             if exc.guard is None:
                 exc.guard = self.parts.name
             return "timeout", "timeout"
-        if isinstance(exc, CircuitOpenError):  # a retry stopped by the breaker opening
-            return "open", "retry"
         return "error", "model"
 
     def raised(
