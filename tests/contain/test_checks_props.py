@@ -241,3 +241,26 @@ def test_custom_reduces_masks_per_row(result: Any) -> None:
     """custom(fn) with an element-wise mask agrees with the per-row reference."""
     check = checks.custom(lambda r: np.asarray(r) > 0)
     assert as_plain(check(result)) == per_row(result, lambda v: v > 0)
+
+
+@SETTINGS
+@given(
+    x=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10)),
+    bounds=st.lists(st.tuples(BOUNDS, BOUNDS), min_size=1, max_size=3),
+    with_finite=st.booleans(),
+)
+def test_combined_range_checks_on_one_python_number(
+    x: float, bounds: list[tuple[float | None, float | None]], with_finite: bool
+) -> None:
+    """The scalar fast path of finite() & in_range(...) & ... agrees with a plain reference."""
+    bounds = [(lo, hi) for lo, hi in bounds if lo is None or hi is None or lo <= hi]
+    assume(bounds)
+    parts = [checks.in_range(lo, hi) for lo, hi in bounds]
+    combined = checks.finite() if with_finite else parts.pop()
+    for part in parts:
+        combined = combined & part
+    expected = all(
+        (lo is None or lo <= x) and (hi is None or x <= hi) and not math.isnan(x)
+        for lo, hi in bounds
+    ) and (not with_finite or math.isfinite(x))
+    assert combined(x) is expected

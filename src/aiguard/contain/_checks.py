@@ -207,7 +207,7 @@ class Check:
 
 
 class _Combined(Check):
-    __slots__ = ("_children", "_elem", "_needs_array", "_other")
+    __slots__ = ("_children", "_elem", "_needs_array", "_other", "_scalar")
     _sep: str = ""
 
     def __init__(self, left: Check, right: Check) -> None:
@@ -222,6 +222,15 @@ class _Combined(Check):
             elem = [c for c in elem if not isinstance(c, _Finite)]  # implied by finite bounds
         self._elem: tuple[Check, ...] = tuple(elem)
         self._other: tuple[Check, ...] = tuple(c for c in kids if not c._elementwise)
+        # For one Python number and only finite/in_range children: one interval test.
+        self._scalar: tuple[float, float, bool] | None = None
+        if not self._other and all(isinstance(c, (_Finite, _InRange)) for c in elem):
+            ranges = [c for c in elem if isinstance(c, _InRange)]
+            self._scalar = (
+                max((c._lo for c in ranges), default=-math.inf),
+                min((c._hi for c in ranges), default=math.inf),
+                any(isinstance(c, _Finite) for c in elem),
+            )
 
     def __repr__(self) -> str:
         """Return ``a & b`` / ``a | b``, parenthesising ``|`` inside ``&``."""
@@ -239,6 +248,10 @@ class _AllOf(_Combined):
     def _mask(self, result: Any) -> Mask:
         if type(result) in _PY_NUMBERS and not self._other:
             # One Python number: its own min and max, judged exactly, no array.
+            bounds = self._scalar
+            if bounds is not None:
+                lo, hi, finite = bounds
+                return bool(lo <= result <= hi) and (not finite or _math_isfinite(result))
             return all(c._from_extrema(result, result) for c in self._elem)
         arr = _as_array(result) if self._needs_array else None
         return self._eval(arr, result)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from aiguard._core._clock import MONOTONIC
 from aiguard.contain import _checks, _fallback, _limits, _timing
 from aiguard.contain._breaker import CircuitBreaker
 from aiguard.contain._outcome import Outcome
-from aiguard.contain._pipeline import OutcomeTuple, build_async, build_sync
+from aiguard.contain._pipeline import OutcomeTuple, Sink, build_async, build_sync
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -260,35 +260,31 @@ class Guard:
         """Stop calling *listener*."""
         self._listeners.remove(listener)
 
-    def _emitter(self) -> Callable[[OutcomeTuple], None]:
-        store = self._outcome.set
+    def _sink(self) -> Sink:
         listeners = self._listeners
         name = self.config.name
 
-        def emit(outcome: OutcomeTuple) -> None:
-            store(outcome)
-            if listeners:
-                served_by, reason, stage, rows, latency, error = outcome
-                event = Outcome(guard=name, served_by=served_by, reason=reason, stage=stage,
-                                rows_replaced=rows, latency=latency, error=error)
-                for listener in tuple(listeners):
-                    try:
-                        listener(event)
-                    except Exception:  # noqa: PERF203 - one listener must not silence the rest
-                        _log.warning("aiguard: a listener of guard %r raised", name,
-                                     exc_info=True)
+        def notify(outcome: OutcomeTuple) -> None:
+            served_by, reason, stage, rows, latency, error = outcome
+            event = Outcome(guard=name, served_by=served_by, reason=reason, stage=stage,
+                            rows_replaced=rows, latency=latency, error=error)
+            for listener in tuple(listeners):
+                try:
+                    listener(event)
+                except Exception:  # noqa: PERF203 - one listener must not silence the rest
+                    _log.warning("aiguard: a listener of guard %r raised", name, exc_info=True)
 
-        return emit
+        return Sink(self._outcome.set, listeners, notify)
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorate a sync or ``async def`` predict function."""
         if not callable(fn):
             raise ConfigurationError("fn", "a callable to guard", fn)
-        emit = self._emitter()
+        sink = self._sink()
         if inspect.iscoroutinefunction(fn):
-            guarded, set_model = build_async(self.config, fn, emit)
+            guarded, set_model = build_async(self.config, fn, sink)
         else:
-            guarded, set_model = build_sync(self.config, fn, emit)
+            guarded, set_model = build_sync(self.config, fn, sink)
         functools.update_wrapper(guarded, fn)
         guarded.__aiguard_guard__ = self  # type: ignore[attr-defined]
         guarded.__aiguard_set_model__ = set_model  # type: ignore[attr-defined]

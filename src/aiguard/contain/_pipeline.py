@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from aiguard.contain._guard import GuardConfig
 
-__all__ = ["RAISED", "build_async", "build_sync", "failure_weight"]
+__all__ = ["RAISED", "Sink", "build_async", "build_sync", "failure_weight"]
 
 _log = logging.getLogger("aiguard")
 _logged: set[str] = set()
@@ -42,6 +42,32 @@ RAISED = "raised"
 
 # served_by, reason, stage, rows_replaced, latency, error
 OutcomeTuple = tuple[str, "str | None", str, int, float, "BaseException | None"]
+
+
+class Sink:
+    """Where outcomes go: the guard's context variable, then its listeners.
+
+    The happy path calls ``store`` and, only when ``listeners`` is non-empty,
+    ``notify``; the slow paths call ``emit`` (both).
+    """
+
+    __slots__ = ("listeners", "notify", "store")
+
+    def __init__(
+        self,
+        store: Callable[[OutcomeTuple], object],
+        listeners: list[Callable[..., Any]],
+        notify: Callable[[OutcomeTuple], None],
+    ) -> None:
+        self.store = store
+        self.listeners = listeners
+        self.notify = notify
+
+    def emit(self, outcome: OutcomeTuple) -> None:
+        """Record *outcome* for ``last_outcome`` and tell the listeners."""
+        self.store(outcome)
+        if self.listeners:
+            self.notify(outcome)
 
 
 def log_once(key: str, message: str, *args: object) -> None:
@@ -181,15 +207,20 @@ class Driver:
         except Exception:
             log_once("breaker-record", "aiguard: breaker %r failed to record", breaker.name)
 
-    def judge(self, result: Any) -> tuple[float, Any]:
-        """Return (failure weight, mask) for a model result; never raises."""
+    def judge(self, result: Any, mask: Any = None) -> tuple[float, Any]:
+        """Return (failure weight, mask) for a model result; never raises.
+
+        *mask* is the check's verdict when the caller already has it.
+        """
         parts = self.parts
-        mask: Any = True
         weight = 0.0
         try:
             if parts.check is not None:
-                mask = parts.check._mask(result)
+                if mask is None:
+                    mask = parts.check._mask(result)
                 weight = failure_weight(mask)
+            else:
+                mask = True
             if parts.breaker is not None and parts.breaker._judges_results:
                 weight = max(weight, float(parts.breaker._result_weight(result)))
         except Exception:
@@ -203,7 +234,7 @@ class Driver:
 
 
 def build_sync(
-    parts: GuardConfig, model: Callable[..., Any], emit: Callable[[OutcomeTuple], None]
+    parts: GuardConfig, model: Callable[..., Any], sink: Sink
 ) -> tuple[Callable[..., Any], Callable[[Callable[..., Any]], None]]:
     """Return (guarded function, set_model) for a synchronous model."""
     drv = Driver(parts)
@@ -221,9 +252,11 @@ def build_sync(
 
     direct = parts.timeout is None and parts.retry is None and parts.hedge is None
     execute = model if direct else _compose_sync(parts, call_model)
-    check_or_judge = parts.check is not None or (
-        breaker is not None and breaker._judges_results
-    )
+    judges = breaker is not None and breaker._judges_results
+    check_or_judge = parts.check is not None or judges
+    quick_check = parts.check._mask if parts.check is not None and not judges else None
+    store, listeners, notify = sink.store, sink.listeners, sink.notify
+    emit = sink.emit
 
     def serve(reason: str, stage: str, t0: float, a: tuple[Any, ...], k: dict[str, Any], *,
               error: BaseException | None = None) -> Any:
@@ -237,6 +270,29 @@ def build_sync(
             raise
         emit((tier, reason, stage, 0, clock() - t0, error))
         return result
+
+    def judged(  # noqa: PLR0917 - internal, positional for speed
+        permit: int, t0: float, t1: float, result: Any, verdict: Any,
+        a: tuple[Any, ...], k: dict[str, Any],
+    ) -> Any:
+        weight, mask = drv.judge(result, verdict)
+        if breaker is not None:
+            drv.record_breaker(permit, t0, t1, weight)
+        if weight == 0.0:
+            emit(("model", None, "model", 0, t1 - t0, None))
+            return result
+        if ladder is None:
+            emit(("model", "invalid", "check", 0, t1 - t0, None))
+            return result
+        if drv.rows_wanted(mask):
+            try:
+                merged, _tier, n = ladder.serve_rows(result, mask, a, k)
+            except (FallbackFailedError, InvalidInputError) as failed:
+                drv.raised("invalid", "check", t0, failed, emit)
+                raise
+            emit(("model", "invalid", "check", n, clock() - t0, None))
+            return merged
+        return serve("invalid", "check", t0, a, k)
 
     def guarded(*a: Any, **k: Any) -> Any:
         t0 = clock()
@@ -265,29 +321,26 @@ def build_sync(
                     raise
                 return serve(reason, stage, t0, a, k, error=exc)
             t1 = clock()
-            if not check_or_judge:
-                if breaker is not None:
-                    breaker._on_result(permit, t1, t1 - t0, 0.0)
-                emit(("model", None, "model", 0, t1 - t0, None))
-                return result
-            weight, mask = drv.judge(result)
+            if check_or_judge:
+                verdict = None
+                if quick_check is not None:
+                    try:
+                        verdict = quick_check(result)
+                    except Exception:  # judged again, safely, on the slow path
+                        verdict = None
+                if verdict is not True:
+                    return judged(permit, t0, t1, result, verdict, a, k)
             if breaker is not None:
-                drv.record_breaker(permit, t0, t1, weight)
-            if weight == 0.0:
-                emit(("model", None, "model", 0, t1 - t0, None))
-                return result
-            if ladder is None:
-                emit(("model", "invalid", "check", 0, t1 - t0, None))
-                return result
-            if drv.rows_wanted(mask):
                 try:
-                    merged, _tier, n = ladder.serve_rows(result, mask, a, k)
-                except (FallbackFailedError, InvalidInputError) as failed:
-                    drv.raised("invalid", "check", t0, failed, emit)
-                    raise
-                emit(("model", "invalid", "check", n, clock() - t0, None))
-                return merged
-            return serve("invalid", "check", t0, a, k)
+                    breaker._on_result(permit, t1, t1 - t0, 0.0)
+                except Exception:  # aiguard's own fault never reaches the caller
+                    log_once("breaker-record", "aiguard: breaker %r failed to record",
+                             breaker.name)
+            outcome = ("model", None, "model", 0, t1 - t0, None)
+            store(outcome)
+            if listeners:
+                notify(outcome)
+            return result
         finally:
             if bulkhead is not None:
                 bulkhead._leave()
@@ -302,9 +355,7 @@ def build_sync(
 
 
 def build_async(
-    parts: GuardConfig,
-    model: Callable[..., Awaitable[Any]],
-    emit: Callable[[OutcomeTuple], None],
+    parts: GuardConfig, model: Callable[..., Awaitable[Any]], sink: Sink
 ) -> tuple[Callable[..., Awaitable[Any]], Callable[[Callable[..., Any]], None]]:
     """Return (guarded coroutine function, set_model) for an ``async def`` model."""
     drv = Driver(parts)
@@ -322,9 +373,11 @@ def build_async(
 
     direct = parts.timeout is None and parts.retry is None and parts.hedge is None
     execute = model if direct else _compose_async(parts, call_model)
-    check_or_judge = parts.check is not None or (
-        breaker is not None and breaker._judges_results
-    )
+    judges = breaker is not None and breaker._judges_results
+    check_or_judge = parts.check is not None or judges
+    quick_check = parts.check._mask if parts.check is not None and not judges else None
+    store, listeners, notify = sink.store, sink.listeners, sink.notify
+    emit = sink.emit
 
     async def serve(reason: str, stage: str, t0: float, a: tuple[Any, ...],
                     k: dict[str, Any], *, error: BaseException | None = None) -> Any:
@@ -338,6 +391,29 @@ def build_async(
             raise
         emit((tier, reason, stage, 0, clock() - t0, error))
         return result
+
+    async def judged(  # noqa: PLR0917 - internal, positional for speed
+        permit: int, t0: float, t1: float, result: Any, verdict: Any,
+        a: tuple[Any, ...], k: dict[str, Any],
+    ) -> Any:
+        weight, mask = drv.judge(result, verdict)
+        if breaker is not None:
+            drv.record_breaker(permit, t0, t1, weight)
+        if weight == 0.0:
+            emit(("model", None, "model", 0, t1 - t0, None))
+            return result
+        if ladder is None:
+            emit(("model", "invalid", "check", 0, t1 - t0, None))
+            return result
+        if drv.rows_wanted(mask):
+            try:
+                merged, _tier, n = await ladder.aserve_rows(result, mask, a, k)
+            except (FallbackFailedError, InvalidInputError) as failed:
+                drv.raised("invalid", "check", t0, failed, emit)
+                raise
+            emit(("model", "invalid", "check", n, clock() - t0, None))
+            return merged
+        return await serve("invalid", "check", t0, a, k)
 
     async def guarded(*a: Any, **k: Any) -> Any:
         t0 = clock()
@@ -366,29 +442,26 @@ def build_async(
                     raise
                 return await serve(reason, stage, t0, a, k, error=exc)
             t1 = clock()
-            if not check_or_judge:
-                if breaker is not None:
-                    breaker._on_result(permit, t1, t1 - t0, 0.0)
-                emit(("model", None, "model", 0, t1 - t0, None))
-                return result
-            weight, mask = drv.judge(result)
+            if check_or_judge:
+                verdict = None
+                if quick_check is not None:
+                    try:
+                        verdict = quick_check(result)
+                    except Exception:  # judged again, safely, on the slow path
+                        verdict = None
+                if verdict is not True:
+                    return await judged(permit, t0, t1, result, verdict, a, k)
             if breaker is not None:
-                drv.record_breaker(permit, t0, t1, weight)
-            if weight == 0.0:
-                emit(("model", None, "model", 0, t1 - t0, None))
-                return result
-            if ladder is None:
-                emit(("model", "invalid", "check", 0, t1 - t0, None))
-                return result
-            if drv.rows_wanted(mask):
                 try:
-                    merged, _tier, n = await ladder.aserve_rows(result, mask, a, k)
-                except (FallbackFailedError, InvalidInputError) as failed:
-                    drv.raised("invalid", "check", t0, failed, emit)
-                    raise
-                emit(("model", "invalid", "check", n, clock() - t0, None))
-                return merged
-            return await serve("invalid", "check", t0, a, k)
+                    breaker._on_result(permit, t1, t1 - t0, 0.0)
+                except Exception:  # aiguard's own fault never reaches the caller
+                    log_once("breaker-record", "aiguard: breaker %r failed to record",
+                             breaker.name)
+            outcome = ("model", None, "model", 0, t1 - t0, None)
+            store(outcome)
+            if listeners:
+                notify(outcome)
+            return result
         finally:
             if bulkhead is not None:
                 bulkhead._leave()
