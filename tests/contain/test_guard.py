@@ -633,7 +633,7 @@ def test_configuration_errors_name_the_argument() -> None:
         ({"fallback_rows": True, "fallback": popular}, "fallback_rows must be used with"),
         ({"fallback": []}, "fallback must be a callable or a non-empty sequence"),
         ({"fallback": [popular, 3]}, "fallback must be a callable or a non-empty sequence"),
-        ({"fallback_on": 3}, "fallback_on must be exception types or predicates"),
+        ({"fallback_on": 3}, "fallback_on must be an exception type, a predicate"),
         ({"timeout": -1}, "timeout must be"),
         ({"timeout": "fast"}, "timeout must be"),
         ({"rate_limit": -5}, "rate"),

@@ -9,15 +9,11 @@ from __future__ import annotations
 import enum
 import math
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import attrs
 
-from aiguard._core._events import log_once
+from aiguard._core._matcher import exception_matcher
 from aiguard.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 __all__ = ["BreakerEvent", "BreakerMetrics", "BreakerState"]
 
@@ -158,33 +154,4 @@ def _duration(value: object, argument: str, *, zero: bool = False) -> float:
     return float(value)
 
 
-_MATCHER_EXPECTED = "an exception type, a predicate exc -> bool, or a tuple of them"
-
-
-def _matcher(spec: object, argument: str) -> Callable[[BaseException], bool]:
-    """Turn exception types / predicates (or a tuple of them) into one predicate."""
-    items = spec if isinstance(spec, (tuple, list)) else (spec,)
-    types: list[type[BaseException]] = []
-    predicates: list[Callable[[BaseException], object]] = []
-    for item in items:
-        if isinstance(item, type) and issubclass(item, BaseException):
-            types.append(item)
-        elif callable(item) and not isinstance(item, type):
-            predicates.append(item)
-        else:
-            raise ConfigurationError(argument, _MATCHER_EXPECTED, spec)
-    classes = tuple(types)
-
-    def matches(exc: BaseException) -> bool:
-        if isinstance(exc, classes):
-            return True
-        for predicate in predicates:
-            try:
-                if predicate(exc):
-                    return True
-            except Exception:  # noqa: PERF203 - a user predicate must not break the call
-                log_once(f"predicate:{id(predicate)}", "aiguard: the %s predicate %r raised; "
-                         "it counts as not matching", argument, predicate)
-        return False
-
-    return matches
+_matcher = exception_matcher

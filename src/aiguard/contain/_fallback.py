@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 import numpy as np
 
 from aiguard._core._asyncbridge import run_sync
+from aiguard._core._matcher import exception_matcher
 from aiguard.contain._checks import Check, as_check, judge
 from aiguard.errors import ConfigurationError, FallbackFailedError, InvalidInputError
 
@@ -35,14 +36,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _log: Final = logging.getLogger("aiguard")
-_logged: set[str] = set()
 _ndarray: Final = np.ndarray
-
-
-def _log_once(key: str, message: str, *args: object) -> None:
-    if key not in _logged:
-        _logged.add(key)
-        _log.warning(message, *args, exc_info=True)
 
 
 def _is_async(fn: object) -> bool:
@@ -331,41 +325,6 @@ class Ladder:
         raise self._error(plan.failures) from (cause or sys.exc_info()[1])
 
 
-def _matcher(on: OnSpec) -> Callable[[BaseException], bool]:
-    """Build the predicate deciding which model exceptions the fallback serves."""
-    items = tuple(on) if isinstance(on, (tuple, list)) else (on,)
-    types: list[type[BaseException]] = []
-    predicates: list[Callable[[BaseException], object]] = []
-    for item in items:
-        if isinstance(item, type) and issubclass(item, BaseException):
-            types.append(item)
-        elif callable(item) and not isinstance(item, type):
-            predicates.append(item)
-        else:
-            raise ConfigurationError("on", "exception types or predicates", on)
-    kinds = tuple(types)
-    if not predicates:
-        return lambda exc: isinstance(exc, kinds)
-
-    def matches(exc: BaseException) -> bool:
-        if isinstance(exc, kinds):
-            return True
-        for predicate in predicates:
-            try:
-                if predicate(exc):
-                    return True
-            except Exception:  # noqa: PERF203
-                # Principle 1: a broken predicate must not swallow the model's error.
-                _log_once(
-                    f"on:{id(predicate)}",
-                    "aiguard fallback predicate %r raised; treated as not matching (logged once)",
-                    predicate,
-                )
-        return False
-
-    return matches
-
-
 class _Shell:
     """Decisions shared by the sync and async wrappers of :func:`fallback`."""
 
@@ -533,7 +492,7 @@ def fallback(
     if rows and check is None:
         raise ConfigurationError("check", "given when rows=True (it picks the rows)", check)
     ladder = Ladder((handler, *more_handlers), check=check)
-    shell = _Shell(ladder, _matcher(on), rows)
+    shell = _Shell(ladder, exception_matcher(on, "on"), rows)
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         wrap = _async_wrapper if inspect.iscoroutinefunction(fn) else _sync_wrapper

@@ -13,6 +13,7 @@ import attrs
 from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC
+from aiguard._core._matcher import exception_matcher
 from aiguard.contain import _checks, _fallback, _limits, _timing
 from aiguard.contain._breaker import CircuitBreaker
 from aiguard.contain._outcome import Outcome
@@ -34,30 +35,6 @@ M = TypeVar("M")
 _log = logging.getLogger("aiguard")
 
 ExceptionSpec = "type[BaseException] | Callable[[BaseException], bool]"
-
-
-def _matcher(spec: Any, argument: str) -> Callable[[BaseException], bool]:
-    """Turn exception types and/or predicates into one predicate; validate them."""
-    items = spec if isinstance(spec, (tuple, list)) else (spec,)
-    types: list[type[BaseException]] = []
-    predicates: list[Callable[[BaseException], bool]] = []
-    for item in items:
-        if isinstance(item, type) and issubclass(item, BaseException):
-            types.append(item)
-        elif callable(item):
-            predicates.append(item)
-        else:
-            raise ConfigurationError(
-                argument, "exception types or predicates exc -> bool", spec
-            )
-    type_tuple = tuple(types)
-    if not predicates:
-        return lambda exc: isinstance(exc, type_tuple)
-
-    def matches(exc: BaseException) -> bool:
-        return isinstance(exc, type_tuple) or any(p(exc) for p in predicates)
-
-    return matches
 
 
 def _positive_seconds(value: Any, argument: str) -> float:
@@ -220,7 +197,7 @@ class Guard:
             name=name, clock=clock, flags=flags, kill_switch=kill_switch, rate_limit=rate,
             bulkhead=bulk, breaker=breaker, timeout=time_limit, retry=retrier, hedge=hedger,
             check=checker, ladder=ladder, fallback_rows=fallback_rows,
-            fallback_on=_matcher(fallback_on, "fallback_on"),
+            fallback_on=exception_matcher(fallback_on, "fallback_on"),
         )
         self._outcome: contextvars.ContextVar[OutcomeTuple | None] = contextvars.ContextVar(
             f"aiguard.outcome.{name}", default=None

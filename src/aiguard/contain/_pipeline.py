@@ -12,11 +12,11 @@ admission stages are single ``is not None`` tests on closure cells.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aiguard._core._events import log_once
 from aiguard.errors import (
     BulkheadFullError,
     CircuitOpenError,
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RAISED", "Sink", "build_async", "build_sync", "failure_weight"]
 
-_log = logging.getLogger("aiguard")
-_logged: set[str] = set()
 
 #: ``served_by`` of a call that raised to the caller (no fallback served it).
 RAISED = "raised"
@@ -68,13 +66,6 @@ class Sink:
         self.store(outcome)
         if self.listeners:
             self.notify(outcome)
-
-
-def log_once(key: str, message: str, *args: object) -> None:
-    """Log *message* at warning level the first time *key* is seen in this process."""
-    if key not in _logged:
-        _logged.add(key)
-        _log.warning(message, *args, exc_info=True)
 
 
 def failure_weight(mask: Any) -> float:
