@@ -162,7 +162,7 @@ class Ladder:
         (0.0, 'fallback[1]')
     """
 
-    __slots__ = ("_check", "_guard", "_sync", "_tiers", "names")
+    __slots__ = ("_check", "_guard", "_sync", "_tiers", "names", "simple")
 
     def __init__(
         self,
@@ -185,6 +185,8 @@ class Ladder:
         self._sync = tuple(
             (name, functools.partial(run_sync, h) if a else h) for name, h, a in self._tiers
         )
+        #: one tier and no check: callers may call ``_sync[0]`` directly.
+        self.simple = len(tiers) == 1 and self._check is None
 
     def _accepts(self, name: str, out: Any, failures: list[BaseException]) -> bool:
         check = self._check

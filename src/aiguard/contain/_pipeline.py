@@ -249,17 +249,32 @@ def build_sync(
     store, listeners, notify = sink.store, sink.listeners, sink.notify
     emit = sink.emit
 
+    # One unchecked tier (the common rule-based fallback): called directly.
+    single = ladder._sync[0] if ladder is not None and ladder.simple else None
+
     def serve(reason: str, stage: str, t0: float, a: tuple[Any, ...], k: dict[str, Any], *,
               error: BaseException | None = None) -> Any:
-        if ladder is None:
-            exc = error if error is not None else _rejection(parts, reason, t0)
-            raise drv.raised(reason, stage, t0, exc, emit)
-        try:
-            result, tier = ladder.serve(a, k, cause=error)
-        except FallbackFailedError as failed:
-            drv.raised(reason, stage, t0, failed, emit)
-            raise
-        emit((tier, reason, stage, 0, clock() - t0, error))
+        if single is not None:
+            tier, handler = single
+            try:
+                result = handler(*a, **k)
+            except Exception as tier_error:
+                failed = ladder._error([tier_error])
+                drv.raised(reason, stage, t0, failed, emit)
+                raise failed from error
+        elif ladder is None:
+            rejection = error if error is not None else _rejection(parts, reason, t0)
+            raise drv.raised(reason, stage, t0, rejection, emit)
+        else:
+            try:
+                result, tier = ladder.serve(a, k, cause=error)
+            except FallbackFailedError as failed:
+                drv.raised(reason, stage, t0, failed, emit)
+                raise
+        outcome = (tier, reason, stage, 0, clock() - t0, error)
+        store(outcome)
+        if listeners:
+            notify(outcome)
         return result
 
     def judged(  # noqa: PLR0917 - internal, positional for speed
