@@ -248,6 +248,11 @@ def test_a_call_that_raises_leaves_an_outcome() -> None:
         predict(1.0)
     assert len(events.outcomes) == 2
     assert_reason(g, "error")
+    assert_served_by(g, "raised")
+    with pytest.raises(AssertionError, match="served_by='raised'"):
+        assert_served_by(g, "model")
+    with pytest.raises(AssertionError):
+        assert_served_by(g, "fallback")
 
 
 def test_a_rejection_without_fallback_leaves_an_outcome() -> None:

@@ -51,8 +51,9 @@ def assert_served_by(target: Any, expected: str) -> Outcome:
         target: a Guard, a function it decorates, or an :func:`aiguard.wrap` object.
         expected: ``"model"`` (the model's answer, no row replaced),
             ``"fallback"`` (any fallback tier, for the whole call or some
-            rows: ``outcome.fallback``), or a tier's name (``"popular_items"``)
-            that served the whole call.
+            rows: ``outcome.fallback``), ``"raised"`` (the call raised to the
+            caller), or a tier's name (``"popular_items"``) that served the
+            whole call.
 
     Returns:
         the :class:`~aiguard.Outcome`, for further checks.
@@ -80,7 +81,7 @@ error=ConnectionError('model server down')
     if expected == "fallback":
         ok = outcome.fallback
     elif expected == "model":
-        ok = not outcome.fallback
+        ok = outcome.served_by == "model" and not outcome.rows_replaced
     else:
         ok = outcome.served_by == expected
     if not ok:
