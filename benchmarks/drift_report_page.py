@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["ks", "chi2", "psi", "jensenshannon"])
     args = parser.parse_args()
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     page = sample_report_page(out, tuple(args.methods))
     print(f"wrote {page}")
     if screenshot(page, out / "drift_report.png"):
