@@ -1,7 +1,8 @@
 """P-values of the rank tests, vectorised over features, following scipy exactly.
 
 * KS (``scipy.stats.ks_2samp``): ``"asymp"`` is vectorised (``kstwo.sf`` for
-  two-sided, Hodges' approximation for one-sided). ``"exact"`` (the default
+  two-sided, its Smirnov-series branch summed for all features at once in
+  :mod:`._smirnov`; Hodges' approximation for one-sided). ``"exact"`` (the default
   for samples up to 10,000 with ``method="auto"``) runs scipy's own exact
   algorithm feature by feature, cached by the lattice value of the statistic.
   It is private in scipy, so when it cannot be imported the public
@@ -26,6 +27,7 @@ import numpy as np
 from scipy import special, stats
 
 from aiguard.detect._drift._common import warn_drift
+from aiguard.detect._drift._smirnov import kstwo_sf
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,9 +61,9 @@ def _ks_exact_cached(
 def _kstwo_sf(d: float, n: float) -> float:
     """``kstwo.sf`` of one value, cached.
 
-    For n > 140 and small d scipy evaluates it with the Durbin matrix method (tens
-    of ms at n = 50,000); a monitor comparing batches of the same size meets the
-    same lattice values of d again and again.
+    For n > 140 the values :func:`kstwo_sf` does not sum itself (small d: Pelz-Good
+    or the Durbin matrix) cost up to a few ms each; a monitor comparing batches of
+    the same size meets the same lattice values of d again and again.
     """
     return float(stats.kstwo.sf(d, n))
 
@@ -72,7 +74,7 @@ def _ks_asymp(d: FloatArray, n1: int, n2: int, alternative: str) -> FloatArray:
     if alternative == "two-sided":
         big_n = float(np.round(en))
         if big_n > _KOLMOGN_EXACT_N:
-            return np.array([_kstwo_sf(float(x), big_n) for x in d], dtype=np.float64)
+            return kstwo_sf(d, big_n, _kstwo_sf)
         with np.errstate(divide="ignore"):  # one value per sample: scipy's kstwo with n = 0
             prob = stats.kstwo.sf(d, big_n)
     else:
