@@ -451,6 +451,26 @@ class SortedSamples:
         return self.values[: self.counts[j], j]
 
 
+_TILE_ELEMENTS = 1 << 16  # values per tile of the blocked transposed copy (512 KB)
+_TILE_MAX_FEATURES = 1024  # wider samples: numpy's own transposed copy is as fast
+
+
+def _rows_copy(x: FloatArray) -> FloatArray:
+    """``np.array(x.T, dtype=float64, order="C")``: one feature per row, a new array.
+
+    A row-major ``x`` is copied in tiles of whole rows of ``x`` that stay in the
+    cache (about 1.5x faster than numpy's strided copy for 5 to 1,000 features).
+    """
+    n, k = x.shape
+    tile = max(256, _TILE_ELEMENTS // max(k, 1))
+    if x.T.flags.c_contiguous or not 2 <= k <= _TILE_MAX_FEATURES or n < 2 * tile:
+        return np.array(x.T, dtype=np.float64, order="C")
+    rows = np.empty((k, n), dtype=np.float64)
+    for start in range(0, n, tile):
+        rows[:, start : start + tile] = x[start : start + tile].T
+    return rows
+
+
 def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> SortedSamples:
     """Sort each column of a 2-D float64 sample and check it for inf and NaN.
 
@@ -469,7 +489,7 @@ def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> 
     Raises:
         InvalidInputError: ``inf`` anywhere, or a NaN under ``nan_policy="raise"``.
     """
-    rows = np.array(x.T, dtype=np.float64, order="C")  # one copy, sorted in place
+    rows = _rows_copy(x)  # one copy, sorted in place
     rows.sort(axis=1)
     values = rows.T
     n = values.shape[0]
