@@ -206,10 +206,10 @@ def _chunk(
             res["ks_minus"] = -d.min(axis=1)
     if "wasserstein" in want:
         np.abs(d[:, :-1], out=fc[:, :-1])
-        res["wasserstein"] = np.einsum("ij,ij->i", fc[:, :-1], delta)
+        res["wasserstein"] = _row_dot(fc[:, :-1], delta)
     if "energy_sq" in want:
         np.square(d[:, :-1], out=fc[:, :-1])
-        res["energy_sq"] = np.einsum("ij,ij->i", fc[:, :-1], delta)
+        res["energy_sq"] = _row_dot(fc[:, :-1], delta)
     if "distinct" in want:
         res["distinct"] = np.count_nonzero(delta, axis=1).astype(np.float64) + 1.0
     if "ref_std" in want:
@@ -217,7 +217,7 @@ def _chunk(
         dev = buf.tmp2[:rows, :n]
         np.subtract(ref, ref.mean(axis=1, keepdims=True), out=dev)
         with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
-            res["ref_std"] = np.sqrt(np.einsum("ij,ij->i", dev, dev) / n)
+            res["ref_std"] = np.sqrt(_row_dot(dev, dev) / n)
     if "cvm_u" in want or "ad_a2kn" in want:
         cc = buf.cc[:rows]
         np.copyto(cc, counts)
@@ -227,14 +227,21 @@ def _chunk(
             # without ties a current value's rank minus its own rank is cr, a reference
             # value's is cc, and at the i-th value of a sample its own count is i, so
             # sum_cur cr^2 = sum_all cr^2 - sum_{k<=n} k^2 (and the same for cc)
-            res["cvm_u"] = m * (np.einsum("ij,ij->i", cr, cr) - _square_sum(n)) + n * (
-                np.einsum("ij,ij->i", cc, cc) - _square_sum(m)
+            res["cvm_u"] = m * (_row_dot(cr, cr) - _square_sum(n)) + n * (
+                _row_dot(cc, cc) - _square_sum(m)
             )
             return res
         isc = buf.isc[:rows]  # origin as 0.0 / 1.0
         np.copyto(isc, buf.tag[:rows])
         res.update(_rank_quantities(isc, cc, cr, delta, ties=ties, sizes=(n, m), want=want))
     return res
+
+
+def _row_dot(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``sum(a * b, axis=1)``: BLAS ``dot`` for one row (about 2.5x faster), else ``einsum``."""
+    if a.shape[0] == 1:
+        return np.array([np.dot(a[0], b[0])], dtype=np.float64)
+    return np.asarray(np.einsum("ij,ij->i", a, b), dtype=np.float64)
 
 
 def _square_sum(k: int) -> float:
