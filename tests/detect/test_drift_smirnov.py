@@ -7,7 +7,7 @@ import pytest
 from scipy import special, stats
 
 from aiguard import drift
-from aiguard.detect._drift import _smirnov
+from aiguard.detect._drift import _pelzgood, _smirnov
 
 RTOL = 1e-9
 SIZES = (141, 142, 157, 500, 1_001, 4_999, 50_000, 200_000)
@@ -87,7 +87,7 @@ def test_scalar_fallback_is_used() -> None:
         return float(stats.kstwo.sf(d, n))
 
     n = 1_000
-    d = np.array([np.sqrt(1.0 / n), np.sqrt(50.0 / n)])
+    d = np.array([0.005, np.sqrt(50.0 / n)])  # Durbin matrix (n d^1.5 <= 1.4), Smirnov sum
     _smirnov.kstwo_sf(d, float(n), scalar)
     assert calls == [d[0]]
 
@@ -109,3 +109,22 @@ def test_ks_pvalues_of_drifted_large_samples_match_ks_2samp() -> None:
         exp = stats.ks_2samp(ref[:, j], cur[:, j])
         _close(np.array([res.statistic[j]]), np.array([exp.statistic]))
         _close(np.array([res.pvalue[j]]), np.array([exp.pvalue]))
+
+
+@pytest.mark.parametrize("n", [141, 1_000, 50_000, 100_000, 100_001, 200_000, 1_500_000])
+def test_pelz_good_branch_matches_scipy(n: int) -> None:
+    """Small statistics (n d^2 < 2.2) where scipy uses Pelz-Good, on and off the lattice."""
+    rng = np.random.default_rng(n)
+    nx2 = np.concatenate([rng.uniform(0.0, 2.2, 25), [2.19999, 1e-6, 1e-3, 0.01, 0.1, 1.0]])
+    d = np.sqrt(nx2 / n)
+    d = np.concatenate([d, np.round(d * n) / n, rng.uniform(0.3 / n, 3 / n, 5)])
+    assert _pelzgood.pelz_good_branch(n, d).sum() > 10
+    _close(_smirnov.kstwo_sf(d, float(n)), _scipy(d, n))
+
+
+def test_pelz_good_only_on_its_branch() -> None:
+    """Durbin's matrix (n <= 100,000 and n d^1.5 <= 1.4) and n d^2 >= 2.2 are not Pelz-Good."""
+    n = 50_000
+    d = np.array([1.0 / n ** (2 / 3), 1.5 / n ** (2 / 3), np.sqrt(2.2 / n), 0.5 / n])
+    np.testing.assert_array_equal(_pelzgood.pelz_good_branch(n, d), [False, True, False, False])
+    np.testing.assert_allclose(_pelzgood.pelz_good_sf(n, np.array([1e-5])), [1.0], rtol=0, atol=0)

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special, stats
 
+from aiguard.detect._drift._pelzgood import pelz_good_branch, pelz_good_sf
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -174,9 +176,10 @@ def kstwo_sf(
 ) -> FloatArray:
     """``scipy.stats.kstwo.sf(d, n)`` for an integer ``n > 140``, vectorised.
 
-    The Smirnov branch is summed here (:func:`smirnov_sum`); every other value
-    goes to ``scalar`` (scipy's ``kstwo.sf`` per value: Pelz-Good or the Durbin
-    matrix, about a millisecond each), as does everything when
+    The Smirnov branch is summed here (:func:`smirnov_sum`) and the Pelz-Good
+    branch evaluated here (:mod:`._pelzgood`); every other value goes to
+    ``scalar`` (scipy's ``kstwo.sf`` per value: the Durbin matrix, up to a few
+    ms each, or a closed form), as does everything when
     ``n > 1,000,000`` (scipy's own approximation there) and every value whose
     sum comes out below :data:`_TINY`: there the terms scipy adds are subnormal
     and its result is only as accurate as theirs, so scipy is called to get the
@@ -206,6 +209,10 @@ def kstwo_sf(
     if fast.any():
         out[fast] = np.clip(2.0 * smirnov_sum(nn, d[fast]), 0.0, 1.0)
         fast &= out >= _TINY
+    pelz = pelz_good_branch(nn, d)
+    if pelz.any():
+        out[pelz] = pelz_good_sf(nn, d[pelz])
+        fast |= pelz
     for i in np.flatnonzero(~(fast | zero)).tolist():
         out[i] = one(float(d[i]), float(nn))
     return out
