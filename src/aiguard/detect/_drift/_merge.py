@@ -185,7 +185,11 @@ def _chunk(
     d = buf.d[:rows]
     # d = (p + 1 - cc) / n - cc / m = (p + 1) / n - cc (1 / n + 1 / m), in two passes; it
     # differs from scipy's cr / n - cc / m by a few units in the last place of 1
-    np.multiply(counts, 1.0 / n + 1.0 / m, out=d)
+    cc = buf.cc[:rows]
+    need_cc = "cvm_u" in want or "ad_a2kn" in want
+    if need_cc:  # convert the counts to float once, for d and the ranks
+        np.copyto(cc, counts)
+    np.multiply(cc if need_cc else counts, 1.0 / n + 1.0 / m, out=d)
     np.subtract(buf.scaled, d, out=d)
     d[:, -1] = 0.0  # both ECDFs are 1 after the last value (the formula may leave 1e-16)
     fc = buf.tmp2[:rows]
@@ -218,9 +222,7 @@ def _chunk(
         np.subtract(ref, ref.mean(axis=1, keepdims=True), out=dev)
         with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
             res["ref_std"] = np.sqrt(_row_dot(dev, dev) / n)
-    if "cvm_u" in want or "ad_a2kn" in want:
-        cc = buf.cc[:rows]
-        np.copyto(cc, counts)
+    if need_cc:
         cr = buf.tmp[:rows]
         np.subtract(buf.idx, cc, out=cr)
         if not ties and "ad_a2kn" not in want:
