@@ -128,3 +128,11 @@ def test_pelz_good_only_on_its_branch() -> None:
     d = np.array([1.0 / n ** (2 / 3), 1.5 / n ** (2 / 3), np.sqrt(2.2 / n), 0.5 / n])
     np.testing.assert_array_equal(_pelzgood.pelz_good_branch(n, d), [False, True, False, False])
     np.testing.assert_allclose(_pelzgood.pelz_good_sf(n, np.array([1e-5])), [1.0], rtol=0, atol=0)
+
+
+def test_many_values_in_blocks() -> None:
+    """More values than one block: every block gives scipy's numbers, in order."""
+    n = 5_000
+    d = np.sqrt(np.linspace(2.5, 300.0, 150) / n)
+    _close(_smirnov.smirnov_sum(n, d), special.smirnov(n, d))
+    assert _smirnov.smirnov_sum(n, d[:0]).shape == (0,)

@@ -50,6 +50,7 @@ _MINLOG = -7.451332191019412076235e2  # xsf: log(2**-1075); smirnov is 0 below e
 _CUT = 50.0  # terms more than this many nats below the largest are dropped
 _GRID = 257  # coarse grid that locates the terms that matter
 _BLOCK = 1 << 16  # terms evaluated per numpy pass, term by term (stays in the cache)
+_ROWS = 64  # values summed together (work arrays of _ROWS x _SAMPLES)
 _SAMPLES = 2048  # terms sampled per value by the trapezoidal estimate
 _TINY = 2.0**-1000  # below this scipy's sum of subnormal terms is matched by calling it
 _AGREE = 1e-12  # |log| difference at which the step and 2-step estimates agree
@@ -130,8 +131,14 @@ def smirnov_sum(n: int, x: FloatArray) -> FloatArray:
         ``smirnov(n, x)`` per value.
     """
     x = np.asarray(x, dtype=np.float64)
-    if x.size == 0:
-        return np.empty_like(x)
+    out = np.empty_like(x)
+    for start in range(0, x.size, _ROWS):  # bounded work arrays for many features
+        out[start : start + _ROWS] = _smirnov_block(n, x[start : start + _ROWS])
+    return out
+
+
+def _smirnov_block(n: int, x: FloatArray) -> FloatArray:
+    """:func:`smirnov_sum` of at most :data:`_ROWS` values."""
     nx = n * x
     last = n - np.floor(nx) - 1  # the largest j of the sum
     r_n = float(_stirling_remainder(np.array([float(n)]))[0])
