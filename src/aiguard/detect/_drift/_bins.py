@@ -119,6 +119,21 @@ def sorted_bin_counts(
     return counts
 
 
+def _more_distinct_than(sorted_col: NDArray[np.float64], bins: int) -> bool:
+    """Whether a sorted column holds more than *bins* distinct values.
+
+    A probe of ``4 * bins + 1`` evenly spaced values decides most columns
+    without a pass over all of them (distinct values in the probe are distinct
+    in the column); only when the probe is inconclusive is every value read.
+    """
+    n = sorted_col.size
+    if n > 4 * bins + 1:
+        probe = sorted_col[np.linspace(0, n - 1, 4 * bins + 1).astype(np.intp)]
+        if np.count_nonzero(probe[1:] != probe[:-1]) + 1 > bins:
+            return True
+    return bool(np.count_nonzero(sorted_col[1:] != sorted_col[:-1]) + 1 > bins)
+
+
 def fit_inner_edges(sorted_col: NDArray[np.float64], bins: BinsSpec) -> NDArray[np.float64]:
     """Inner bin edges of one reference column (sorted, NaN-free, non-empty).
 
@@ -133,8 +148,8 @@ def fit_inner_edges(sorted_col: NDArray[np.float64], bins: BinsSpec) -> NDArray[
     if isinstance(bins, str):
         rule: NDArray[np.float64] = np.histogram_bin_edges(sorted_col, bins=bins)[1:-1].copy()
         return rule
-    distinct = sorted_col[np.r_[True, sorted_col[1:] != sorted_col[:-1]]]
-    if distinct.size <= bins:
+    if not _more_distinct_than(sorted_col, bins):
+        distinct = sorted_col[np.r_[True, sorted_col[1:] != sorted_col[:-1]]]
         each: NDArray[np.float64] = distinct[1:].copy()
         return each
     inner = np.unique(sorted_quantiles(sorted_col, np.linspace(0.0, 1.0, bins + 1)[1:-1]))

@@ -144,15 +144,22 @@ class Reference:
 
     def _summaries(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = [{} for _ in self._names]
+        dev = np.empty(self._sorted.shape[0])
         for j, pos in enumerate(self._num_index):
             col = self._sorted[: self._n_valid[j], j]
             q = sorted_quantiles(col, np.array([0.05, 0.25, 0.5, 0.75, 0.95]))
+            # numpy.std's two-pass algorithm, in one reused buffer with a BLAS dot
+            mean = float(col.sum() / col.size)
+            centred = dev[: col.size]
+            np.subtract(col, mean, out=centred)
+            with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
+                std = float(np.sqrt(np.dot(centred, centred) / col.size))
             out[pos] = {
                 "kind": "numeric",
                 "count": int(col.size),
                 "missing": int(self._missing[pos]),
-                "mean": float(col.mean()),
-                "std": float(col.std()),
+                "mean": mean,
+                "std": std,
                 "min": float(col[0]),
                 "max": float(col[-1]),
                 "quantiles": {"5%": q[0], "25%": q[1], "50%": q[2], "75%": q[3], "95%": q[4]},
