@@ -432,9 +432,11 @@ def test_check_that_crashes_counts_as_invalid_and_is_logged_once(
     assert len([r for r in caplog.records if "could not judge" in r.getMessage()]) <= 1
 
 
-def test_listeners_see_every_outcome_and_cannot_break_the_call() -> None:
-    """Listeners get Outcome objects; one that raises is isolated."""
-    g = ag.Guard(name="l", fallback=popular)
+def test_listeners_see_every_outcome_and_cannot_break_the_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Listeners get Outcome objects; one that raises is isolated and logged once."""
+    g = ag.Guard(name="listener-isolation", fallback=popular)
     seen: list[ag.Outcome] = []
 
     def bad(_: ag.Outcome) -> None:
@@ -449,9 +451,11 @@ def test_listeners_see_every_outcome_and_cannot_break_the_call() -> None:
             raise ModelDownError
         return x
 
-    assert predict(1.0) == 1.0
-    assert predict(-1.0) == 0.0
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        assert predict(1.0) == 1.0
+        assert predict(-1.0) == 0.0
     assert [(o.served_by, o.reason) for o in seen] == [("model", None), ("popular", "error")]
+    assert len([r for r in caplog.records if "listener of guard" in r.getMessage()]) == 1
     g.remove_listener(seen.append)
     predict(1.0)
     assert len(seen) == 2

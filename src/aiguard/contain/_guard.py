@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -13,6 +12,7 @@ import attrs
 from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC
+from aiguard._core._events import log_once
 from aiguard._core._matcher import exception_matcher
 from aiguard.contain import _checks, _fallback, _limits, _timing
 from aiguard.contain._breaker import CircuitBreaker
@@ -31,10 +31,6 @@ __all__ = ["Guard", "GuardConfig", "guard", "wrap"]
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M")
-
-_log = logging.getLogger("aiguard")
-
-ExceptionSpec = "type[BaseException] | Callable[[BaseException], bool]"
 
 
 def _positive_seconds(value: Any, argument: str) -> float:
@@ -220,9 +216,7 @@ class Guard:
         raw = self._outcome.get()
         if raw is None:
             return None
-        served_by, reason, stage, rows, latency, error = raw
-        return Outcome(guard=self.config.name, served_by=served_by, reason=reason, stage=stage,
-                       rows_replaced=rows, latency=latency, error=error)
+        return Outcome(self.config.name, *raw)
 
     def add_listener(self, listener: Callable[[Outcome], Any]) -> None:
         """Call *listener* with the :class:`Outcome` of every call (monitors hook in here).
@@ -242,14 +236,13 @@ class Guard:
         name = self.config.name
 
         def notify(outcome: OutcomeTuple) -> None:
-            served_by, reason, stage, rows, latency, error = outcome
-            event = Outcome(guard=name, served_by=served_by, reason=reason, stage=stage,
-                            rows_replaced=rows, latency=latency, error=error)
+            event = Outcome(name, *outcome)
             for listener in tuple(listeners):
                 try:
                     listener(event)
                 except Exception:  # noqa: PERF203 - one listener must not silence the rest
-                    _log.warning("aiguard: a listener of guard %r raised", name, exc_info=True)
+                    log_once(f"listener:{name}:{id(listener)}",
+                             "aiguard: a listener of guard %r raised (logged once)", name)
 
         return Sink(self._outcome.set, listeners, notify)
 
