@@ -222,6 +222,12 @@ class Ladder:
             FallbackFailedError: every tier raised or failed the check; ``errors``
                 holds one entry per tier, ``__cause__`` is *cause*.
         """
+        if self.simple:  # one unchecked tier, the common rule-based fallback
+            name, fn = self._sync[0]
+            try:
+                return fn(*args, **kwargs), name
+            except Exception as exc:  # chained as the loop below would: cause, else the
+                raise self._error([exc]) from (cause or exc.__context__)  # error in handling
         failures: list[BaseException] = []
         for name, fn in self._sync:
             try:

@@ -65,28 +65,16 @@ def build_sync(
     store, listeners, notify = sink.store, sink.listeners, sink.notify
     emit = sink.emit
 
-    # One unchecked tier (the common rule-based fallback): called directly.
-    single = ladder._sync[0] if ladder is not None and ladder.simple else None
-
     def serve(reason: str, stage: str, t0: float, a: tuple[Any, ...], k: dict[str, Any], *,
               error: BaseException | None = None) -> Any:
-        if single is not None:
-            tier, handler = single
-            try:
-                result = handler(*a, **k)
-            except Exception as tier_error:
-                failed = ladder._error([tier_error])
-                drv.raised(reason, stage, t0, failed, emit)
-                raise failed from error
-        elif ladder is None:
+        if ladder is None:
             refused = error if error is not None else rejection(parts, reason, t0)
             raise drv.raised(reason, stage, t0, refused, emit)
-        else:
-            try:
-                result, tier = ladder.serve(a, k, cause=error)
-            except FallbackFailedError as failed:
-                drv.raised(reason, stage, t0, failed, emit)
-                raise
+        try:
+            result, tier = ladder.serve(a, k, cause=error)
+        except FallbackFailedError as failed:
+            drv.raised(reason, stage, t0, failed, emit)
+            raise
         outcome = (tier, reason, stage, 0, clock() - t0, error)
         store(outcome)
         if listeners:
