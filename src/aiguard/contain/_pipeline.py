@@ -85,16 +85,11 @@ def build_sync(
         permit: int, t0: float, t1: float, result: Any, verdict: Any,
         a: tuple[Any, ...], k: dict[str, Any],
     ) -> Any:
-        weight, mask = drv.judge(result, verdict)
-        if breaker is not None:
-            drv.record_breaker(permit, t0, t1, weight)
-        if weight == 0.0:
-            emit(("model", None, "model", 0, t1 - t0, None))
+        decision, mask = drv.settle(permit, t0, t1, result, verdict, emit)
+        if decision == "done":
             return result
-        if ladder is None:
-            emit(("model", "invalid", "check", 0, t1 - t0, None))
-            return result
-        if drv.rows_wanted(mask):
+        if decision == "rows":
+            assert ladder is not None
             try:
                 merged, _tier, n = ladder.serve_rows(result, mask, a, k)
             except (FallbackFailedError, InvalidInputError) as failed:
@@ -206,16 +201,11 @@ def build_async(
         permit: int, t0: float, t1: float, result: Any, verdict: Any,
         a: tuple[Any, ...], k: dict[str, Any],
     ) -> Any:
-        weight, mask = drv.judge(result, verdict)
-        if breaker is not None:
-            drv.record_breaker(permit, t0, t1, weight)
-        if weight == 0.0:
-            emit(("model", None, "model", 0, t1 - t0, None))
+        decision, mask = drv.settle(permit, t0, t1, result, verdict, emit)
+        if decision == "done":
             return result
-        if ladder is None:
-            emit(("model", "invalid", "check", 0, t1 - t0, None))
-            return result
-        if drv.rows_wanted(mask):
+        if decision == "rows":
+            assert ladder is not None
             try:
                 merged, _tier, n = await ladder.aserve_rows(result, mask, a, k)
             except (FallbackFailedError, InvalidInputError) as failed:

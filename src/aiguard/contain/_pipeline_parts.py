@@ -211,6 +211,26 @@ class Driver:
             return 1.0, False
         return weight, mask
 
-    def rows_wanted(self, mask: Any) -> bool:
-        """Whether a per-row fallback applies to this verdict."""
-        return self.parts.fallback_rows and isinstance(mask, np.ndarray) and mask.ndim == 1
+    def settle(  # noqa: PLR0917 - internal, positional like the shells' calls
+        self, permit: int, t0: float, t1: float, result: Any, verdict: Any,
+        emit: Callable[[OutcomeTuple], None],
+    ) -> tuple[str, Any]:
+        """Judge a result the quick check did not pass, record it, decide what serves.
+
+        Returns ``("done", None)`` when the model's result stands (outcome
+        emitted), ``("rows", mask)`` for a per-row fallback, ``("whole", None)``
+        for the ladder to serve the whole call.
+        """
+        parts = self.parts
+        weight, mask = self.judge(result, verdict)
+        if parts.breaker is not None:
+            self.record_breaker(permit, t0, t1, weight)
+        if weight == 0.0:
+            emit(("model", None, "model", 0, t1 - t0, None))
+            return "done", None
+        if parts.ladder is None:
+            emit(("model", "invalid", "check", 0, t1 - t0, None))
+            return "done", None
+        if parts.fallback_rows and isinstance(mask, np.ndarray) and mask.ndim == 1:
+            return "rows", mask
+        return "whole", None
