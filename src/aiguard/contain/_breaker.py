@@ -25,13 +25,13 @@ import numpy as np
 
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._events import Listeners, log_once
+from aiguard._core._matcher import exception_matcher
 from aiguard.contain._breaker_shell import async_shell, sync_shell
 from aiguard.contain._breaker_values import (
     BreakerEvent,
     BreakerMetrics,
     BreakerState,
     _duration,
-    _matcher,
     _positive_int,
     _rate,
 )
@@ -182,8 +182,8 @@ class CircuitBreaker:
             math.inf if half_open_max_wait is None
             else _duration(half_open_max_wait, "half_open_max_wait")
         )
-        self._exc_recorded = _matcher(record, "record")
-        self._exc_ignored = _matcher(ignore, "ignore")
+        self._exc_recorded = exception_matcher(record, "record")
+        self._exc_ignored = exception_matcher(ignore, "ignore")
         if failure_result is not None and not callable(failure_result):
             raise ConfigurationError(
                 "failure_result", "None or a callable result -> bool | fraction | row mask",

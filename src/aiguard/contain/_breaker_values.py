@@ -12,7 +12,6 @@ from datetime import timedelta
 
 import attrs
 
-from aiguard._core._matcher import exception_matcher
 from aiguard.errors import ConfigurationError
 
 __all__ = ["BreakerEvent", "BreakerMetrics", "BreakerState"]
@@ -153,5 +152,3 @@ def _duration(value: object, argument: str, *, zero: bool = False) -> float:
         raise ConfigurationError(argument, expected + " (or a timedelta)", value)
     return float(value)
 
-
-_matcher = exception_matcher

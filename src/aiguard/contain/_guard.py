@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -16,6 +15,7 @@ from aiguard._core._events import log_once
 from aiguard._core._matcher import exception_matcher
 from aiguard.contain import _checks, _fallback, _limits, _timing
 from aiguard.contain._breaker import CircuitBreaker
+from aiguard.contain._breaker_values import _duration
 from aiguard.contain._outcome import Outcome
 from aiguard.contain._pipeline import OutcomeTuple, Sink, build_async, build_sync
 from aiguard.errors import ConfigurationError
@@ -31,14 +31,6 @@ __all__ = ["Guard", "GuardConfig", "guard", "wrap"]
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M")
-
-
-def _positive_seconds(value: Any, argument: str) -> float:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(argument, "a number of seconds > 0 or a timedelta", value)
-    return float(value)
 
 
 def _resolve(kind: type[Any], value: Any, argument: str, build: Callable[[Any], Any],
@@ -158,7 +150,7 @@ class Guard:
                         "a Bulkhead or a maximum number of concurrent calls >= 1")
         time_limit = _resolve(
             _timing.Timeout, timeout, "timeout",
-            lambda v: _timing.timeout(_positive_seconds(v, "timeout")),
+            lambda v: _timing.timeout(_duration(v, "timeout")),
             "seconds > 0, a timedelta or a timeout(...) object",
         )
         if clock is None:
