@@ -476,3 +476,61 @@ def test_broadcast_path_when_tiles_would_be_too_big(monkeypatch: pytest.MonkeyPa
     for j in range(3):
         x = cur[:, j][~np.isnan(cur[:, j])]
         assert tiled[j].tolist() == np.histogram(x, np.r_[-np.inf, inner[j], np.inf])[0].tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.integers(1, 400),
+    width=st.integers(1, 5),
+    specials=st.lists(
+        st.tuples(st.integers(0, 10**6), st.sampled_from([np.nan, np.inf, -np.inf, 1e308])),
+        max_size=6,
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_scan_finds_every_non_finite_column_across_chunks(
+    rows: int, width: int, specials: list[tuple[int, float]], seed: int
+) -> None:
+    """Chunk sums flag every column holding NaN or inf (or overflowing), in any chunk or tail.
+
+    Small chunks (many of them, flushed every 255) are forced; the counts equal
+    np.histogram of the non-NaN values, and the candidates are a superset of the
+    non-finite columns.
+    """
+    from aiguard.detect._drift import _bins
+
+    rng = np.random.default_rng(seed)
+    cur = rng.normal(size=(rows, width))
+    for where, value in specials:
+        cur.flat[where % cur.size] = value
+    inner = [np.array([-1.0, 0.0, 0.5]) for _ in range(width)]
+    edges, _ = pad_edges(inner)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_bins, "_CHUNK_ELEMENTS", 8)
+        mp.setattr(_bins, "_BYTE_MAX", 3)
+        cache: dict[int, np.ndarray] = {}
+        counts, candidates = _bins.scan_bin_counts(cur, edges, tile_cache=cache)
+        again, _ = _bins.scan_bin_counts(cur, edges, tile_cache=cache)  # tiles from the cache
+    np.testing.assert_array_equal(counts, again)
+    non_finite = set(np.flatnonzero(~np.isfinite(cur).all(axis=0)).tolist())
+    assert non_finite <= set(candidates.tolist())
+    for j in range(width):
+        x = cur[:, j][~np.isnan(cur[:, j])]
+        assert counts[j].tolist() == np.histogram(x, np.r_[-np.inf, inner[j], np.inf])[0].tolist()
+
+
+def test_compare_and_accumulator_reject_inf_by_feature_name() -> None:
+    """The checks moved into the counting and sorting passes still name the feature."""
+    ref = drift.Reference(RNG.normal(size=(500, 3)), feature_names=["a", "b", "c"])
+    cur = RNG.normal(size=(300, 3))
+    cur[250, 1] = np.inf
+    for methods in (("psi",), ("ks",), ("ks", "psi")):
+        with pytest.raises(InvalidInputError, match="inf in.*'b'"):
+            ref.compare(cur, methods=methods)
+    with pytest.raises(InvalidInputError, match="batch.*inf in.*'b'"):
+        ref.accumulator().update(cur)
+    cur[250, 1] = np.nan  # NaN is a missing value, counted as such
+    report = ref.compare(cur, methods=("psi",))
+    assert report.to_dict()["features"][0]["missing_current"] >= 0
+    missing = {f["name"]: f["missing_current"] for f in report.to_dict()["features"]}
+    assert missing == {"a": 0.0, "b": 1 / 300, "c": 0.0}

@@ -184,7 +184,7 @@ def test_html_cells_for_tests_and_missing_methods() -> None:
 
 def test_bin_labels_keep_close_edges_apart() -> None:
     """Labels use 3 significant digits, more when needed to tell edges apart."""
-    from aiguard.detect._drift._compare import _bin_labels
+    from aiguard.detect._drift._bins import bin_labels as _bin_labels
 
     assert _bin_labels(np.array([0.123456, 2.5])) == ("< 0.123", "[0.123, 2.5)", ">= 2.5")
     close = _bin_labels(np.array([1.23411, 1.23419]))

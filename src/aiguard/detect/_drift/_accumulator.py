@@ -16,10 +16,10 @@ import numpy as np
 from aiguard.detect._drift._bins import (
     BINNED_METHODS,
     DEFAULT_EPS,
-    bin_counts,
     binned_statistics,
     check_base,
     check_eps,
+    scan_bin_counts,
 )
 from aiguard.errors import ConfigurationError
 
@@ -82,9 +82,12 @@ class Accumulator:
             InvalidInputError: the batch does not fit the reference (argument ``batch``).
         """
         ref = self._reference
-        table = ref.table(batch, argument="batch")
+        table = ref.table(batch, argument="batch", check_finite=False)
         if ref._num_index:
-            counts = bin_counts(table.numeric, ref._edges, table.nan_columns)
+            counts, candidates = scan_bin_counts(
+                table.numeric, ref._edges, tile_cache=ref._tile_cache
+            )
+            table.check_finite(candidates)
             self._counts += counts
             self._missing[list(ref._num_index)] += table.n_rows - counts.sum(axis=1)
         for i, labels in enumerate(table.categorical):
@@ -119,14 +122,12 @@ class Accumulator:
 
     def histograms(self) -> list[tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]]:
         """Per feature (input order): bin labels, reference counts, current counts."""
-        from aiguard.detect._drift._compare import _bin_labels  # noqa: PLC0415 - cycle
-
         ref = self._reference
         out: list[Any] = [None] * ref.n_features
         for i, pos in enumerate(ref._num_index):
             nb = int(ref._nbins[i])
             out[pos] = (
-                _bin_labels(ref._edges[: nb - 1, i]),
+                ref._bin_labels[i],
                 ref._counts[i, :nb],
                 self._counts[i, :nb],
             )

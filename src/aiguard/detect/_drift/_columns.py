@@ -39,7 +39,9 @@ class Table:
         categorical_missing: missing count per categorical column.
         categorical_index: positions in ``names`` of the categorical columns.
         n_rows: number of rows.
-        nan_columns: positions in the numeric block of the columns holding NaN.
+        nan_columns: positions in the numeric block of the columns holding NaN;
+            None when the table was built with ``check_finite=False`` (the caller
+            checks, see :meth:`check_finite`).
     """
 
     names: tuple[str, ...]
@@ -49,7 +51,27 @@ class Table:
     categorical_missing: tuple[int, ...]
     categorical_index: tuple[int, ...]
     n_rows: int
-    nan_columns: NDArray[np.intp]
+    nan_columns: NDArray[np.intp] | None
+    argument: str = "data"
+
+    def check_finite(self, candidates: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Raise on inf in the numeric *candidates* columns; return those holding NaN.
+
+        *candidates* are the numeric columns that may hold a non-finite value
+        (e.g. those whose sum is not finite); the others are not read.
+
+        Raises:
+            InvalidInputError: an inf in any candidate column.
+        """
+        if not candidates.size:
+            return candidates
+        block = self.numeric[:, candidates]
+        has_inf = np.isinf(block).any(axis=0)
+        if has_inf.any():
+            bad = [self.names[self.numeric_index[j]] for j in candidates[has_inf]]
+            raise InvalidInputError(self.argument, "finite values or NaN (no inf)", f"inf in {bad}")
+        out: NDArray[np.intp] = candidates[np.isnan(block).any(axis=0)]
+        return out
 
 
 def _mapping_columns(
@@ -182,8 +204,12 @@ def as_table(
     argument: str,
     feature_names: Sequence[str] | None = None,
     categorical: bool | Sequence[int | str] | None = None,
+    check_finite: bool = True,
 ) -> Table:
     """Split *data* into numeric and categorical columns.
+
+    With ``check_finite=False`` the numeric block is not read for inf and NaN
+    (``nan_columns`` is None): the caller checks it in a pass it makes anyway.
 
     Raises:
         InvalidInputError: wrong ndim, no rows, no columns, inf, mixed types.
@@ -212,27 +238,24 @@ def as_table(
         if not is_cat and col.dtype.kind == "O":
             is_cat = not _object_is_numeric(col, argument)
         (cat_idx if is_cat else numeric_idx).append(j)
+    nan_columns: NDArray[np.intp] | None = np.zeros(0, dtype=np.intp)
     if numeric_idx:
         block = _numeric_block(data, columns, numeric_idx, argument)
-        # one read: a finite column sum proves the column has no inf (nor NaN)
-        with np.errstate(invalid="ignore", over="ignore"):
-            suspect = np.flatnonzero(~np.isfinite(block.sum(axis=0)))
-        if suspect.size:
-            has_inf = np.isinf(block[:, suspect]).any(axis=0)
-            if has_inf.any():
-                bad = [names[numeric_idx[j]] for j in suspect[has_inf]]
-                raise InvalidInputError(argument, "finite values or NaN (no inf)", f"inf in {bad}")
-        nan_columns = suspect
+        if check_finite:
+            # one read: a finite column sum proves the column has no inf (nor NaN)
+            with np.errstate(invalid="ignore", over="ignore"):
+                nan_columns = np.flatnonzero(~np.isfinite(block.sum(axis=0)))
+        else:
+            nan_columns = None
     else:
         block = np.empty((n_rows, 0), dtype=np.float64)
-        nan_columns = np.zeros(0, dtype=np.intp)
     labels: list[NDArray[np.str_]] = []
     missing: list[int] = []
     for j in cat_idx:
         lab, miss = categorical_labels(columns[j], argument)
         labels.append(lab)
         missing.append(miss)
-    return Table(
+    table = Table(
         names=tuple(names),
         numeric=block,
         numeric_index=tuple(numeric_idx),
@@ -241,7 +264,11 @@ def as_table(
         categorical_index=tuple(cat_idx),
         n_rows=n_rows,
         nan_columns=nan_columns,
+        argument=argument,
     )
+    if nan_columns is not None and nan_columns.size:
+        table = attrs.evolve(table, nan_columns=table.check_finite(nan_columns))
+    return table
 
 
 def _numeric_block(

@@ -35,6 +35,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from aiguard.detect._drift._workers import run_blocks
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ __all__ = [
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 NanPolicy: TypeAlias = Literal["propagate", "omit", "raise"]
 Correction: TypeAlias = Literal["bonferroni", "holm", "bh", "by"]
+#: columns of a 2-D sample: all, an index array, or a one-element list
+Columns: TypeAlias = slice | npt.NDArray[np.intp] | list[int]
 
 NAN_POLICIES: tuple[str, ...] = ("propagate", "omit", "raise")
 CORRECTIONS: tuple[str, ...] = ("bonferroni", "holm", "bh", "by")
@@ -455,23 +458,34 @@ _TILE_ELEMENTS = 1 << 16  # values per tile of the blocked transposed copy (512 
 _TILE_MAX_FEATURES = 1024  # wider samples: numpy's own transposed copy is as fast
 
 
-def _rows_copy(x: FloatArray) -> FloatArray:
-    """``np.array(x.T, dtype=float64, order="C")``: one feature per row, a new array.
+def _copy_rows(x: FloatArray, rows: FloatArray, start: int, stop: int) -> None:
+    """``rows[start:stop] = x[:, start:stop].T``: one feature per row, as float64.
 
-    A row-major ``x`` is copied in tiles of whole rows of ``x`` that stay in the
+    A row-major ``x`` is copied in tiles of rows of ``x`` that stay in the
     cache (about 1.5x faster than numpy's strided copy for 5 to 1,000 features).
     """
-    n, k = x.shape
-    tile = max(256, _TILE_ELEMENTS // max(k, 1))
-    if x.T.flags.c_contiguous or not 2 <= k <= _TILE_MAX_FEATURES or n < 2 * tile:
-        return np.array(x.T, dtype=np.float64, order="C")
-    rows = np.empty((k, n), dtype=np.float64)
-    for start in range(0, n, tile):
-        rows[:, start : start + tile] = x[start : start + tile].T
-    return rows
+    n = x.shape[0]
+    width = stop - start
+    tile = max(256, _TILE_ELEMENTS // max(width, 1))
+    if x.T.flags.c_contiguous or not 2 <= width <= _TILE_MAX_FEATURES or n < 2 * tile:
+        rows[start:stop] = x[:, start:stop].T
+        return
+    for first in range(0, n, tile):
+        rows[start:stop, first : first + tile] = x[first : first + tile, start:stop].T
 
 
-def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> SortedSamples:
+def _feature(j: int, names: Sequence[str] | None) -> str:
+    return str(j) if names is None else repr(names[j])
+
+
+def sort_samples(
+    x: FloatArray,
+    name: str,
+    *,
+    nan_policy: str = "propagate",
+    workers: int = 1,
+    names: Sequence[str] | None = None,
+) -> SortedSamples:
     """Sort each column of a 2-D float64 sample and check it for inf and NaN.
 
     One sort serves every statistic of a call. The finiteness check is free:
@@ -482,6 +496,8 @@ def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> 
         x: ``(n_samples, n_features)`` float64 (see :func:`as_samples`).
         name: the argument's name for error messages.
         nan_policy: ``"raise"`` raises on any NaN; other policies keep them.
+        workers: threads sorting blocks of features (see :mod:`._workers`).
+        names: feature names for error messages (default: the column index).
 
     Returns:
         The sorted samples (a new Fortran-ordered array; ``x`` is not modified).
@@ -489,8 +505,13 @@ def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> 
     Raises:
         InvalidInputError: ``inf`` anywhere, or a NaN under ``nan_policy="raise"``.
     """
-    rows = _rows_copy(x)  # one copy, sorted in place
-    rows.sort(axis=1)
+    rows = np.empty((x.shape[1], x.shape[0]), dtype=np.float64)
+
+    def sort_block(start: int, stop: int) -> None:  # one copy, sorted in place
+        _copy_rows(x, rows, start, stop)
+        rows[start:stop].sort(axis=1)
+
+    run_blocks(sort_block, rows.shape[0], workers)
     values = rows.T
     n = values.shape[0]
     last = values[-1]
@@ -504,7 +525,7 @@ def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> 
         raise InvalidInputError(
             name,
             "free of NaN (nan_policy='raise')",
-            f"{n - counts[j]} NaN in feature {j}",
+            f"{n - counts[j]} NaN in feature {_feature(j, names)}",
         )
     top = values[np.maximum(counts - 1, 0), np.arange(values.shape[1])]
     if np.isinf(values[0]).any() or np.isinf(top).any():
@@ -512,13 +533,13 @@ def sort_samples(x: FloatArray, name: str, *, nan_policy: str = "propagate") -> 
         raise InvalidInputError(
             name,
             "finite (NaN marks a missing value; inf is not allowed)",
-            f"inf in feature {int(bad[0])}",
+            f"inf in feature {_feature(int(bad[0]), names)}",
         )
     return SortedSamples(values=values, counts=counts, has_nan=has_nan)
 
 
 def apply_sorted(
-    kernel: Callable[[FloatArray, FloatArray], tuple[FloatArray, ...]],
+    kernel: Callable[[FloatArray, FloatArray, Columns], tuple[FloatArray, ...]],
     reference: SortedSamples,
     current: SortedSamples,
     *,
@@ -530,8 +551,9 @@ def apply_sorted(
     """Run a presorted kernel over all features, honouring ``nan_policy``.
 
     The kernel takes two 2-D NaN-free arrays sorted per column (samples on
-    axis 0; they may have different numbers of rows) and returns ``n_outputs``
-    arrays of shape ``(n_features,)``. NaN-free features go through it in one
+    axis 0; they may have different numbers of rows) and the columns they are
+    (an index for ``values[:, cols]``), and returns ``n_outputs`` arrays of
+    shape ``(n_features,)``. NaN-free features go through it in one
     call; under ``"omit"`` each feature with NaNs goes through it alone, on its
     non-NaN prefix; under ``"propagate"`` such features are NaN.
 
@@ -544,17 +566,17 @@ def apply_sorted(
     k = reference.values.shape[1]
     enough = (reference.counts >= min_samples) & (current.counts >= min_samples)
     if not (reference.has_nan or current.has_nan) and enough.all():
-        return kernel(reference.values, current.values)
+        return kernel(reference.values, current.values, slice(None))
     outs = tuple(np.full(k, np.nan) for _ in range(n_outputs))
     full = (reference.counts == reference.n) & (current.counts == current.n) & enough
     idx = np.flatnonzero(full)
     if idx.size:
-        part = kernel(reference.values[:, idx], current.values[:, idx])
+        part = kernel(reference.values[:, idx], current.values[:, idx], idx)
         for out, values in zip(outs, part, strict=True):
             out[idx] = values
     if nan_policy == "omit":
         for j in np.flatnonzero(~full & enough).tolist():
-            part = kernel(reference.column(j)[:, None], current.column(j)[:, None])
+            part = kernel(reference.column(j)[:, None], current.column(j)[:, None], [j])
             for out, values in zip(outs, part, strict=True):
                 out[j] = values[0]
     # propagate: a feature with NaN is NaN silently (like scipy); warn only for

@@ -9,7 +9,6 @@ reported as their own rate.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -17,11 +16,11 @@ import numpy as np
 from aiguard.detect._drift._binned_core import DEFAULT_THRESHOLDS
 from aiguard.detect._drift._bins import (
     BINNED_METHODS,
-    bin_counts,
     binned_statistics,
     check_compat,
     check_eps,
     evidently_statistic,
+    scan_bin_counts,
     sorted_bin_counts,
     top_bins,
 )
@@ -34,6 +33,7 @@ from aiguard.detect._drift._common import (
     sort_samples,
 )
 from aiguard.detect._drift._report import DriftReport, FeatureDrift, MethodResult
+from aiguard.detect._drift._workers import check_workers, resolve_workers
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -77,19 +77,8 @@ def _thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
     return out
 
 
-def _bin_labels(edges: NDArray[np.float64]) -> tuple[str, ...]:
-    if edges.size == 0:
-        return ("all",)
-    for digits in range(3, 18):  # the fewest significant digits that keep edges apart
-        text = [f"{e:.{digits}g}" for e in edges]
-        if len(set(text)) == len(text):
-            break
-    inner = [f"[{a}, {b})" for a, b in itertools.pairwise(text)]
-    return (f"< {text[0]}", *inner, f">= {text[-1]}")
-
-
 def _continuous(
-    ref: Reference, cur_sorted: SortedSamples, methods: list[str]
+    ref: Reference, cur_sorted: SortedSamples, methods: list[str], workers: int
 ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:
     """Rank and distance statistics of the sorted current block (missing values omitted).
 
@@ -102,7 +91,15 @@ def _continuous(
         counts=ref._n_valid,
         has_nan=bool((ref._n_valid < ref._sorted.shape[0]).any()),
     )
-    return compare_sorted(ref_sorted, cur_sorted, methods, nan_policy="omit", normed=True)
+    return compare_sorted(
+        ref_sorted,
+        cur_sorted,
+        methods,
+        nan_policy="omit",
+        normed=True,
+        workers=workers,
+        ref_std=ref._std,
+    )
 
 
 def build_report(
@@ -210,16 +207,19 @@ def compare_reference(
     thresholds: dict[str, float] | None,
     eps: float,
     compat: str | None,
+    workers: int | None = None,
 ) -> DriftReport:
     """Compute a :class:`DriftReport` of *current* against *ref* (see ``Reference.compare``)."""
     chosen = check_methods(methods)
+    workers = check_workers(workers)
     alpha = check_alpha(alpha)
     check_correction(correction)
     min_effect = check_min_effect(min_effect)
     eps = check_eps(eps)
     compat = check_compat(compat)
     limits = _thresholds(thresholds)
-    table = ref.table(current)
+    # the finiteness checks happen in the passes below (a sort, or the bin counts)
+    table = ref.table(current, check_finite=False)
     k = ref.n_features
     num, cat = list(ref._num_index), list(ref._cat_index)
     stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
@@ -233,15 +233,19 @@ def compare_reference(
     if num:
         cur = table.numeric
         wanted = [m for m in chosen if m in CONTINUOUS_METHODS]
+        threads = resolve_workers(workers, ref._sorted.size + cur.size, len(num))
         if wanted:  # one sort serves the rank statistics and the bin counts
-            cur_sorted = sort_samples(cur, "current", nan_policy="omit")
+            cur_sorted = sort_samples(
+                cur, "current", nan_policy="omit", workers=threads, names=ref._numeric_names
+            )
             counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref._edges)
         else:
-            counts = bin_counts(cur, ref._edges, table.nan_columns)
+            counts, candidates = scan_bin_counts(cur, ref._edges, tile_cache=ref._tile_cache)
+            table.check_finite(candidates)
         missing[num] = table.n_rows - counts.sum(axis=1)
         for i, pos in enumerate(num):
             nb = int(ref._nbins[i])
-            hist[pos] = (_bin_labels(ref._edges[: nb - 1, i]), ref._counts[i, :nb], counts[i, :nb])
+            hist[pos] = (ref._bin_labels[i], ref._counts[i, :nb], counts[i, :nb])
         if compat == "evidently":
             for m in binned:
                 for i, pos in enumerate(num):
@@ -254,7 +258,7 @@ def compare_reference(
             for m in binned:
                 stats[m][0][num] = values[m]
         if wanted:
-            for m, (s, p, e) in _continuous(ref, cur_sorted, wanted).items():
+            for m, (s, p, e) in _continuous(ref, cur_sorted, wanted, threads).items():
                 stats[m][0][num] = s
                 effects[m][num] = e
                 if m in TESTS:

@@ -47,7 +47,7 @@ from aiguard.detect._drift._pvalues import anderson_pvalue, cvm_pvalue, ks_pvalu
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from aiguard.detect._drift._common import DriftResult
+    from aiguard.detect._drift._common import Columns, DriftResult
 
 __all__ = [
     "CONTINUOUS_METHODS",
@@ -81,6 +81,8 @@ def _continuous_sorted(
     ks_method: str = "auto",
     cvm_method: str = "auto",
     normed: bool = False,
+    workers: int = 1,
+    ref_std: FloatArray | None = None,
 ) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
     """Several statistics per column from one merge of each column pair.
 
@@ -93,6 +95,8 @@ def _continuous_sorted(
         cvm_method: Cramér-von Mises p-value method (``"auto"``, ``"exact"``,
             ``"asymptotic"``).
         normed: report ``wasserstein`` divided by the reference's std.
+        workers: threads over blocks of features (see :mod:`._workers`).
+        ref_std: each reference column's standard deviation (ddof=0), when known.
 
     Returns:
         ``{method: (statistic, pvalue, effect)}``, arrays of shape ``(k,)``.
@@ -100,7 +104,7 @@ def _continuous_sorted(
     n, k = ref.shape
     m = cur.shape[0]
     want = frozenset(q for method in methods for q in _NEEDS[method])
-    raw = merged_quantities(ref.T, cur.T, want)
+    raw = merged_quantities(ref.T, cur.T, want, workers=workers, ref_std=ref_std)
     nan = np.full(k, np.nan)
     out: dict[str, tuple[FloatArray, FloatArray, FloatArray]] = {}
     normed_w = (
@@ -190,6 +194,7 @@ def compare_sorted(
     methods: Sequence[str],
     *,
     nan_policy: str = "propagate",
+    ref_std: FloatArray | None = None,
     **options: Any,
 ) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
     """:func:`_continuous_sorted` on sorted samples that may hold NaNs.
@@ -206,8 +211,9 @@ def compare_sorted(
     for method in methods:
         check_choice("methods", method, CONTINUOUS_METHODS)
 
-    def kernel(ref: FloatArray, cur: FloatArray) -> tuple[FloatArray, ...]:
-        res = _continuous_sorted(ref, cur, methods, **options)
+    def kernel(ref: FloatArray, cur: FloatArray, cols: Columns) -> tuple[FloatArray, ...]:
+        std = None if ref_std is None else ref_std[cols]
+        res = _continuous_sorted(ref, cur, methods, ref_std=std, **options)
         return tuple(a for method in methods for a in res[method])
 
     # every statistic needs one value per sample; Cramér-von Mises needs two, which

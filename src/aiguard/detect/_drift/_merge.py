@@ -21,23 +21,53 @@ number of current / reference values among the first ``p + 1``:
 Rows are processed in chunks of about ``_CHUNK_ELEMENTS`` merged values with
 buffers allocated once per call and reused (fresh large arrays cost page
 faults, which dominate at this size).
+
+Long rows without ties (the common case of continuous data) take a shorter
+path, :func:`_tie_free_row`, when only KS, Cramér-von Mises, Wasserstein and
+the reference's standard deviation are wanted. It never materialises the
+merged values: the merge of the integer keys yields ``kr[i]``, the number of
+reference values below the ``i``-th current value, and with no ties
+
+* ``max(F_ref - F_cur) = max(0, max_i(kr[i] / n - i / m))`` (just before a
+  current value) and ``max(F_cur - F_ref) = max_i((i + 1) / m - kr[i] / n)``;
+* Cramér-von Mises' ``U = m * sum(kr^2) + n * sum_j(kc[j]^2)`` where ``kc[j]``,
+  the number of current values below the ``j``-th reference value, is
+  ``#{i: kr[i] <= j}``, so ``sum_j kc[j]^2 = n m^2 - sum_i (2i + 1) kr[i]``;
+* Wasserstein-1 is the integral of ``|F_ref^-1(t) - F_cur^-1(t)|`` over
+  ``t`` in (0, 1): the mean of ``|r[i] - c[i]|`` when ``n == m``, else a sum
+  over the merged grid of the two samples' steps ``i / n`` and ``j / m``
+  (which depends on ``n`` and ``m`` only, and is cached).
+
+A row with any tie in the pooled sample goes through the general path.
 """
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
+
+from aiguard.detect._drift._workers import run_blocks
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aiguard.detect._drift._common import FloatArray
 
 __all__ = ["RAW_QUANTITIES", "merged_quantities"]
 
 _CHUNK_ELEMENTS = 1 << 18
+#: merged length from which a row takes the tie-free path (below it, per-row
+#: Python overhead outweighs what the path saves)
+_TIE_FREE_MIN_TOTAL = 1 << 11
+_TIE_FREE = frozenset({"ks_plus", "ks_minus", "wasserstein", "cvm_u", "ref_std"})
 _MAGNITUDE = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
 _SIGN = np.uint64(0x8000_0000_0000_0000)
 _ONE = np.uint64(1)
+_TWO = np.uint64(2)
 
 #: what :func:`merged_quantities` can compute, per feature
 RAW_QUANTITIES = (
@@ -87,7 +117,12 @@ class _Buffers:
 
 
 def merged_quantities(
-    ref: FloatArray, cur: FloatArray, want: frozenset[str]
+    ref: FloatArray,
+    cur: FloatArray,
+    want: frozenset[str],
+    *,
+    workers: int = 1,
+    ref_std: FloatArray | None = None,
 ) -> dict[str, FloatArray]:
     """Compute the requested raw quantities for every row pair.
 
@@ -95,6 +130,10 @@ def merged_quantities(
         ref: ``(k, n)`` reference rows, each sorted ascending.
         cur: ``(k, m)`` current rows, each sorted ascending.
         want: names from :data:`RAW_QUANTITIES`.
+        workers: threads for the tie-free path (blocks of rows; see
+            :mod:`._workers`).
+        ref_std: the reference rows' standard deviations when the caller already
+            has them (a fitted reference); returned as ``"ref_std"`` if wanted.
 
     Returns:
         ``{name: (k,) float64 array}`` for each requested name.
@@ -103,8 +142,16 @@ def merged_quantities(
     m = cur.shape[1]
     total = n + m
     rows = max(1, min(k, _CHUNK_ELEMENTS // total))
-    buf = _Buffers(rows, total, n)
+    known: dict[str, FloatArray] = {}
+    if ref_std is not None and "ref_std" in want:
+        known["ref_std"] = ref_std
+        want = want - {"ref_std"}
     out = {name: np.empty(k) for name in want}
+    out.update(known)
+    if total >= _TIE_FREE_MIN_TOTAL and want <= _TIE_FREE:
+        run_blocks(lambda start, stop: _by_row(ref, cur, want, out, (start, stop)), k, workers)
+        return out
+    buf = _Buffers(rows, total, n)
     for start in range(0, k, rows):
         stop = min(k, start + rows)
         part = _chunk(ref[start:stop], cur[start:stop], buf, want)
@@ -126,25 +173,24 @@ def _merge_complex(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
     np.copyto(buf.tag[:rows], z.imag, casting="unsafe")
 
 
-def _merge_keys(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
-    """Merge one long row pair through integer keys (about twice as fast as complex).
+def _sorted_keys(ref: FloatArray, cur: FloatArray, keys: npt.NDArray[np.uint64]) -> int:
+    """Write the merged order of two sorted rows into *keys* as tagged integer keys.
 
-    A float's magnitude bits order non-negative floats, and ``M - magnitude``
-    (``M`` the largest negative magnitude) orders negative ones, each in 63
-    bits; shifted left by one, the freed bit holds the origin, so equal values
-    put the reference first. Negative and non-negative values are merged as two
-    separate segments, each a stable sort of two sorted runs (one linear merge).
-    The merged keys are decoded back to floats in place.
+    A float's bits read as an unsigned integer order non-negative floats; for
+    negative ones the magnitude bits flipped do (the sign bit is the same
+    within each group). Shifted left by one, the freed bit holds the origin
+    (0 reference, 1 current), so equal values put the reference first, and
+    ``-0.0`` gets the key of ``0.0``. Negative values come first in the
+    buffer, then non-negative ones, each group a stable sort of two sorted
+    runs (one linear merge). The keys depend on nothing but the value.
+
+    Returns:
+        The number of negative values (the length of the first group).
     """
-    n = ref.size
-    keys = buf.v[0].view(np.uint64)
+    n, m = ref.size, cur.size
     nr = int(np.searchsorted(ref, 0.0, side="left"))
     nc = int(np.searchsorted(cur, 0.0, side="left"))
     neg = nr + nc
-    big = np.uint64(0)
-    for x, count in ((ref, nr), (cur, nc)):
-        if count:
-            big = max(big, x[:1].view(np.uint64)[0] & _MAGNITUDE)
     segments = (
         (ref[:nr], 0, 0, True),
         (cur[:nc], 1, nr, True),
@@ -153,20 +199,178 @@ def _merge_keys(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
     )
     for x, origin, start, negative in segments:
         out = keys[start : start + x.size]
-        np.bitwise_and(x.view(np.uint64), _MAGNITUDE, out=out)
+        bits = x.view(np.uint64)
         if negative:
-            np.subtract(big, out, out=out)
-        np.left_shift(out, _ONE, out=out)
+            np.bitwise_xor(bits, _MAGNITUDE, out=out)
+            np.left_shift(out, _ONE, out=out)
+        else:
+            np.left_shift(bits, _ONE, out=out)
         if origin:
             np.bitwise_or(out, _ONE, out=out)
     keys[:neg].sort(kind="stable")
-    keys[neg:].sort(kind="stable")
+    keys[neg : n + m].sort(kind="stable")
+    return neg
+
+
+def _merge_keys(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
+    """Merge one long row pair through integer keys (about twice as fast as complex).
+
+    See :func:`_sorted_keys`; the merged keys are decoded back to floats in
+    place and the origins written to ``buf.tag``.
+    """
+    keys = buf.v[0].view(np.uint64)
+    neg = _sorted_keys(ref, cur, keys)
     tag = buf.tag[0]
     np.bitwise_and(keys, _ONE, out=tag.view(np.uint64))
     np.right_shift(keys, _ONE, out=keys)
     if neg:
-        np.subtract(big, keys[:neg], out=keys[:neg])
+        np.bitwise_xor(keys[:neg], _MAGNITUDE, out=keys[:neg])
         np.bitwise_or(keys[:neg], _SIGN, out=keys[:neg])
+
+
+class _RowBuffers:
+    """Work arrays of the tie-free path for one row length, reused across rows."""
+
+    __slots__ = ("dot", "gaps", "keys", "ordinal", "pos", "s", "steps", "tag")
+
+    def __init__(self, n: int, m: int, *, threaded: bool = False) -> None:
+        total = n + m
+        # for the integer sums (exact either way): BLAS dot is the fastest alone, but
+        # OpenBLAS runs it on its own threads and serialises callers from several
+        # threads; einsum's loop runs in each caller. Sums that round use einsum
+        # always, so the numbers do not depend on the number of threads.
+        self.dot: Callable[[FloatArray, FloatArray], float] = _einsum_dot if threaded else _blas_dot
+        self.keys = np.empty(total, dtype=np.uint64)
+        self.gaps = np.empty(total, dtype=np.uint64)
+        self.tag = np.empty(total, dtype=np.uint8)
+        self.pos = np.empty(m)
+        self.s = np.empty(m)
+        self.ordinal = np.arange(m, dtype=np.float64)
+        self.steps = self.ordinal * (2.0 if n == m else float(n + m))
+
+
+def _by_row(
+    ref: FloatArray,
+    cur: FloatArray,
+    want: frozenset[str],
+    out: dict[str, FloatArray],
+    block: tuple[int, int],
+) -> None:
+    """Fill rows ``start:stop`` (*block*) of *out*: tie-free path, or the general one on ties."""
+    start, stop = block
+    n = ref.shape[1]
+    m = cur.shape[1]
+    rowbuf = _RowBuffers(n, m, threaded=stop - start < ref.shape[0])
+    general: _Buffers | None = None
+    for j in range(start, stop):
+        res = _tie_free_row(ref[j], cur[j], want, rowbuf)
+        if res is None:
+            if general is None:
+                general = _Buffers(1, n + m, n)
+            for name, values in _chunk(ref[j : j + 1], cur[j : j + 1], general, want).items():
+                out[name][j] = values[0]
+        else:
+            for name, value in res.items():
+                out[name][j] = value
+
+
+def _tie_free_row(
+    ref: FloatArray, cur: FloatArray, want: frozenset[str], buf: _RowBuffers
+) -> dict[str, float] | None:
+    """KS, Cramér-von Mises, Wasserstein and the reference std of one row pair.
+
+    Formulas in the module docstring. Returns None when the pooled sample has
+    a tie (two equal keys differ by less than 2), for the general path.
+    """
+    n, m = ref.size, cur.size
+    total = n + m
+    keys = buf.keys
+    neg = _sorted_keys(ref, cur, keys)
+    gaps = buf.gaps[: total - 1]
+    np.subtract(keys[1:], keys[:-1], out=gaps)  # wraps at the sign boundary: large
+    if neg and total - neg >= 1 and neg < total:
+        gaps[neg - 1] = _TWO  # the two groups' keys are not comparable
+    if gaps.size and gaps.min() < _TWO:
+        return None
+    np.bitwise_and(keys, _ONE, out=buf.tag, casting="unsafe")
+    # pos[i]: merged position of the i-th current value; kr[i] = pos[i] - i. Every
+    # sum below is of integers below 2^53, exact in float64 at any size numpy sorts
+    # in memory here (m (n + m)^2 < 2^53 up to about 200,000 values each)
+    pos = buf.pos
+    np.copyto(pos, np.flatnonzero(buf.tag.view(np.bool_)), casting="unsafe")
+    res: dict[str, float] = {}
+    if "ks_plus" in want or "ks_minus" in want:
+        # n m (F_ref - F_cur) just before the i-th current value: m kr - n i = m pos - (n + m) i
+        t = buf.s
+        if n == m:
+            np.subtract(pos, buf.steps, out=t)  # steps = 2 i; the scale n m becomes n
+            scale = float(n)
+        else:
+            np.multiply(pos, float(m), out=t)
+            np.subtract(t, buf.steps, out=t)  # steps = (n + m) i
+            scale = float(n) * m
+        top, bottom = float(t.max()), float(t.min())
+        res["ks_plus"] = max(0.0, top) / scale
+        res["ks_minus"] = (scale / m - bottom) / scale  # ((i + 1) / m - kr / n) at its largest
+    if "cvm_u" in want:
+        # sum kr^2 and sum (2i + 1) kr, from pos; sum_j kc[j]^2 = n m^2 - sum (2i + 1) kr
+        pp, pi, ps = buf.dot(pos, pos), buf.dot(pos, buf.ordinal), float(pos.sum())
+        ii = _square_sum(m - 1)
+        sum_kr2 = pp - 2.0 * pi + ii
+        sum_odd_kr = 2.0 * pi + ps - 2.0 * ii - m * (m - 1) / 2.0
+        res["cvm_u"] = m * sum_kr2 + n * (float(n) * m * m - sum_odd_kr)
+    if "wasserstein" in want:
+        res["wasserstein"] = _quantile_distance(ref, cur, buf)
+    if "ref_std" in want:
+        dev = buf.s if m == n else np.empty(n)
+        np.subtract(ref, ref.mean(), out=dev)
+        with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
+            res["ref_std"] = math.sqrt(_einsum_dot(dev, dev) / n)
+    return res
+
+
+def _einsum_dot(a: FloatArray, b: FloatArray) -> float:
+    return float(np.einsum("i,i->", a, b))
+
+
+def _blas_dot(a: FloatArray, b: FloatArray) -> float:
+    return float(np.dot(a, b))
+
+
+def _quantile_distance(ref: FloatArray, cur: FloatArray, buf: _RowBuffers) -> float:
+    """Wasserstein-1 as the integral of the distance between the quantile functions."""
+    n, m = ref.size, cur.size
+    diff = buf.s
+    if n == m:
+        np.subtract(ref, cur, out=diff)
+        np.abs(diff, out=diff)
+        return float(diff.sum()) / n
+    ref_index, cur_index, weights = _quantile_grid(n, m)
+    gap = ref[ref_index] - cur[cur_index]
+    np.abs(gap, out=gap)
+    return _einsum_dot(gap, weights)
+
+
+@lru_cache(maxsize=4)
+def _quantile_grid(n: int, m: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], FloatArray]:
+    """Pieces of ``(0, 1]`` on which both quantile functions are constant.
+
+    The breakpoints are ``i / n`` and ``j / m``, i.e. ``i * m`` and ``j * n`` over
+    ``n * m``. On the piece ending at ``b / (n m)`` the reference quantile is
+    ``ref[ceil(b / m) - 1]`` and the current one ``cur[ceil(b / n) - 1]``.
+
+    Returns:
+        Reference indices, current indices and piece lengths.
+    """
+    ends = np.union1d(
+        np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n
+    )
+    ref_index = (ends + (m - 1)) // m - 1
+    cur_index = (ends + (n - 1)) // n - 1
+    weights = np.diff(ends, prepend=0) / (float(n) * m)
+    for arr in (ref_index, cur_index, weights):
+        arr.flags.writeable = False
+    return ref_index.astype(np.intp), cur_index.astype(np.intp), weights
 
 
 def _chunk(

@@ -73,6 +73,8 @@ def read_reference(cls: type[Reference], path: str | os.PathLike[str]) -> Refere
         if meta.get("format") != _FORMAT:
             raise KeyError("format")  # noqa: TRY301 - one error path for every malformed file
         ref = cls.__new__(cls)
+        ref._tile_cache = {}
+        ref._labels = None
         ref._names = tuple(meta["names"])
         ref._num_index = tuple(meta["numeric_index"])
         ref._cat_index = tuple(meta["categorical_index"])
