@@ -181,12 +181,13 @@ class Reference:
         for j, pos in enumerate(self._num_index):
             col = self._sorted[: self._n_valid[j], j]
             q = sorted_quantiles(col, np.array([0.05, 0.25, 0.5, 0.75, 0.95]))
-            # numpy.std's two-pass algorithm, in one reused buffer with a BLAS dot
+            # numpy.std's two-pass algorithm, in one reused buffer; einsum, not BLAS
+            # (see _merge._einsum_dot), the same sum the comparison path computes
             mean = float(col.sum() / col.size)
             centred = dev[: col.size]
             np.subtract(col, mean, out=centred)
             with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
-                std = float(np.sqrt(np.dot(centred, centred) / col.size))
+                std = float(np.sqrt(np.einsum("i,i->", centred, centred) / col.size))
             out[pos] = {
                 "kind": "numeric",
                 "count": int(col.size),
