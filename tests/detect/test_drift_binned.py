@@ -525,9 +525,9 @@ def test_compare_and_accumulator_reject_inf_by_feature_name() -> None:
     cur = RNG.normal(size=(300, 3))
     cur[250, 1] = np.inf
     for methods in (("psi",), ("ks",), ("ks", "psi")):
-        with pytest.raises(InvalidInputError, match="inf in.*'b'"):
+        with pytest.raises(InvalidInputError, match=r"inf in.*'b'"):
             ref.compare(cur, methods=methods)
-    with pytest.raises(InvalidInputError, match="batch.*inf in.*'b'"):
+    with pytest.raises(InvalidInputError, match=r"batch.*inf in.*'b'"):
         ref.accumulator().update(cur)
     cur[250, 1] = np.nan  # NaN is a missing value, counted as such
     report = ref.compare(cur, methods=("psi",))

@@ -1,0 +1,79 @@
+"""Contract: ``workers=`` validates, resolves and splits work without changing results."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aiguard import drift
+from aiguard.detect._drift import _workers
+from aiguard.detect._drift._columns import as_table
+from aiguard.errors import ConfigurationError, InvalidInputError
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "2"])
+def test_bad_workers_are_rejected_by_name(bad: object) -> None:
+    """workers must be None or an int >= 1; the error names the argument and the value."""
+    ref = drift.Reference(np.random.default_rng(0).normal(size=(50, 2)))
+    with pytest.raises(ConfigurationError, match="workers") as info:
+        ref.compare(np.zeros((5, 2)), workers=bad)  # type: ignore[arg-type]
+    assert repr(bad) in str(info.value)
+    with pytest.raises(ConfigurationError, match="workers"):
+        drift.Reference(np.zeros((5, 2)), workers=bad)  # type: ignore[arg-type]
+
+
+def test_default_workers_follow_size_cores_and_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None: one thread below 2^20 values, else one per core up to 8, never more than features."""
+    monkeypatch.setattr(_workers.os, "cpu_count", lambda: 16)
+    big = _workers.AUTO_MIN_VALUES
+    assert _workers.resolve_workers(None, big - 1, 50) == 1
+    assert _workers.resolve_workers(None, big, 50) == _workers.AUTO_MAX_WORKERS
+    assert _workers.resolve_workers(None, big, 3) == 3
+    assert _workers.resolve_workers(4, 10, 2) == 2  # explicit: capped by features only
+    monkeypatch.setattr(_workers.os, "cpu_count", lambda: None)
+    assert _workers.resolve_workers(None, big, 50) == 1
+
+
+@given(k=st.integers(0, 40), workers=st.integers(1, 9))
+def test_blocks_cover_every_index_once(k: int, workers: int) -> None:
+    """run_blocks calls fn on contiguous blocks that partition range(k)."""
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def fn(start: int, stop: int) -> None:
+        with lock:
+            seen.extend(range(start, stop))
+
+    _workers.run_blocks(fn, k, workers)
+    assert sorted(seen) == list(range(k))
+
+
+def test_an_error_in_a_thread_is_raised_after_all_blocks_finish() -> None:
+    """A failing block does not stop the others; its exception reaches the caller."""
+    done: list[int] = []
+
+    def fn(start: int, stop: int) -> None:
+        if start > 0:
+            raise KeyError(start)
+        done.append(start)
+
+    with pytest.raises(KeyError):
+        _workers.run_blocks(fn, 10, 3)
+    assert done == [0]
+
+
+def test_as_table_checks_finiteness_by_default() -> None:
+    """The default table read finds NaN columns and rejects inf with the feature's name."""
+    data = np.array([[1.0, np.nan, 2.0], [3.0, 4.0, 5.0]])
+    table = as_table(data, argument="current", feature_names=["a", "b", "c"])
+    assert table.nan_columns is not None
+    assert table.nan_columns.tolist() == [1]
+    unchecked = as_table(data, argument="current", check_finite=False)
+    assert unchecked.nan_columns is None
+    data[0, 2] = np.inf
+    with pytest.raises(InvalidInputError, match=r"current.*inf in \['c'\]"):
+        as_table(data, argument="current", feature_names=["a", "b", "c"])
