@@ -110,7 +110,7 @@ class _Buffers:
         self.tmp = np.empty((rows, total))
         self.tmp2 = np.empty((rows, total))
         self.idx = np.arange(1, total + 1, dtype=np.float64)
-        self.scaled = self.idx / n  # (p + 1) / n
+        self.scaled = self.idx * float(total - n)  # (p + 1) m
         self.tag = np.empty((rows, total), dtype=np.int64)
         self.counts = np.empty((rows, total), dtype=np.int64)
 
@@ -384,15 +384,16 @@ def _chunk(
     counts = buf.counts[:rows]
     np.cumsum(buf.tag[:rows], axis=1, out=counts)
     d = buf.d[:rows]
-    # d = (p + 1 - cc) / n - cc / m = (p + 1) / n - cc (1 / n + 1 / m), in two passes; it
-    # differs from scipy's cr / n - cc / m by a few units in the last place of 1
+    # d = cr / n - cc / m = ((p + 1) m - cc (n + m)) / (n m): integers below 2^53 up to
+    # the division, so d is exactly 0 wherever the two ECDFs are equal, as in scipy
+    # (whose cr / n - cc / m is too); a residual of 1e-16 times a gap of 1e300 is not
     cc = buf.cc[:rows]
     need_cc = "cvm_u" in want or "ad_a2kn" in want
     if need_cc:  # convert the counts to float once, for d and the ranks
         np.copyto(cc, counts)
-    np.multiply(cc if need_cc else counts, 1.0 / n + 1.0 / m, out=d)
+    np.multiply(cc if need_cc else counts, float(n + m), out=d)
     np.subtract(buf.scaled, d, out=d)
-    d[:, -1] = 0.0  # both ECDFs are 1 after the last value (the formula may leave 1e-16)
+    np.divide(d, float(n) * m, out=d)
     fc = buf.tmp2[:rows]
     delta = buf.delta[:rows]
     np.subtract(v[:, 1:], v[:, :-1], out=delta)
