@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Union
 
 import numpy as np
 from scipy.special import rel_entr
 
+from aiguard.detect._drift._workers import run_blocks
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -194,6 +196,7 @@ def scan_bin_counts(
     nan_columns: NDArray[np.intp] | None = None,
     *,
     tile_cache: dict[int, NDArray[np.float64]] | None = None,
+    workers: int = 1,
 ) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
     """Bin counts per column, and the columns that may hold a non-finite value.
 
@@ -208,7 +211,7 @@ def scan_bin_counts(
 
     Without *nan_columns*, each chunk's sum (taken while it is in cache) tells
     whether it may hold NaN or inf; only such chunks are read again, per
-    column. Threads over blocks of chunks were measured: no faster.
+    column. *workers* threads take contiguous blocks of chunks.
 
     Returns:
         ``(counts, candidates)``: ``(f, m + 1)`` counts, and the columns that
@@ -226,7 +229,18 @@ def scan_bin_counts(
     rows = per * max(1, min(_CHUNK_ELEMENTS // lane, n // per))
     tiles = _tiles(edges, rows, tile_cache) if m * rows * f * 8 <= _MAX_TILE_BYTES else None
     chunks = n // rows
-    at_least, suspect = _count_chunks(values, edges, tiles, rows, chunks)
+    at_least = np.zeros((m, f), dtype=np.int64)
+    suspect: list[slice] = []
+    lock = threading.Lock()
+
+    def count(first: int, last: int) -> None:
+        part = values[first * rows : last * rows]
+        mine, odd = _count_chunks(part, edges, tiles, rows, last - first)
+        with lock:
+            at_least[...] += mine
+            suspect.extend(slice(s.start + first * rows, s.stop + first * rows) for s in odd)
+
+    run_blocks(count, chunks, workers if chunks >= 4 * workers else 1)
     full = chunks * rows
     if full < n:  # the last rows, fewer than a chunk
         tail = values[full:]

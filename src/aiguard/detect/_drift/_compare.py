@@ -240,7 +240,9 @@ def compare_reference(
             )
             counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref._edges)
         else:
-            counts, candidates = scan_bin_counts(cur, ref._edges, tile_cache=ref._tile_cache)
+            counts, candidates = scan_bin_counts(
+                cur, ref._edges, tile_cache=ref._tile_cache, workers=threads
+            )
             table.check_finite(candidates)
         missing[num] = table.n_rows - counts.sum(axis=1)
         for i, pos in enumerate(num):
