@@ -32,7 +32,7 @@ reference values below the ``i``-th current value, and with no ties
   current value) and ``max(F_cur - F_ref) = max_i((i + 1) / m - kr[i] / n)``;
 * Cramér-von Mises' ``U = m * sum(kr^2) + n * sum_j(kc[j]^2)`` where ``kc[j]``,
   the number of current values below the ``j``-th reference value, is
-  ``#{i: kr[i] <= j}``, so ``sum_j kc[j]^2 = n m^2 - sum_i (2i + 1) kr[i]``;
+  ``#{i: kr[i] <= j}``, so ``sum_j kc[j]^2 = sum_i (2i + 1) (n - kr[i])``;
 * Wasserstein-1 is the integral of ``|F_ref^-1(t) - F_cur^-1(t)|`` over
   ``t`` in (0, 1): the mean of ``|r[i] - c[i]|`` when ``n == m``, else a sum
   over the merged grid of the two samples' steps ``i / n`` and ``j / m``
@@ -230,7 +230,7 @@ def _merge_keys(ref: FloatArray, cur: FloatArray, buf: _Buffers) -> None:
 class _RowBuffers:
     """Work arrays of the tie-free path for one row length, reused across rows."""
 
-    __slots__ = ("gaps", "keys", "ordinal", "pos", "s", "steps", "tag")
+    __slots__ = ("gaps", "keys", "kr", "odd", "ordinal", "pos", "s", "steps", "tag")
 
     def __init__(self, n: int, m: int) -> None:
         total = n + m
@@ -239,7 +239,9 @@ class _RowBuffers:
         self.tag = np.empty(total, dtype=np.uint8)
         self.pos = np.empty(m)
         self.s = np.empty(m)
+        self.kr = np.empty(m)
         self.ordinal = np.arange(m, dtype=np.float64)
+        self.odd = 2.0 * self.ordinal + 1.0
         self.steps = self.ordinal * (2.0 if n == m else float(n + m))
 
 
@@ -287,9 +289,7 @@ def _tie_free_row(
     if gaps.size and gaps.min() < _TWO:
         return None
     np.bitwise_and(keys, _ONE, out=buf.tag, casting="unsafe")
-    # pos[i]: merged position of the i-th current value; kr[i] = pos[i] - i. Every
-    # sum below is of integers below 2^53, exact in float64 at any size numpy sorts
-    # in memory here (m (n + m)^2 < 2^53 up to about 200,000 values each)
+    # pos[i]: merged position of the i-th current value; kr[i] = pos[i] - i
     pos = buf.pos
     np.copyto(pos, np.flatnonzero(buf.tag.view(np.bool_)), casting="unsafe")
     res: dict[str, float] = {}
@@ -307,12 +307,12 @@ def _tie_free_row(
         res["ks_plus"] = max(0.0, top) / scale
         res["ks_minus"] = (scale / m - bottom) / scale  # ((i + 1) / m - kr / n) at its largest
     if "cvm_u" in want:
-        # sum kr^2 and sum (2i + 1) kr, from pos; sum_j kc[j]^2 = n m^2 - sum (2i + 1) kr
-        pp, pi, ps = _einsum_dot(pos, pos), _einsum_dot(pos, buf.ordinal), float(pos.sum())
-        ii = _square_sum(m - 1)
-        sum_kr2 = pp - 2.0 * pi + ii
-        sum_odd_kr = 2.0 * pi + ps - 2.0 * ii - m * (m - 1) / 2.0
-        res["cvm_u"] = m * sum_kr2 + n * (float(n) * m * m - sum_odd_kr)
+        # sum kr^2, and sum_j kc[j]^2 = sum (2i + 1) (n - kr): sums of non-negative
+        # integers, exact below 2^53 and never a difference of large sums beyond
+        kr, rest = buf.kr, buf.s
+        np.subtract(pos, buf.ordinal, out=kr)
+        np.subtract(float(n), kr, out=rest)
+        res["cvm_u"] = m * _einsum_dot(kr, kr) + n * _einsum_dot(buf.odd, rest)
     if "wasserstein" in want:
         res["wasserstein"] = _quantile_distance(ref, cur, buf)
     if "ref_std" in want:
