@@ -284,8 +284,8 @@ def _tie_free_row(
     neg = _sorted_keys(ref, cur, keys)
     gaps = buf.gaps[: total - 1]
     np.subtract(keys[1:], keys[:-1], out=gaps)  # wraps at the sign boundary: large
-    if neg and total - neg >= 1 and neg < total:
-        gaps[neg - 1] = _TWO  # the two groups' keys are not comparable
+    if 0 < neg < total:
+        gaps[neg - 1] = _TWO  # the last negative and the first non-negative: not comparable
     if gaps.size and gaps.min() < _TWO:
         return None
     np.bitwise_and(keys, _ONE, out=buf.tag, casting="unsafe")
@@ -348,7 +348,7 @@ def _quantile_distance(ref: FloatArray, cur: FloatArray, buf: _RowBuffers) -> fl
     return _einsum_dot(gap, weights)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
 def _quantile_grid(n: int, m: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], FloatArray]:
     """Pieces of ``(0, 1]`` on which both quantile functions are constant.
 
@@ -362,12 +362,12 @@ def _quantile_grid(n: int, m: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np
     ends = np.union1d(
         np.arange(1, n + 1, dtype=np.int64) * m, np.arange(1, m + 1, dtype=np.int64) * n
     )
-    ref_index = (ends + (m - 1)) // m - 1
-    cur_index = (ends + (n - 1)) // n - 1
+    ref_index = ((ends + (m - 1)) // m - 1).astype(np.intp)
+    cur_index = ((ends + (n - 1)) // n - 1).astype(np.intp)
     weights = np.diff(ends, prepend=0) / (float(n) * m)
     for arr in (ref_index, cur_index, weights):
-        arr.flags.writeable = False
-    return ref_index.astype(np.intp), cur_index.astype(np.intp), weights
+        arr.flags.writeable = False  # cached: shared by every later call
+    return ref_index, cur_index, weights
 
 
 def _chunk(
