@@ -172,8 +172,8 @@ def build_report(
                 missing_reference=float(ref_missing[pos] / ref.n_rows),
                 missing_current=float(missing_current[pos] / n_current) if n_current else 0.0,
                 bins=labels,
-                reference_shares=tuple(float(v) for v in pr),
-                current_shares=tuple(float(v) for v in pc),
+                reference_shares=tuple(pr.tolist()),
+                current_shares=tuple(pc.tolist()),
                 moved_bins=tuple(top_bins(pr, pc)),
             )
         )
