@@ -189,3 +189,26 @@ def test_bin_labels_keep_close_edges_apart() -> None:
     assert _bin_labels(np.array([0.123456, 2.5])) == ("< 0.123", "[0.123, 2.5)", ">= 2.5")
     close = _bin_labels(np.array([1.23411, 1.23419]))
     assert close == ("< 1.2341", "[1.2341, 1.2342)", ">= 1.2342")
+
+
+def test_report_shares_and_moved_bins_equal_the_per_feature_rule() -> None:
+    """Shares are count / total per feature; moved bins are top_bins of those shares."""
+    from aiguard.detect._drift._bins import top_bins
+
+    rng = np.random.default_rng(8)
+    ref = drift.Reference(
+        {
+            "num": rng.normal(size=2_000),
+            "cat": rng.choice(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"], 2_000),
+        },
+        bins=5,
+    )
+    cur = {"num": rng.normal(0.3, 1, size=700), "cat": rng.choice(["a", "b", "zz"], 700)}
+    for feature in ref.compare(cur, methods=("psi", "chi2")).features:
+        pr = np.array(feature.reference_shares)
+        pc = np.array(feature.current_shares)
+        assert len(pr) == len(pc) == len(feature.bins)
+        assert pr.sum() == pytest.approx(1.0)
+        assert pc.sum() == pytest.approx(1.0)
+        assert feature.moved_bins == tuple(top_bins(pr, pc))
+        assert feature.n_current == 700

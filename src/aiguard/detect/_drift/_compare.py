@@ -22,7 +22,6 @@ from aiguard.detect._drift._bins import (
     evidently_statistic,
     scan_bin_counts,
     sorted_bin_counts,
-    top_bins,
 )
 from aiguard.detect._drift._common import (
     SortedSamples,
@@ -153,11 +152,10 @@ def build_report(
     features = []
     ref_missing = ref._missing
     kinds = ref.kinds
+    shares_ref, shares_cur, totals, moved = _shares(hist)
     for pos in range(k):
-        labels, rc, cc = hist[pos]
-        n_ref, n_cur = int(rc.sum()), int(cc.sum())
-        pr = rc / max(n_ref, 1)
-        pc = cc / max(n_cur, 1)
+        labels, rc, _ = hist[pos]
+        size = rc.size
         results = tuple(per_feature[pos])
         score = max([r.score for r in results] + [0.0])
         features.append(
@@ -167,14 +165,14 @@ def build_report(
                 drifted=any(r.drifted for r in results),
                 score=float(score),
                 results=results,
-                n_reference=n_ref,
-                n_current=n_cur,
+                n_reference=totals[pos][0],
+                n_current=totals[pos][1],
                 missing_reference=float(ref_missing[pos] / ref.n_rows),
                 missing_current=float(missing_current[pos] / n_current) if n_current else 0.0,
                 bins=labels,
-                reference_shares=tuple(pr.tolist()),
-                current_shares=tuple(pc.tolist()),
-                moved_bins=tuple(top_bins(pr, pc)),
+                reference_shares=tuple(shares_ref[pos][:size]),
+                current_shares=tuple(shares_cur[pos][:size]),
+                moved_bins=moved[pos],
             )
         )
     order = sorted(range(k), key=lambda j: (not features[j].drifted, -features[j].score, j))
@@ -187,6 +185,34 @@ def build_report(
         n_reference=ref.n_rows,
         n_current=n_current,
     )
+
+
+def _shares(
+    hist: list[tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]],
+) -> tuple[list[list[float]], list[list[float]], list[tuple[int, int]], list[tuple[int, ...]]]:
+    """Every feature's bin shares, totals and most-moved bins (:func:`top_bins`), at once."""
+    k = len(hist)
+    width = max((rc.size for _, rc, _ in hist), default=0)
+    ref_counts = np.zeros((k, width))
+    cur_counts = np.zeros((k, width))
+    for pos, (_, rc, cc) in enumerate(hist):
+        ref_counts[pos, : rc.size] = rc
+        cur_counts[pos, : cc.size] = cc
+    n_ref = ref_counts.sum(axis=1)
+    n_cur = cur_counts.sum(axis=1)
+    pr = ref_counts / np.maximum(n_ref, 1.0)[:, None]
+    pc = cur_counts / np.maximum(n_cur, 1.0)[:, None]
+    shift = np.abs(pc - pr)  # padding moves 0 and is never among the moved bins
+    order = np.argsort(-shift, axis=1, kind="stable")[:, :3]
+    keep = np.take_along_axis(shift, order, axis=1) > 0
+    moved = [
+        tuple(i for i, ok in zip(row, mask, strict=True) if ok)
+        for row, mask in zip(order.tolist(), keep.tolist(), strict=True)
+    ]
+    totals = list(
+        zip(n_ref.astype(np.int64).tolist(), n_cur.astype(np.int64).tolist(), strict=True)
+    )
+    return pr.tolist(), pc.tolist(), totals, moved
 
 
 _NA: Final = np.float64(np.inf)  # marks "method does not apply to this feature"
