@@ -289,8 +289,8 @@ def _count_chunks(
     m = edges.shape[0]
     size = rows * f
     flat = values.reshape(-1)
-    mask = np.empty(size, dtype=bool)
-    words = mask.view(np.uint64)
+    masks = np.empty((m, size), dtype=bool)  # one row per edge, added up in one call
+    words = masks.view(np.uint64)
     acc = np.zeros((m, size // 8), dtype=np.uint64)
     at_least = np.zeros((m, f), dtype=np.int64)
     suspect: list[slice] = []
@@ -302,10 +302,12 @@ def _count_chunks(
                 suspect.append(slice(c * rows, (c + 1) * rows))
             for e in range(m):
                 if tiles is not None:
-                    np.greater_equal(chunk, tiles[e], out=mask)
+                    np.greater_equal(chunk, tiles[e], out=masks[e])
                 else:  # very many bins: broadcast one edge row instead of tiling them all
-                    np.greater_equal(chunk.reshape(rows, f), edges[e], out=mask.reshape(rows, f))
-                np.add(acc[e], words, out=acc[e])
+                    np.greater_equal(
+                        chunk.reshape(rows, f), edges[e], out=masks[e].reshape(rows, f)
+                    )
+            np.add(acc, words, out=acc)
             pending += 1
             if pending == _BYTE_MAX:
                 _flush(acc, at_least, rows, f)
