@@ -172,6 +172,18 @@ def test_bad_input_exits_2_with_a_message(
     assert "Traceback" not in err
 
 
+def test_workers_option(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """--workers passes through (same report for 1 and 3 threads); 0 is bad input (exit 2)."""
+    outputs = []
+    for workers in ("1", "3"):
+        args = [str(files["ref"]), str(files["moved"]), "--format", "json", "--workers", workers]
+        assert main(["drift", *args]) == 1
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1]
+    assert main(["drift", str(files["ref"]), str(files["moved"]), "--workers", "0"]) == 2
+    assert "workers" in capsys.readouterr().err
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     """argparse errors (a missing argument, an unknown format) exit 2; --help exits 0."""
     assert main(["drift", "only-one.csv"]) == 2

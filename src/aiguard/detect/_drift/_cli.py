@@ -116,6 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--save-reference", default=None, help="also save the fitted reference to this .npz"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="threads for sorting, merging and counting (default: one per core, up to 8, "
+        "from 2^20 values on; 1: no thread)",
+    )
     return parser
 
 
@@ -125,7 +132,9 @@ def _reference(args: argparse.Namespace) -> Reference:
     if Path(args.reference).suffix.lower() == ".npz":
         return Reference.load(args.reference)
     bins: int | str = int(args.bins) if args.bins.isdigit() else args.bins
-    return Reference(read_table(args.reference), categorical=args.categorical, bins=bins)
+    return Reference(
+        read_table(args.reference), categorical=args.categorical, bins=bins, workers=args.workers
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -139,6 +148,7 @@ def _run(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         correction=None if args.correction == "none" else args.correction,
         min_effect=args.min_effect,
+        workers=args.workers,
     )
     render = {
         "table": report.to_table,
