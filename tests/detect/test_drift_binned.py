@@ -13,7 +13,7 @@ from scipy.spatial.distance import jensenshannon as scipy_js
 from scipy.stats import entropy
 
 from aiguard import drift
-from aiguard.detect._drift._bins import bin_counts, fit_inner_edges, pad_edges, top_bins
+from aiguard.detect._drift._bins import bin_counts, fit_inner_edges, pad_edges
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 RNG = np.random.default_rng(12345)
@@ -316,14 +316,22 @@ def test_bad_base(base: object) -> None:
         drift.jensenshannon([1.0, 2.0], [1.0, 2.0], base=base)  # type: ignore[arg-type]
 
 
-def test_top_bins_orders_by_movement() -> None:
-    """top_bins lists the bins whose share moved most, ignoring unmoved bins."""
-    assert top_bins(np.array([0.25, 0.25, 0.25, 0.25]), np.array([0.1, 0.3, 0.25, 0.35])) == [
-        0,
-        3,
-        1,
-    ]
-    assert top_bins(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == []
+def test_moved_bins_order_by_movement() -> None:
+    """The report's moved bins: largest share change first, lower bin on ties, unmoved never."""
+    from aiguard.detect._drift._compare import _shares
+
+    def hist(rc: list[int], cc: list[int]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        return tuple(map(str, range(len(rc)))), np.array(rc), np.array(cc)
+
+    _, _, totals, moved = _shares(
+        [
+            hist([25, 25, 25, 25], [10, 30, 25, 35]),  # shares 0.25 each -> .1 .3 .25 .35
+            hist([5, 5], [5, 5]),
+            hist([10, 10, 10, 10], [5, 15, 5, 15]),  # all moved by 0.125: bin order
+        ]
+    )
+    assert moved == [(0, 3, 1), (), (0, 1, 2)]
+    assert totals == [(100, 100), (10, 10), (40, 40)]
 
 
 # --- properties -----------------------------------------------------------------------------------

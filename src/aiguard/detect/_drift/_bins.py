@@ -51,7 +51,6 @@ __all__ = [
     "proportions",
     "sorted_bin_counts",
     "sorted_quantiles",
-    "top_bins",
 ]
 
 BinsSpec = Union[int, str, Sequence[float], "np.ndarray[Any, Any]"]
@@ -416,13 +415,6 @@ def binned_statistics(
         stat = statistic_from_proportions(method, p_ref, p_cur, valid, eps=eps, base=base)
         out[method] = np.where(empty, np.nan, stat)
     return out
-
-
-def top_bins(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64], k: int = 3) -> list[int]:
-    """Indices of the *k* bins whose share moved most, largest first (ties: lower bin first)."""
-    moved = np.abs(np.asarray(p_cur) - np.asarray(p_ref))
-    order = np.argsort(-moved, kind="stable")
-    return [int(i) for i in order[:k] if moved[i] > 0]
 
 
 # --- compat="evidently" ---------------------------------------------------------------------

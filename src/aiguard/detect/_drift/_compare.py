@@ -190,7 +190,11 @@ def build_report(
 def _shares(
     hist: list[tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]],
 ) -> tuple[list[list[float]], list[list[float]], list[tuple[int, int]], list[tuple[int, ...]]]:
-    """Every feature's bin shares, totals and most-moved bins (:func:`top_bins`), at once."""
+    """Every feature's bin shares, totals and most-moved bins, at once.
+
+    The moved bins are the (up to) three whose share moved most, largest first,
+    the lower bin first on ties; bins that did not move are never listed.
+    """
     k = len(hist)
     width = max((rc.size for _, rc, _ in hist), default=0)
     ref_counts = np.zeros((k, width))
