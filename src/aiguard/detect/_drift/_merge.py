@@ -141,12 +141,13 @@ def merged_quantities(
     m = cur.shape[1]
     total = n + m
     rows = max(1, min(k, _CHUNK_ELEMENTS // total))
-    known: dict[str, FloatArray] = {}
     if ref_std is not None and "ref_std" in want:
-        known["ref_std"] = ref_std
-        want = want - {"ref_std"}
+        want = want - {"ref_std"}  # given: not computed again
+    else:
+        ref_std = None
     out = {name: np.empty(k) for name in want}
-    out.update(known)
+    if ref_std is not None:
+        out["ref_std"] = ref_std
     if total >= _TIE_FREE_MIN_TOTAL and want <= _TIE_FREE:
         run_blocks(lambda start, stop: _by_row(ref, cur, want, out, (start, stop)), k, workers)
         return out
