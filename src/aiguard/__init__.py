@@ -9,19 +9,18 @@ primitives that wrap ``model.predict`` in microseconds.
 from importlib.metadata import PackageNotFoundError, version
 
 from aiguard import checks
-from aiguard.contain._breaker import (
+from aiguard.contain._fallback import fallback
+from aiguard.contain._limits import Bulkhead, RateLimit
+from aiguard.contain.breaker import (
     BreakerEvent,
     BreakerMetrics,
     BreakerState,
     CircuitBreaker,
     TimeWindow,
 )
-from aiguard.contain._fallback import fallback
-from aiguard.contain._flags import FlagChange, Flags, FlagSpec, FlagsStatus, FlagState, kill_switch
-from aiguard.contain._guard import Guard, guard, wrap
-from aiguard.contain._limits import Bulkhead, RateLimit
-from aiguard.contain._outcome import Outcome
-from aiguard.contain._timing import Backoff, RetryBudget, hedge, retry, timeout
+from aiguard.contain.flags import FlagChange, Flags, FlagSpec, FlagsStatus, FlagState, kill_switch
+from aiguard.contain.guard import Guard, Outcome, guard, wrap
+from aiguard.contain.timing import Backoff, RetryBudget, hedge, retry, timeout
 from aiguard.errors import (
     AiguardError,
     BulkheadFullError,

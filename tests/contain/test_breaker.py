@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from aiguard import BreakerState, CircuitBreaker, TimeWindow
-from aiguard.contain._breaker import BreakerEvent, BreakerMetrics
+from aiguard.contain.breaker._breaker import BreakerEvent, BreakerMetrics
 from aiguard.errors import CircuitOpenError, ConfigurationError
 from aiguard.testing import FakeClock
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from aiguard import BreakerState, CircuitBreaker
-from aiguard.contain._window import BucketWindow, TimeWindow
+from aiguard.contain.breaker._window import BucketWindow, TimeWindow
 from aiguard.errors import CircuitOpenError
 from aiguard.testing import FakeClock
 

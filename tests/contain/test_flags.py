@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import aiguard as ag
-from aiguard.contain._flags import FlagChange, FlagSpec, FlagState
+from aiguard.contain.flags import FlagChange, FlagSpec, FlagState
 from aiguard.errors import (
     ConfigurationError,
     InvalidInputError,

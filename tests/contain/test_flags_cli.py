@@ -9,7 +9,7 @@ import pytest
 
 import aiguard as ag
 from aiguard.cli import main as aiguard_main
-from aiguard.contain._flags_cli import main, open_store
+from aiguard.contain.flags._cli import main, open_store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -166,7 +166,7 @@ def test_history_of_a_store_without_history_exits_4(
 ) -> None:
     """A store that keeps no history says so (exit 4)."""
     monkeypatch.setattr(
-        "aiguard.contain._flags_cli.open_store",
+        "aiguard.contain.flags._cli.open_store",
         lambda spec, namespace: ag.EnvStore(environ={"AIGUARD_FLAG_A": "on"}),
     )
     code, _, err = run(capsys, "history", "a", "--store", "memory")

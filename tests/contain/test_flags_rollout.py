@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import aiguard as ag
-from aiguard.contain._rollout import bucket, in_rollout, threshold
+from aiguard.contain.flags._rollout import bucket, in_rollout, threshold
 
 names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,30}", fullmatch=True)
 percents = st.floats(0, 100, allow_nan=False)
@@ -117,7 +117,7 @@ def test_equal_keys_of_different_types_keep_their_own_buckets() -> None:
 
 def test_key_cache_is_bounded_and_answers_stay_the_same(monkeypatch) -> None:
     """The per-flag key cache is cleared when full; answers never change because of it."""
-    import aiguard.contain._flags as flags_module
+    import aiguard.contain.flags._flags as flags_module
 
     monkeypatch.setattr(flags_module, "_KEY_CACHE_SIZE", 8)
     flags = make("f", 50)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 import aiguard as ag
-from aiguard.contain._timing import Hedge
+from aiguard.contain.timing import Hedge
 
 # Hedging is about real latency: `after` is tiny and slow requests block on an
 # Event (released at the end of each test) instead of sleeping.

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import aiguard as ag
-from aiguard.contain._timing import Backoff, Retry, RetryBudget
+from aiguard.contain.timing import Backoff, Retry, RetryBudget
 from aiguard.testing import FakeClock
 
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 
 import aiguard as ag
-from aiguard.contain._timing import Timeout
-from aiguard.contain._workers import WorkerPool
+from aiguard.contain.timing import Timeout
+from aiguard.contain.timing._workers import WorkerPool
 
 # Sync deadlines need real time; they are tiny and the blocked threads are
 # released by an Event at the end of each test, never by sleeping.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import assert_type
 
 from aiguard import BreakerState, CircuitBreaker
-from aiguard.contain._breaker import BreakerEvent, BreakerMetrics
+from aiguard.contain.breaker._breaker import BreakerEvent, BreakerMetrics
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine

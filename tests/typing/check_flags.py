@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiguard import EnvStore, FileStore, Flags, MemoryStore, kill_switch
-from aiguard.contain._flags import FlagChange, FlagsStatus, FlagState  # noqa: TC001
+from aiguard.contain.flags import FlagChange, FlagsStatus, FlagState  # noqa: TC001
 from aiguard.typing import FlagStore  # noqa: TC001 - used at run time in this check
 
 stores: list[FlagStore] = [MemoryStore(), FileStore("/tmp/flags.json"), EnvStore()]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import aiguard as ag
 from aiguard.contain._limits import Bulkhead  # TODO: ag.Bulkhead once __all__ lists it
-from aiguard.contain._timing import Backoff, Hedge, Retry, RetryBudget, Timeout
+from aiguard.contain.timing import Backoff, Hedge, Retry, RetryBudget, Timeout
 from aiguard.testing import FakeClock
 
 

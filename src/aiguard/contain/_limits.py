@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard.contain._workers import check_count, check_seconds
+from aiguard.contain.timing._workers import check_count, check_seconds
 from aiguard.errors import BulkheadFullError, ConfigurationError, RateLimitedError
 
 if TYPE_CHECKING:

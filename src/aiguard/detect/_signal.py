@@ -10,11 +10,15 @@ names, counts, shares), never raw input rows or outputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
+
+from aiguard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["SIGNAL_KINDS", "Signal", "SignalKind", "SignalStatus"]
 
@@ -43,11 +47,8 @@ def _freeze(evidence: Mapping[str, Any] | None) -> Mapping[str, Any]:
 def _one_of(options: tuple[str, ...]) -> Any:
     def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if value not in options:
-            from aiguard.errors import ConfigurationError  # noqa: PLC0415 - avoid a cycle at import
-
-            raise ConfigurationError(
-                f"{attribute.name} must be one of {', '.join(map(repr, options))}, got {value!r}"
-            )
+            expected = "one of " + ", ".join(map(repr, options))
+            raise ConfigurationError(attribute.name, expected, value)
 
     return check
 

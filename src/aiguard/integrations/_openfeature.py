@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from openfeature.evaluation_context import EvaluationContext
 
-    from aiguard.contain._flags import Flags
+    from aiguard.contain.flags._flags import Flags
 
 __all__ = ["AiguardProvider", "OpenFeatureStore"]
 

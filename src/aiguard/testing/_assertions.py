@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from aiguard.contain._breaker import BreakerState, CircuitBreaker
+from aiguard.contain.breaker._breaker import BreakerState, CircuitBreaker
 from aiguard.errors import ConfigurationError
 from aiguard.testing._faults import Injector
 from aiguard.testing._hook import guard_of
@@ -13,8 +13,8 @@ from aiguard.testing._hook import guard_of
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from aiguard.contain._guard import Guard
-    from aiguard.contain._outcome import Outcome
+    from aiguard.contain.guard._guard import Guard
+    from aiguard.contain.guard._outcome import Outcome
 
 __all__ = [
     "assert_breaker_state",

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from typing_extensions import Self
 
-from aiguard.contain._flags import FlagChange
-from aiguard.contain._outcome import Outcome
+from aiguard.contain.flags._types import FlagChange
+from aiguard.contain.guard._outcome import Outcome
 from aiguard.errors import ConfigurationError
 from aiguard.testing._hook import guard_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from aiguard.contain._guard import Guard
+    from aiguard.contain.guard._guard import Guard
 
 __all__ = ["Event", "Events"]
 

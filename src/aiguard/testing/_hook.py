@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from aiguard.contain._guard import Guard
+from aiguard.contain.guard._guard import Guard
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from aiguard.state._records import validate_name
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from aiguard.contain._flags import Flags
+    from aiguard.contain.flags._flags import Flags
 
 __all__ = ["kill_switch"]
 

@@ -1,7 +1,7 @@
 """The circuit breaker's values and parameter checks: states, events, metrics.
 
 Split from ``_breaker.py`` so the state machine reads on its own. Everything
-here is re-exported by ``aiguard.contain._breaker``.
+here is re-exported by ``aiguard.contain.breaker._breaker``.
 """
 
 from __future__ import annotations

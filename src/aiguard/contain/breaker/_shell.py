@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import ParamSpec
 
-    from aiguard.contain._breaker import CircuitBreaker
+    from aiguard.contain.breaker._breaker import CircuitBreaker
 
     P = ParamSpec("P")
 

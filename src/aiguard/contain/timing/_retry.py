@@ -21,8 +21,8 @@ import tenacity as _tenacity
 from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard.contain._backoff import Backoff, RetryBudget
-from aiguard.contain._workers import check_count, check_seconds
+from aiguard.contain.timing._backoff import Backoff, RetryBudget
+from aiguard.contain.timing._workers import check_count, check_seconds
 from aiguard.errors import CallRejectedError, ConfigurationError, RetryBudgetExhaustedError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import ParamSpec
 
-from aiguard.contain._workers import WorkerPool, check_count, check_seconds
+from aiguard.contain.timing._workers import WorkerPool, check_count, check_seconds
 from aiguard.errors import GuardTimeoutError
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard.contain._workers import check_seconds
+from aiguard.contain.timing._workers import check_seconds
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class Backoff:
         jitter: draw each wait uniformly below its ceiling.
 
     Example:
-        >>> from aiguard.contain._timing import Backoff
+        >>> from aiguard.contain.timing import Backoff
         >>> plain = Backoff(initial=0.1, maximum=0.5, jitter=False)
         >>> [plain.ceiling(n) for n in range(1, 5)]
         [0.1, 0.2, 0.4, 0.5]
@@ -115,7 +115,7 @@ class RetryBudget:
             allow a retry (``ratio`` and ``min_per_second`` both 0).
 
     Example:
-        >>> from aiguard.contain._timing import RetryBudget
+        >>> from aiguard.contain.timing import RetryBudget
         >>> from aiguard.testing import FakeClock
         >>> budget = RetryBudget(ratio=0.5, min_per_second=0.0, window=10, clock=FakeClock())
         >>> for _ in range(4):

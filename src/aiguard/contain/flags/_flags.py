@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 from typing_extensions import Self
 
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard.contain._flag_types import FlagChange, FlagSpec, FlagsStatus
-from aiguard.contain._kill_switch import kill_switch
-from aiguard.contain._rollout import BUCKETS, bucket, cached_bucket, threshold
+from aiguard.contain.flags._rollout import BUCKETS, bucket, cached_bucket, threshold
+from aiguard.contain.flags._types import FlagChange, FlagSpec, FlagsStatus
 from aiguard.errors import ConfigurationError, InvalidInputError, StoreError, UnknownFlagError
 from aiguard.state._records import (
     ALL,
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
     from aiguard.typing import Clock, FlagStore
 
-__all__ = ["ALL", "FlagChange", "FlagSpec", "FlagState", "Flags", "FlagsStatus", "kill_switch"]
+__all__ = ["Flags"]
 
 _log = logging.getLogger("aiguard")
 _LIVE: Final[weakref.WeakSet[Flags]] = weakref.WeakSet()

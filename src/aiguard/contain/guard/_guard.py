@@ -13,17 +13,18 @@ from typing_extensions import ParamSpec
 from aiguard._core._clock import MONOTONIC
 from aiguard._core._events import log_once
 from aiguard._core._matcher import exception_matcher
-from aiguard.contain import _checks, _fallback, _limits, _timing
-from aiguard.contain._breaker import CircuitBreaker
-from aiguard.contain._breaker_values import _duration
-from aiguard.contain._outcome import Outcome
-from aiguard.contain._pipeline import OutcomeTuple, Sink, build_async, build_sync
+from aiguard.contain import _checks, _fallback, _limits
+from aiguard.contain import timing as _timing
+from aiguard.contain.breaker._breaker import CircuitBreaker
+from aiguard.contain.breaker._values import _duration
+from aiguard.contain.guard._outcome import Outcome
+from aiguard.contain.guard._pipeline import OutcomeTuple, Sink, build_async, build_sync
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from aiguard.contain._flags import Flags
+    from aiguard.contain.flags._flags import Flags
     from aiguard.typing import Clock
 
 __all__ = ["Guard", "GuardConfig", "guard", "wrap"]

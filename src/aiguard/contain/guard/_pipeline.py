@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aiguard._core._events import log_once
-from aiguard.contain._pipeline_parts import (
+from aiguard.contain.guard._parts import (
     RAISED,
     Driver,
     OutcomeTuple,
@@ -35,7 +35,7 @@ from aiguard.errors import CircuitOpenError, FallbackFailedError, InvalidInputEr
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiguard.contain._guard import GuardConfig
+    from aiguard.contain.guard._guard import GuardConfig
 
 __all__ = ["RAISED", "OutcomeTuple", "Sink", "build_async", "build_sync", "failure_weight"]
 

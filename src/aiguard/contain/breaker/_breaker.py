@@ -26,8 +26,8 @@ import numpy as np
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._events import Listeners, log_once
 from aiguard._core._matcher import exception_matcher
-from aiguard.contain._breaker_shell import async_shell, sync_shell
-from aiguard.contain._breaker_values import (
+from aiguard.contain.breaker._shell import async_shell, sync_shell
+from aiguard.contain.breaker._values import (
     BreakerEvent,
     BreakerMetrics,
     BreakerState,
@@ -35,7 +35,7 @@ from aiguard.contain._breaker_values import (
     _positive_int,
     _rate,
 )
-from aiguard.contain._window import BucketWindow, CountWindow, TimeWindow, peek
+from aiguard.contain.breaker._window import BucketWindow, CountWindow, TimeWindow, peek
 from aiguard.errors import CircuitOpenError, ConfigurationError
 
 if TYPE_CHECKING:

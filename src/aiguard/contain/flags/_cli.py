@@ -34,7 +34,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from aiguard.contain._flags import Flags
+from aiguard.contain.flags._flags import Flags
 from aiguard.errors import AiguardError, InvalidInputError, StoreError
 from aiguard.state._records import ALL, FlagState, default_actor, parse_record, validate_name
 from aiguard.state._stores import FileStore, MemoryStore

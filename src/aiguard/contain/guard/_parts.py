@@ -22,7 +22,7 @@ from aiguard.errors import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiguard.contain._guard import GuardConfig
+    from aiguard.contain.guard._guard import GuardConfig
 
 __all__ = ["RAISED", "Driver", "OutcomeTuple", "Sink", "compose_async", "compose_sync",
            "failure_weight", "rejection"]
