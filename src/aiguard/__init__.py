@@ -36,6 +36,15 @@ from aiguard.errors import (
     RetryBudgetExhaustedError,
     StoreError,
     UnknownFlagError,
+    UnknownVersionError,
+)
+from aiguard.recover import (
+    ChampionChange,
+    Judge,
+    Judgement,
+    MetricResult,
+    MetricSpec,
+    ModelRegistry,
 )
 from aiguard.state._fleet import FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
@@ -55,6 +64,7 @@ __all__ = [
     "Bulkhead",
     "BulkheadFullError",
     "CallRejectedError",
+    "ChampionChange",
     "CircuitBreaker",
     "CircuitOpenError",
     "ConfigurationError",
@@ -71,8 +81,13 @@ __all__ = [
     "Guard",
     "GuardTimeoutError",
     "InvalidInputError",
+    "Judge",
+    "Judgement",
     "MemoryStore",
+    "MetricResult",
+    "MetricSpec",
     "MissingExtraError",
+    "ModelRegistry",
     "Outcome",
     "RateLimit",
     "RateLimitedError",
@@ -82,6 +97,7 @@ __all__ = [
     "StoreError",
     "TimeWindow",
     "UnknownFlagError",
+    "UnknownVersionError",
     "__version__",
     "checks",
     "fallback",

@@ -12,6 +12,7 @@ as attributes (``.guard``, ``.retry_at``, ...).
     ├── MissingExtraError                 (ImportError)     an optional extra is not installed
     ├── StoreError                        (OSError)         a state store cannot be read or written
     ├── UnknownFlagError                  (KeyError)        a flag name that was never declared
+    ├── UnknownVersionError               (KeyError)        a model version not registered here
     └── CallRejectedError                 (RuntimeError)    containment refused to call the model
         ├── CircuitOpenError                                the breaker is open (``.retry_at``)
         ├── FeatureDisabledError                            a kill switch is off (``.flag``)
@@ -44,6 +45,7 @@ __all__ = [
     "RetryBudgetExhaustedError",
     "StoreError",
     "UnknownFlagError",
+    "UnknownVersionError",
 ]
 
 
@@ -100,6 +102,23 @@ class UnknownFlagError(AiguardError, KeyError):
     def __str__(self) -> str:
         """Return a readable message instead of KeyError's repr of the key."""
         return f"unknown flag {self.flag!r}"
+
+
+class UnknownVersionError(AiguardError, KeyError):
+    """A model version this registry has not registered (``.registry``, ``.version``).
+
+    ``.version`` is None when the registry has no version at all to serve.
+    """
+
+    def __init__(self, registry: str, version: str | None) -> None:
+        self.registry = registry
+        self.version = version
+        what = "no version registered" if version is None else f"no version {version!r}"
+        super().__init__(f"model registry {registry!r} has {what}")
+
+    def __str__(self) -> str:
+        """The message, without KeyError's quotes."""
+        return str(self.args[0])
 
 
 class CallRejectedError(AiguardError, RuntimeError):

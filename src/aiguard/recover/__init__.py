@@ -1,1 +1,22 @@
-"""Reserved for a later issue."""
+"""Recovery: get back to a good model safely.
+
+A :class:`ModelRegistry` with one-call rollback and a shared champion choice,
+a :class:`ShadowRouter` that validates a model on live traffic without serving
+it, a :class:`CanaryRouter` that restores one gradually under a statistical
+:class:`Judge`, and :func:`replay` to judge a fix on recorded requests first.
+"""
+
+from aiguard.recover._champion import ChampionChange
+from aiguard.recover._judge import Judge, Judgement, MetricResult, MetricSpec, default_judge
+from aiguard.recover._registry import ModelRegistry, ModelVersion
+
+__all__ = [
+    "ChampionChange",
+    "Judge",
+    "Judgement",
+    "MetricResult",
+    "MetricSpec",
+    "ModelRegistry",
+    "ModelVersion",
+    "default_judge",
+]
