@@ -21,6 +21,7 @@ __all__ = ["main"]
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "drift": ("aiguard.detect._drift._cli", "main", "compare a current data set to a reference"),
     "flags": ("aiguard.contain.flags._cli", "main", "list, read and flip kill switches"),
+    "models": ("aiguard.recover._cli", "main", "model registries: list, history, rollback"),
 }
 
 
