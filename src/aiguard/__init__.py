@@ -45,6 +45,8 @@ from aiguard.recover import (
     MetricResult,
     MetricSpec,
     ModelRegistry,
+    ShadowReport,
+    ShadowRouter,
 )
 from aiguard.state._fleet import FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
@@ -94,6 +96,8 @@ __all__ = [
     "RedisStore",
     "RetryBudget",
     "RetryBudgetExhaustedError",
+    "ShadowReport",
+    "ShadowRouter",
     "StoreError",
     "TimeWindow",
     "UnknownFlagError",

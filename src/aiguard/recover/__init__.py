@@ -9,6 +9,8 @@ it, a :class:`CanaryRouter` that restores one gradually under a statistical
 from aiguard.recover._champion import ChampionChange
 from aiguard.recover._judge import Judge, Judgement, MetricResult, MetricSpec, default_judge
 from aiguard.recover._registry import ModelRegistry, ModelVersion
+from aiguard.recover._shadow import ShadowRouter
+from aiguard.recover._shadow_stats import ShadowReport
 
 __all__ = [
     "ChampionChange",
@@ -18,5 +20,7 @@ __all__ = [
     "MetricSpec",
     "ModelRegistry",
     "ModelVersion",
+    "ShadowReport",
+    "ShadowRouter",
     "default_judge",
 ]

@@ -1,0 +1,229 @@
+"""ShadowRouter: callers see only the primary; shadow drops, errors, garbage are counted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import aiguard as ag
+from aiguard.errors import ConfigurationError
+
+
+def test_callers_get_the_primary_and_the_shadow_is_compared() -> None:
+    """Class outputs: agreement is the share of equal rows, checked by hand."""
+    rng = np.random.default_rng(0)
+    xs = [rng.random(8) for _ in range(50)]
+    with ag.ShadowRouter(lambda x: (x > 0.5).astype(int), lambda x: (x > 0.45).astype(int)) as r:
+        answers = [r(x) for x in xs]
+        assert r.flush()
+        report = r.report()
+    assert all((a == (x > 0.5)).all() for a, x in zip(answers, xs, strict=True))
+    expected = np.mean([((x > 0.5) == (x > 0.45)).mean() for x in xs])
+    assert report.agreement == pytest.approx(expected)
+    assert (report.offered, report.shadowed, report.compared_rows) == (50, 50, 400)
+    assert report.drift is not None
+    assert report.score_diff is None
+
+
+def test_score_outputs_give_differences_and_drift_as_scipy() -> None:
+    """Float outputs: score differences and KS/Wasserstein against the primary, as scipy's."""
+    rng = np.random.default_rng(1)
+    xs = [rng.random(10) for _ in range(40)]
+    with ag.ShadowRouter(lambda x: x * 0.5, lambda x: x * 0.5 + 0.1) as r:
+        for x in xs:
+            r(x)
+        r.flush()
+        report = r.report()
+    primary = np.concatenate([x * 0.5 for x in xs])
+    shadow = np.concatenate([x * 0.5 + 0.1 for x in xs])
+    assert report.score_diff is not None
+    assert report.score_diff["mean"] == pytest.approx(0.1)
+    assert report.score_diff["abs_max"] == pytest.approx(0.1)
+    assert report.drift is not None
+    assert report.drift["ks"] == pytest.approx(stats.ks_2samp(primary, shadow).statistic)
+    assert report.drift["wasserstein"] == pytest.approx(
+        stats.wasserstein_distance(primary, shadow))
+    assert report.agreement is None
+
+
+def test_saturated_queue_drops_and_counts_never_blocks() -> None:
+    """A blocked shadow: the queue fills, further requests are dropped, the primary serves."""
+    gate = threading.Event()
+    started = threading.Event()
+
+    def stuck(x: int) -> int:
+        started.set()
+        gate.wait()
+        return x
+
+    router = ag.ShadowRouter(lambda x: x, stuck, max_queue=5)
+    assert router(0) == 0
+    started.wait(5)  # the worker holds request 0; the queue is empty again
+    answers = [router(i) for i in range(1, 101)]
+    assert answers == list(range(1, 101))
+    assert (router.offered, router.dropped) == (101, 95)
+    assert router.report().pending == 6
+    gate.set()
+    assert router.flush()
+    report = router.report()
+    assert report.offered - report.dropped == report.shadowed == 6
+    router.close()
+
+
+def test_errors_garbage_and_timeouts_are_counted_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A shadow that raises, returns garbage or is slow never reaches the caller."""
+    def shadow(x: float) -> Any:
+        if x < 1:
+            raise RuntimeError("shadow down")
+        if x < 2:
+            return "garbage"
+        if x < 3:
+            return np.array([1.0, 2.0])  # another shape
+        return x
+
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0 if threading.current_thread().name.startswith("aiguard") else 0.0
+        return now[0]
+
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        router = ag.ShadowRouter(float, shadow, timeout=5, clock=clock)
+        for x in (0.5, 0.7, 1.5, 2.5, 3.0, 4.0):
+            assert router(x) == float(x)
+        router.flush()
+    report = router.report()
+    assert (report.errors, report.garbage, report.shadowed, report.timeouts) == (2, 2, 2, 0)
+    assert sum("raised" in r.message for r in caplog.records) == 1
+    slow = ag.ShadowRouter(lambda x: x, lambda x: x, timeout=0.5, clock=clock)
+    slow(1.0)
+    slow.flush()
+    assert slow.report().timeouts == 1  # the fake clock moves 1 s per worker reading
+    router.close()
+    slow.close()
+
+
+def test_nan_scores_and_non_numeric_against_numeric_are_garbage() -> None:
+    """NaN score differences and text where the primary gives numbers are garbage."""
+    router = ag.ShadowRouter(lambda x: np.array([x, x]), lambda x: np.array([x, np.nan]))
+    router(1.0)
+    classes = ag.ShadowRouter(lambda x: 1, lambda x: "one")
+    classes(1)
+    floats = ag.ShadowRouter(lambda x: 1.5, lambda x: "x")
+    floats(1)
+    for r in (router, classes, floats):
+        r.flush()
+        assert r.report().garbage == 1
+        r.close()
+
+
+def test_custom_compare() -> None:
+    """compare= decides agreement (here: within 0.1)."""
+    router = ag.ShadowRouter(lambda x: x, lambda x: x + 0.05 if x < 5 else x + 1,
+                             compare=lambda p, s: abs(p - s) < 0.1)
+    for x in range(10):
+        router(float(x))
+    router.flush()
+    assert router.report().agreement == 0.5
+    router.close()
+
+
+def test_sampling_follows_the_seeded_draws() -> None:
+    """sample=0.3 with a seed shadows exactly the requests an independent Random picks."""
+    router = ag.ShadowRouter(lambda x: x, lambda x: x, sample=0.3, seed=42)
+    for x in range(1000):
+        router(x)
+    draws = random.Random(42)
+    expected = sum(draws.random() < 0.3 for _ in range(1000))
+    assert router.offered == expected
+    router.close()
+
+
+async def test_async_callers_never_await_the_shadow() -> None:
+    """An async primary is awaited; an async shadow runs on a worker's own loop with timeout."""
+    release = threading.Event()
+
+    async def primary(x: int) -> int:
+        return x
+
+    async def shadow(x: int) -> int:
+        if x == 99:
+            await asyncio.sleep(10)  # cancelled by the timeout
+        return x
+
+    router = ag.ShadowRouter(primary, shadow, timeout=0.2)
+    assert await router(3) == 3
+    assert await router.acall(99) == 99
+    release.set()
+    assert await asyncio.to_thread(router.flush)
+    report = router.report()
+    assert (report.shadowed, report.timeouts) == (1, 1)
+    router.close()
+
+
+def test_primary_failure_is_raised_and_not_shadowed() -> None:
+    """A primary that raises propagates; nothing is offered to the shadow."""
+    def boom(_x: int) -> int:
+        raise ValueError("model down")
+
+    router = ag.ShadowRouter(boom, lambda x: x)
+    with pytest.raises(ValueError, match="model down"):
+        router(1)
+    assert router.offered == 0
+    router.close()
+
+
+def test_closed_router_drops_and_reports_render() -> None:
+    """After close new requests are dropped; the report renders as dict and markdown."""
+    router = ag.ShadowRouter(lambda x: x, lambda x: x, name="fraud")
+    router.close()
+    router.close()  # twice is fine
+    router(1)
+    report = router.report()
+    assert (report.offered, report.dropped) == (1, 1)
+    assert report.to_dict()["name"] == "fraud"
+    assert "1 sampled, 0 compared, 1 dropped" in report.to_markdown()
+    assert "primary latency p50 / p99 (ms) | - / -" in report.to_markdown()
+    assert "fraud" in repr(router)
+
+
+def test_flush_times_out_on_a_hung_shadow() -> None:
+    """flush returns False when the shadow does not finish in time."""
+    gate = threading.Event()
+    router = ag.ShadowRouter(lambda x: x, lambda x: gate.wait())
+    router(1)
+    assert router.flush(timeout=0.05) is False
+    gate.set()
+    assert router.flush()
+    router.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [({"primary": 1}, "primary"), ({"shadow": None}, "shadow"), ({"sample": 0}, "sample"),
+     ({"max_queue": 0}, "max_queue"), ({"workers": True}, "workers"),
+     ({"timeout": -1}, "timeout"), ({"compare": 3}, "compare"), ({"window": 1.5}, "window")],
+)
+def test_bad_configuration(kwargs: dict[str, Any], argument: str) -> None:
+    """Each invalid parameter names itself."""
+    full: dict[str, Any] = {"primary": abs, "shadow": abs, **kwargs}
+    with pytest.raises(ConfigurationError) as info:
+        ag.ShadowRouter(full.pop("primary"), full.pop("shadow"), **full)
+    assert info.value.argument == argument
+
+
+def test_numpy_parameters() -> None:
+    """numpy scalars are accepted for sample, max_queue, workers, timeout."""
+    router = ag.ShadowRouter(abs, abs, sample=np.float64(0.5), max_queue=np.int32(10),
+                             workers=np.int64(2), timeout=np.float32(0.5))
+    assert (router.sample, router.max_queue, router.timeout) == (0.5, 10, 0.5)
+    router.close()
