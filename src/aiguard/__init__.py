@@ -39,6 +39,8 @@ from aiguard.errors import (
     UnknownVersionError,
 )
 from aiguard.recover import (
+    CanaryEvent,
+    CanaryRouter,
     ChampionChange,
     Judge,
     Judgement,
@@ -66,6 +68,8 @@ __all__ = [
     "Bulkhead",
     "BulkheadFullError",
     "CallRejectedError",
+    "CanaryEvent",
+    "CanaryRouter",
     "ChampionChange",
     "CircuitBreaker",
     "CircuitOpenError",

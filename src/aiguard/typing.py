@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Clock", "FlagStore"]
+    from aiguard.recover._judge import Judgement
+
+__all__ = ["Clock", "FlagStore", "Judge"]
 
 
 class Clock(Protocol):
@@ -56,4 +58,27 @@ class FlagStore(Protocol):
 
     def write(self, name: str, record: Mapping[str, Any]) -> None:
         """Store one flag record (raise StoreError if the store is read-only or down)."""
+        ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """What a canary step (or :func:`aiguard.replay`) asks to compare candidate and baseline.
+
+    Called with two mappings from metric name (``"latency"``, ``"error"``,
+    ``"output"``, ``"label"`` or the user's own) to samples, candidate first;
+    returns a :class:`aiguard.Judgement` whose ``verdict`` is ``"pass"``,
+    ``"marginal"``, ``"fail"`` or ``"inconclusive"`` and whose ``reason`` says
+    why. :class:`aiguard.Judge` is the built-in one.
+
+    Example:
+        >>> from aiguard import Judge as BuiltIn, MetricSpec
+        >>> isinstance(BuiltIn([MetricSpec("latency")]), Judge)
+        True
+    """
+
+    def __call__(
+        self, candidate: Mapping[str, Any], baseline: Mapping[str, Any]
+    ) -> Judgement:
+        """Judge *candidate* against *baseline*."""
         ...

@@ -6,6 +6,7 @@ it, a :class:`CanaryRouter` that restores one gradually under a statistical
 :class:`Judge`, and :func:`replay` to judge a fix on recorded requests first.
 """
 
+from aiguard.recover._canary import CanaryEvent, CanaryRouter
 from aiguard.recover._champion import ChampionChange
 from aiguard.recover._judge import Judge, Judgement, MetricResult, MetricSpec, default_judge
 from aiguard.recover._registry import ModelRegistry, ModelVersion
@@ -13,6 +14,8 @@ from aiguard.recover._shadow import ShadowRouter
 from aiguard.recover._shadow_stats import ShadowReport
 
 __all__ = [
+    "CanaryEvent",
+    "CanaryRouter",
     "ChampionChange",
     "Judge",
     "Judgement",
