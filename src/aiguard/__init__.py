@@ -47,8 +47,10 @@ from aiguard.recover import (
     MetricResult,
     MetricSpec,
     ModelRegistry,
+    ReplayReport,
     ShadowReport,
     ShadowRouter,
+    replay,
 )
 from aiguard.state._fleet import FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
@@ -98,6 +100,7 @@ __all__ = [
     "RateLimit",
     "RateLimitedError",
     "RedisStore",
+    "ReplayReport",
     "RetryBudget",
     "RetryBudgetExhaustedError",
     "ShadowReport",
@@ -112,6 +115,7 @@ __all__ = [
     "guard",
     "hedge",
     "kill_switch",
+    "replay",
     "retry",
     "share_breaker",
     "timeout",

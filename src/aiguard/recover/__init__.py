@@ -10,6 +10,7 @@ from aiguard.recover._canary import CanaryEvent, CanaryRouter
 from aiguard.recover._champion import ChampionChange
 from aiguard.recover._judge import Judge, Judgement, MetricResult, MetricSpec, default_judge
 from aiguard.recover._registry import ModelRegistry, ModelVersion
+from aiguard.recover._replay import ReplayReport, replay
 from aiguard.recover._shadow import ShadowRouter
 from aiguard.recover._shadow_stats import ShadowReport
 
@@ -23,7 +24,9 @@ __all__ = [
     "MetricSpec",
     "ModelRegistry",
     "ModelVersion",
+    "ReplayReport",
     "ShadowReport",
     "ShadowRouter",
     "default_judge",
+    "replay",
 ]
