@@ -17,6 +17,9 @@ def test_all_is_pinned() -> None:
         "Bulkhead",
         "BulkheadFullError",
         "CallRejectedError",
+        "CanaryEvent",
+        "CanaryRouter",
+        "ChampionChange",
         "CircuitBreaker",
         "CircuitOpenError",
         "ConfigurationError",
@@ -33,23 +36,33 @@ def test_all_is_pinned() -> None:
         "Guard",
         "GuardTimeoutError",
         "InvalidInputError",
+        "Judge",
+        "Judgement",
         "MemoryStore",
+        "MetricResult",
+        "MetricSpec",
         "MissingExtraError",
+        "ModelRegistry",
         "Outcome",
         "RateLimit",
         "RateLimitedError",
         "RedisStore",
+        "ReplayReport",
         "RetryBudget",
         "RetryBudgetExhaustedError",
+        "ShadowReport",
+        "ShadowRouter",
         "StoreError",
         "TimeWindow",
         "UnknownFlagError",
+        "UnknownVersionError",
         "__version__",
         "checks",
         "fallback",
         "guard",
         "hedge",
         "kill_switch",
+        "replay",
         "retry",
         "share_breaker",
         "timeout",
@@ -78,6 +91,7 @@ def test_errors_subclass_the_fitting_builtin() -> None:
     assert issubclass(aiguard.GuardTimeoutError, TimeoutError)
     assert issubclass(aiguard.StoreError, OSError)
     assert issubclass(aiguard.UnknownFlagError, KeyError)
+    assert issubclass(aiguard.UnknownVersionError, KeyError)
     assert issubclass(aiguard.MissingExtraError, ImportError)
 
 
@@ -102,3 +116,13 @@ def test_version_is_a_string() -> None:
     """``__version__`` comes from the installed metadata."""
     assert isinstance(aiguard.__version__, str)
     assert aiguard.__version__.count(".") >= 2
+
+
+def test_recover_names_are_the_same_objects() -> None:
+    """The recovery names at the top level are aiguard.recover's."""
+    import aiguard.recover
+
+    for name in aiguard.recover.__all__:
+        if name in aiguard.__all__:
+            assert getattr(aiguard, name) is getattr(aiguard.recover, name)
+    assert str(aiguard.UnknownVersionError("recs", "v9")) == "model registry 'recs' has no version 'v9'"
