@@ -232,3 +232,15 @@ def test_numpy_parameters_and_set_step_bounds() -> None:
     assert (canary.steps, canary.min_samples, canary.interval) == ((1.0, 50.0), 5, 30.0)
     with pytest.raises(ConfigurationError, match="percent"):
         canary.set_step(101)
+
+
+def test_bucket_cache_keeps_key_types_apart_and_stays_bounded() -> None:
+    """1, 1.0, True and '1' get their own text's bucket; the key cache is cleared when full."""
+    canary = ag.CanaryRouter(abs, abs, steps=(50,), name="types")
+    for key in (1, 1.0, True, "1", ("a", 1)):
+        expected = "candidate" if reference_in_candidate("types", key, 50) else "stable"
+        assert canary.arm(key) == expected
+    for key in range(40_000):
+        canary.arm(key)
+    assert canary.arm(39_999) == ("candidate" if reference_in_candidate("types", 39_999, 50)
+                                  else "stable")

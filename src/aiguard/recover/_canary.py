@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CanaryEvent", "CanaryRouter"]
 
+_CACHE = 1 << 15
+
 EventKind = Literal["promote", "hold", "pause", "rollback", "complete",
                     "manual_pause", "resume", "abort", "set_step"]
 Status = Literal["running", "paused", "rolled_back", "aborted", "complete"]
@@ -159,6 +161,7 @@ class CanaryRouter:
         self._models = (stable, candidate)
         self._key = key
         self._seq = itertools.count()
+        self._buckets: dict[object, int] = {}
         self._clock = validate_clock(clock)
         self._samples = Samples(_validate.count(max_samples, "max_samples"))
         self._lock = threading.Lock()
@@ -182,11 +185,25 @@ class CanaryRouter:
             >>> CanaryRouter(abs, abs, steps=(100,)).arm("user-1")
             'candidate'
         """
-        return ARMS[cached_bucket(self.name, key) < self._threshold]  # type: ignore[return-value]
+        return ARMS[self._bucket(key) < self._threshold]  # type: ignore[return-value]
+
+    def _bucket(self, key: object) -> int:
+        # str and int keys (the usual user ids) are cached in a plain dict, cheaper than
+        # the rollout's typed lru_cache; they never collide (no str equals an int, and
+        # bool, float and others go to the lru_cache, which keeps 1, 1.0 and True apart)
+        cls = key.__class__
+        if cls is str or cls is int:
+            found = self._buckets.get(key)
+            if found is None:
+                if len(self._buckets) >= _CACHE:
+                    self._buckets.clear()
+                found = self._buckets[key] = cached_bucket(self.name, key)
+            return found
+        return cached_bucket(self.name, key)
 
     def _route(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
         key = next(self._seq) if self._key is None else self._key(*args, **kwargs)
-        return 1 if cached_bucket(self.name, key) < self._threshold else 0
+        return 1 if self._bucket(key) < self._threshold else 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the arm the request's key falls in; record latency, error and output."""

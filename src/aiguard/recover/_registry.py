@@ -15,6 +15,7 @@ champion, and adopts the version as soon as it is registered.
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Literal
@@ -143,13 +144,24 @@ class ModelRegistry:
 
     # -- the call path -------------------------------------------------------
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the champion like the model (``model(x)``, or ``model.predict(x)``)."""
-        return self._active.call(*args, **kwargs)
+    # The call path is two C-level steps: the property's attrgetter reads the champion
+    # entry once (one atomic attribute read) and returns its callable, which Python
+    # then calls with the caller's arguments; no Python frame of ours in between.
+    if TYPE_CHECKING:
 
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the champion's ``predict`` (or the champion itself when it has none)."""
-        return self._active.predict(*args, **kwargs)
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            """Call the champion like the model (``model(x)``, or ``model.predict(x)``)."""
+
+        def predict(self, *args: Any, **kwargs: Any) -> Any:
+            """Call the champion's ``predict`` (or the champion itself when it has none)."""
+
+    else:
+        __call__ = property(
+            operator.attrgetter("_active.call"),
+            doc="Call the champion like the model (``model(x)``, or ``model.predict(x)``).")
+        predict = property(
+            operator.attrgetter("_active.predict"),
+            doc="Call the champion's ``predict`` (or the champion itself when it has none).")
 
     # -- versions ------------------------------------------------------------
 

@@ -29,8 +29,9 @@ def summarise(answer: object) -> float:
         >>> summarise(0.25), summarise([1, 2, 3]), summarise("spam")
         (0.25, 2.0, nan)
     """
-    if isinstance(answer, Real):
-        return float(answer)
+    kind = type(answer)
+    if kind is float or kind is int or isinstance(answer, Real):
+        return float(answer)  # type: ignore[arg-type]
     try:
         array = np.asarray(answer)
     except Exception:

@@ -1,13 +1,14 @@
 """ShadowRouter: callers get the primary's answer; a sample also goes to the shadow, later.
 
-The caller's path is: call the primary, time it, and offer ``(args, kwargs,
-answer, seconds)`` to a ``queue.SimpleQueue`` (a C-level put, about 100 ns)
-unless it already holds ``max_queue`` items, in which case the request is
-dropped and counted. Nothing on that path waits for the shadow or takes a
-lock: a full queue, a slow, failing or hanging shadow never blocks or slows
-the primary. Background worker threads take requests from the queue, call the
-shadow (awaiting it on their own event loop when it is a coroutine function,
-with ``timeout`` enforced there), and add the pair to the comparison windows.
+The caller's path is: if the ``queue.SimpleQueue`` already holds ``max_queue``
+items, call the primary and count the request as dropped (no timing: the
+answer would go nowhere); otherwise call the primary, time it, and put
+``(args, kwargs, answer, seconds)`` on the queue (a C-level put). Nothing on
+that path waits for the shadow or takes a lock: a full queue, a slow, failing
+or hanging shadow never blocks or slows the primary. Background worker threads
+take requests from the queue, call the shadow (awaiting it on their own event
+loop when it is a coroutine function, with ``timeout`` enforced there), and
+add the pair to the comparison windows.
 
 The queue bound is checked, then the item put: with several callers at once
 it may exceed ``max_queue`` by at most one item per concurrent caller.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import operator
 import queue
 import random
 import threading
@@ -109,8 +111,11 @@ class ShadowRouter:
         self._random = random.Random(seed).random  # noqa: S311 - sampling, not security
         self.offered = self.dropped = self.errors = self.timeouts = self.finished = 0
         self.closed = False
+        self._limit = self.max_queue  # 0 once closed: everything is dropped
+        self._qsize, self._put = self._queue.qsize, self._queue.put
         self._offer = self._enqueue if self.sample == 1.0 else self._sampled
-        self._call = self.acall if inspect.iscoroutinefunction(primary) else self._sync
+        self._call = (self.acall if inspect.iscoroutinefunction(primary)
+                      else self._sync if self.sample == 1.0 else self._sync_sampled)
         self._threads = [
             threading.Thread(target=self._work, name=f"aiguard-shadow-{name}-{i}", daemon=True)
             for i in range(_validate.count(workers, "workers"))
@@ -125,15 +130,36 @@ class ShadowRouter:
 
     # -- the caller's path ----------------------------------------------------
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Return the primary's answer (a coroutine to await when the primary is async)."""
-        return self._call(*args, **kwargs)
+    if TYPE_CHECKING:
+
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            """Return the primary's answer (a coroutine to await when the primary is async)."""
+
+    else:  # the bound method picked at construction, reached without a frame of ours
+        __call__ = property(
+            operator.attrgetter("_call"),
+            doc="Return the primary's answer (a coroutine to await when the primary is async).")
 
     def _sync(self, *args: Any, **kwargs: Any) -> Any:
+        if self._qsize() >= self._limit:  # full: no timing either, the answer goes nowhere
+            answer = self.primary(*args, **kwargs)
+            self.offered += 1
+            self.dropped += 1
+            return answer
         clock = self._clock
         start = clock()
         answer = self.primary(*args, **kwargs)
-        self._offer((args, kwargs, answer, clock() - start))
+        elapsed = clock() - start
+        self.offered += 1
+        self._put((args, kwargs, answer, elapsed))
+        return answer
+
+    def _sync_sampled(self, *args: Any, **kwargs: Any) -> Any:
+        clock = self._clock
+        start = clock()
+        answer = self.primary(*args, **kwargs)
+        if self._random() < self.sample:
+            self._enqueue((args, kwargs, answer, clock() - start))
         return answer
 
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
@@ -146,10 +172,10 @@ class ShadowRouter:
 
     def _enqueue(self, item: tuple[Any, ...]) -> None:
         self.offered += 1
-        if self._queue.qsize() >= self.max_queue or self.closed:
-            self.dropped += 1
+        if self._qsize() < self._limit:
+            self._put(item)
         else:
-            self._queue.put(item)
+            self.dropped += 1
 
     def _sampled(self, item: tuple[Any, ...]) -> None:
         if self._random() < self.sample:
@@ -228,6 +254,7 @@ class ShadowRouter:
         if self.closed:
             return
         self.closed = True
+        self._limit = 0
         for _ in self._threads:
             self._queue.put(_STOP)
         for thread in self._threads:
