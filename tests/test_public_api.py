@@ -125,4 +125,5 @@ def test_recover_names_are_the_same_objects() -> None:
     for name in aiguard.recover.__all__:
         if name in aiguard.__all__:
             assert getattr(aiguard, name) is getattr(aiguard.recover, name)
-    assert str(aiguard.UnknownVersionError("recs", "v9")) == "model registry 'recs' has no version 'v9'"
+    missing = aiguard.UnknownVersionError("recs", "v9")
+    assert str(missing) == "model registry 'recs' has no version 'v9'"

@@ -205,7 +205,8 @@ def _drift(primary: list[Any], shadow: list[Any], *, scores: bool) -> dict[str, 
     try:
         if scores:
             ks = drift.ks(primary, shadow)
-            return {"ks": float(ks.statistic), "ks_pvalue": math.nan if ks.pvalue is None else float(ks.pvalue),
+            pvalue = math.nan if ks.pvalue is None else float(ks.pvalue)
+            return {"ks": float(ks.statistic), "ks_pvalue": pvalue,
                     "psi": float(drift.psi(primary, shadow).statistic),
                     "wasserstein": float(drift.wasserstein(primary, shadow).statistic)}
         labels = [str(x) for x in primary], [str(x) for x in shadow]
