@@ -332,3 +332,18 @@ def test_rollback_atomic_under_eight_threads() -> None:
     assert len(history) == 2000
     assert [c.action for c in history] == ["promote", "rollback"] * 1000
     assert all(c.version == ("v2" if c.action == "promote" else "v1") for c in history)
+
+
+def test_listeners_see_local_and_adopted_changes() -> None:
+    """Listeners get this registry's changes and the ones adopted from the store."""
+    store = ag.MemoryStore()
+    leader, follower = make("v1", "v2", store=store), make("v1", "v2", store=store)
+    seen: list[tuple[str, str]] = []
+    follower.add_listener(lambda c: seen.append(("follower", c.version)))
+    leader.add_listener(lambda c: seen.append(("leader", c.version)))
+    leader.add_listener(lambda c: 1 / 0)  # a broken listener never breaks the change
+    leader.promote("v2", reason="r")
+    follower.refresh()
+    leader.rollback(reason="r")
+    follower.refresh()
+    assert seen == [("leader", "v2"), ("follower", "v2"), ("leader", "v1"), ("follower", "v1")]

@@ -25,7 +25,7 @@ from typing_extensions import Self
 
 from aiguard._core import _validate
 from aiguard._core._clock import validate_clock
-from aiguard._core._events import log_once
+from aiguard._core._events import Listeners, log_once
 from aiguard.errors import ConfigurationError, StoreError, UnknownVersionError
 from aiguard.recover import _champion
 from aiguard.recover._poller import Poller
@@ -134,6 +134,7 @@ class ModelRegistry:
         """Failed reads and writes of the store."""
         self.stale = False
         """True while the store cannot be read (the last choice stays in force)."""
+        self._listeners: Listeners[ChampionChange] = Listeners(f"registry {name!r}")
         self._poller = (None if self.refresh_interval is None else
                         Poller(self.refresh, self.refresh_interval, f"aiguard-models-{name}"))
 
@@ -258,6 +259,7 @@ class ModelRegistry:
             self._write(change)
             self._active = entry
             self._wanted = None
+        self._listeners.emit(change)
         return change
 
     def _write(self, change: ChampionChange) -> None:
@@ -309,7 +311,17 @@ class ModelRegistry:
                 return self.champion
             self._active = entry
             self._wanted = None
-            return self.champion
+        self._listeners.emit(change)
+        return self.champion
+
+    def add_listener(self, listener: Callable[[ChampionChange], object]) -> None:
+        """Call *listener* with every :class:`ChampionChange` this registry applies.
+
+        Its own promotes and rollbacks, and changes adopted from the store
+        (another replica's, or the CLI's). A listener that raises is counted
+        and logged once, never raised.
+        """
+        self._listeners.add(listener)
 
     def history(self) -> list[ChampionChange]:
         """Return the champion changes the store remembers, oldest first.
