@@ -244,3 +244,43 @@ def test_bucket_cache_keeps_key_types_apart_and_stays_bounded() -> None:
         canary.arm(key)
     assert canary.arm(39_999) == ("candidate" if reference_in_candidate("types", 39_999, 50)
                                   else "stable")
+
+
+def test_complete_without_registry_and_with_champion_already_serving() -> None:
+    """At 100 % a pass completes; a registry already serving the version is left as is."""
+    def judge(candidate: Any, baseline: Any) -> ag.Judgement:
+        return ag.Judgement("pass", 1.0, (), "ok")
+
+    plain = ag.CanaryRouter(abs, abs, steps=(100,), judge=judge, min_samples=1,
+                            clock=FakeClock())
+    registry = ag.ModelRegistry("recs", refresh=None)
+    registry.register("v2", abs)
+    done = ag.CanaryRouter(abs, abs, steps=(100,), judge=judge, min_samples=1,
+                           registry=registry, version="v2", clock=FakeClock())
+    for router in (plain, done):
+        router(1)  # the candidate serves everyone at 100 %
+        router._samples.record(0, 0.1, False, 1.0)  # the stable arm's earlier window
+        event = router.evaluate()
+        assert event is not None
+        assert (event.kind, router.status) == ("complete", "complete")
+    assert registry.history() == []  # v2 already served: nothing promoted
+
+
+def test_evaluate_does_not_wait_for_another_decision() -> None:
+    """blocking=False returns None at once while another thread holds the decision."""
+    canary = ag.CanaryRouter(abs, abs, clock=FakeClock())
+    with canary._lock:
+        assert canary.evaluate(blocking=False) is None
+
+
+def test_summary_of_unarrayable_answers_is_nan() -> None:
+    """An answer numpy cannot hold has no output summary."""
+    import math
+
+    from aiguard.recover._samples import summarise
+
+    class Odd:
+        def __array__(self, *args: object, **kwargs: object) -> Any:
+            raise TypeError("no")
+
+    assert math.isnan(summarise(Odd()))

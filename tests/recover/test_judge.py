@@ -201,3 +201,11 @@ def test_numpy_scalars_accepted() -> None:
     judge = Judge([MetricSpec("m", tolerance=np.float32(0.5), relative=np.float64(0.1))],
                   alpha=np.float64(0.01), min_samples=np.int64(5))
     assert (judge.alpha, judge.min_samples, judge.metrics[0].tolerance) == (0.01, 5, 0.5)
+
+
+def test_hodges_lehmann_thins_only_the_large_side() -> None:
+    """Above the pair limit a small sample stays whole; the estimate stays close to exact."""
+    rng = np.random.default_rng(8)
+    c, b = rng.normal(0.5, 1, 100), rng.normal(0, 1, 50_000)
+    exact = float(np.median(np.subtract.outer(c, b)))
+    assert abs(hodges_lehmann(c, b) - exact) < 0.01

@@ -129,3 +129,13 @@ def test_hooked_into_the_aiguard_command(spec: str, capsys: pytest.CaptureFixtur
     assert aiguard_main(["models", "list", "--store", spec]) == 0
     assert "recs" in capsys.readouterr().out
     assert aiguard_main(["models", "--help"]) == 0
+
+
+def test_history_of_a_change_without_time(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A record written without updated_at shows '-' as its time."""
+    store = ag.FileStore(tmp_path / "m.json")
+    store.write("models.recs", {"on": True, "kind": "aiguard.model/1", "version": "v1",
+                                "action": "promote"})
+    assert main(["list", "--store", f"file:{tmp_path / 'm.json'}"]) == 0
+    assert "recs   v1        promote  -" in capsys.readouterr().out

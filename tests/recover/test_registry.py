@@ -347,3 +347,37 @@ def test_listeners_see_local_and_adopted_changes() -> None:
     leader.rollback(reason="r")
     follower.refresh()
     assert seen == [("leader", "v2"), ("follower", "v2"), ("leader", "v1"), ("follower", "v1")]
+
+
+def test_second_change_while_the_store_is_down_builds_on_the_first() -> None:
+    """Two changes during an outage chain (the unsynced one is the base); close without a poller."""
+    store = BrokenStore()
+    store.down = False
+    registry = make("v1", "v2", "v3", store=store)
+    registry.promote("v2", reason="r")
+    store.down = True
+    registry.promote("v3", reason="r")
+    assert registry.rollback(reason="r").version == "v2"
+    registry.close()  # refresh=None: nothing to stop
+    store.down = False
+    registry.refresh()
+    assert parse(store.inner.read_all()["models.recs"]).version == "v2"  # type: ignore[union-attr]
+
+
+def test_poller_ends_when_its_owner_is_gone() -> None:
+    """The poller holds its owner weakly: once collected, the thread ends."""
+    import gc
+
+    from aiguard.recover._poller import Poller
+
+    class Owner:
+        def poll(self) -> None:
+            pass
+
+    owner = Owner()
+    poller = Poller(owner.poll, 0.01, "test-poller")
+    del owner
+    gc.collect()
+    poller.wake()
+    poller._thread.join(5)
+    assert not poller._thread.is_alive()

@@ -229,3 +229,49 @@ def test_numpy_parameters() -> None:
                              workers=np.int64(2), timeout=np.float32(0.5))
     assert (router.sample, router.max_queue, router.timeout) == (0.5, 10, 0.5)
     router.close()
+
+
+async def test_async_sampled_and_full_queue() -> None:
+    """An async primary with sample < 1 offers the seeded share; a full queue drops."""
+    gate = threading.Event()
+
+    async def primary(x: int) -> int:
+        return x
+
+    router = ag.ShadowRouter(primary, lambda x: gate.wait(), sample=0.5, max_queue=1, seed=3)
+    for x in range(200):
+        assert await router(x) == x
+    draws = random.Random(3)
+    assert router.offered == sum(draws.random() < 0.5 for _ in range(200))
+    assert router.dropped >= router.offered - 2
+    gate.set()
+    router.close()
+
+
+def test_compare_that_raises_is_garbage_and_markdown_lists_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A compare that raises counts garbage; a failing drift statistic leaves drift None."""
+    def compare(p: Any, s: Any) -> bool:
+        raise ValueError("cannot compare")
+
+    broken = ag.ShadowRouter(abs, abs, compare=compare)
+    broken(1)
+    broken.flush()
+    assert broken.report().garbage == 1
+    broken.close()
+    scores = ag.ShadowRouter(lambda x: x * 0.5, lambda x: x * 0.6)
+    for x in np.linspace(0, 1, 50):
+        scores(np.array([x]))
+    scores.flush()
+    markdown = scores.report().to_markdown()
+    assert "| score diff mean |" in markdown
+    assert "| drift ks |" in markdown
+    import aiguard.drift
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(aiguard.drift, "ks", refuse)
+    assert scores.report().drift is None
+    scores.close()
