@@ -7,6 +7,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import aiguard as ag
 from aiguard.errors import (
@@ -381,3 +383,49 @@ def test_poller_ends_when_its_owner_is_gone() -> None:
     poller.wake()
     poller._thread.join(5)
     assert not poller._thread.is_alive()
+
+
+VERSIONS = ["v1", "v2", "v3", "v4"]
+operations = st.lists(
+    st.one_of(st.tuples(st.just("promote"), st.sampled_from(VERSIONS)),
+              st.tuples(st.just("rollback"), st.none()),
+              st.tuples(st.just("rollback"), st.sampled_from(VERSIONS))),
+    max_size=30)
+
+
+def reference_last_known_good(stints: list[tuple[str, str | None]]) -> str | None:
+    """Written from the definition: walking back through earlier stints, the first version
+    other than the champion whose latest stint did not end in a rollback."""
+    current = stints[-1][0]
+    latest_end: dict[str, str | None] = {}
+    for version, ended in stints[:-1]:
+        latest_end[version] = ended
+    for version, _ in reversed(stints[:-1]):
+        if version != current and latest_end[version] != "rollback":
+            return version
+    return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(operations)
+def test_rollback_matches_the_definition(ops: list[tuple[str, str | None]]) -> None:
+    """Any sequence of promotes and rollbacks: the default target is the reference's answer."""
+    registry = make(*VERSIONS)
+    stints: list[tuple[str, str | None]] = [("v1", None)]
+    for action, named in ops:
+        champion = stints[-1][0]
+        if action == "promote":
+            if named is None or named == champion:
+                continue
+            registry.promote(named, reason="r")
+            target: str | None = named
+        else:
+            target = named or reference_last_known_good(stints)
+            if target is None or target == champion:
+                with pytest.raises(InvalidInputError):
+                    registry.rollback(reason="r", to=named)
+                continue
+            assert registry.rollback(reason="r", to=named).version == target
+        stints[-1] = (champion, action)
+        stints.append((target, None))
+        assert registry.champion == target

@@ -5,10 +5,12 @@ items, call the primary and count the request as dropped (no timing: the
 answer would go nowhere); otherwise call the primary, time it, and put
 ``(args, kwargs, answer, seconds)`` on the queue (a C-level put). Nothing on
 that path waits for the shadow or takes a lock: a full queue, a slow, failing
-or hanging shadow never blocks or slows the primary. Background worker threads
-take requests from the queue, call the shadow (awaiting it on their own event
-loop when it is a coroutine function, with ``timeout`` enforced there), and
-add the pair to the comparison windows.
+or hanging shadow never blocks the primary. (A shadow doing CPU work in pure
+Python holds the interpreter lock while it runs and so shares the CPU with the
+primary; numpy work and I/O release it. ``benchmarks/routers.py`` measures.)
+Background worker threads take requests from the queue, call the shadow
+(awaiting it on their own event loop when it is a coroutine function, with
+``timeout`` enforced there), and add the pair to the comparison windows.
 
 The queue bound is checked, then the item put: with several callers at once
 it may exceed ``max_queue`` by at most one item per concurrent caller.
