@@ -275,3 +275,16 @@ def test_compare_that_raises_is_garbage_and_markdown_lists_scores(
     monkeypatch.setattr(aiguard.drift, "ks", refuse)
     assert scores.report().drift is None
     scores.close()
+
+
+def test_large_answers_keep_256_spaced_values_and_count_every_row() -> None:
+    """A 10,000-row answer adds 256 values to the windows; agreement counts all rows."""
+    big = np.arange(10_000) % 3
+    router = ag.ShadowRouter(lambda x: big, lambda x: np.where(big == 2, 0, big))
+    router(0)
+    router.flush()
+    report = router.report()
+    assert report.compared_rows == 10_000
+    assert report.agreement == pytest.approx(float((big != 2).mean()))
+    assert len(router._stats.out_primary) == 256
+    router.close()

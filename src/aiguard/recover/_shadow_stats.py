@@ -8,6 +8,9 @@ long-lived router uses constant memory:
   the primary (outputs that are not floats: integers, booleans, strings), or
   where the user's ``compare(primary, shadow)`` says they agree;
 * **score differences**: ``shadow - primary`` per row for float outputs;
+  the score and output windows keep at most 256 evenly spaced values of each
+  answer (a 10,000-row batch costs the worker no more than a small one),
+  while agreement counts every row;
 * **output drift** between the two output samples, with the drift module's
   statistics (Kolmogorov-Smirnov, PSI, Wasserstein for scores; a categorical
   PSI for classes), computed when the report is made;
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["Comparison", "ShadowReport"]
 
 _MIN_DRIFT = 20
+_PER_CALL = 256
 
 
 def _quantiles(values: deque[float]) -> dict[str, float] | None:
@@ -110,6 +114,15 @@ class ShadowReport:
         return "\n".join(lines)
 
 
+def _some(array: np.ndarray[Any, Any]) -> list[Any]:
+    """At most 256 evenly spaced values of *array*: bounded work per request on the worker."""
+    flat = array.ravel()
+    if flat.size > _PER_CALL:
+        flat = flat[np.linspace(0, flat.size - 1, _PER_CALL).astype(np.intp)]
+    values: list[Any] = flat.tolist()
+    return values
+
+
 def _numeric(array: np.ndarray[Any, Any]) -> bool:
     return array.dtype.kind in "biuf"
 
@@ -149,16 +162,16 @@ class Comparison:
             self.latency_shadow.append(t_shadow)
             if isinstance(agree, np.ndarray) and agree.dtype == float:  # score differences
                 self.scores = True
-                self.diffs.extend(agree.ravel().tolist())
-                self.out_primary.extend(p.ravel().tolist())
-                self.out_shadow.extend(s.ravel().tolist())
+                self.diffs.extend(_some(agree))
+                self.out_primary.extend(_some(p))
+                self.out_shadow.extend(_some(s))
                 return True
             flags = np.asarray(agree, dtype=bool).ravel()
             self.agree += int(flags.sum())
             self.rows += int(flags.size)
             if self._compare is None:
-                self.out_primary.extend(p.ravel().tolist())
-                self.out_shadow.extend(s.ravel().tolist())
+                self.out_primary.extend(_some(p))
+                self.out_shadow.extend(_some(s))
             return True
 
     def _agreement(self, p: np.ndarray[Any, Any], s: np.ndarray[Any, Any]) -> Any:
