@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import operator
+import os
 import queue
 import random
 import threading
@@ -186,6 +187,7 @@ class ShadowRouter:
     # -- the workers ----------------------------------------------------------
 
     def _work(self) -> None:
+        _lower_priority()
         loop: asyncio.AbstractEventLoop | None = None
         try:
             while True:
@@ -269,3 +271,17 @@ class ShadowRouter:
     def __exit__(self, *exc: object) -> None:
         """Close the router."""
         self.close()
+
+
+def _lower_priority() -> None:
+    """Make this thread yield the CPU to the serving threads (Linux: nice + 10 per thread).
+
+    On Linux a thread is a task with its own nice value, so the kernel
+    prefers the callers' threads when the shadow competes with them for a
+    core. Elsewhere (or when refused) the worker keeps the process's priority.
+    """
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not permitted
+        return
