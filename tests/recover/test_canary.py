@@ -284,3 +284,41 @@ def test_summary_of_unarrayable_answers_is_nan() -> None:
             raise TypeError("no")
 
     assert math.isnan(summarise(Odd()))
+
+
+def test_broken_judge_and_failing_promotion_never_reach_the_caller() -> None:
+    """A judge that raises pauses the step; a registry promotion that fails is noted."""
+    def broken(candidate: Any, baseline: Any) -> ag.Judgement:
+        raise ZeroDivisionError("judge bug")
+
+    clock = FakeClock()
+    canary = ag.CanaryRouter(abs, abs, steps=(50,), judge=broken, min_samples=1, interval=1,
+                             key=lambda x: x, clock=clock)
+    for user in range(20):
+        assert canary(user) == user
+    clock.advance(2)
+    assert canary(1) == 1
+    assert canary.events[-1].kind == "pause"
+    assert "judge raised" in canary.events[-1].reason
+    assert canary.errors == 1
+
+    def passing(candidate: Any, baseline: Any) -> ag.Judgement:
+        return ag.Judgement("pass", 1.0, (), "ok")
+
+    class DownRegistry(ag.ModelRegistry):
+        def promote(self, version: str, *, reason: str, actor: str | None = None) -> Any:
+            raise ag.StoreError("down")
+
+    registry = DownRegistry("recs", refresh=None)
+    registry.register("v1", abs)
+    registry.register("v2", abs)
+    done = ag.CanaryRouter(abs, abs, steps=(100,), judge=passing, min_samples=1,
+                           registry=registry, version="v2", clock=FakeClock())
+    done(1)
+    done._samples.record(0, 0.1, False, 1.0)
+    event = done.evaluate()
+    assert event is not None
+    assert (event.kind, done.errors) == ("complete", 1)
+    assert "promoting 'v2' in the registry failed" in event.reason
+    with pytest.raises(ConfigurationError, match="registered"):
+        ag.CanaryRouter(abs, abs, registry=registry, version="v9")

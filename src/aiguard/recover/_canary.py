@@ -36,7 +36,7 @@ import attrs
 
 from aiguard._core import _validate
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard._core._events import Listeners
+from aiguard._core._events import Listeners, log_once
 from aiguard.contain.flags._rollout import BUCKETS, cached_bucket, threshold
 from aiguard.errors import ConfigurationError
 from aiguard.recover._judge import Judgement, default_judge
@@ -157,7 +157,11 @@ class CanaryRouter:
         self.min_samples = _validate.count(min_samples, "min_samples")
         self.interval = _validate.duration(interval, "interval")
         self.judge: Judge = judge if judge is not None else default_judge()
+        if registry is not None and version not in registry.versions:
+            raise ConfigurationError("version", f"a version registered in {registry!r}", version)
         self.registry, self.version = registry, version
+        self.errors = 0
+        """Judges and registry promotions that raised (counted, logged once, never raised)."""
         self._models = (stable, candidate)
         self._key = key
         self._seq = itertools.count()
@@ -292,7 +296,12 @@ class CanaryRouter:
             return self._emit(now, "pause", f"too little data: {counts['candidate']} candidate "
                               f"and {counts['stable']} stable calls, min_samples="
                               f"{self.min_samples}", None, counts)
-        judgement = self.judge(self._samples.metrics(1), self._samples.metrics(0))
+        try:
+            judgement = self.judge(self._samples.metrics(1), self._samples.metrics(0))
+        except Exception as exc:  # principle 1: a broken judge never breaks the call
+            self._failed("judge")
+            return self._emit(now, "pause", f"the judge raised {exc!r}; staying at this step",
+                              None, counts)
         if judgement.verdict == "fail":
             self._set_percent(0.0)
             self.status = "rolled_back"
@@ -312,11 +321,21 @@ class CanaryRouter:
         self.status = "complete"
         reason = f"passed at 100 %: {judgement.reason}"
         if self.registry is not None and self.version is not None:
-            if self.registry.champion != self.version:
-                self.registry.promote(self.version, reason=f"canary {self.name!r} {reason}",
-                                      actor=f"canary:{self.name}")
-            reason += f"; {self.version!r} promoted in registry {self.registry.name!r}"
+            try:
+                if self.registry.champion != self.version:
+                    self.registry.promote(self.version, reason=f"canary {self.name!r} {reason}",
+                                          actor=f"canary:{self.name}")
+                reason += f"; {self.version!r} promoted in registry {self.registry.name!r}"
+            except Exception as exc:  # principle 1: the call that decided must not fail
+                self._failed("promote")
+                reason += f"; promoting {self.version!r} in the registry failed: {exc!r}"
         return self._emit(now, "complete", reason, judgement, counts)
+
+    def _failed(self, what: str) -> None:
+        self.errors += 1
+        log_once(f"canary:{self.name}:{id(self)}:{what}",
+                 "aiguard: canary %r: the %s raised (logged once, counted in errors)",
+                 self.name, what)
 
     # -- manual controls -------------------------------------------------------
 

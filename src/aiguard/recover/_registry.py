@@ -16,8 +16,10 @@ champion, and adopts the version as soon as it is registered.
 from __future__ import annotations
 
 import operator
+import os
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -135,8 +137,17 @@ class ModelRegistry:
         self.stale = False
         """True while the store cannot be read (the last choice stays in force)."""
         self._listeners: Listeners[ChampionChange] = Listeners(f"registry {name!r}")
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: ModelRegistry._after_fork(ref))
         self._poller = (None if self.refresh_interval is None else
                         Poller(self.refresh, self.refresh_interval, f"aiguard-models-{name}"))
+
+    @staticmethod
+    def _after_fork(ref: weakref.ref[ModelRegistry]) -> None:  # pragma: no cover - in children
+        """A lock held by the parent's refresher at the fork would stay held in the child."""
+        registry = ref()
+        if registry is not None:
+            registry._lock = threading.RLock()
 
     def __repr__(self) -> str:
         """Show the name, the versions and the champion."""

@@ -27,6 +27,7 @@ import queue
 import random
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Final
 
 from typing_extensions import Self
@@ -119,12 +120,30 @@ class ShadowRouter:
         self._offer = self._enqueue if self.sample == 1.0 else self._sampled
         self._call = (self.acall if inspect.iscoroutinefunction(primary)
                       else self._sync if self.sample == 1.0 else self._sync_sampled)
+        self.workers = _validate.count(workers, "workers")
+        self._start()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: ShadowRouter._after_fork(ref))
+
+    def _start(self) -> None:
         self._threads = [
-            threading.Thread(target=self._work, name=f"aiguard-shadow-{name}-{i}", daemon=True)
-            for i in range(_validate.count(workers, "workers"))
+            threading.Thread(target=self._work, name=f"aiguard-shadow-{self.name}-{i}",
+                             daemon=True)
+            for i in range(self.workers)
         ]
         for thread in self._threads:
             thread.start()
+
+    @staticmethod
+    def _after_fork(ref: weakref.ref[ShadowRouter]) -> None:  # pragma: no cover - in children
+        """A forked child (gunicorn --preload) gets an empty queue and its own workers."""
+        router = ref()
+        if router is not None and not router.closed:
+            router._stats._lock = threading.Lock()  # a parent worker may have held it
+            router._queue = queue.SimpleQueue()
+            router._qsize, router._put = router._queue.qsize, router._queue.put
+            router.offered = router.dropped = router.finished = 0
+            router._start()
 
     def __repr__(self) -> str:
         """Show the name, sample, queue bound and counters."""

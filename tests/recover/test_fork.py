@@ -1,0 +1,63 @@
+"""Fork safety: a forked child (gunicorn --preload) gets shadow workers and registry refresh."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+import aiguard as ag
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+
+def _shadow_child(router: ag.ShadowRouter) -> None:
+    """Exit 0 when the child's own workers shadowed its requests."""
+    for x in range(10):
+        router(x)
+    os._exit(0 if router.flush(timeout=10) and router.report().shadowed >= 10 else 1)
+
+
+def test_child_shadow_router_has_workers() -> None:
+    """After fork the child's shadow requests are processed by the child's workers."""
+    router = ag.ShadowRouter(abs, abs)
+    router(1)
+    router.flush()
+    child = multiprocessing.get_context("fork").Process(target=_shadow_child, args=(router,))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    router.close()
+
+
+def _registry_child(registry: ag.ModelRegistry, ready: object) -> None:
+    """Exit 0 when the child's refresher adopts a promote made after the fork."""
+    ready.set()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if registry(0) == "v2":
+            os._exit(0)
+        time.sleep(0.005)
+    os._exit(1)
+
+
+def test_child_registry_keeps_refreshing(tmp_path: object) -> None:
+    """A promote written after fork reaches the child through its restarted poller."""
+    path = f"{tmp_path}/models.json"
+    registry = ag.ModelRegistry("recs", store=ag.FileStore(path), refresh=0.02)
+    registry.register("v1", lambda _x: "v1")
+    registry.register("v2", lambda _x: "v2")
+    ctx = multiprocessing.get_context("fork")
+    ready = ctx.Event()
+    child = ctx.Process(target=_registry_child, args=(registry, ready))
+    child.start()
+    assert ready.wait(10)
+    leader = ag.ModelRegistry("recs", store=ag.FileStore(path), refresh=None)
+    leader.register("v1", abs)
+    leader.register("v2", abs)
+    leader.promote("v2", reason="after fork")
+    child.join(15)
+    assert child.exitcode == 0
+    registry.close()
