@@ -322,3 +322,24 @@ def test_broken_judge_and_failing_promotion_never_reach_the_caller() -> None:
     assert "promoting 'v2' in the registry failed" in event.reason
     with pytest.raises(ConfigurationError, match="registered"):
         ag.CanaryRouter(abs, abs, registry=registry, version="v9")
+
+
+def test_ramp_ending_below_100_completes_without_promoting() -> None:
+    """Steps ending at 50 (or set_step past the last) complete there; nothing is promoted."""
+    def passing(candidate: Any, baseline: Any) -> ag.Judgement:
+        return ag.Judgement("pass", 1.0, (), "ok")
+
+    registry = ag.ModelRegistry("recs", refresh=None)
+    registry.register("v1", abs)
+    registry.register("v2", abs)
+    canary = ag.CanaryRouter(abs, abs, steps=(10, 50), judge=passing, min_samples=1,
+                             registry=registry, version="v2", key=lambda x: x,
+                             clock=FakeClock())
+    canary.set_step(75)
+    for user in range(200):
+        canary(user)
+    event = canary.evaluate()
+    assert event is not None
+    assert (event.kind, canary.status, canary.percent) == ("complete", "complete", 75)
+    assert registry.champion == "v1"
+    assert "passed at 75 %" in event.reason

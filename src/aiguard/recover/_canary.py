@@ -15,8 +15,9 @@ seconds have passed at the step it asks the judge and decides:
 * ``pause``: inconclusive (fewer than ``min_samples`` calls on an arm, or a
   metric without data); stay and say why;
 * ``rollback``: the judgement failed; all traffic to stable at once;
-* ``complete``: passed at 100 %: the candidate serves everyone and is
-  promoted in the registry when one is given. At 100 % the stable arm gets
+* ``complete``: passed at the last step: the candidate keeps its share (at
+  100 %, everyone) and, at 100 %, is promoted in the registry when one is
+  given. At 100 % the stable arm gets
   no traffic, so its window of the step before is the baseline.
 
 Every decision and every manual control (``manual_pause``, ``resume``,
@@ -172,7 +173,6 @@ class CanaryRouter:
         self._listeners: Listeners[CanaryEvent] = Listeners(f"canary {name!r}")
         self.events: tuple[CanaryEvent, ...] = ()
         self.status: Status = "running"
-        self._index = 0
         self._set_percent(self.steps[0])
         self._due = self._clock() + self.interval
 
@@ -310,17 +310,17 @@ class CanaryRouter:
             return self._emit(now, "hold", judgement.reason, judgement, counts)
         if judgement.verdict != "pass":
             return self._emit(now, "pause", judgement.reason, judgement, counts)
-        if self._percent >= 100:
+        later = [step for step in self.steps if step > self._percent]
+        if not later:  # at 100 %, or past the last step after set_step
             return self._complete(now, judgement, counts)
-        self._index = min(i for i, s in enumerate(self.steps) if s > self._percent)
-        self._set_percent(self.steps[self._index])
+        self._set_percent(later[0])
         self._samples.reset(keep_stable=self._percent >= 100)
         return self._emit(now, "promote", judgement.reason, judgement, counts)
 
     def _complete(self, now: float, judgement: Judgement, counts: dict[str, int]) -> CanaryEvent:
         self.status = "complete"
-        reason = f"passed at 100 %: {judgement.reason}"
-        if self.registry is not None and self.version is not None:
+        reason = f"passed at {self._percent:g} %: {judgement.reason}"
+        if self.registry is not None and self.version is not None and self._percent >= 100:
             try:
                 if self.registry.champion != self.version:
                     self.registry.promote(self.version, reason=f"canary {self.name!r} {reason}",
