@@ -9,8 +9,10 @@ The champion *choice* lives in a state store (see
 :mod:`aiguard.recover._champion`): a promote or rollback writes it, and every
 registry on the same store adopts it at its next background refresh. A choice
 naming a version this replica has not registered is counted in
-:attr:`ModelRegistry.missing` and logged once; the replica keeps serving its
-champion, and adopts the version as soon as it is registered.
+:attr:`ModelRegistry.missing` and logged once when a second refresh still
+finds it missing (a replica starting up registers its versions just after its
+first refresh); the replica keeps serving its champion, and adopts the
+version as soon as it is registered.
 """
 
 from __future__ import annotations
@@ -313,8 +315,10 @@ class ModelRegistry:
                 return self.champion
             entry = self._versions.get(change.version)
             if entry is None:
-                self._wanted = change.version
                 self.missing += 1
+                first_sight, self._wanted = self._wanted != change.version, change.version
+                if first_sight:  # a replica starting up registers its versions right after
+                    return self.champion
                 log_once(f"models:{self.name}:{id(self)}:missing:{change.version}",
                          "aiguard: registry %r: the store chose version %r, which this "
                          "replica has not registered; still serving %r",
