@@ -1,6 +1,6 @@
 """Cost of aiguard's recovery routers on the caller's path: registry, canary, shadow.
 
-Run:  OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/routers.py [--only NAME] [--quick]
+Run:  OPENBLAS_NUM_THREADS=1 python benchmarks/routers.py [--only NAME] [--quick]
 
 Groups (each case is a named row):
 
