@@ -74,6 +74,7 @@ def test_cli_rollback_reaches_every_replica(redis_url: str, tmp_path: Path) -> N
         assert (after["version"], after["previous"]) == ("v2", "v3")
         switched = _wait(tmp_path, "v2")
         lags = {r: at - after["at"] for r, at in switched.items()}
+        print("rollback to every replica serving v2, seconds:", lags)  # shown with -s
         assert all(lag < REFRESH + SLACK for lag in lags.values()), lags
         history = _cli("history", "recs", *store, "--json")
         assert [(c["action"], c["version"]) for c in json.loads(history.stdout)] == [
