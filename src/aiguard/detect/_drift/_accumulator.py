@@ -55,14 +55,24 @@ class Accumulator:
         (600, True)
     """
 
-    __slots__ = ("_cat_counts", "_counts", "_missing", "_n_rows", "_reference", "_unseen")
+    __slots__ = (
+        "_cat_counts",
+        "_counts",
+        "_fitted",
+        "_missing",
+        "_n_rows",
+        "_reference",
+        "_unseen",
+    )
 
     def __init__(self, reference: Reference) -> None:
+        fitted = reference.fitted
         self._reference = reference
-        self._counts = np.zeros_like(reference._counts)
-        self._cat_counts = [np.zeros_like(c) for c in reference._cat_counts]
-        self._unseen: list[dict[str, int]] = [{} for _ in reference._cat_counts]
-        self._missing = np.zeros(reference.n_features, dtype=np.int64)
+        self._fitted = fitted
+        self._counts = np.zeros_like(fitted.counts)
+        self._cat_counts = [np.zeros_like(c) for c in fitted.category_counts]
+        self._unseen: list[dict[str, int]] = [{} for _ in fitted.category_counts]
+        self._missing = np.zeros(fitted.n_features, dtype=np.int64)
         self._n_rows = 0
 
     @property
@@ -81,21 +91,21 @@ class Accumulator:
         Raises:
             InvalidInputError: the batch does not fit the reference (argument ``batch``).
         """
-        ref = self._reference
+        ref = self._fitted
         table = ref.table(batch, argument="batch", check_finite=False)
-        if ref._num_index:
+        if ref.numeric_index:
             counts, candidates = scan_bin_counts(
-                table.numeric, ref._edges, tile_cache=ref._tile_cache
+                table.numeric, ref.edges, tile_cache=ref.tile_cache
             )
             table.check_finite(candidates)
             self._counts += counts
-            self._missing[list(ref._num_index)] += table.n_rows - counts.sum(axis=1)
+            self._missing[list(ref.numeric_index)] += table.n_rows - counts.sum(axis=1)
         for i, labels in enumerate(table.categorical):
-            self._missing[ref._cat_index[i]] += table.categorical_missing[i]
+            self._missing[ref.categorical_index[i]] += table.categorical_missing[i]
             if not labels.size:
                 continue
             values, counts = np.unique(labels, return_counts=True)
-            cats = ref._categories[i]
+            cats = ref.categories[i]
             where = np.minimum(np.searchsorted(cats, values), cats.size - 1)
             known = cats[where] == values
             np.add.at(self._cat_counts[i], where[known], counts[known])
@@ -108,9 +118,7 @@ class Accumulator:
         """Merge two accumulators of the same reference (counts add up)."""
         if not isinstance(other, Accumulator):
             return NotImplemented
-        if other._reference is not self._reference and not _same_bins(
-            self._reference, other._reference
-        ):
+        if other._reference is not self._reference and not self._fitted.same_bins(other._fitted):
             raise ConfigurationError("other", "an accumulator of the same reference", other)
         out = Accumulator(self._reference)
         out._counts = self._counts + other._counts
@@ -122,19 +130,15 @@ class Accumulator:
 
     def histograms(self) -> list[tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]]:
         """Per feature (input order): bin labels, reference counts, current counts."""
-        ref = self._reference
+        ref = self._fitted
         out: list[Any] = [None] * ref.n_features
-        for i, pos in enumerate(ref._num_index):
-            nb = int(ref._nbins[i])
-            out[pos] = (
-                ref._bin_labels[i],
-                ref._counts[i, :nb],
-                self._counts[i, :nb],
-            )
-        for i, pos in enumerate(ref._cat_index):
+        for i, pos in enumerate(ref.numeric_index):
+            nb = int(ref.nbins[i])
+            out[pos] = (ref.bin_labels[i], ref.counts[i, :nb], self._counts[i, :nb])
+        for i, pos in enumerate(ref.categorical_index):
             unseen = sorted(self._unseen[i])
-            labels = tuple(str(c) for c in ref._categories[i]) + tuple(f"{u} (new)" for u in unseen)
-            rc = np.concatenate([ref._cat_counts[i], np.zeros(len(unseen), dtype=np.int64)])
+            labels = tuple(str(c) for c in ref.categories[i]) + tuple(f"{u} (new)" for u in unseen)
+            rc = np.concatenate([ref.category_counts[i], np.zeros(len(unseen), dtype=np.int64)])
             cc = np.concatenate(
                 [self._cat_counts[i], np.array([self._unseen[i][u] for u in unseen], np.int64)]
             )
@@ -177,7 +181,7 @@ class Accumulator:
         chosen = _check_binned(methods)
         values = self.statistics(chosen, eps=eps)
         return build_report(
-            self._reference,
+            self._fitted,
             methods=chosen,
             stats={m: (values[m], None) for m in chosen},
             hist=self.histograms(),
@@ -191,7 +195,7 @@ class Accumulator:
 
     def __repr__(self) -> str:
         """Show the number of rows and features."""
-        return f"Accumulator(n_rows={self._n_rows}, features={self._reference.n_features})"
+        return f"Accumulator(n_rows={self._n_rows}, features={self._fitted.n_features})"
 
 
 def _check_binned(methods: Sequence[str]) -> tuple[str, ...]:
@@ -206,13 +210,3 @@ def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     for key, value in b.items():
         out[key] = out.get(key, 0) + value
     return out
-
-
-def _same_bins(a: Reference, b: Reference) -> bool:
-    return (
-        a.feature_names == b.feature_names
-        and a._num_index == b._num_index
-        and np.array_equal(a._edges, b._edges)
-        and len(a._categories) == len(b._categories)
-        and all(np.array_equal(x, y) for x, y in zip(a._categories, b._categories, strict=True))
-    )

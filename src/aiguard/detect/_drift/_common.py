@@ -25,9 +25,9 @@ Conventions (DESIGN principle 6, scipy's):
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
-import sys
 import warnings
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -95,9 +95,14 @@ class DriftWarning(UserWarning):
 
 def warn_drift(message: str) -> None:
     """Emit one :class:`DriftWarning` attributed to the first caller outside aiguard."""
-    frame = sys._getframe(1)
+    here = inspect.currentframe()  # None on interpreters without frames: warn from the caller
+    frame = None if here is None else here.f_back
     level = 2
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("aiguard."):
+    while (
+        frame is not None
+        and frame.f_back is not None
+        and frame.f_globals.get("__name__", "").startswith("aiguard.")
+    ):
         frame = frame.f_back
         level += 1
     warnings.warn(message, DriftWarning, stacklevel=level)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-    from aiguard.detect._drift._reference import Reference
+    from aiguard.detect._drift._fitted import FittedReference
 
 __all__ = ["CONTINUOUS_METHODS", "DEFAULT_METHODS", "METHODS", "build_report", "compare_reference"]
 
@@ -77,7 +77,7 @@ def _thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
 
 
 def _continuous(
-    ref: Reference, cur_sorted: SortedSamples, methods: list[str], workers: int
+    ref: FittedReference, cur_sorted: SortedSamples, methods: list[str], workers: int
 ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:
     """Rank and distance statistics of the sorted current block (missing values omitted).
 
@@ -85,24 +85,19 @@ def _continuous(
     """
     from aiguard.detect._drift._continuous import compare_sorted  # noqa: PLC0415 - lazy
 
-    ref_sorted = SortedSamples(
-        values=ref._sorted,
-        counts=ref._n_valid,
-        has_nan=bool((ref._n_valid < ref._sorted.shape[0]).any()),
-    )
     return compare_sorted(
-        ref_sorted,
+        ref.sorted_samples,
         cur_sorted,
         methods,
         nan_policy="omit",
         normed=True,
         workers=workers,
-        ref_std=ref._std,
+        ref_std=ref.std,
     )
 
 
 def build_report(
-    ref: Reference,
+    ref: FittedReference,
     *,
     methods: tuple[str, ...],
     stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]],
@@ -150,7 +145,7 @@ def build_report(
                 )
             )
     features = []
-    ref_missing = ref._missing
+    ref_missing = ref.missing
     kinds = ref.kinds
     shares_ref, shares_cur, totals, moved = _shares(hist)
     for pos in range(k):
@@ -160,7 +155,7 @@ def build_report(
         score = max([r.score for r in results] + [0.0])
         features.append(
             FeatureDrift(
-                name=ref.feature_names[pos],
+                name=ref.names[pos],
                 kind=kinds[pos],
                 drifted=any(r.drifted for r in results),
                 score=float(score),
@@ -227,7 +222,7 @@ def _not_applicable(stat: NDArray[np.float64]) -> NDArray[np.bool_]:
 
 
 def compare_reference(
-    ref: Reference,
+    ref: FittedReference,
     current: Any,
     *,
     methods: Sequence[str] | None,
@@ -251,7 +246,7 @@ def compare_reference(
     # the finiteness checks happen in the passes below (a sort, or the bin counts)
     table = ref.table(current, check_finite=False)
     k = ref.n_features
-    num, cat = list(ref._num_index), list(ref._cat_index)
+    num, cat = list(ref.numeric_index), list(ref.categorical_index)
     stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
     effects: dict[str, NDArray[np.float64]] = {}
     for m in chosen:
@@ -263,30 +258,30 @@ def compare_reference(
     if num:
         cur = table.numeric
         wanted = [m for m in chosen if m in CONTINUOUS_METHODS]
-        threads = resolve_workers(workers, ref._sorted.size + cur.size, len(num))
+        threads = resolve_workers(workers, ref.sorted_values.size + cur.size, len(num))
         if wanted:  # one sort serves the rank statistics and the bin counts
             cur_sorted = sort_samples(
-                cur, "current", nan_policy="omit", workers=threads, names=ref._numeric_names
+                cur, "current", nan_policy="omit", workers=threads, names=ref.numeric_names
             )
-            counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref._edges)
+            counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref.edges)
         else:
             counts, candidates = scan_bin_counts(
-                cur, ref._edges, tile_cache=ref._tile_cache, workers=threads
+                cur, ref.edges, tile_cache=ref.tile_cache, workers=threads
             )
             table.check_finite(candidates)
         missing[num] = table.n_rows - counts.sum(axis=1)
         for i, pos in enumerate(num):
-            nb = int(ref._nbins[i])
-            hist[pos] = (ref._bin_labels[i], ref._counts[i, :nb], counts[i, :nb])
+            nb = int(ref.nbins[i])
+            hist[pos] = (ref.bin_labels[i], ref.counts[i, :nb], counts[i, :nb])
         if compat == "evidently":
             for m in binned:
                 for i, pos in enumerate(num):
-                    a, b = ref._sorted[: ref._n_valid[i], i], cur[:, i]
+                    a, b = ref.column(i), cur[:, i]
                     b = b[~np.isnan(b)]
                     value = evidently_statistic(m, a, b, numeric=True) if b.size else np.nan
                     stats[m][0][pos] = value
         elif binned:
-            values = binned_statistics(binned, ref._counts, counts, ref._nbins, eps=eps)
+            values = binned_statistics(binned, ref.counts, counts, ref.nbins, eps=eps)
             for m in binned:
                 stats[m][0][num] = values[m]
         if wanted:
@@ -298,7 +293,7 @@ def compare_reference(
     for i, pos in enumerate(cat):
         labels = table.categorical[i]
         missing[pos] = table.categorical_missing[i]
-        ref_cats, ref_counts = ref._categories[i], ref._cat_counts[i]
+        ref_cats, ref_counts = ref.categories[i], ref.category_counts[i]
         cats = np.union1d(ref_cats, labels)
         rc = np.zeros(cats.size, dtype=np.int64)
         rc[np.searchsorted(cats, ref_cats)] = ref_counts

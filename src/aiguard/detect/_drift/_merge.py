@@ -53,7 +53,6 @@ import numpy.typing as npt
 from aiguard.detect._drift._workers import run_blocks
 
 if TYPE_CHECKING:
-
     from aiguard.detect._drift._common import FloatArray
 
 __all__ = ["RAW_QUANTITIES", "merged_quantities"]

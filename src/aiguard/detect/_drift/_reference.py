@@ -9,33 +9,25 @@ ship beside the model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from aiguard.detect._drift._bins import (
-    BinsSpec,
-    bin_labels,
-    empty_error,
-    fit_inner_edges,
-    pad_edges,
-    sorted_bin_counts,
-    sorted_quantiles,
-    validate_bins,
-)
-from aiguard.detect._drift._columns import Table, as_table
-from aiguard.detect._drift._common import sort_samples
-from aiguard.detect._drift._workers import check_workers, resolve_workers
+from aiguard.detect._drift._bins import BinsSpec, validate_bins
+from aiguard.detect._drift._columns import as_table
+from aiguard.detect._drift._fit import fit_reference
+from aiguard.detect._drift._workers import check_workers
 from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
 
+    import numpy as np
     from numpy.typing import NDArray
 
     from aiguard.detect._drift._accumulator import Accumulator
+    from aiguard.detect._drift._columns import Table
+    from aiguard.detect._drift._fitted import FittedReference
     from aiguard.detect._drift._report import DriftReport
 
 __all__ = ["Reference"]
@@ -78,24 +70,7 @@ class Reference:
         (('age', 'income'), 1000, [10, 10])
     """
 
-    __slots__ = (
-        "_bins",
-        "_cat_counts",
-        "_cat_index",
-        "_categories",
-        "_counts",
-        "_edges",
-        "_labels",
-        "_missing",
-        "_n_rows",
-        "_n_valid",
-        "_names",
-        "_nbins",
-        "_num_index",
-        "_sorted",
-        "_summary",
-        "_tile_cache",
-    )
+    __slots__ = ("_fitted",)
 
     def __init__(
         self,
@@ -108,7 +83,7 @@ class Reference:
     ) -> None:
         bins = validate_bins(bins)
         workers = check_workers(workers)
-        # inf is found by the sort in _fit (one pass fewer than checking here)
+        # inf is found by the sort in fit_reference (one pass fewer than checking here)
         table = as_table(
             data,
             argument="data",
@@ -116,139 +91,68 @@ class Reference:
             categorical=categorical,
             check_finite=False,
         )
-        self._fit(table, bins, workers)
+        self._fitted = fit_reference(table, bins, workers)
 
-    def _fit(self, table: Table, bins: BinsSpec, workers: int | None) -> None:
-        self._tile_cache: dict[int, NDArray[np.float64]] = {}  # edges tiled by bin_counts
-        self._labels: tuple[tuple[str, ...], ...] | None = None
-        self._bins = bins
-        self._names = table.names
-        self._n_rows = table.n_rows
-        self._num_index = table.numeric_index
-        self._cat_index = table.categorical_index
-        names = [table.names[j] for j in table.numeric_index]
-        threads = resolve_workers(workers, table.numeric.size, len(names))
-        ordered = sort_samples(  # NaN sorts last
-            table.numeric, "data", nan_policy="omit", workers=threads, names=names
-        )
-        self._sorted = ordered.values
-        self._n_valid = ordered.counts
-        inner = []
-        for j, name in enumerate(self._numeric_names):
-            col = self._sorted[: self._n_valid[j], j]
-            if col.size == 0:
-                raise empty_error("data", name)
-            inner.append(fit_inner_edges(col, bins))
-        self._edges, self._nbins = pad_edges(inner)
-        self._counts = sorted_bin_counts(self._sorted, self._n_valid, self._edges)
-        self._categories: tuple[NDArray[np.str_], ...] = ()
-        cats, counts = [], []
-        for j, labels in enumerate(table.categorical):
-            if labels.size == 0:
-                raise empty_error("data", table.names[table.categorical_index[j]])
-            values, count = np.unique(labels, return_counts=True)
-            cats.append(values)
-            counts.append(count.astype(np.int64))
-        self._categories = tuple(cats)
-        self._cat_counts = tuple(counts)
-        missing = np.zeros(len(self._names), dtype=np.int64)
-        missing[list(self._num_index)] = table.n_rows - self._n_valid
-        missing[list(self._cat_index)] = table.categorical_missing
-        self._missing = missing
-        self._summary = self._summaries()
+    @classmethod
+    def _from_fitted(cls, fitted: FittedReference) -> Reference:
+        """A reference around an already fitted state (what :meth:`load` reads)."""
+        ref = cls.__new__(cls)
+        ref.__setstate__(fitted)
+        return ref
 
-    @property
-    def _bin_labels(self) -> tuple[tuple[str, ...], ...]:
-        """Each numeric feature's bin labels (computed once)."""
-        if self._labels is None:
-            self._labels = tuple(
-                bin_labels(self._edges[: int(nb) - 1, i]) for i, nb in enumerate(self._nbins)
-            )
-        return self._labels
+    def __getstate__(self) -> FittedReference:
+        """The fitted state, for :mod:`copy` and :mod:`pickle` (files: :meth:`save`)."""
+        return self._fitted
 
-    @property
-    def _std(self) -> NDArray[np.float64]:
-        """Standard deviation (ddof=0) of each numeric feature's non-missing values."""
-        return np.array([self._summary[pos]["std"] for pos in self._num_index], dtype=np.float64)
-
-    @property
-    def _numeric_names(self) -> list[str]:
-        return [self._names[j] for j in self._num_index]
-
-    def _summaries(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = [{} for _ in self._names]
-        dev = np.empty(self._sorted.shape[0])
-        for j, pos in enumerate(self._num_index):
-            col = self._sorted[: self._n_valid[j], j]
-            q = sorted_quantiles(col, np.array([0.05, 0.25, 0.5, 0.75, 0.95]))
-            # numpy.std's two-pass algorithm, in one reused buffer; einsum, not BLAS
-            # (see _merge._einsum_dot), the same sum the comparison path computes
-            mean = float(col.sum() / col.size)
-            centred = dev[: col.size]
-            np.subtract(col, mean, out=centred)
-            with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
-                std = float(np.sqrt(np.einsum("i,i->", centred, centred) / col.size))
-            out[pos] = {
-                "kind": "numeric",
-                "count": int(col.size),
-                "missing": int(self._missing[pos]),
-                "mean": mean,
-                "std": std,
-                "min": float(col[0]),
-                "max": float(col[-1]),
-                "quantiles": {"5%": q[0], "25%": q[1], "50%": q[2], "75%": q[3], "95%": q[4]},
-            }
-            out[pos]["quantiles"] = {k: float(v) for k, v in out[pos]["quantiles"].items()}
-        for j, pos in enumerate(self._cat_index):
-            counts = self._cat_counts[j]
-            top = int(np.argmax(counts))
-            out[pos] = {
-                "kind": "categorical",
-                "count": int(counts.sum()),
-                "missing": int(self._missing[pos]),
-                "categories": len(counts),
-                "top": str(self._categories[j][top]),
-                "top_share": float(counts[top] / counts.sum()),
-            }
-        return out
+    def __setstate__(self, state: FittedReference) -> None:
+        """Adopt a fitted state (see :meth:`__getstate__`)."""
+        self._fitted = state
 
     # --- read-only views ---------------------------------------------------------------------
 
     @property
+    def fitted(self) -> FittedReference:
+        """The fitted state: a frozen value object of read-only arrays.
+
+        Sorted numeric columns, bin edges and counts, categories and their
+        counts, missing counts and summaries: what :meth:`compare`,
+        :meth:`save` and :meth:`accumulator` read.
+        """
+        return self._fitted
+
+    @property
     def feature_names(self) -> tuple[str, ...]:
         """Names of the features, in column order."""
-        return self._names
+        return self._fitted.names
 
     @property
     def n_features(self) -> int:
         """Number of features."""
-        return len(self._names)
+        return self._fitted.n_features
 
     @property
     def n_rows(self) -> int:
         """Number of reference rows (missing values included)."""
-        return self._n_rows
+        return self._fitted.n_rows
 
     @property
     def kinds(self) -> tuple[str, ...]:
         """``"numeric"`` or ``"categorical"`` for each feature."""
-        kinds = ["numeric"] * len(self._names)
-        for pos in self._cat_index:
-            kinds[pos] = "categorical"
-        return tuple(kinds)
+        return self._fitted.kinds
 
     @property
     def nbins(self) -> NDArray[np.intp]:
         """Number of bins of each feature (categories for categorical ones)."""
-        out = np.zeros(len(self._names), dtype=np.intp)
-        out[list(self._num_index)] = self._nbins
-        out[list(self._cat_index)] = [c.size for c in self._categories]
-        return out
+        nbins: NDArray[np.intp] = self._fitted.feature_nbins.copy()
+        return nbins
 
     @property
     def summary(self) -> dict[str, dict[str, Any]]:
         """Summary statistics of each feature (count, missing, mean, std, quantiles, ...)."""
-        return {name: dict(s) for name, s in zip(self._names, self._summary, strict=True)}
+        fitted = self._fitted
+        return {
+            name: copy.deepcopy(s) for name, s in zip(fitted.names, fitted.summary, strict=True)
+        }
 
     def edges(self, feature: str) -> NDArray[np.float64]:
         """Inner bin edges of a numeric feature.
@@ -262,10 +166,10 @@ class Reference:
             [24.75, 49.5, 74.25]
         """
         pos = self._position(feature)
-        if pos not in self._num_index:
+        index = self._fitted.numeric_index
+        if pos not in index:
             raise InvalidInputError("feature", "a numeric feature", feature)
-        j = self._num_index.index(pos)
-        edges: NDArray[np.float64] = self._edges[: self._nbins[j] - 1, j].copy()
+        edges: NDArray[np.float64] = self._fitted.inner_edges(index.index(pos)).copy()
         return edges
 
     def categories(self, feature: str) -> tuple[str, ...]:
@@ -278,14 +182,16 @@ class Reference:
             ('a', 'b')
         """
         pos = self._position(feature)
-        if pos not in self._cat_index:
+        index = self._fitted.categorical_index
+        if pos not in index:
             raise InvalidInputError("feature", "a categorical feature", feature)
-        return tuple(str(c) for c in self._categories[self._cat_index.index(pos)])
+        return tuple(str(c) for c in self._fitted.categories[index.index(pos)])
 
     def _position(self, feature: str) -> int:
-        if feature not in self._names:
-            raise InvalidInputError("feature", f"one of {list(self._names)}", repr(feature))
-        return self._names.index(feature)
+        names = self._fitted.names
+        if feature not in names:
+            raise InvalidInputError("feature", f"one of {list(names)}", repr(feature))
+        return names.index(feature)
 
     # --- comparisons ----------------------------------------------------------------------------
 
@@ -294,47 +200,7 @@ class Reference:
 
         ``check_finite=False``: see :func:`~aiguard.detect._drift._columns.as_table`.
         """
-        names = getattr(current, "columns", None)
-        if isinstance(current, Mapping):
-            missing = [n for n in self._names if n not in current]
-            if missing:
-                raise InvalidInputError(
-                    argument, f"the reference's columns {list(self._names)}", f"missing {missing}"
-                )
-            current = {n: current[n] for n in self._names}
-        elif names is not None and hasattr(current, "dtypes"):
-            names = [str(c) for c in names]
-            missing = [n for n in self._names if n not in names]
-            if missing:
-                raise InvalidInputError(
-                    argument, f"the reference's columns {list(self._names)}", f"missing {missing}"
-                )
-            if names != list(self._names):
-                current = current[list(self._names)]
-        else:
-            arr = np.asarray(current)
-            width = 1 if arr.ndim == 1 else (arr.shape[1] if arr.ndim == 2 else -1)
-            if width not in (-1, len(self._names)):
-                raise InvalidInputError(
-                    argument,
-                    f"{len(self._names)} feature columns like the reference",
-                    f"{width} columns",
-                )
-        table = as_table(
-            current,
-            argument=argument,
-            feature_names=self._names,
-            categorical=list(self._cat_index),
-            check_finite=check_finite,
-        )
-        if table.numeric_index != self._num_index:
-            wrong = sorted(set(table.categorical_index) - set(self._cat_index))
-            raise InvalidInputError(
-                argument,
-                "numeric like the reference",
-                f"strings in {[self._names[j] for j in wrong]}",
-            )
-        return table
+        return self._fitted.table(current, argument=argument, check_finite=check_finite)
 
     def accumulator(self) -> Accumulator:
         """An empty, mergeable bin-count accumulator on this reference's bins.
@@ -402,7 +268,7 @@ class Reference:
         from aiguard.detect._drift._compare import compare_reference  # noqa: PLC0415 - cycle
 
         return compare_reference(
-            self,
+            self._fitted,
             current,
             methods=methods,
             alpha=alpha,
@@ -430,7 +296,7 @@ class Reference:
         """
         from aiguard.detect._drift._persist import write_reference  # noqa: PLC0415 - cycle
 
-        write_reference(self, path)
+        write_reference(self._fitted, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Reference:
@@ -442,11 +308,8 @@ class Reference:
         """
         from aiguard.detect._drift._persist import read_reference  # noqa: PLC0415 - cycle
 
-        return read_reference(cls, path)
+        return cls._from_fitted(read_reference(path))
 
     def __repr__(self) -> str:
         """Show the shape and kinds."""
-        return (
-            f"Reference(n_rows={self._n_rows}, features={len(self._names)}, "
-            f"numeric={len(self._num_index)}, categorical={len(self._cat_index)})"
-        )
+        return repr(self._fitted).replace("FittedReference", "Reference", 1)
