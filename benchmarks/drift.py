@@ -69,7 +69,7 @@ def best(fn: Any, repeat: int) -> float:
 
 def clear_caches() -> None:
     """Forget aiguard's cached p-values so every timed call is cold, as on new data."""
-    from aiguard.detect._drift import _pvalues
+    from aiguard.detect._drift.rank import _pvalues
 
     for name in dir(_pvalues):
         cached = getattr(_pvalues, name)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from aiguard import drift
-from aiguard.detect._drift._fitted import FittedReference
+from aiguard.detect._drift.reference import FittedReference
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 DATA = Path(__file__).parent / "data"
