@@ -51,8 +51,9 @@ def _stack(rows: list[NDArray[np.int64]]) -> tuple[NDArray[np.int64], NDArray[np
     return out, nbins
 
 
-def _is_categorical(x: Any, categorical: bool) -> bool:
-    if categorical:
+def _is_categorical(x: Any, *, declared: bool) -> bool:
+    """Whether *x* is compared as labels: *declared* so, or strings."""
+    if declared:
         return True
     kind = getattr(getattr(x, "dtype", None), "kind", None)
     if kind is None:
@@ -178,7 +179,9 @@ def binned_result(
     bins = validate_bins(bins)
     if threshold is not None and (isinstance(threshold, bool) or not threshold >= 0):
         raise ConfigurationError("threshold", "None or a number >= 0", threshold)
-    if _is_categorical(reference, categorical) or _is_categorical(current, categorical):
+    if _is_categorical(reference, declared=categorical) or _is_categorical(
+        current, declared=categorical
+    ):
         stats, was_1d = _categorical(
             method, reference, current, axis=axis, nan_policy=nan_policy, compat=compat, **kw
         )

@@ -179,8 +179,9 @@ def _split(data: Any, argument: str) -> tuple[list[str] | None, list[np.ndarray]
 
 
 def _resolve_categorical(
-    categorical: bool | Sequence[int | str] | None, names: list[str]
+    names: list[str], *, categorical: bool | Sequence[int | str] | None
 ) -> set[int]:
+    """Positions of the columns declared categorical (every one for ``True``)."""
     if categorical is None or categorical is False:
         return set()
     if categorical is True:
@@ -216,21 +217,13 @@ def as_table(
         ConfigurationError: ``feature_names`` or ``categorical`` do not fit the data.
     """
     frame_names, columns, declared = _split(data, argument)
-    n_cols = len(columns)
-    if n_cols == 0:
+    if not columns:
         raise InvalidInputError(argument, "at least one feature column", "0 columns")
     n_rows = int(columns[0].shape[0])
     if n_rows == 0:
         raise InvalidInputError(argument, "non-empty", "0 rows")
-    if feature_names is not None:
-        names = [str(n) for n in feature_names]
-        if len(names) != n_cols:
-            raise ConfigurationError("feature_names", f"{n_cols} names", len(names))
-    else:
-        names = frame_names if frame_names is not None else [f"x{j}" for j in range(n_cols)]
-    if len(set(names)) != len(names):
-        raise ConfigurationError("feature_names", "unique names", names)
-    cat = _resolve_categorical(categorical, names)
+    names = _names(feature_names, frame_names, len(columns))
+    cat = _resolve_categorical(names, categorical=categorical)
     numeric_idx: list[int] = []
     cat_idx: list[int] = []
     for j, col in enumerate(columns):
@@ -241,12 +234,7 @@ def as_table(
     nan_columns: NDArray[np.intp] | None = np.zeros(0, dtype=np.intp)
     if numeric_idx:
         block = _numeric_block(data, columns, numeric_idx, argument)
-        if check_finite:
-            # one read: a finite column sum proves the column has no inf (nor NaN)
-            with np.errstate(invalid="ignore", over="ignore"):
-                nan_columns = np.flatnonzero(~np.isfinite(block.sum(axis=0)))
-        else:
-            nan_columns = None
+        nan_columns = _nan_candidates(block) if check_finite else None
     else:
         block = np.empty((n_rows, 0), dtype=np.float64)
     labels: list[NDArray[np.str_]] = []
@@ -269,6 +257,27 @@ def as_table(
     if nan_columns is not None and nan_columns.size:
         table = attrs.evolve(table, nan_columns=table.check_finite(nan_columns))
     return table
+
+
+def _names(
+    feature_names: Sequence[str] | None, frame_names: list[str] | None, n_cols: int
+) -> list[str]:
+    """The feature names: given, else the frame's, else ``x0, x1, ...``; unique."""
+    if feature_names is not None:
+        names = [str(n) for n in feature_names]
+        if len(names) != n_cols:
+            raise ConfigurationError("feature_names", f"{n_cols} names", len(names))
+    else:
+        names = frame_names if frame_names is not None else [f"x{j}" for j in range(n_cols)]
+    if len(set(names)) != len(names):
+        raise ConfigurationError("feature_names", "unique names", names)
+    return names
+
+
+def _nan_candidates(block: NDArray[np.float64]) -> NDArray[np.intp]:
+    """The columns that may hold NaN or inf, in one read: a finite column sum proves neither."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.flatnonzero(~np.isfinite(block.sum(axis=0)))
 
 
 def _numeric_block(

@@ -186,6 +186,32 @@ def _by_row(
 def _chunk(
     ref: FloatArray, cur: FloatArray, buf: _Buffers, want: frozenset[str]
 ) -> dict[str, FloatArray]:
+    """Every quantity in *want* for a chunk of row pairs (the general path: ties allowed)."""
+    rows, n = ref.shape
+    m = cur.shape[1]
+    need_cc = "cvm_u" in want or "ad_a2kn" in want
+    d, delta, cc = _merged_differences(ref, cur, buf, need_cc=need_cc)
+    ties = not bool(np.all(delta))
+    res = _ecdf_quantities(d, delta, buf.tmp2[:rows], ties=ties, want=want)
+    if "ref_std" in want:
+        # numpy.std's algorithm (mean, deviations, sum of squares) in a reused buffer
+        dev = buf.tmp2[:rows, :n]
+        np.subtract(ref, ref.mean(axis=1, keepdims=True), out=dev)
+        with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
+            res["ref_std"] = np.sqrt(_row_dot(dev, dev) / n)
+    if need_cc:
+        res.update(_rank_sums(cc, delta, buf, ties=ties, sizes=(n, m), want=want))
+    return res
+
+
+def _merged_differences(
+    ref: FloatArray, cur: FloatArray, buf: _Buffers, *, need_cc: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Merge the chunk; return ``d = F_ref - F_cur``, the gaps ``delta`` and the counts ``cc``.
+
+    ``cc`` (current values among the first ``p + 1``, as floats) is only filled
+    with *need_cc*.
+    """
     rows, n = ref.shape
     m = cur.shape[1]
     if rows == 1:
@@ -201,21 +227,28 @@ def _chunk(
     # the division, so d is exactly 0 wherever the two ECDFs are equal, as in scipy
     # (whose cr / n - cc / m is too); a residual of 1e-16 times a gap of 1e300 is not
     cc = buf.cc[:rows]
-    need_cc = "cvm_u" in want or "ad_a2kn" in want
     if need_cc:  # convert the counts to float once, for d and the ranks
         np.copyto(cc, counts)
     np.multiply(cc if need_cc else counts, float(n + m), out=d)
     np.subtract(buf.scaled, d, out=d)
     np.divide(d, float(n) * m, out=d)
-    fc = buf.tmp2[:rows]
     delta = buf.delta[:rows]
     np.subtract(v[:, 1:], v[:, :-1], out=delta)
-    ties = not bool(np.all(delta))
+    return d, delta, cc
+
+
+def _ecdf_quantities(
+    d: FloatArray, delta: FloatArray, work: FloatArray, *, ties: bool, want: frozenset[str]
+) -> dict[str, FloatArray]:
+    """KS extremes, Wasserstein, energy and distinct counts from ``d`` and the gaps.
+
+    *work* is a buffer of ``d``'s shape.
+    """
     res: dict[str, FloatArray] = {}
     if "ks_plus" in want or "ks_minus" in want:
         if ties:
             # only the last of a run of equal values is an ECDF evaluation point
-            masked = fc  # reuse: F values no longer needed
+            masked = work
             masked[:, -1] = 0.0
             np.multiply(d[:, :-1], delta != 0.0, out=masked[:, :-1])
             res["ks_plus"] = masked.max(axis=1)
@@ -224,34 +257,39 @@ def _chunk(
             res["ks_plus"] = d.max(axis=1)
             res["ks_minus"] = -d.min(axis=1)
     if "wasserstein" in want:
-        np.abs(d[:, :-1], out=fc[:, :-1])
-        res["wasserstein"] = _row_dot(fc[:, :-1], delta)
+        np.abs(d[:, :-1], out=work[:, :-1])
+        res["wasserstein"] = _row_dot(work[:, :-1], delta)
     if "energy_sq" in want:
-        np.square(d[:, :-1], out=fc[:, :-1])
-        res["energy_sq"] = _row_dot(fc[:, :-1], delta)
+        np.square(d[:, :-1], out=work[:, :-1])
+        res["energy_sq"] = _row_dot(work[:, :-1], delta)
     if "distinct" in want:
         res["distinct"] = np.count_nonzero(delta, axis=1).astype(np.float64) + 1.0
-    if "ref_std" in want:
-        # numpy.std's algorithm (mean, deviations, sum of squares) in a reused buffer
-        dev = buf.tmp2[:rows, :n]
-        np.subtract(ref, ref.mean(axis=1, keepdims=True), out=dev)
-        with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
-            res["ref_std"] = np.sqrt(_row_dot(dev, dev) / n)
-    if need_cc:
-        cr = buf.tmp[:rows]
-        np.subtract(buf.idx, cc, out=cr)
-        if not ties and "ad_a2kn" not in want:
-            # without ties a current value's rank minus its own rank is cr, a reference
-            # value's is cc, and at the i-th value of a sample its own count is i, so
-            # sum_cur cr^2 = sum_all cr^2 - sum_{k<=n} k^2 (and the same for cc)
-            res["cvm_u"] = m * (_row_dot(cr, cr) - _square_sum(n)) + n * (
-                _row_dot(cc, cc) - _square_sum(m)
-            )
-            return res
-        isc = buf.isc[:rows]  # origin as 0.0 / 1.0
-        np.copyto(isc, buf.tag[:rows])
-        res.update(_rank_quantities(isc, cc, cr, delta, ties=ties, sizes=(n, m), want=want))
     return res
+
+
+def _rank_sums(
+    cc: FloatArray,
+    delta: FloatArray,
+    buf: _Buffers,
+    *,
+    ties: bool,
+    sizes: tuple[int, int],
+    want: frozenset[str],
+) -> dict[str, FloatArray]:
+    """Cramér-von Mises' ``U`` and Anderson-Darling's ``A2akN`` from the running counts."""
+    n, m = sizes
+    rows = cc.shape[0]
+    cr = buf.tmp[:rows]
+    np.subtract(buf.idx, cc, out=cr)
+    if not ties and "ad_a2kn" not in want:
+        # without ties a current value's rank minus its own rank is cr, a reference
+        # value's is cc, and at the i-th value of a sample its own count is i, so
+        # sum_cur cr^2 = sum_all cr^2 - sum_{k<=n} k^2 (and the same for cc)
+        u = m * (_row_dot(cr, cr) - _square_sum(n)) + n * (_row_dot(cc, cc) - _square_sum(m))
+        return {"cvm_u": u}
+    isc = buf.isc[:rows]  # origin as 0.0 / 1.0
+    np.copyto(isc, buf.tag[:rows])
+    return _rank_quantities(isc, cc, cr, delta, ties=ties, sizes=sizes, want=want)
 
 
 def _row_dot(a: FloatArray, b: FloatArray) -> FloatArray:

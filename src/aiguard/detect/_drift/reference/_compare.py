@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from aiguard.detect._drift.inputs import Table
     from aiguard.detect._drift.reference._fitted import FittedReference
 
 __all__ = ["DEFAULT_METHODS", "METHODS", "build_report", "check_thresholds", "compare_reference"]
@@ -235,109 +236,126 @@ def compare_reference(
     alpha = check_alpha(alpha)
     check_correction(correction)
     min_effect = check_min_effect(min_effect)
-    eps = check_eps(eps)
-    compat = check_compat(compat)
     limits = check_thresholds(thresholds)
+    sheet = _Sheet(ref.n_features, chosen, eps=check_eps(eps), compat=check_compat(compat))
     # the finiteness checks happen in the passes below (a sort, or the bin counts)
     table = ref.table(current, check_finite=False)
-    k = ref.n_features
-    num, cat = list(ref.numeric_index), list(ref.categorical_index)
-    stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
-    effects: dict[str, NDArray[np.float64]] = {}
-    for m in chosen:
-        stats[m] = (np.full(k, _NA), np.full(k, np.nan) if m in TESTS else None)
-        effects[m] = np.full(k, np.nan)
-    hist: list[Any] = [None] * k
-    missing = np.zeros(k, dtype=np.int64)
-    binned = [m for m in chosen if m in BINNED_METHODS]
-    if num:
-        cur = table.numeric
-        wanted = [m for m in chosen if m in CONTINUOUS_METHODS]
-        threads = resolve_workers(workers, ref.sorted_values.size + cur.size, len(num))
-        if wanted:  # one sort serves the rank statistics and the bin counts
-            cur_sorted = sort_samples(
-                cur, "current", nan_policy="omit", workers=threads, names=ref.numeric_names
-            )
-            counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref.edges)
-        else:
-            counts, candidates = scan_bin_counts(
-                cur, ref.edges, tile_cache=ref.tile_cache, workers=threads
-            )
-            table.check_finite(candidates)
-        missing[num] = table.n_rows - counts.sum(axis=1)
-        for i, pos in enumerate(num):
-            nb = int(ref.nbins[i])
-            hist[pos] = (ref.bin_labels[i], ref.counts[i, :nb], counts[i, :nb])
-        if compat == "evidently":
-            for m in binned:
-                for i, pos in enumerate(num):
-                    a, b = ref.column(i), cur[:, i]
-                    b = b[~np.isnan(b)]
-                    value = evidently_statistic(m, a, b, numeric=True) if b.size else np.nan
-                    stats[m][0][pos] = value
-        elif binned:
-            values = binned_statistics(binned, ref.counts, counts, ref.nbins, eps=eps)
-            for m in binned:
-                stats[m][0][num] = values[m]
-        if wanted:
-            for m, (s, p, e) in _continuous(ref, cur_sorted, wanted, threads).items():
-                stats[m][0][num] = s
-                effects[m][num] = e
-                if m in TESTS:
-                    stats[m][1][num] = p  # type: ignore[index]
-    for i, pos in enumerate(cat):
-        labels = table.categorical[i]
-        missing[pos] = table.categorical_missing[i]
-        ref_cats, ref_counts = ref.categories[i], ref.category_counts[i]
-        cats = np.union1d(ref_cats, labels)
-        rc = np.zeros(cats.size, dtype=np.int64)
-        rc[np.searchsorted(cats, ref_cats)] = ref_counts
-        cc = np.bincount(np.searchsorted(cats, labels), minlength=cats.size).astype(np.int64)
-        unseen = ~np.isin(cats, ref_cats)
-        names = tuple(str(c) + (" (new)" if u else "") for c, u in zip(cats, unseen, strict=True))
-        hist[pos] = (names, rc, cc)
-        _categorical_stats(stats, chosen, pos, rc, cc, labels, ref_cats, ref_counts, eps, compat)
-        if "chi2" in chosen:
-            effects["chi2"][pos] = _cramers_v(stats["chi2"][0][pos], rc, cc)
+    if ref.numeric_index:
+        _numeric(sheet, ref, table, workers)
+    for i in range(len(ref.categorical_index)):
+        _categorical(sheet, ref, table, i)
     return build_report(
         ref,
         methods=chosen,
-        stats=stats,
-        hist=hist,
+        stats=sheet.stats,
+        hist=sheet.hist,
         n_current=table.n_rows,
-        missing_current=missing,
+        missing_current=sheet.missing,
         alpha=alpha,
         correction=correction,
         min_effect=min_effect,
         thresholds=limits,
-        effects={m: np.where(np.isnan(e), stats[m][0], e) for m, e in effects.items()},
+        effects={m: np.where(np.isnan(e), sheet.stats[m][0], e) for m, e in sheet.effects.items()},
     )
 
 
-def _categorical_stats(  # noqa: PLR0917 - a private helper of compare_reference
-    stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]],
-    chosen: tuple[str, ...],
-    pos: int,
-    rc: NDArray[np.int64],
-    cc: NDArray[np.int64],
-    labels: NDArray[np.str_],
-    ref_cats: NDArray[np.str_],
-    ref_counts: NDArray[np.int64],
-    eps: float,
-    compat: str | None,
+class _Sheet:
+    """What one comparison fills in, per method and feature, before the decisions.
+
+    ``stats[m]`` is ``(statistic, pvalue or None)``, the statistic +inf where
+    *m* does not apply; ``effects[m]`` NaN where the statistic is the effect;
+    ``hist[pos]`` the bin labels, reference and current counts of a feature.
+    """
+
+    __slots__ = ("binned", "chosen", "compat", "effects", "eps", "hist", "missing", "stats")
+
+    def __init__(self, k: int, chosen: tuple[str, ...], *, eps: float, compat: str | None) -> None:
+        self.chosen = chosen
+        self.binned = [m for m in chosen if m in BINNED_METHODS]
+        self.eps = eps
+        self.compat = compat
+        self.stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {
+            m: (np.full(k, _NA), np.full(k, np.nan) if m in TESTS else None) for m in chosen
+        }
+        self.effects: dict[str, NDArray[np.float64]] = {m: np.full(k, np.nan) for m in chosen}
+        self.hist: list[Any] = [None] * k
+        self.missing = np.zeros(k, dtype=np.int64)
+
+
+def _numeric(sheet: _Sheet, ref: FittedReference, table: Table, workers: int | None) -> None:
+    """Bin counts and every requested statistic of the numeric features (one sort or one read)."""
+    num = list(ref.numeric_index)
+    cur = table.numeric
+    wanted = [m for m in sheet.chosen if m in CONTINUOUS_METHODS]
+    threads = resolve_workers(workers, ref.sorted_values.size + cur.size, len(num))
+    if wanted:  # one sort serves the rank statistics and the bin counts
+        cur_sorted = sort_samples(
+            cur, "current", nan_policy="omit", workers=threads, names=ref.numeric_names
+        )
+        counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref.edges)
+    else:
+        counts, candidates = scan_bin_counts(
+            cur, ref.edges, tile_cache=ref.tile_cache, workers=threads
+        )
+        table.check_finite(candidates)
+    sheet.missing[num] = table.n_rows - counts.sum(axis=1)
+    for i, pos in enumerate(num):
+        nb = int(ref.nbins[i])
+        sheet.hist[pos] = (ref.bin_labels[i], ref.counts[i, :nb], counts[i, :nb])
+    if sheet.binned:
+        _numeric_binned(sheet, ref, cur, counts)
+    if wanted:
+        for m, (s, p, e) in _continuous(ref, cur_sorted, wanted, threads).items():
+            sheet.stats[m][0][num] = s
+            sheet.effects[m][num] = e
+            if m in TESTS:
+                sheet.stats[m][1][num] = p  # type: ignore[index]
+
+
+def _numeric_binned(
+    sheet: _Sheet, ref: FittedReference, cur: NDArray[np.float64], counts: NDArray[np.int64]
 ) -> None:
-    binned = [m for m in chosen if m in BINNED_METHODS]
-    if compat == "evidently" and labels.size:
+    """The binned statistics of the numeric features from their bin *counts*."""
+    num = list(ref.numeric_index)
+    if sheet.compat == "evidently":  # Evidently bins the values itself
+        for m in sheet.binned:
+            for i, pos in enumerate(num):
+                b = cur[:, i]
+                b = b[~np.isnan(b)]
+                value = evidently_statistic(m, ref.column(i), b, numeric=True) if b.size else np.nan
+                sheet.stats[m][0][pos] = value
+        return
+    values = binned_statistics(sheet.binned, ref.counts, counts, ref.nbins, eps=sheet.eps)
+    for m in sheet.binned:
+        sheet.stats[m][0][num] = values[m]
+
+
+def _categorical(sheet: _Sheet, ref: FittedReference, table: Table, i: int) -> None:
+    """Counts over the union of categories, and the statistics, of categorical feature *i*."""
+    pos = ref.categorical_index[i]
+    labels = table.categorical[i]
+    sheet.missing[pos] = table.categorical_missing[i]
+    ref_cats, ref_counts = ref.categories[i], ref.category_counts[i]
+    cats = np.union1d(ref_cats, labels)
+    rc = np.zeros(cats.size, dtype=np.int64)
+    rc[np.searchsorted(cats, ref_cats)] = ref_counts
+    cc = np.bincount(np.searchsorted(cats, labels), minlength=cats.size).astype(np.int64)
+    unseen = ~np.isin(cats, ref_cats)
+    names = tuple(str(c) + (" (new)" if u else "") for c, u in zip(cats, unseen, strict=True))
+    sheet.hist[pos] = (names, rc, cc)
+    stats = sheet.stats
+    if sheet.compat == "evidently" and labels.size:
         ref_values = np.repeat(ref_cats, ref_counts)
-        for m in binned:
+        for m in sheet.binned:
             stats[m][0][pos] = evidently_statistic(m, ref_values, labels, numeric=False)
-    elif binned:
+    elif sheet.binned:
         nb = np.array([rc.size], dtype=np.intp)
-        values = binned_statistics(binned, rc[None, :], cc[None, :], nb, eps=eps)
-        for m in binned:
+        values = binned_statistics(sheet.binned, rc[None, :], cc[None, :], nb, eps=sheet.eps)
+        for m in sheet.binned:
             stats[m][0][pos] = values[m][0]
-    if "chi2" in chosen:
+    if "chi2" in sheet.chosen:
         stats["chi2"][0][pos], stats["chi2"][1][pos] = _chi2(rc, cc)  # type: ignore[index]
+        sheet.effects["chi2"][pos] = _cramers_v(stats["chi2"][0][pos], rc, cc)
 
 
 def _cramers_v(chi2: float, rc: NDArray[np.int64], cc: NDArray[np.int64]) -> float:
