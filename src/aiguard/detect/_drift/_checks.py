@@ -20,8 +20,11 @@ __all__ = [
     "NanPolicy",
     "check_alpha",
     "check_choice",
+    "check_count",
     "check_min_effect",
     "check_nan_policy",
+    "check_number",
+    "check_optional_number",
 ]
 
 
@@ -54,15 +57,44 @@ def check_alpha(alpha: object) -> float:
     return float(alpha)
 
 
+def _as_number(value: object, *, positive: bool) -> float | None:
+    """*value* as a float if it is a finite real number >= 0 (> 0 with *positive*), else None.
+
+    numpy scalars are real numbers; bool is not.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    ok = math.isfinite(number) and (number > 0.0 if positive else number >= 0.0)
+    return number if ok else None
+
+
+def check_number(name: str, value: object, *, positive: bool = False) -> float:
+    """Validate a finite number >= 0 (> 0 with *positive*) and return it as a float."""
+    number = _as_number(value, positive=positive)
+    if number is None:
+        raise ConfigurationError(name, f"a finite number {'>' if positive else '>='} 0", value)
+    return number
+
+
+def check_optional_number(name: str, value: object, *, positive: bool = False) -> float | None:
+    """Validate None or a finite number >= 0 (> 0 with *positive*)."""
+    if value is None:
+        return None
+    number = _as_number(value, positive=positive)
+    if number is None:
+        expected = f"None or a finite number {'>' if positive else '>='} 0"
+        raise ConfigurationError(name, expected, value)
+    return number
+
+
+def check_count(name: str, value: object, minimum: int) -> int:
+    """Validate an integer >= *minimum* (numpy integers included, bool not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
+        raise ConfigurationError(name, f"an integer >= {minimum}", value)
+    return int(value)
+
+
 def check_min_effect(min_effect: object) -> float | None:
     """Validate ``min_effect`` (None or a finite number >= 0)."""
-    if min_effect is None:
-        return None
-    if (
-        isinstance(min_effect, bool)
-        or not isinstance(min_effect, numbers.Real)
-        or not math.isfinite(float(min_effect))
-        or float(min_effect) < 0.0
-    ):
-        raise ConfigurationError("min_effect", "None or a finite number >= 0", min_effect)
-    return float(min_effect)
+    return check_optional_number("min_effect", min_effect)

@@ -46,20 +46,12 @@ def sorted_bin_counts(
     return counts
 
 
-def bin_counts(
-    values: NDArray[np.float64],
-    edges: NDArray[np.float64],
-    nan_columns: NDArray[np.intp] | None = None,
-    *,
-    tile_cache: dict[int, NDArray[np.float64]] | None = None,
-) -> NDArray[np.int64]:
+def bin_counts(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
     """Bin counts of every column of *values* ``(n, f)`` on padded *edges* ``(m, f)``.
 
-    See :func:`scan_bin_counts`; *nan_columns* (the columns that may hold
-    NaN, when the caller already knows them) spares finding them.
+    :func:`scan_bin_counts` without the non-finite candidates.
     """
-    counts, _ = scan_bin_counts(values, edges, nan_columns, tile_cache=tile_cache)
-    return counts
+    return scan_bin_counts(values, edges)[0]
 
 
 def scan_bin_counts(

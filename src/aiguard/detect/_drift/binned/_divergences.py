@@ -12,6 +12,8 @@ Jensen-Shannon and Hellinger use the raw proportions.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -125,7 +127,7 @@ def binned_statistics(
 
 def check_eps(eps: object) -> float:
     """Return *eps* if it is a float in (0, 1), else raise ConfigurationError."""
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0.0 < eps < 1.0:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not 0.0 < float(eps) < 1.0:
         raise ConfigurationError("eps", "a float in (0, 1)", eps)
     return float(eps)
 
@@ -134,6 +136,11 @@ def check_base(base: object) -> float | None:
     """Return *base* if it is None or a float > 0 other than 1, else raise ConfigurationError."""
     if base is None:
         return None
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or base <= 0 or base == 1:
+    if (
+        isinstance(base, bool)
+        or not isinstance(base, numbers.Real)
+        or not 0.0 < float(base) < math.inf
+        or float(base) == 1.0
+    ):
         raise ConfigurationError("base", "None or a positive number other than 1", base)
     return float(base)

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from aiguard.detect._drift._checks import check_nan_policy
+from aiguard.detect._drift._checks import check_nan_policy, check_optional_number
 from aiguard.detect._drift._result import DriftResult, finish, warn_drift
 from aiguard.detect._drift.binned._counts import bin_counts
 from aiguard.detect._drift.binned._divergences import binned_statistics
 from aiguard.detect._drift.binned._edges import BinsSpec, fit_inner_edges, pad_edges, validate_bins
 from aiguard.detect._drift.binned._evidently import check_compat, evidently_statistic
 from aiguard.detect._drift.inputs import as_labels, as_pair, categorical_labels, sort_samples
-from aiguard.errors import ConfigurationError, InvalidInputError
+from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -177,8 +177,7 @@ def binned_result(
     check_nan_policy(nan_policy)
     check_compat(compat)
     bins = validate_bins(bins)
-    if threshold is not None and (isinstance(threshold, bool) or not threshold >= 0):
-        raise ConfigurationError("threshold", "None or a number >= 0", threshold)
+    threshold = check_optional_number("threshold", threshold)
     if _is_categorical(reference, declared=categorical) or _is_categorical(
         current, declared=categorical
     ):

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aiguard.detect._drift._checks import check_alpha, check_min_effect, check_nan_policy
+from aiguard.detect._drift._checks import (
+    check_alpha,
+    check_count,
+    check_min_effect,
+    check_nan_policy,
+    check_optional_number,
+)
 from aiguard.detect._drift._result import DriftResult, finish, warn_drift
 from aiguard.detect._drift.inputs import as_pair
-from aiguard.errors import ConfigurationError, InvalidInputError
+from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from aiguard.detect._drift._types import FloatArray
 
 __all__ = ["mmd"]
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
-        raise ConfigurationError(name, f"an integer >= {minimum}", value)
-    return int(value)
-
-
-def _check_bandwidth(value: object) -> float | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not np.isfinite(float(value))
-        or float(value) <= 0
-    ):
-        raise ConfigurationError("bandwidth", "None or a finite number > 0", value)
-    return float(value)
 
 
 def _rows(x: FloatArray, name: str, nan_policy: str) -> FloatArray | None:
@@ -128,9 +114,9 @@ def mmd(
     check_nan_policy(nan_policy)
     limit = check_alpha(alpha)
     effect_floor = check_min_effect(min_effect)
-    n_perm = _check_int("n_permutations", n_permutations, 1)
-    cap = _check_int("max_samples", max_samples, 2)
-    h_fixed = _check_bandwidth(bandwidth)
+    n_perm = check_count("n_permutations", n_permutations, 1)
+    cap = check_count("max_samples", max_samples, 2)
+    h_fixed = check_optional_number("bandwidth", bandwidth, positive=True)
     ref, cur, _ = as_pair(reference, current, axis=axis)
     x = _rows(ref, "reference", nan_policy)
     y = _rows(cur, "current", nan_policy)

@@ -8,31 +8,15 @@ are scipy's (``ks_2samp``, ``cramervonmises_2samp``, ``anderson_ksamp``,
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import TYPE_CHECKING
 
-from aiguard.detect._drift._checks import check_choice
+from aiguard.detect._drift._checks import check_choice, check_optional_number
 from aiguard.detect._drift.rank._presorted import _test
-from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from aiguard.detect._drift._result import DriftResult
 
 __all__ = ["anderson", "cramervonmises", "energy", "ks", "wasserstein"]
-
-
-def _check_threshold(threshold: object) -> float | None:
-    if threshold is None:
-        return None
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, numbers.Real)
-        or not math.isfinite(float(threshold))
-        or float(threshold) < 0
-    ):
-        raise ConfigurationError("threshold", "None or a finite number >= 0", threshold)
-    return float(threshold)
 
 
 def ks(
@@ -247,7 +231,7 @@ def wasserstein(
         >>> drift.wasserstein([0.0, 1.0, 3.0], [5.0, 6.0, 8.0], normed=True, threshold=0.5).drifted
         True
     """
-    limit = _check_threshold(threshold)
+    limit = check_optional_number("threshold", threshold)
     check_choice("normed", normed, (True, False))
     return _test(
         "wasserstein",
@@ -294,7 +278,7 @@ def energy(
         >>> round(drift.energy([0.0, 1.0, 3.0], [5.0, 6.0, 8.0]).statistic, 6)
         2.708013
     """
-    limit = _check_threshold(threshold)
+    limit = check_optional_number("threshold", threshold)
     return _test(
         "energy",
         reference,

@@ -200,7 +200,7 @@ def _chunk(
         with np.errstate(over="ignore", invalid="ignore"):  # |x| near 1e300 overflows x**2
             res["ref_std"] = np.sqrt(_row_dot(dev, dev) / n)
     if need_cc:
-        res.update(_rank_sums(cc, delta, buf, ties=ties, sizes=(n, m), want=want))
+        res.update(_rank_quantities(cc, delta, buf, ties=ties, sizes=(n, m), want=want))
     return res
 
 
@@ -267,31 +267,6 @@ def _ecdf_quantities(
     return res
 
 
-def _rank_sums(
-    cc: FloatArray,
-    delta: FloatArray,
-    buf: _Buffers,
-    *,
-    ties: bool,
-    sizes: tuple[int, int],
-    want: frozenset[str],
-) -> dict[str, FloatArray]:
-    """Cramér-von Mises' ``U`` and Anderson-Darling's ``A2akN`` from the running counts."""
-    n, m = sizes
-    rows = cc.shape[0]
-    cr = buf.tmp[:rows]
-    np.subtract(buf.idx, cc, out=cr)
-    if not ties and "ad_a2kn" not in want:
-        # without ties a current value's rank minus its own rank is cr, a reference
-        # value's is cc, and at the i-th value of a sample its own count is i, so
-        # sum_cur cr^2 = sum_all cr^2 - sum_{k<=n} k^2 (and the same for cc)
-        u = m * (_row_dot(cr, cr) - _square_sum(n)) + n * (_row_dot(cc, cc) - _square_sum(m))
-        return {"cvm_u": u}
-    isc = buf.isc[:rows]  # origin as 0.0 / 1.0
-    np.copyto(isc, buf.tag[:rows])
-    return _rank_quantities(isc, cc, cr, delta, ties=ties, sizes=sizes, want=want)
-
-
 def _row_dot(a: FloatArray, b: FloatArray) -> FloatArray:
     """``sum(a * b, axis=1)`` by ``einsum`` (not BLAS: see :func:`einsum_dot`)."""
     return np.asarray(np.einsum("ij,ij->i", a, b), dtype=np.float64)
@@ -319,17 +294,27 @@ def _run_bounds(delta: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 
 def _rank_quantities(
-    isc: FloatArray,
     cc: FloatArray,
-    cr: FloatArray,
     delta: FloatArray,
+    buf: _Buffers,
     *,
     ties: bool,
     sizes: tuple[int, int],
     want: frozenset[str],
 ) -> dict[str, FloatArray]:
+    """Cramér-von Mises' ``U`` and Anderson-Darling's ``A2akN`` from the running counts ``cc``."""
     n, m = sizes
     rows, total = cc.shape
+    cr = buf.tmp[:rows]
+    np.subtract(buf.idx, cc, out=cr)
+    if not ties and "ad_a2kn" not in want:
+        # without ties a current value's rank minus its own rank is cr, a reference
+        # value's is cc, and at the i-th value of a sample its own count is i, so
+        # sum_cur cr^2 = sum_all cr^2 - sum_{k<=n} k^2 (and the same for cc)
+        u = m * (_row_dot(cr, cr) - _square_sum(n)) + n * (_row_dot(cc, cc) - _square_sum(m))
+        return {"cvm_u": u}
+    isc = buf.isc[:rows]  # origin as 0.0 / 1.0
+    np.copyto(isc, buf.tag[:rows])
     res: dict[str, FloatArray] = {}
     if not ties:
         if "cvm_u" in want:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from aiguard.detect._drift._checks import check_alpha, check_min_effect
+from aiguard.detect._drift._checks import check_alpha, check_min_effect, check_number
 from aiguard.detect._drift._corrections import check_correction
 from aiguard.detect._drift._result import finish
 from aiguard.detect._drift._workers import check_workers, resolve_workers
@@ -68,9 +68,7 @@ def check_thresholds(thresholds: dict[str, float] | None) -> dict[str, float]:
     for key, value in (thresholds or {}).items():
         if key not in out:
             raise ConfigurationError("thresholds", f"keys among {sorted(out)}", key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigurationError(f"thresholds[{key!r}]", "a number >= 0", value)
-        out[key] = float(value)
+        out[key] = check_number(f"thresholds[{key!r}]", value)
     return out
 
 
