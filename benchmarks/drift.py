@@ -7,10 +7,13 @@ One run, one seeded data set (reference and current, standard normal; every
 5th current column shifted by 0.1, every 7th scaled by 1.2), every contender
 timed on the same arrays (best of ``--repeat``). Floors: ``cur.sum(axis=0)``
 (one read of the current data) and ``np.sort(cur, axis=0)``. Peers run when
-installed: Evidently's ``DataDriftPreset`` in the virtual environment given by
-``--evidently-python`` (default ``/work/bench-venv/bin/python``) and
-alibi-detect's ``KSDrift`` in ``--alibi-python``, each in a subprocess that
-loads the same arrays from ``.npy`` files (loading is not timed). Peak memory
+found: Evidently's ``DataDriftPreset`` and alibi-detect's ``KSDrift``, each in
+a subprocess of the Python given by ``--evidently-python`` / ``--alibi-python``,
+else by the environment variables ``AIGUARD_EVIDENTLY_PYTHON`` /
+``AIGUARD_ALIBI_PYTHON``, else the running interpreter when it can import the
+peer (they are not aiguard dependencies, so they usually live in virtual
+environments of their own); a peer that is not found is skipped with a note.
+The subprocess loads the same arrays from ``.npy`` files (not timed). Peak memory
 is measured with ``tracemalloc`` (numpy reports its buffers to it) in a run of
 its own. aiguard caches some exact p-values (``kstwo.sf`` at large n); every
 timed call starts with those caches cleared, as it would on new data, and one
@@ -24,6 +27,7 @@ single-threaded. The machine's core count is printed with the versions.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -69,7 +73,7 @@ def best(fn: Any, repeat: int) -> float:
 
 def clear_caches() -> None:
     """Forget aiguard's cached p-values so every timed call is cold, as on new data."""
-    from aiguard.detect._drift import _pvalues
+    from aiguard.detect._drift.rank import _pvalues
 
     for name in dir(_pvalues):
         cached = getattr(_pvalues, name)
@@ -138,6 +142,32 @@ ALIBI_SCRIPT = textwrap.dedent(
     print(json.dumps({"seconds": seconds, "version": version("alibi-detect")}))
     """
 )
+
+
+#: peer -> (command-line option, environment variable, module the peer's Python imports)
+PEERS = {
+    "Evidently": ("--evidently-python", "AIGUARD_EVIDENTLY_PYTHON", "evidently"),
+    "alibi-detect": ("--alibi-python", "AIGUARD_ALIBI_PYTHON", "alibi_detect"),
+}
+
+
+def peer_python(peer: str, given: str | None) -> str | None:
+    """The Python that runs *peer*: the option, else its environment variable, else this one.
+
+    This interpreter is used only when it can import the peer; None when nothing is found.
+    """
+    _, variable, module = PEERS[peer]
+    if given:
+        return given
+    if os.environ.get(variable):
+        return os.environ[variable]
+    return sys.executable if importlib.util.find_spec(module) is not None else None
+
+
+def skipped(peer: str) -> str:
+    """The note for a peer that no Python was found for."""
+    option, variable, module = PEERS[peer]
+    return f"skipped: {module} not importable here; pass {option} or set {variable}"
 
 
 def run_peer(
@@ -212,8 +242,18 @@ def main() -> None:
     parser.add_argument("--cols", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-peers", action="store_true", help="skip Evidently and alibi-detect")
-    parser.add_argument("--evidently-python", default="/work/bench-venv/bin/python")
-    parser.add_argument("--alibi-python", default="/work/alibi-venv/bin/python")
+    parser.add_argument(
+        "--evidently-python",
+        default=None,
+        help="Python with Evidently 0.7 (default: $AIGUARD_EVIDENTLY_PYTHON, else this one if "
+        "it imports evidently, else Evidently is skipped)",
+    )
+    parser.add_argument(
+        "--alibi-python",
+        default=None,
+        help="Python with alibi-detect (default: $AIGUARD_ALIBI_PYTHON, else this one if it "
+        "imports alibi_detect, else alibi-detect is skipped)",
+    )
     parser.add_argument("--peer-timeout", type=float, default=900.0)
     args = parser.parse_args()
 
@@ -283,18 +323,26 @@ def main() -> None:
         "aiguard": aiguard.__version__,
     }
     if not args.no_peers:
-        ev = run_peer(args.evidently_python, EVIDENTLY_SCRIPT, ref_data, cur, args.peer_timeout)
-        if isinstance(ev, dict):
-            results["Evidently DataDriftPreset (Report.run + dict)"] = ev["seconds"]
-            versions["evidently"] = ev["version"]
-        else:
-            notes["Evidently"] = ev
-        al = run_peer(args.alibi_python, ALIBI_SCRIPT, ref_data, cur, args.peer_timeout)
-        if isinstance(al, dict):
-            results["alibi-detect KSDrift (fit + predict)"] = al["seconds"]
-            versions["alibi-detect"] = al["version"]
-        else:
-            notes["alibi-detect"] = al
+        peers = (
+            ("Evidently", args.evidently_python, EVIDENTLY_SCRIPT, "evidently"),
+            ("alibi-detect", args.alibi_python, ALIBI_SCRIPT, "alibi-detect"),
+        )
+        rows = {
+            "Evidently": "Evidently DataDriftPreset (Report.run + dict)",
+            "alibi-detect": "alibi-detect KSDrift (fit + predict)",
+        }
+        for peer, given, script, version in peers:
+            python = peer_python(peer, given)
+            if python is None:
+                notes[peer] = skipped(peer)
+                print(f"note: {peer} {notes[peer]}", file=sys.stderr)
+                continue
+            out = run_peer(python, script, ref_data, cur, args.peer_timeout)
+            if isinstance(out, dict):
+                results[rows[peer]] = out["seconds"]
+                versions[version] = out["version"]
+            else:
+                notes[peer] = out
 
     tracemalloc_ref = drift.Reference(ref_data)
     peak_compare = peak_bytes(lambda: tracemalloc_ref.compare(cur, methods=FULL))

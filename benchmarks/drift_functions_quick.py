@@ -36,10 +36,8 @@ import scipy
 from scipy import stats
 
 from aiguard import drift
-from aiguard.detect._drift import _pvalues
-from aiguard.detect._drift._common import sort_samples
-from aiguard.detect._drift._continuous import compare_sorted
-from aiguard.detect._drift._merge import merged_quantities
+from aiguard.detect._drift.inputs import sort_samples
+from aiguard.detect._drift.rank import _pvalues, compare_sorted, merged_quantities
 
 if TYPE_CHECKING:
     from collections.abc import Callable

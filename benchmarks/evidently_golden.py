@@ -3,9 +3,12 @@
 Run with a separate virtual environment that has Evidently 0.7 (Evidently is
 not a dependency of aiguard)::
 
-    python3 -m venv /work/bench-venv
-    /work/bench-venv/bin/pip install 'evidently==0.7.*' 'pandas<2.3'
-    /work/bench-venv/bin/python benchmarks/evidently_golden.py
+    python3 -m venv "$HOME/.venvs/evidently"
+    "$HOME/.venvs/evidently/bin/pip" install 'evidently==0.7.*' 'pandas<2.3'
+    "$HOME/.venvs/evidently/bin/python" benchmarks/evidently_golden.py
+
+(the same environment serves ``benchmarks/drift.py`` through
+``AIGUARD_EVIDENTLY_PYTHON="$HOME/.venvs/evidently/bin/python"``)
 
 It prints a Python dict; ``tests/detect/test_drift_evidently_compat.py`` holds
 the numbers it printed and regenerates the same data sets with the same seeds.

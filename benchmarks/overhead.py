@@ -1,6 +1,6 @@
 """Per-call overhead of a closed circuit breaker and of the full Guard: aiguard against peers.
 
-Run:  /work/venv/bin/python benchmarks/overhead.py [--only NAME] [--quick]
+Run:  python benchmarks/overhead.py [--only NAME] [--quick]
 
 Groups (each case is a named row; add rows to CASES):
 

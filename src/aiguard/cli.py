@@ -19,7 +19,7 @@ __all__ = ["main"]
 
 # sub-command -> (module, function(argv) -> exit code, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
-    "drift": ("aiguard.detect._drift._cli", "main", "compare a current data set to a reference"),
+    "drift": ("aiguard.detect._drift.report", "main", "compare a current data set to a reference"),
     "flags": ("aiguard.contain.flags._cli", "main", "list, read and flip kill switches"),
     "models": ("aiguard.recover._cli", "main", "model registries: list, history, rollback"),
 }

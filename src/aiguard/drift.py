@@ -20,14 +20,14 @@ Example:
 
 from __future__ import annotations
 
-from aiguard.detect._drift._accumulator import Accumulator
-from aiguard.detect._drift._binned import hellinger, jensenshannon, kl, psi
-from aiguard.detect._drift._common import DriftResult, DriftWarning, missing_rate
-from aiguard.detect._drift._discrete import chi2, ztest
-from aiguard.detect._drift._mmd import mmd
-from aiguard.detect._drift._reference import Reference
-from aiguard.detect._drift._report import DriftReport, FeatureDrift, MethodResult
-from aiguard.detect._drift._statistics import anderson, cramervonmises, energy, ks, wasserstein
+from aiguard.detect._drift._result import DriftResult, DriftWarning
+from aiguard.detect._drift.binned import hellinger, jensenshannon, kl, psi
+from aiguard.detect._drift.discrete import chi2, ztest
+from aiguard.detect._drift.inputs import missing_rate
+from aiguard.detect._drift.multivariate import mmd
+from aiguard.detect._drift.rank import anderson, cramervonmises, energy, ks, wasserstein
+from aiguard.detect._drift.reference import Accumulator, Reference
+from aiguard.detect._drift.report import DriftReport, FeatureDrift, MethodResult
 
 __all__ = [
     "Accumulator",

@@ -13,7 +13,7 @@ from scipy.spatial.distance import jensenshannon as scipy_js
 from scipy.stats import entropy
 
 from aiguard import drift
-from aiguard.detect._drift._bins import bin_counts, fit_inner_edges, pad_edges
+from aiguard.detect._drift.binned import bin_counts, fit_inner_edges, pad_edges
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 RNG = np.random.default_rng(12345)
@@ -318,7 +318,7 @@ def test_bad_base(base: object) -> None:
 
 def test_moved_bins_order_by_movement() -> None:
     """The report's moved bins: largest share change first, lower bin on ties, unmoved never."""
-    from aiguard.detect._drift._compare import _shares
+    from aiguard.detect._drift.reference._compare import _shares
 
     def hist(rc: list[int], cc: list[int]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
         return tuple(map(str, range(len(rc)))), np.array(rc), np.array(cc)
@@ -441,7 +441,7 @@ def test_generated_bad_input_is_a_typed_error(
 )
 def test_sorted_quantiles_equal_numpy_bit_for_bit(data: np.ndarray, q: list[float]) -> None:
     """Quantiles read off the sorted column equal np.quantile exactly."""
-    from aiguard.detect._drift._bins import sorted_quantiles
+    from aiguard.detect._drift.binned import sorted_quantiles
 
     s = np.sort(data)
     qs = np.array(q)
@@ -452,7 +452,7 @@ def test_sorted_quantiles_equal_numpy_bit_for_bit(data: np.ndarray, q: list[floa
 @given(ref=samples, cur=samples)
 def test_sorted_bin_counts_equal_the_direct_pass(ref: np.ndarray, cur: np.ndarray) -> None:
     """Counting by binary search in sorted columns equals the vectorised pass."""
-    from aiguard.detect._drift._bins import sorted_bin_counts
+    from aiguard.detect._drift.binned import sorted_bin_counts
 
     f = min(ref.shape[1], cur.shape[1])
     ref, cur = ref[:, :f], cur[:, :f]
@@ -471,14 +471,14 @@ def test_sorted_bin_counts_equal_the_direct_pass(ref: np.ndarray, cur: np.ndarra
 
 def test_broadcast_path_when_tiles_would_be_too_big(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without room for tiled edges, counting broadcasts edge rows and gives the same counts."""
-    from aiguard.detect._drift import _bins
+    from aiguard.detect._drift.binned import _counts
 
     ref, cur = RNG.normal(size=(700, 3)), RNG.normal(size=(1000, 3))
     cur[::7, 1] = np.nan
     inner = [fit_inner_edges(np.sort(ref[:, j]), 10) for j in range(3)]
     edges, _ = pad_edges(inner)
     tiled = bin_counts(cur, edges)
-    monkeypatch.setattr(_bins, "_MAX_TILE_BYTES", 0)
+    monkeypatch.setattr(_counts, "_MAX_TILE_BYTES", 0)
     np.testing.assert_array_equal(bin_counts(cur, edges), tiled)
     np.testing.assert_array_equal(bin_counts(np.asfortranarray(cur), edges), tiled)
     for j in range(3):
@@ -505,7 +505,7 @@ def test_scan_finds_every_non_finite_column_across_chunks(
     np.histogram of the non-NaN values, and the candidates are a superset of the
     non-finite columns.
     """
-    from aiguard.detect._drift import _bins
+    from aiguard.detect._drift.binned import _counts
 
     rng = np.random.default_rng(seed)
     cur = rng.normal(size=(rows, width))
@@ -514,11 +514,11 @@ def test_scan_finds_every_non_finite_column_across_chunks(
     inner = [np.array([-1.0, 0.0, 0.5]) for _ in range(width)]
     edges, _ = pad_edges(inner)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_bins, "_CHUNK_ELEMENTS", 8)
-        mp.setattr(_bins, "_BYTE_MAX", 3)
+        mp.setattr(_counts, "_CHUNK_ELEMENTS", 8)
+        mp.setattr(_counts, "_BYTE_MAX", 3)
         cache: dict[int, np.ndarray] = {}
-        counts, candidates = _bins.scan_bin_counts(cur, edges, tile_cache=cache)
-        again, _ = _bins.scan_bin_counts(cur, edges, tile_cache=cache)  # tiles from the cache
+        counts, candidates = _counts.scan_bin_counts(cur, edges, tile_cache=cache)
+        again, _ = _counts.scan_bin_counts(cur, edges, tile_cache=cache)  # tiles from the cache
     np.testing.assert_array_equal(counts, again)
     non_finite = set(np.flatnonzero(~np.isfinite(cur).all(axis=0)).tolist())
     assert non_finite <= set(candidates.tolist())

@@ -15,7 +15,7 @@ import pytest
 
 from aiguard import drift
 from aiguard.cli import main
-from aiguard.detect._drift._cli import read_table
+from aiguard.detect._drift.report import read_table
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from aiguard import drift
-from aiguard.detect._drift import _common
+from aiguard.detect._drift._corrections import correct
+from aiguard.detect._drift.inputs import sort_samples
 from aiguard.errors import ConfigurationError
 
 pvalue_lists = st.lists(st.one_of(st.floats(0.0, 1.0), st.just(math.nan)), min_size=1, max_size=30)
@@ -39,18 +40,16 @@ def _holm(p: list[float]) -> list[float]:
 @given(p=pvalue_lists)
 def test_corrections_match_independent_implementations(p: list[float]) -> None:
     """bonferroni/holm match loops written here; bh/by match scipy's false_discovery_control."""
-    np.testing.assert_allclose(
-        _common.correct(p, "bonferroni"), _bonferroni(p), rtol=1e-12, atol=1e-300
-    )
-    np.testing.assert_allclose(_common.correct(p, "holm"), _holm(p), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(correct(p, "bonferroni"), _bonferroni(p), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(correct(p, "holm"), _holm(p), rtol=1e-12, atol=1e-300)
     valid = [x for x in p if not math.isnan(x)]
     for method in ("bh", "by"):
-        got = _common.correct(p, method)
+        got = correct(p, method)
         assert np.isnan(got).tolist() == [math.isnan(x) for x in p]
         if valid:
             expected = stats.false_discovery_control(valid, method=method)
             np.testing.assert_allclose(got[~np.isnan(got)], expected, rtol=1e-12, atol=1e-300)
-    np.testing.assert_array_equal(_common.correct(p, None), np.asarray(p))
+    np.testing.assert_array_equal(correct(p, None), np.asarray(p))
 
 
 def test_correction_changes_decisions_across_features() -> None:
@@ -70,7 +69,7 @@ def test_correction_changes_decisions_across_features() -> None:
 
 def test_all_nan_pvalues_are_left_alone() -> None:
     """Only NaN p-values: nothing to correct."""
-    assert np.isnan(_common.correct([math.nan, math.nan], "bh")).all()
+    assert np.isnan(correct([math.nan, math.nan], "bh")).all()
 
 
 def test_min_effect_gates_significant_features() -> None:
@@ -170,7 +169,7 @@ def test_booleans_are_numbers() -> None:
 def test_sorted_samples_record_counts_and_column_views() -> None:
     """sort_samples sorts per column with NaNs last and counts the valid values."""
     x = np.array([[3.0, np.nan], [1.0, 2.0], [2.0, 1.0]])
-    s = _common.sort_samples(x, "reference")
+    s = sort_samples(x, "reference")
     assert s.values.flags.f_contiguous
     assert s.counts.tolist() == [3, 2]
     assert s.has_nan

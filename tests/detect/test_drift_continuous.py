@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from aiguard import drift
-from aiguard.detect._drift import _continuous, _merge, _pvalues
-from aiguard.detect._drift._common import sort_samples
+from aiguard.detect._drift.inputs import sort_samples
+from aiguard.detect._drift.rank import _merge, _presorted, _pvalues
 
 RTOL, ATOL = 1e-9, 1e-13
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -161,7 +161,7 @@ def test_fused_sorted_path_equals_public_functions(data: tuple[np.ndarray, np.nd
     cs = sort_samples(cur, "current")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", drift.DriftWarning)
-        out = _continuous.compare_sorted(rs, cs, _continuous.CONTINUOUS_METHODS)
+        out = _presorted.compare_sorted(rs, cs, _presorted.CONTINUOUS_METHODS)
         _close(out["ks"][1], drift.ks(ref, cur).pvalue)
         _close(out["cramervonmises"][0], drift.cramervonmises(ref, cur).statistic)
         _close(out["wasserstein"][0], drift.wasserstein(ref, cur).statistic)
@@ -170,13 +170,13 @@ def test_fused_sorted_path_equals_public_functions(data: tuple[np.ndarray, np.nd
             np.isnan(out["anderson"][0]), np.isnan(drift.anderson(ref, cur).statistic)
         )
     for fn, name in [
-        (_continuous._ks_sorted, "ks"),
-        (_continuous._cvm_sorted, "cramervonmises"),
-        (_continuous._wasserstein_sorted, "wasserstein"),
-        (_continuous._energy_sorted, "energy"),
+        (_presorted._ks_sorted, "ks"),
+        (_presorted._cvm_sorted, "cramervonmises"),
+        (_presorted._wasserstein_sorted, "wasserstein"),
+        (_presorted._energy_sorted, "energy"),
     ]:
         _close(fn(rs.values, cs.values)[0], out[name][0])
-    a2 = _continuous._anderson_sorted(rs.values, cs.values)[0]
+    a2 = _presorted._anderson_sorted(rs.values, cs.values)[0]
     np.testing.assert_allclose(a2, out["anderson"][0], rtol=1e-12)
 
 
@@ -367,7 +367,7 @@ def test_fused_path_keeps_ks_for_one_value_samples() -> None:
     ref = sort_samples(np.array([[1.0, 1.0], [2.0, 2.0], [3.0, np.nan]]), "reference")
     cur = sort_samples(np.array([[1.5, 0.5], [np.nan, np.nan], [np.nan, np.nan]]), "current")
     with pytest.warns(drift.DriftWarning, match=r"cramervonmises: feature\(s\) \[0, 1\]"):
-        out = _continuous.compare_sorted(ref, cur, ("ks", "cramervonmises"), nan_policy="omit")
+        out = _presorted.compare_sorted(ref, cur, ("ks", "cramervonmises"), nan_policy="omit")
     expected = stats.ks_2samp([1.0, 2.0], [0.5])
     assert out["ks"][0][1] == pytest.approx(expected.statistic)
     assert out["ks"][1][1] == pytest.approx(expected.pvalue)
@@ -433,14 +433,14 @@ def test_tie_free_path_on_long_rows_and_threads(monkeypatch: pytest.MonkeyPatch)
     one has unequal sizes after omitting missing values (the quantile grid).
     """
     calls: list[bool] = []
-    original = _merge._tie_free_row
+    original = _merge.tie_free_row
 
     def spy(*args: object) -> object:
         res = original(*args)  # type: ignore[arg-type]
         calls.append(res is None)
         return res
 
-    monkeypatch.setattr(_merge, "_tie_free_row", spy)
+    monkeypatch.setattr(_merge, "tie_free_row", spy)
     rng = np.random.default_rng(11)
     n, m = 40_000, 30_000
     ref = rng.normal(size=(n, 4))

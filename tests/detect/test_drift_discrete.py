@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from aiguard import drift
-from aiguard.detect._drift._discrete import chi2_table
+from aiguard.detect._drift.discrete import chi2_table
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 labels = st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=1, max_size=40)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from aiguard import drift
-from aiguard.detect._drift._bins import evidently_proportions
+from aiguard.detect._drift.binned import evidently_proportions
 
 GOLDEN = {
     "normal_shift": {

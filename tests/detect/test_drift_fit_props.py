@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from aiguard import drift
-from aiguard.detect._drift._bins import _more_distinct_than
+from aiguard.detect._drift.binned._edges import _more_distinct_than
 
 SETTINGS = settings(max_examples=150, deadline=None)
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from aiguard import drift
-from aiguard.detect._drift._report import MethodResult
-from aiguard.detect._drift._svg import histogram_svg
+from aiguard.detect._drift.report import MethodResult, histogram_svg
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -184,7 +183,7 @@ def test_html_cells_for_tests_and_missing_methods() -> None:
 
 def test_bin_labels_keep_close_edges_apart() -> None:
     """Labels use 3 significant digits, more when needed to tell edges apart."""
-    from aiguard.detect._drift._bins import bin_labels as _bin_labels
+    from aiguard.detect._drift.binned import bin_labels as _bin_labels
 
     assert _bin_labels(np.array([0.123456, 2.5])) == ("< 0.123", "[0.123, 2.5)", ">= 2.5")
     close = _bin_labels(np.array([1.23411, 1.23419]))

@@ -7,7 +7,7 @@ import pytest
 from scipy import special, stats
 
 from aiguard import drift
-from aiguard.detect._drift import _pelzgood, _smirnov
+from aiguard.detect._drift.rank import _pelzgood, _smirnov
 
 RTOL = 1e-9
 SIZES = (141, 142, 157, 500, 1_001, 4_999, 50_000, 200_000)

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from aiguard import drift
 from aiguard.detect._drift import _workers
-from aiguard.detect._drift._columns import as_table
+from aiguard.detect._drift.binned import pad_edges
+from aiguard.detect._drift.inputs import as_table
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 
@@ -83,18 +84,18 @@ def test_binned_counts_split_over_threads_equal_one_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Blocks of chunks counted in threads give the same counts, NaN and inf findings."""
-    from aiguard.detect._drift import _bins
+    from aiguard.detect._drift.binned import _counts
 
-    monkeypatch.setattr(_bins, "_CHUNK_ELEMENTS", 64)  # many small chunks
+    monkeypatch.setattr(_counts, "_CHUNK_ELEMENTS", 64)  # many small chunks
     rng = np.random.default_rng(3)
     cur = rng.normal(size=(5_003, 3))
     cur[17, 0] = np.nan
     cur[4_000, 2] = np.nan
     cur[2_500, 1] = np.inf
-    edges, _ = _bins.pad_edges([np.array([-1.0, 0.0, 1.5])] * 3)
-    one = _bins.scan_bin_counts(cur, edges, workers=1)
+    edges, _ = pad_edges([np.array([-1.0, 0.0, 1.5])] * 3)
+    one = _counts.scan_bin_counts(cur, edges, workers=1)
     for workers in (2, 3, 7):
-        many = _bins.scan_bin_counts(cur, edges, workers=workers)
+        many = _counts.scan_bin_counts(cur, edges, workers=workers)
         np.testing.assert_array_equal(many[0], one[0])
         assert many[1].tolist() == one[1].tolist() == [0, 1, 2]
     ref = drift.Reference(rng.normal(size=(3_000, 3)))
