@@ -31,10 +31,10 @@ def test_three_am_flow_reaches_a_running_flag_set(
 ) -> None:
     """off, on, set and history through the CLI drive a live Flags set on the same file."""
     app = ag.Flags(ag.FileStore(store[5:]), refresh=None, declare={"recs.personalized": True})
-    code, out, _ = run(capsys, "off", "recs.personalized", "--store", store, "--create",
-                       "--reason", "drift INC-42", "--actor", "ana")
+    code, out, _ = run(capsys, "off", "recs.personalized", "--store", store,
+                       "--reason", "drift INC-42", "--actor", "ana")  # declared: no --create
     assert code == 0
-    assert out.splitlines()[0] == "recs.personalized: off (was new) by ana: drift INC-42"
+    assert out.splitlines()[0] == "recs.personalized: off (was on) by ana: drift INC-42"
     app.refresh()
     assert app.enabled("recs.personalized") is False
     assert app.get("recs.personalized").reason == "drift INC-42"
@@ -44,17 +44,18 @@ def test_three_am_flow_reaches_a_running_flag_set(
     assert app.get("recs.personalized").percent == 25.0
     code, out, _ = run(capsys, "history", "recs.personalized", "--store", store, "--json")
     history = json.loads(out)
-    assert [(h["on"], h["percent"], h["actor"]) for h in history][:2] == [
+    assert [(h["on"], h["percent"], h["actor"]) for h in history][1:3] == [
         (False, None, "ana"), (True, None, "bo"),
     ]
-    assert history[2]["percent"] == 25.0
+    assert history[0]["reason"] == "declared in code (default on)"
+    assert history[3]["percent"] == 25.0
 
 
 def test_list_prints_a_table_and_json(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     """list prints one row per flag (sorted), or the records as JSON."""
     flags = ag.Flags(ag.FileStore(store[5:]), refresh=None, wall_clock=lambda: 0.0)
-    flags.set("b.model", True, percent=12.5, actor="ana", reason="canary")
-    flags.set("a.model", False, actor="bo")
+    flags.set("b.model", on=True, percent=12.5, actor="ana", reason="canary")
+    flags.set("a.model", on=False, actor="bo")
     code, out, _ = run(capsys, "list", "--store", store)
     assert code == 0
     assert out.splitlines() == [

@@ -181,7 +181,7 @@ class StoreContract:
             pytest.skip("read-only store")
         ops = Flags(make_store(), refresh=None)
         app = Flags(make_store(), refresh=None, declare={"recs": True})
-        ops.set("recs", False, reason="INC-42", actor="ana")
+        ops.set("recs", on=False, reason="INC-42", actor="ana")
         assert app.enabled("recs") is True
         app.refresh()
         state = app.get("recs")
@@ -221,5 +221,5 @@ class StoreContract:
         with pytest.raises(StoreError):
             store.write("a", {"on": False})
         with pytest.raises(StoreError):
-            flags.set("a", False)
+            flags.set("a", on=False)
         assert flags.enabled("a") is True

@@ -480,7 +480,7 @@ def test_poller_restarts_in_a_forked_child_under_a_new_replica_id(tmp_path) -> N
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         time.sleep(0.5)
-        os._exit(0 if fleet._thread is not None and fleet._thread.is_alive() else 1)
+        os._exit(0 if fleet._poller.running else 1)
     _, status = os.waitpid(pid, 0)
     fleet.close()
     assert os.waitstatus_to_exitcode(status) == 0

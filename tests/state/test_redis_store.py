@@ -248,7 +248,7 @@ def test_subscription_restarts_in_a_forked_child(store: RedisStore) -> None:
         os.close(read_fd)
         heard = threading.Event()
         subscription._callback = heard.set
-        ok = heard.wait(5) and subscription._thread.is_alive()
+        ok = heard.wait(5) and subscription._poller.running
         os.write(write_fd, b"1" if ok else b"0")
         os._exit(0)
     os.close(write_fd)

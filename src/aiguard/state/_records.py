@@ -108,7 +108,7 @@ class FlagState:
     """One flag's current value, as read from a store or declared in code.
 
     Attributes:
-        name: the flag name.
+        name: the flag name (the only positional field).
         on: whether the feature is on (for everyone in ``percent``).
         percent: share of keys in the rollout, in [0, 100]; None means everyone.
         updated_at: wall-clock seconds since the epoch of the last change
@@ -125,12 +125,12 @@ class FlagState:
     """
 
     name: str
-    on: bool
-    percent: float | None = None
-    updated_at: float | None = None
-    actor: str | None = None
-    reason: str | None = None
-    source: Literal["store", "declared"] = "store"
+    on: bool = attrs.field(kw_only=True)
+    percent: float | None = attrs.field(default=None, kw_only=True)
+    updated_at: float | None = attrs.field(default=None, kw_only=True)
+    actor: str | None = attrs.field(default=None, kw_only=True)
+    reason: str | None = attrs.field(default=None, kw_only=True)
+    source: Literal["store", "declared"] = attrs.field(default="store", kw_only=True)
 
     @property
     def fully_on(self) -> bool:
@@ -159,8 +159,8 @@ class FlagState:
 
 
 def make_record(
-    on: object,
     *,
+    on: object,
     percent: object = None,
     updated_at: float | None = None,
     actor: object = None,
@@ -173,7 +173,7 @@ def make_record(
             *actor* or *reason* not a short string.
 
     Example:
-        >>> make_record(True, percent=10, updated_at=0.0, actor="ana", reason="canary")
+        >>> make_record(on=True, percent=10, updated_at=0.0, actor="ana", reason="canary")
         {'on': True, 'percent': 10.0, 'updated_at': 0.0, 'actor': 'ana', 'reason': 'canary'}
     """
     if not isinstance(on, bool):

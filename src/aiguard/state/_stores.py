@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core._validate import count
 from aiguard.errors import ConfigurationError, StoreError
 from aiguard.state._records import HISTORY_LIMIT, NAME_PATTERN, encode_record
 
@@ -36,12 +37,6 @@ __all__ = ["EnvStore", "FileStore", "MemoryStore"]
 
 _log = logging.getLogger("aiguard")
 _FORMAT = "aiguard.flags/1"
-
-
-def _check_limit(history_limit: object) -> int:
-    if type(history_limit) is not int or history_limit < 1:
-        raise ConfigurationError("history_limit", "an integer >= 1", history_limit)
-    return history_limit
 
 
 class MemoryStore:
@@ -64,7 +59,7 @@ class MemoryStore:
     """
 
     def __init__(self, *, history_limit: int = HISTORY_LIMIT) -> None:
-        self.history_limit = _check_limit(history_limit)
+        self.history_limit = count(history_limit, "history_limit")
         self._lock = threading.Lock()
         self._records: dict[str, str] = {}
         self._history: dict[str, deque[str]] = {}
@@ -87,11 +82,38 @@ class MemoryStore:
         """
         text = encode_record(record)
         with self._lock:
-            self._records[name] = text
-            history = self._history.get(name)
-            if history is None:
-                history = self._history[name] = deque(maxlen=self.history_limit)
-            history.append(text)
+            self._put(name, text)
+
+    def write_missing(self, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Store each record whose flag the store does not hold yet; return the names written.
+
+        Atomic (one lock): a record already stored is never replaced.
+
+        Raises:
+            InvalidInputError: a record cannot be stored as JSON (nothing is written).
+
+        Example:
+            >>> store = MemoryStore()
+            >>> store.write("a", {"on": False})
+            >>> store.write_missing({"a": {"on": True}, "b": {"on": True}})
+            ['b']
+            >>> store.read_all()["a"]
+            {'on': False}
+        """
+        texts = {name: encode_record(record) for name, record in records.items()}
+        with self._lock:
+            missing = [name for name in texts if name not in self._records]
+            for name in missing:
+                self._put(name, texts[name])
+        return missing
+
+    def _put(self, name: str, text: str) -> None:
+        """Store *text* for *name* and append it to the history; the caller holds the lock."""
+        self._records[name] = text
+        history = self._history.get(name)
+        if history is None:
+            history = self._history[name] = deque(maxlen=self.history_limit)
+        history.append(text)
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Return the last records written for *name*, oldest first."""
@@ -136,7 +158,7 @@ class FileStore:
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise ConfigurationError("path", "a file path", path)
         self.path = Path(path)
-        self.history_limit = _check_limit(history_limit)
+        self.history_limit = count(history_limit, "history_limit")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._thread_lock = threading.Lock()
         self._last_bytes: bytes | None = None
@@ -261,24 +283,46 @@ class FileStore:
             StoreError: the file cannot be written, or holds something that
                 is not a flag file (fix or remove it first: nothing is overwritten).
         """
-        text = encode_record(record)
+        self._update({name: json.loads(encode_record(record))}, replace=True)
+
+    def write_missing(self, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Store each record whose flag the file does not hold yet; return the names written.
+
+        Atomic across processes (under the file lock): a record already in the
+        file is never replaced, and the file is rewritten only when something
+        was missing.
+
+        Raises:
+            InvalidInputError: a record cannot be stored as JSON (nothing is written).
+            StoreError: as for :meth:`write`.
+        """
+        values = {name: json.loads(encode_record(record)) for name, record in records.items()}
+        return self._update(values, replace=False)
+
+    def _update(self, values: Mapping[str, Any], *, replace: bool) -> list[str]:
+        """Under the lock, put *values* (only missing ones unless *replace*); return their names."""
         with self._locked():
             data = self._read_bytes()
             empty = {"format": _FORMAT, "flags": {}, "history": {}}
             doc: dict[str, Any] = empty if data is None else self._parse(data)
-            value = json.loads(text)
-            doc.setdefault("flags", {})[name] = value
+            flags = doc.setdefault("flags", {})
+            names = [name for name in values if replace or name not in flags]
+            if not names:
+                return names
             histories = doc.get("history")
             if not isinstance(histories, dict):
                 histories = doc["history"] = {}
-            history = histories.get(name)
-            history = [*history, value] if isinstance(history, list) else [value]
-            histories[name] = history[-self.history_limit :]
+            for name in names:
+                flags[name] = value = values[name]
+                history = histories.get(name)
+                history = [*history, value] if isinstance(history, list) else [value]
+                histories[name] = history[-self.history_limit :]
             doc["format"] = _FORMAT
             try:
                 self._replace(json.dumps(doc, indent=1, sort_keys=True).encode())
             except OSError as exc:
                 raise self._fail(f"{self!r} cannot be written: {exc}", "write") from exc
+            return names
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Return the last records written for *name*, oldest first.

@@ -284,7 +284,7 @@ def _change(
     actor = args.actor or (f"{user}@{socket.gethostname()}" if user else default_actor())
     flags = Flags(store, refresh=None)
     try:
-        flags.set(name, on, percent=percent, reason=args.reason, actor=actor)
+        flags.set(name, on=on, percent=percent, reason=args.reason, actor=actor)
     except InvalidInputError as exc:
         raise _Exit(USAGE_ERROR, str(exc)) from exc
     except (StoreError, OSError) as exc:

@@ -60,18 +60,11 @@ def kill_switch(name: str, *, flags: Flags, fallback: Callable[..., Any] | None 
         ...     return [f"picked for {user}"]
         >>> recommend("ana")
         ['picked for ana']
-        >>> flags.set("recs.personalized", False, reason="drift")
+        >>> flags.set("recs.personalized", on=False, reason="drift")
         >>> recommend("ana")
         ['bestsellers']
     """
-    try:
-        validate_name(name)
-    except InvalidInputError as exc:
-        raise ConfigurationError("name", exc.expected, name) from None
-    if not callable(getattr(flags, "enabled", None)):
-        raise ConfigurationError("flags", "an aiguard Flags object", flags)
-    if fallback is not None and not callable(fallback):
-        raise ConfigurationError("fallback", "a callable or None", fallback)
+    _check(name, flags, fallback)
     enabled = flags.enabled
     message = f"feature {name!r} is switched off (kill switch)"
     async_fallback = fallback is not None and inspect.iscoroutinefunction(fallback)
@@ -83,24 +76,45 @@ def kill_switch(name: str, *, flags: Flags, fallback: Callable[..., Any] | None 
             return functools.wraps(fn)(_async_shell(fn, name, enabled, fallback, message))
         if async_fallback:
             raise ConfigurationError("fallback", f"a sync callable for sync {fn!r}", fallback)
-        if fallback is None:
-
-            def refuse(*args: Any, **kwargs: Any) -> Any:
-                if enabled(name):
-                    return fn(*args, **kwargs)
-                raise FeatureDisabledError(message, flag=name)
-
-            return functools.wraps(fn)(refuse)
-        serve = fallback
-
-        def switched(*args: Any, **kwargs: Any) -> Any:
-            if enabled(name):
-                return fn(*args, **kwargs)
-            return serve(*args, **kwargs)
-
-        return functools.wraps(fn)(switched)
+        return functools.wraps(fn)(_sync_shell(fn, name, enabled, fallback, message))
 
     return decorate
+
+
+def _check(name: object, flags: object, fallback: object) -> None:
+    try:
+        validate_name(name)
+    except InvalidInputError as exc:
+        raise ConfigurationError("name", exc.expected, name) from None
+    if not callable(getattr(flags, "enabled", None)):
+        raise ConfigurationError("flags", "an aiguard Flags object", flags)
+    if fallback is not None and not callable(fallback):
+        raise ConfigurationError("fallback", "a callable or None", fallback)
+
+
+def _sync_shell(
+    fn: Callable[..., Any],
+    name: str,
+    enabled: Callable[[str], bool],
+    fallback: Callable[..., Any] | None,
+    message: str,
+) -> Callable[..., Any]:
+    if fallback is None:
+
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            if enabled(name):
+                return fn(*args, **kwargs)
+            raise FeatureDisabledError(message, flag=name)
+
+        return refuse
+    serve = fallback
+
+    def switched(*args: Any, **kwargs: Any) -> Any:
+        if enabled(name):
+            return fn(*args, **kwargs)
+        return serve(*args, **kwargs)
+
+    return switched
 
 
 def _async_shell(
