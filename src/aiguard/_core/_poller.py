@@ -232,7 +232,7 @@ class Poller:
                 if stop.is_set():
                     return
                 self.run_now()
-            elif not stop.is_set():
+            else:  # the wait timed out: due by the clock, or a fake clock that has not moved
                 self.run_pending()
 
     def forked(self) -> bool:
@@ -280,5 +280,5 @@ def _after_fork_in_child() -> None:  # pragma: no cover - runs in forked childre
         poller.start()
 
 
-if hasattr(os, "register_at_fork"):
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent on Windows only
     os.register_at_fork(after_in_child=_after_fork_in_child)

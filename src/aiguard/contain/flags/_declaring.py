@@ -79,6 +79,6 @@ class Declaring(FlagsBase):
             register = name not in self._store_states
             if register:
                 self._unregistered[name] = default
-        if register and self._ready:
+        if register and self._ready and not self._stale:  # else: at the next good read
             self._register_declared()
         return spec
