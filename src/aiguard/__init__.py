@@ -37,7 +37,7 @@ from aiguard.errors import (
     StoreError,
     UnknownFlagError,
 )
-from aiguard.state._fleet import FleetRule, share_breaker
+from aiguard.state._fleet import FleetBreaker, FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
 from aiguard.state._stores import EnvStore, FileStore, MemoryStore
 
@@ -67,6 +67,7 @@ __all__ = [
     "FlagState",
     "Flags",
     "FlagsStatus",
+    "FleetBreaker",
     "FleetRule",
     "Guard",
     "GuardTimeoutError",

@@ -28,7 +28,8 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from aiguard.errors import InvalidInputError
+from aiguard._core._validate import real
+from aiguard.errors import ConfigurationError, InvalidInputError
 
 __all__ = [
     "ALL",
@@ -52,6 +53,7 @@ HISTORY_LIMIT: Final = 100
 _TEXT_LIMIT: Final = 1000
 
 _EXPECTED_NAME: Final = "a flag name matching [a-z0-9][a-z0-9._-]{0,127}"
+_EXPECTED_PERCENT: Final = "a number in [0, 100] or None"
 
 
 def validate_name(name: object, *, argument: str = "name") -> str:
@@ -74,8 +76,11 @@ def validate_name(name: object, *, argument: str = "name") -> str:
 def validate_percent(percent: object, *, argument: str = "percent") -> float | None:
     """Return *percent* as a float in [0, 100] (or None), else raise InvalidInputError.
 
+    Numpy scalars are accepted, bools refused (see :mod:`aiguard._core._validate`).
+
     Example:
-        >>> validate_percent(25)
+        >>> import numpy as np
+        >>> validate_percent(np.float32(25))
         25.0
         >>> validate_percent(101)
         Traceback (most recent call last):
@@ -84,14 +89,10 @@ def validate_percent(percent: object, *, argument: str = "percent") -> float | N
     """
     if percent is None:
         return None
-    if (
-        isinstance(percent, bool)
-        or not isinstance(percent, (int, float))
-        or not math.isfinite(percent)
-        or not 0 <= percent <= 100
-    ):
-        raise InvalidInputError(argument, "a number in [0, 100] or None", repr(percent))
-    return float(percent)
+    try:  # the shared validator (numpy scalars in, bools out); a change is input, not config
+        return real(percent, argument, low=0.0, high=100.0, expected=_EXPECTED_PERCENT)
+    except ConfigurationError as exc:
+        raise InvalidInputError(argument, _EXPECTED_PERCENT, repr(exc.got)) from None
 
 
 def _validate_text(value: object, argument: str) -> str | None:
