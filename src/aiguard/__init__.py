@@ -39,7 +39,8 @@ from aiguard.errors import (
 )
 from aiguard.state._fleet import FleetBreaker, FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
-from aiguard.state._stores import EnvStore, FileStore, MemoryStore
+from aiguard.state._env import EnvStore
+from aiguard.state._stores import FileStore, MemoryStore
 
 try:
     __version__ = version("aiguard")

@@ -305,7 +305,7 @@ def test_idle_subscription_pings_and_ignores_pongs(
     store: RedisStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A quiet subscription pings the server; the pongs trigger no callback."""
-    import aiguard.state._redis as module
+    import aiguard.state._subscription as module
 
     monkeypatch.setattr(module, "_PING_AFTER", 0.0)
     calls: list[int] = []
