@@ -76,7 +76,22 @@ def kill_switch(name: str, *, flags: Flags, fallback: Callable[..., Any] | None 
             return functools.wraps(fn)(_async_shell(fn, name, enabled, fallback, message))
         if async_fallback:
             raise ConfigurationError("fallback", f"a sync callable for sync {fn!r}", fallback)
-        return functools.wraps(fn)(_sync_shell(fn, name, enabled, fallback, message))
+        if fallback is None:
+
+            def refuse(*args: Any, **kwargs: Any) -> Any:
+                if enabled(name):
+                    return fn(*args, **kwargs)
+                raise FeatureDisabledError(message, flag=name)
+
+            return functools.wraps(fn)(refuse)
+        serve = fallback
+
+        def switched(*args: Any, **kwargs: Any) -> Any:
+            if enabled(name):
+                return fn(*args, **kwargs)
+            return serve(*args, **kwargs)
+
+        return functools.wraps(fn)(switched)
 
     return decorate
 
@@ -90,31 +105,6 @@ def _check(name: object, flags: object, fallback: object) -> None:
         raise ConfigurationError("flags", "an aiguard Flags object", flags)
     if fallback is not None and not callable(fallback):
         raise ConfigurationError("fallback", "a callable or None", fallback)
-
-
-def _sync_shell(
-    fn: Callable[..., Any],
-    name: str,
-    enabled: Callable[[str], bool],
-    fallback: Callable[..., Any] | None,
-    message: str,
-) -> Callable[..., Any]:
-    if fallback is None:
-
-        def refuse(*args: Any, **kwargs: Any) -> Any:
-            if enabled(name):
-                return fn(*args, **kwargs)
-            raise FeatureDisabledError(message, flag=name)
-
-        return refuse
-    serve = fallback
-
-    def switched(*args: Any, **kwargs: Any) -> Any:
-        if enabled(name):
-            return fn(*args, **kwargs)
-        return serve(*args, **kwargs)
-
-    return switched
 
 
 def _async_shell(

@@ -82,20 +82,23 @@ class Refreshing(FlagsBase):
         parsed: dict[str, FlagState] = {}
         for name, record in raw.items():
             state = try_parse(name, record)
-            if not isinstance(state, Exception):
+            if isinstance(state, Exception):
+                self._invalid += 1
+                self._report_invalid(name, state)
+                last = self._store_states.get(name)
+                if last is not None:
+                    parsed[name] = last
+            else:
                 parsed[name] = state
-                continue
-            self._invalid += 1
-            if f"invalid:{name}" not in self._reported:
-                self._reported.add(f"invalid:{name}")
-                _log.warning(
-                    "aiguard: ignoring invalid record for flag %.60r in %r (%s); "
-                    "keeping its last good value", name, self._store, state,
-                )
-            last = self._store_states.get(name)
-            if last is not None:
-                parsed[name] = last
         return parsed
+
+    def _report_invalid(self, name: str, error: Exception) -> None:
+        if f"invalid:{name}" not in self._reported:
+            self._reported.add(f"invalid:{name}")
+            _log.warning(
+                "aiguard: ignoring invalid record for flag %.60r in %r (%s); "
+                "keeping its last good value", name, self._store, error,
+            )
 
     def _read_failed(self, exc: Exception) -> None:
         self._read_errors += 1
