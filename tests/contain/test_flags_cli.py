@@ -218,3 +218,18 @@ def test_open_store_knows_redis_urls() -> None:
     """A redis:// URL opens a RedisStore with the namespace given."""
     store = open_store("redis://127.0.0.1:1/0", namespace="shop")
     assert repr(store) == "RedisStore('redis://127.0.0.1:1/0', namespace='shop')"
+
+
+@pytest.mark.parametrize(
+    ("percent", "shown"),
+    [(0.1 + 0.2, "on 0.3%"), (4.360000000000003, "on 4.36%"), (100 / 3, "on 33.333%"),
+     (12.5, "on 12.5%"), (0.0004, "on 0.0004%"), (0.0, "off")],
+)
+def test_shares_are_printed_for_people(
+    store: str, capsys: pytest.CaptureFixture[str], percent: float, shown: str
+) -> None:
+    """A rollout share prints without float noise in the table."""
+    ag.Flags(ag.FileStore(store[5:]), refresh=None).set("recs", on=percent > 0, percent=percent)
+    code, out, _ = run(capsys, "get", "recs", "--store", store)
+    assert code == 0
+    assert out.splitlines()[1].split("  ")[1].strip() == shown
