@@ -37,9 +37,9 @@ from aiguard.errors import (
     StoreError,
     UnknownFlagError,
 )
+from aiguard.state._env import EnvStore
 from aiguard.state._fleet import FleetBreaker, FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
-from aiguard.state._env import EnvStore
 from aiguard.state._stores import FileStore, MemoryStore
 
 try:
