@@ -155,3 +155,60 @@ def test_the_global_switch_is_never_registered() -> None:
     store = ag.MemoryStore()
     ag.Flags(store, refresh=None, declare={"a": True})
     assert set(store.read_all()) == {"a"}
+
+
+def test_names_the_store_did_not_ask_for_are_ignored() -> None:
+    """A store answering names it was not given (or already read) changes nothing it should not."""
+
+    class Chatty(ag.MemoryStore):
+        def write_missing(self, records: Any) -> list[str]:
+            return [*super().write_missing(records), "never.asked", "held"]
+
+    store = Chatty()
+    store.write("held", {"on": False, "reason": "operator"})
+    flags = ag.Flags(store, refresh=None, declare={"fresh": True, "held": True})
+    assert "never.asked" not in flags
+    assert flags.get("held").reason == "operator"
+    assert flags.get("fresh").source == "store"
+
+
+def test_an_invalid_record_is_logged_once_however_often_it_is_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same bad record on every refresh: counted each time, one warning."""
+    store = ag.MemoryStore()
+    store.write("bad", {"on": "yes"})
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        flags = ag.Flags(store, refresh=None)
+        flags.refresh()
+        flags.refresh()
+    assert flags.status.invalid_records == 3
+    assert len([r for r in caplog.records if "invalid record" in r.getMessage()]) == 1
+
+
+def test_a_subscription_without_close_is_dropped_quietly() -> None:
+    """A store whose subscribe() returns an object without close() does not break close()."""
+
+    class Subscribing(ag.MemoryStore):
+        def subscribe(self, callback: Any) -> object:
+            self.callback = callback
+            return object()
+
+    store = Subscribing()
+    flags = ag.Flags(store, refresh=60.0)
+    store.write("a", {"on": False})
+    assert store.callback() is True
+    assert flags.enabled("a") is False
+    flags.close()
+    assert flags._poller.stopped
+
+
+def test_setting_the_same_record_again_tells_no_listener() -> None:
+    """set() writing exactly the record in force (same time stamp) emits no FlagChange."""
+    flags = ag.Flags(refresh=None, wall_clock=lambda: 5.0)
+    seen: list[Any] = []
+    flags.add_listener(seen.append)
+    flags.set("a", on=False, reason="x", actor="ana")
+    flags.set("a", on=False, reason="x", actor="ana")
+    assert [(c.name, c.new.on) for c in seen] == [("a", False)]
+    assert len(flags.history("a")) == 2  # both writes are in the store's history

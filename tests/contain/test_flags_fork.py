@@ -60,3 +60,18 @@ def test_closed_flag_set_stays_closed_in_the_child(tmp_path: Path) -> None:
     assert os.read(read, 1) == b"0"
     os.close(read)
     os.waitpid(pid, 0)
+
+
+def test_the_child_hook_renews_the_locks_even_without_a_refresher() -> None:
+    """forked() (what runs in a child) gives every flag set fresh locks; refresh=None stays idle."""
+    for refresh in (None, 60.0):
+        flags = ag.Flags(refresh=refresh)
+        lock, read_lock = flags._lock, flags._read_lock
+        lock.acquire()  # as if a parent thread held it at the fork
+        restart = flags._poller.forked()
+        assert restart is (refresh is not None)
+        assert flags._lock is not lock
+        assert flags._read_lock is not read_lock
+        flags.set("a", on=False)  # would deadlock on the inherited lock
+        assert flags.enabled("a") is False
+        flags.close()

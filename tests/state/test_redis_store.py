@@ -343,3 +343,22 @@ def test_a_server_that_never_answers_times_out_quickly() -> None:
             store.read_all()
         elapsed = time.perf_counter() - started
     assert 0.15 < elapsed < 1.5
+
+
+def test_write_missing_against_a_dead_server_is_a_counted_store_error() -> None:
+    """Registering flags with nothing listening raises StoreError quickly and counts it."""
+    store = RedisStore("redis://127.0.0.1:1/0")
+    with pytest.raises(StoreError, match="register the flags"):
+        store.write_missing({"a": {"on": True}})
+    assert store.errors == 1
+
+
+def test_write_missing_refuses_an_invalid_record_before_any_io() -> None:
+    """An invalid name or record is refused before Redis is contacted (nothing counted)."""
+    store = RedisStore("redis://127.0.0.1:1/0")
+    with pytest.raises(InvalidInputError):
+        store.write_missing({"Bad Name": {"on": True}})
+    with pytest.raises(InvalidInputError):
+        store.write_missing({"a": {"on": "yes"}})
+    assert store.write_missing({}) == []
+    assert store.errors == 0

@@ -101,7 +101,7 @@ class FlagsBase:
     _invalid: int
     _listener_errors: int
     _registration_errors: int
-    _poller: Poller | None
+    _poller: Poller
     _subscription: Any
     faults: int
 

@@ -134,18 +134,20 @@ class Flags(Reading, Declaring, Writing, Refreshing):
         self._registration_errors = 0
         self.faults = 0
         """Calls to :meth:`enabled` that hit an internal error and returned a safe value."""
-        self._poller = None
+        self._poller = Poller(  # started by _start_background when refresh= is given
+            self.refresh, interval=self._refresh or _IDLE_INTERVAL, name="aiguard-flags-refresh",
+            weak=True, after_fork=self._after_fork, start=False,
+        )
         self._subscription = None
         self._rebuild()
 
     def _start_background(self) -> None:
-        """Start the poller (or only its fork hook, without refresh=) and the subscription."""
-        self._poller = Poller(
-            self.refresh, interval=self._refresh or _IDLE_INTERVAL, name="aiguard-flags-refresh",
-            weak=True, after_fork=self._after_fork, start=self._refresh is not None,
-        )
+        """Start the poller and the store subscription (neither without refresh=)."""
+        if self._refresh is None:
+            return  # the poller stays idle: it only renews the locks in a forked child
+        self._poller.start()
         subscribe = getattr(self._store, "subscribe", None)
-        if self._refresh is not None and callable(subscribe):
+        if callable(subscribe):
             ref = weakref.ref(self)
             self._subscription = subscribe(lambda: (f := ref()) is not None and f.refresh())
 

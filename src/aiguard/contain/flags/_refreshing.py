@@ -126,8 +126,7 @@ class Refreshing(FlagsBase):
     def close(self) -> None:
         """Stop the background refresher and the store subscription (the snapshot stays usable)."""
         self._closed = True
-        if self._poller is not None:
-            self._poller.stop()
+        self._poller.stop()
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             close = getattr(subscription, "close", None)
