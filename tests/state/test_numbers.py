@@ -150,3 +150,11 @@ def test_on_is_keyword_only_everywhere() -> None:
     with pytest.raises(TypeError):
         make_record(False)  # type: ignore[misc]
     assert "recs" not in flags
+
+
+@pytest.mark.parametrize("make", SECONDS)
+def test_durations_accept_a_timedelta(make: Any) -> None:
+    """Every duration also takes a datetime.timedelta, as seconds."""
+    from datetime import timedelta
+
+    assert make(timedelta(milliseconds=1500)) == 1.5

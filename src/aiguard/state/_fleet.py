@@ -32,6 +32,7 @@ from aiguard.state._boards import BreakerBoard, FileBoard, MemoryBoard
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import timedelta
 
     from aiguard.typing import Clock
 
@@ -154,7 +155,7 @@ class FleetBreaker:
         rule: FleetRule,
         name: str | None = None,
         replica: str | None = None,
-        interval: float = 1.0,
+        interval: float | timedelta = 1.0,
         clock: Clock = time.time,
         start: bool = True,
     ) -> None:
@@ -310,7 +311,7 @@ def share_breaker(
     rule: FleetRule,
     name: str | None = None,
     replica: str | None = None,
-    interval: float = 1.0,
+    interval: float | timedelta = 1.0,
     clock: Clock = time.time,
     start: bool = True,
 ) -> FleetBreaker:
@@ -323,7 +324,7 @@ def share_breaker(
         rule: when to open every replica, e.g. ``FleetRule(tripped=3, of=10, within=60)``.
         name: the shared breaker's name on the board (default: ``breaker.name``).
         replica: this replica's id (default ``hostname:pid``, renewed in forked children).
-        interval: seconds between polls of the board.
+        interval: seconds between polls of the board (a number or a timedelta).
         clock: wall-clock seconds, comparable between hosts (default :func:`time.time`).
         start: start the background poller (``False``: call :meth:`FleetBreaker.poll` yourself).
 

@@ -27,6 +27,7 @@ from aiguard.state._subscription import Subscription
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import timedelta
 
 __all__ = ["RedisStore"]
 
@@ -88,7 +89,7 @@ class RedisStore:
     Args:
         url: ``redis://[:password@]host:port/db``, ``rediss://...`` or ``unix://path``.
         namespace: prefix of every key, so several services can share one server.
-        socket_timeout: seconds before a read, write or connect gives up.
+        socket_timeout: seconds (or a timedelta) before a read, write or connect gives up.
         history_limit: how many past records are kept per flag.
 
     Raises:
@@ -113,7 +114,7 @@ class RedisStore:
         url: str = "redis://127.0.0.1:6379/0",
         *,
         namespace: str = "aiguard",
-        socket_timeout: float = 0.25,
+        socket_timeout: float | timedelta = 0.25,
         history_limit: int = HISTORY_LIMIT,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(_SCHEMES):

@@ -33,6 +33,8 @@ from aiguard.state._records import ALL, FlagState
 from aiguard.state._stores import MemoryStore
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from aiguard.typing import Clock, FlagStore
 
 __all__ = ["Flags"]
@@ -95,7 +97,7 @@ class Flags(Reading, Declaring, Writing, Refreshing):
         self,
         store: FlagStore | None = None,
         *,
-        refresh: float | None = 1.0,
+        refresh: float | timedelta | None = 1.0,
         clock: Clock = MONOTONIC,
         wall_clock: Clock = time.time,
         declare: Mapping[str, bool] | None = None,
