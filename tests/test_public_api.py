@@ -32,6 +32,7 @@ def test_all_is_pinned() -> None:
         "FlagState",
         "Flags",
         "FlagsStatus",
+        "FleetBreaker",
         "FleetRule",
         "Guard",
         "GuardTimeoutError",
@@ -69,6 +70,26 @@ def test_all_is_pinned() -> None:
         "wrap",
     }
     assert expected == set(aiguard.__all__)
+
+
+def test_state_all_is_pinned() -> None:
+    """``aiguard.state.__all__`` lists exactly the stores, boards and fleet types."""
+    import aiguard.state
+
+    assert set(aiguard.state.__all__) == {
+        "BreakerBoard",
+        "EnvStore",
+        "FileBoard",
+        "FileStore",
+        "FleetBreaker",
+        "FleetRule",
+        "MemoryBoard",
+        "MemoryStore",
+        "RedisStore",
+        "share_breaker",
+    }
+    assert aiguard.state.FleetBreaker is aiguard.FleetBreaker
+    assert all(hasattr(aiguard.state, name) for name in aiguard.state.__all__)
 
 
 def test_every_public_name_resolves() -> None:

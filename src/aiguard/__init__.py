@@ -52,9 +52,10 @@ from aiguard.recover import (
     ShadowRouter,
     replay,
 )
-from aiguard.state._fleet import FleetRule, share_breaker
+from aiguard.state._env import EnvStore
+from aiguard.state._fleet import FleetBreaker, FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
-from aiguard.state._stores import EnvStore, FileStore, MemoryStore
+from aiguard.state._stores import FileStore, MemoryStore
 
 try:
     __version__ = version("aiguard")
@@ -85,6 +86,7 @@ __all__ = [
     "FlagState",
     "Flags",
     "FlagsStatus",
+    "FleetBreaker",
     "FleetRule",
     "Guard",
     "GuardTimeoutError",

@@ -79,7 +79,7 @@ def test_store_value_wins_over_declared_default() -> None:
 def test_extreme_percentages_need_no_key(percent: float, expected: bool) -> None:
     """0 % (or rounding to no bucket) is off, 100 % (or all buckets) on, with or without key."""
     flags = make()
-    flags.set("f", True, percent=percent)
+    flags.set("f", on=True, percent=percent)
     assert flags.enabled("f") is expected
     assert {flags.enabled("f", key=k) for k in range(200)} == {expected}
 
@@ -87,7 +87,7 @@ def test_extreme_percentages_need_no_key(percent: float, expected: bool) -> None
 def test_partial_rollout_without_key_is_off() -> None:
     """Under a partial rollout, a call without key is not in the rollout."""
     flags = make()
-    flags.set("f", True, percent=99.9)
+    flags.set("f", on=True, percent=99.9)
     assert flags.enabled("f") is False
     assert flags.enabled("f", key="someone") is True
 
@@ -95,7 +95,7 @@ def test_partial_rollout_without_key_is_off() -> None:
 def test_off_flag_with_percent_is_off_for_everyone() -> None:
     """on=False wins over any percentage."""
     flags = make()
-    flags.set("f", False, percent=50)
+    flags.set("f", on=False, percent=50)
     assert {flags.enabled("f", key=k) for k in range(100)} == {False}
 
 
@@ -107,7 +107,7 @@ def test_enabled_never_raises() -> None:
             raise RuntimeError("boom")
 
     flags = make()
-    flags.set("f", True, percent=50)
+    flags.set("f", on=True, percent=50)
     assert flags.enabled(["unhashable"]) is True  # type: ignore[arg-type]
     assert flags.enabled(["unhashable"], default=False) is False  # type: ignore[arg-type]
     assert flags.enabled("f", key=Nasty(), default=False) is False
@@ -177,8 +177,19 @@ def test_declare_returns_the_spec_and_keeps_the_description() -> None:
     assert spec == FlagSpec("recs", default=False, description="personalised recs")
     assert flags.description("recs") == "personalised recs"
     assert flags.description("unknown") is None
+    state = flags.get("recs")  # registered in the (writable) store with its default
+    assert (state.on, state.reason, state.source) == (
+        False, "declared in code (default off)", "store"
+    )
+    assert make(ag.EnvStore(environ={})).declare("recs", default=False) is not None
+
+
+def test_declared_flag_on_a_read_only_store_keeps_its_declared_state() -> None:
+    """On a read-only store (environment) the declared default stays local: nothing written."""
+    flags = make(ag.EnvStore(environ={}), declare={"recs": False})
     assert flags.get("recs") == FlagState("recs", on=False, reason="declared default",
                                           source="declared")
+    assert flags.status.registration_errors == 0
 
 
 def test_declare_twice_same_default_is_fine_different_raises() -> None:
@@ -209,7 +220,7 @@ def test_declare_validates(kwargs: dict[str, Any], argument: str) -> None:
 def test_declare_after_store_value_keeps_store_value() -> None:
     """Declaring a flag the store already holds does not override the stored value."""
     flags = make()
-    flags.set("a", False)
+    flags.set("a", on=False)
     flags.declare("a", default=True)
     assert flags.enabled("a") is False
 
@@ -220,8 +231,8 @@ def test_declare_after_store_value_keeps_store_value() -> None:
 def test_set_records_who_when_why() -> None:
     """set() stamps the wall clock, the actor (default user@host) and the reason."""
     flags = make(wall_clock=lambda: 1_700_000_000.0)
-    flags.set("a", False, reason="INC-42", actor="ana")
-    flags.set("b", True)
+    flags.set("a", on=False, reason="INC-42", actor="ana")
+    flags.set("b", on=True)
     a, b = flags.get("a"), flags.get("b")
     assert (a.on, a.updated_at, a.actor, a.reason, a.source) == (
         False, 1_700_000_000.0, "ana", "INC-42", "store",
@@ -260,11 +271,12 @@ def test_set_validates_and_changes_nothing(
 ) -> None:
     """Bad input to set() raises InvalidInputError naming the argument; nothing is written."""
     flags = make()
-    flags.set("a", False, reason="keep me")
+    flags.set("a", on=False, reason="keep me")
     seen: list[FlagChange] = []
     flags.add_listener(seen.append)
+    name, on = args
     with pytest.raises(InvalidInputError) as info:
-        flags.set(*args, **kwargs)
+        flags.set(name, on=on, **kwargs)
     assert info.value.argument == argument
     assert flags.get("a").reason == "keep me"
     assert set(flags.store.read_all()) == {"a"}
@@ -279,7 +291,7 @@ def test_set_on_a_store_that_is_down_raises_and_changes_nothing() -> None:
     flags.add_listener(seen.append)
     store.down = True
     with pytest.raises(StoreError):
-        flags.set("a", False)
+        flags.set("a", on=False)
     assert flags.enabled("a") is True
     assert seen == []
 
@@ -294,7 +306,7 @@ def test_get_unknown_raises() -> None:
 def test_states_lists_everything_including_the_global_switch() -> None:
     """states() maps every known name (declared, stored, the global switch) to its state."""
     flags = make(declare={"a": True})
-    flags.set("b", False)
+    flags.set("b", on=False)
     states = flags.states()
     assert sorted(states) == ["a", "aiguard.all", "b"]
     assert states["b"].on is False
@@ -304,7 +316,7 @@ def test_history_from_a_store_without_history_is_what_this_process_saw() -> None
     """With a store lacking history(), history lists the changes seen here, oldest first."""
     store = FlakyStore()
     flags = make(store)
-    flags.set("a", False, reason="one")
+    flags.set("a", on=False, reason="one")
     store.records["a"] = {"on": True, "reason": "two (from elsewhere)"}
     flags.refresh()
     assert [(s.on, s.reason) for s in flags.history("a")] == [
@@ -437,7 +449,7 @@ def test_refresh_racing_a_set_does_not_roll_it_back() -> None:
 
     def read_then_set() -> Any:
         snapshot = original()  # what was stored when the read began
-        flags.set("a", False, reason="set while reading")
+        flags.set("a", on=False, reason="set while reading")
         return snapshot
 
     store.read_all = read_then_set  # type: ignore[method-assign]
@@ -459,8 +471,8 @@ def test_listeners_get_changes_from_set_and_refresh() -> None:
     other = make(store)
     seen: list[FlagChange] = []
     flags.add_listener(seen.append)
-    flags.set("a", False)
-    other.set("a", True, reason="remote")
+    flags.set("a", on=False)
+    other.set("a", on=True, reason="remote")
     clock.advance(1)
     flags.refresh()
     assert [(c.name, c.old.on if c.old else None, c.new.on if c.new else None, c.source, c.at)
@@ -480,8 +492,8 @@ def test_listener_that_raises_breaks_nothing(caplog: pytest.LogCaptureFixture) -
     flags.add_listener(bad)
     flags.add_listener(lambda c: seen.append(c.name))
     with caplog.at_level(logging.WARNING, logger="aiguard"):
-        flags.set("a", False)
-        flags.set("b", False)
+        flags.set("a", on=False)
+        flags.set("b", on=False)
     assert seen == ["a", "b"]
     assert flags.enabled("a") is False
     assert flags.status.listener_errors == 2
@@ -495,7 +507,7 @@ def test_remove_listener_and_validation() -> None:
     flags.add_listener(seen.append)
     flags.remove_listener(seen.append)
     flags.remove_listener(print)
-    flags.set("a", False)
+    flags.set("a", on=False)
     assert seen == []
     with pytest.raises(ConfigurationError, match="listener"):
         flags.add_listener("nope")  # type: ignore[arg-type]
@@ -507,8 +519,8 @@ def test_remove_listener_and_validation() -> None:
 def test_shutdown_turns_everything_off_and_restore_brings_each_flag_back() -> None:
     """Shutdown: every name is off (even unknown ones); restore: each flag reads its own value."""
     flags = make(declare={"open": True})
-    flags.set("partial", True, percent=90)
-    flags.set("off", False)
+    flags.set("partial", on=True, percent=90)
+    flags.set("off", on=False)
     flags.shutdown(reason="full shutdown", actor="ana")
     assert flags.shut_down is True
     assert not any(
@@ -551,7 +563,7 @@ def test_background_thread_refreshes() -> None:
     """With refresh= seconds, a change written elsewhere arrives without calling refresh()."""
     store = ag.MemoryStore()
     with ag.Flags(store, refresh=0.02, declare={"a": True}) as flags:
-        make(store).set("a", False)
+        make(store).set("a", on=False)
         assert _wait_for(lambda: flags.enabled("a") is False)
 
 
@@ -640,7 +652,7 @@ def test_concurrent_readers_writers_and_refreshers_agree_in_the_end() -> None:
     def writer(who: ag.Flags, name: str) -> None:
         try:
             for i in range(60):
-                who.set(name, i % 2 == 0, percent=None if i % 3 else 50.0)
+                who.set(name, on=i % 2 == 0, percent=None if i % 3 else 50.0)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -31,10 +31,10 @@ def test_three_am_flow_reaches_a_running_flag_set(
 ) -> None:
     """off, on, set and history through the CLI drive a live Flags set on the same file."""
     app = ag.Flags(ag.FileStore(store[5:]), refresh=None, declare={"recs.personalized": True})
-    code, out, _ = run(capsys, "off", "recs.personalized", "--store", store, "--create",
-                       "--reason", "drift INC-42", "--actor", "ana")
+    code, out, _ = run(capsys, "off", "recs.personalized", "--store", store,
+                       "--reason", "drift INC-42", "--actor", "ana")  # declared: no --create
     assert code == 0
-    assert out.splitlines()[0] == "recs.personalized: off (was new) by ana: drift INC-42"
+    assert out.splitlines()[0] == "recs.personalized: off (was on) by ana: drift INC-42"
     app.refresh()
     assert app.enabled("recs.personalized") is False
     assert app.get("recs.personalized").reason == "drift INC-42"
@@ -44,17 +44,18 @@ def test_three_am_flow_reaches_a_running_flag_set(
     assert app.get("recs.personalized").percent == 25.0
     code, out, _ = run(capsys, "history", "recs.personalized", "--store", store, "--json")
     history = json.loads(out)
-    assert [(h["on"], h["percent"], h["actor"]) for h in history][:2] == [
+    assert [(h["on"], h["percent"], h["actor"]) for h in history][1:3] == [
         (False, None, "ana"), (True, None, "bo"),
     ]
-    assert history[2]["percent"] == 25.0
+    assert history[0]["reason"] == "declared in code (default on)"
+    assert history[3]["percent"] == 25.0
 
 
 def test_list_prints_a_table_and_json(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     """list prints one row per flag (sorted), or the records as JSON."""
     flags = ag.Flags(ag.FileStore(store[5:]), refresh=None, wall_clock=lambda: 0.0)
-    flags.set("b.model", True, percent=12.5, actor="ana", reason="canary")
-    flags.set("a.model", False, actor="bo")
+    flags.set("b.model", on=True, percent=12.5, actor="ana", reason="canary")
+    flags.set("a.model", on=False, actor="bo")
     code, out, _ = run(capsys, "list", "--store", store)
     assert code == 0
     assert out.splitlines() == [
@@ -217,3 +218,18 @@ def test_open_store_knows_redis_urls() -> None:
     """A redis:// URL opens a RedisStore with the namespace given."""
     store = open_store("redis://127.0.0.1:1/0", namespace="shop")
     assert repr(store) == "RedisStore('redis://127.0.0.1:1/0', namespace='shop')"
+
+
+@pytest.mark.parametrize(
+    ("percent", "shown"),
+    [(0.1 + 0.2, "on 0.3%"), (4.360000000000003, "on 4.36%"), (100 / 3, "on 33.333%"),
+     (12.5, "on 12.5%"), (0.0004, "on 0.0004%"), (0.0, "off")],
+)
+def test_shares_are_printed_for_people(
+    store: str, capsys: pytest.CaptureFixture[str], percent: float, shown: str
+) -> None:
+    """A rollout share prints without float noise in the table."""
+    ag.Flags(ag.FileStore(store[5:]), refresh=None).set("recs", on=percent > 0, percent=percent)
+    code, out, _ = run(capsys, "get", "recs", "--store", store)
+    assert code == 0
+    assert out.splitlines()[1].split("  ")[1].strip() == shown

@@ -25,7 +25,7 @@ def reference_bucket(flag: str, key: object) -> int:
 
 def make(name: str, percent: float) -> ag.Flags:
     flags = ag.Flags(refresh=None)
-    flags.set(name, True, percent=percent)
+    flags.set(name, on=True, percent=percent)
     return flags
 
 
@@ -58,7 +58,7 @@ def test_raising_the_percentage_only_adds_keys(
     flags = ag.Flags(refresh=None)
     previous: set[str] = set()
     for percent in ps:
-        flags.set(flag, True, percent=percent)
+        flags.set(flag, on=True, percent=percent)
         current = {k for k in user_keys if flags.enabled(flag, key=k)}
         assert previous <= current
         previous = current
@@ -117,15 +117,15 @@ def test_equal_keys_of_different_types_keep_their_own_buckets() -> None:
 
 def test_key_cache_is_bounded_and_answers_stay_the_same(monkeypatch) -> None:
     """The per-flag key cache is cleared when full; answers never change because of it."""
-    import aiguard.contain.flags._flags as flags_module
+    import aiguard.contain.flags._snapshot as flags_module
 
-    monkeypatch.setattr(flags_module, "_KEY_CACHE_SIZE", 8)
+    monkeypatch.setattr(flags_module, "KEY_CACHE_SIZE", 8)
     flags = make("f", 50)
     first = [flags.enabled("f", key=f"k{i}") for i in range(30)]
     again = [flags.enabled("f", key=f"k{i}") for i in range(30)]
     assert first == again == [reference_bucket("f", f"k{i}") < 5000 for i in range(30)]
     assert len(flags._key_cache["f"]) <= 8
-    flags.set("f", True, percent=75)  # a new percentage reuses the cached buckets
+    flags.set("f", on=True, percent=75)  # a new percentage reuses the cached buckets
     assert [flags.enabled("f", key=f"k{i}") for i in range(30)] == [
         reference_bucket("f", f"k{i}") < 7500 for i in range(30)
     ]

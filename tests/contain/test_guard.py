@@ -228,7 +228,7 @@ def test_partial_bad_batch_weighs_its_bad_share_on_the_breaker() -> None:
 def test_kill_switch_off_skips_the_model() -> None:
     """A switched-off feature is served by the fallback, reason 'disabled'."""
     flags = ag.Flags()
-    flags.set("recs.personalized", False, reason="drill", actor="test")
+    flags.set("recs.personalized", on=False, reason="drill", actor="test")
     g = ag.Guard(kill_switch="recs.personalized", flags=flags, fallback=popular)
     calls = []
 
@@ -242,14 +242,14 @@ def test_kill_switch_off_skips_the_model() -> None:
     out = g.last_outcome
     assert out is not None
     assert (out.reason, out.stage) == ("disabled", "kill_switch")
-    flags.set("recs.personalized", True)
+    flags.set("recs.personalized", on=True)
     assert predict(3.0) == 3.0
 
 
 def test_kill_switch_without_fallback_raises_feature_disabled() -> None:
     """No fallback: FeatureDisabledError names the flag and the guard."""
     flags = ag.Flags()
-    flags.set("recs", False)
+    flags.set("recs", on=False)
     g = ag.Guard(name="g", kill_switch="recs", flags=flags)
 
     @g
@@ -529,7 +529,7 @@ async def test_async_full_pipeline() -> None:
     out = g.last_outcome
     assert out is not None
     assert out.rows_replaced == 1
-    flags.set("f", False)
+    flags.set("f", on=False)
     np.testing.assert_array_equal(await predict(x), [-1.0] * 4)
     out = g.last_outcome
     assert out is not None
@@ -772,7 +772,7 @@ def test_every_tier_failing_raises_fallback_failed_naming_the_guard() -> None:
 def test_rejection_without_fallback_names_the_guard_and_is_recorded() -> None:
     """A kill-switched call with no fallback raises FeatureDisabledError(guard=name)."""
     flags = ag.Flags()
-    flags.set("recs-ai", False, reason="drill", actor="test")
+    flags.set("recs-ai", on=False, reason="drill", actor="test")
     g = ag.Guard(name="recs", kill_switch="recs-ai", flags=flags)
     calls: list[float] = []
 

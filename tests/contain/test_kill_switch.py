@@ -31,10 +31,10 @@ def test_on_calls_the_model_off_serves_the_fallback_with_the_same_arguments(
         return [f"{user}-{i}" for i in range(n)]
 
     assert recommend("ana", n=2) == ["ana-0", "ana-1"]
-    flags.set("recs", False, reason="drift")
+    flags.set("recs", on=False, reason="drift")
     assert recommend("ana", n=2) == ["popular-0", "popular-1"]
     assert calls == [("ana", 2)]
-    flags.set("recs", True)
+    flags.set("recs", on=True)
     assert recommend("bo", n=1) == ["bo-0"]
 
 
@@ -48,7 +48,7 @@ def test_without_fallback_raises_feature_disabled(flags: ag.Flags) -> None:
         return 1
 
     assert recommend() == 1
-    flags.set("recs", False)
+    flags.set("recs", on=False)
     with pytest.raises(FeatureDisabledError, match="'recs' is switched off") as info:
         recommend()
     assert (info.value.flag, info.value.guard, info.value.reason) == ("recs", None, "disabled")
@@ -81,7 +81,7 @@ async def test_async_model_with_sync_and_async_fallbacks(flags: ag.Flags) -> Non
     async_switched = ag.kill_switch("recs", flags=flags, fallback=async_fallback)(model)
     bare = ag.kill_switch("recs", flags=flags)(model)
     assert [await sync_switched(5), await async_switched(5), await bare(5)] == [5, 5, 5]
-    flags.set("recs", False)
+    flags.set("recs", on=False)
     assert [await sync_switched(5), await async_switched(5)] == [0, -5]
     with pytest.raises(FeatureDisabledError):
         await bare(5)
@@ -142,6 +142,6 @@ def test_fallback_errors_propagate_unchanged(flags: ag.Flags) -> None:
     def model() -> int:
         return 1
 
-    flags.set("recs", False)
+    flags.set("recs", on=False)
     with pytest.raises(LookupError, match="no popular items"):
         model()

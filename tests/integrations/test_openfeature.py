@@ -219,7 +219,7 @@ def test_provider_answers_on_and_off(domain: str, flags: Flags) -> None:
     """A flag switched off reads False through the client, with reason STATIC and a variant."""
     client = _client(domain, AiguardProvider(flags))
     assert client.get_boolean_value("recs.personalized", False) is True
-    flags.set("recs.personalized", False, reason="3 AM", actor="ops")
+    flags.set("recs.personalized", on=False, reason="3 AM", actor="ops")
     details = client.get_boolean_details("recs.personalized", True)
     assert (details.value, details.reason, details.variant) == (False, Reason.STATIC, "off")
     assert details.flag_metadata["reason"] == "3 AM"
@@ -227,7 +227,7 @@ def test_provider_answers_on_and_off(domain: str, flags: Flags) -> None:
 
 def test_provider_targeting_key_is_the_sticky_rollout_key(domain: str, flags: Flags) -> None:
     """Under a partial rollout each targeting key gets exactly what flags.enabled(key=) says."""
-    flags.set("recs.personalized", True, percent=30)
+    flags.set("recs.personalized", on=True, percent=30)
     client = _client(domain, AiguardProvider(flags))
     keys = [f"user-{i}" for i in range(300)]
     via_openfeature = [
@@ -285,7 +285,7 @@ def test_provider_announces_flag_changes(domain: str, flags: Flags) -> None:
     seen: list[Any] = []
     client.add_handler(ProviderEvent.PROVIDER_CONFIGURATION_CHANGED, seen.append)
     provider.initialize(EvaluationContext())  # a second initialize subscribes nothing twice
-    flags.set("recs.personalized", False)
+    flags.set("recs.personalized", on=False)
     assert [event.flags_changed for event in seen] == [["recs.personalized"]]
     assert provider.get_metadata().name == "aiguard"
 

@@ -181,7 +181,7 @@ class StoreContract:
             pytest.skip("read-only store")
         ops = Flags(make_store(), refresh=None)
         app = Flags(make_store(), refresh=None, declare={"recs": True})
-        ops.set("recs", False, reason="INC-42", actor="ana")
+        ops.set("recs", on=False, reason="INC-42", actor="ana")
         assert app.enabled("recs") is True
         app.refresh()
         state = app.get("recs")
@@ -210,6 +210,69 @@ class StoreContract:
         assert errors == []
         assert len(make_store().read_all()) == 40
 
+    def test_write_missing_writes_only_what_is_absent(self, writable_store: Any) -> None:
+        """write_missing stores absent flags, returns their names, and never replaces a record."""
+        writable_store.write("held", {"on": False, "reason": "operator"})
+        written = writable_store.write_missing(
+            {"held": {"on": True, "reason": "declared"}, "new": {"on": True, "reason": "declared"}}
+        )
+        assert list(written) == ["new"]
+        read = writable_store.read_all()
+        assert (read["held"]["reason"], read["new"]["reason"]) == ("operator", "declared")
+        assert [r["reason"] for r in writable_store.history("held")] == ["operator"]
+        assert [r["reason"] for r in writable_store.history("new")] == ["declared"]
+        assert list(writable_store.write_missing({"new": {"on": False}})) == []
+        assert list(writable_store.write_missing({})) == []
+
+    def test_write_missing_refuses_a_non_json_record_and_writes_nothing(
+        self, writable_store: Any
+    ) -> None:
+        """A record JSON cannot hold raises InvalidInputError before anything is written."""
+        with pytest.raises(InvalidInputError):
+            writable_store.write_missing({"a": {"on": True}, "b": {"on": True, "x": object()}})
+        assert dict(writable_store.read_all()) == {}
+
+    def test_concurrent_write_missing_registers_once(self, make_store: Factory) -> None:
+        """Eight threads with their own handles register one flag: one wins, its record stays."""
+        if not self.writable:
+            pytest.skip("read-only store")
+        barrier = threading.Barrier(8)
+        won: list[int] = []
+
+        def register(i: int) -> None:
+            store = make_store()
+            barrier.wait()
+            if list(store.write_missing({"recs": {"on": i % 2 == 0, "n": i}})) == ["recs"]:
+                won.append(i)
+
+        threads = [threading.Thread(target=register, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(won) == 1
+        store = make_store()
+        assert store.read_all()["recs"]["n"] == won[0]
+        assert [r["n"] for r in store.history("recs")] == won
+
+    def test_declared_flags_are_registered_and_a_stored_value_wins(
+        self, make_store: Factory
+    ) -> None:
+        """Flags(declare=...) registers absent flags with actor and reason; stored ones stay."""
+        if not self.writable:
+            pytest.skip("read-only store")
+        make_store().write("kept", {"on": False, "reason": "INC-1", "actor": "ana"})
+        flags = Flags(make_store(), refresh=None, declare={"kept": True, "fresh": False})
+        read = make_store().read_all()
+        assert read["kept"] == {"on": False, "reason": "INC-1", "actor": "ana"}
+        assert (read["fresh"]["on"], read["fresh"]["reason"]) == (
+            False, "declared in code (default off)"
+        )
+        assert "@" in read["fresh"]["actor"]
+        assert (flags.enabled("kept"), flags.enabled("fresh")) == (False, False)
+        assert flags.get("fresh").source == "store"
+        assert [s.reason for s in flags.history("fresh")] == ["declared in code (default off)"]
+
     # -- read-only stores ------------------------------------------------------
 
     def test_read_only_store_refuses_writes(self, store: Any) -> None:
@@ -221,5 +284,14 @@ class StoreContract:
         with pytest.raises(StoreError):
             store.write("a", {"on": False})
         with pytest.raises(StoreError):
-            flags.set("a", False)
+            flags.set("a", on=False)
         assert flags.enabled("a") is True
+
+    def test_read_only_store_is_left_alone_by_declare(self, store: Any) -> None:
+        """Declaring on a read-only store writes nothing: the declared default stays local."""
+        if self.writable:
+            pytest.skip("writable store")
+        flags = Flags(store, refresh=None, declare={"declared.only": False})
+        assert "declared.only" not in store.read_all()
+        assert flags.get("declared.only").source == "declared"
+        assert flags.status.registration_errors == 0

@@ -239,3 +239,31 @@ def test_any_record_in_a_valid_file_is_applied_or_ignored(tmp_path: Path, record
     if not valid:
         assert flags.enabled("a") is False
     assert flags.enabled("b") is True
+
+
+def test_write_missing_repairs_a_history_that_is_not_a_mapping(path: Path) -> None:
+    """A hand-edited "history" that is not an object is replaced; the flags survive."""
+    path.write_text(json.dumps({"flags": {"a": {"on": False}}, "history": "lost"}))
+    store = FileStore(path)
+    assert store.write_missing({"a": {"on": True}, "b": {"on": True}}) == ["b"]
+    doc = json.loads(path.read_text())
+    assert doc["flags"] == {"a": {"on": False}, "b": {"on": True}}
+    assert doc["history"] == {"b": [{"on": True}]}
+
+
+def test_write_missing_that_cannot_replace_the_file_raises_store_error(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed rename is a StoreError, counted; the file is unchanged."""
+    store = FileStore(path)
+    store.write("a", {"on": False})
+    before = path.read_bytes()
+
+    def disk_full(data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "_replace", disk_full)
+    with pytest.raises(StoreError, match="No space left"):
+        store.write_missing({"b": {"on": True}})
+    assert store.errors == 1
+    assert path.read_bytes() == before

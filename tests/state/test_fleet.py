@@ -480,7 +480,7 @@ def test_poller_restarts_in_a_forked_child_under_a_new_replica_id(tmp_path) -> N
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         time.sleep(0.5)
-        os._exit(0 if fleet._thread is not None and fleet._thread.is_alive() else 1)
+        os._exit(0 if fleet._poller.running else 1)
     _, status = os.waitpid(pid, 0)
     fleet.close()
     assert os.waitstatus_to_exitcode(status) == 0
@@ -538,3 +538,18 @@ def test_with_real_circuit_breakers_on_a_fake_clock() -> None:
     _poll_all(fleets)
     assert [b.state.value for b in breakers] == ["closed", "closed", "closed"]
     assert breakers[2].call(lambda: "model") == "model"
+
+
+def test_the_child_hook_gives_a_fresh_lock_and_replica_id_unless_one_was_given() -> None:
+    """forked() (what runs in a child): a new lock, hostname:pid renewed, a given id kept."""
+    board = MemoryBoard()
+    default = share_breaker(FakeBreaker(), board=board, rule=RULE, start=False)
+    named = share_breaker(FakeBreaker(), board=board, rule=RULE, replica="r1", start=False)
+    default.replica = "stale-parent-id"
+    lock = default._poll_lock
+    assert default._poller.forked() is False  # never started: no thread in the child either
+    assert named._poller.forked() is False
+    assert default._poll_lock is not lock
+    assert default.replica.endswith(f":{__import__('os').getpid()}")
+    assert default._report["replica"] == default.replica
+    assert named.replica == "r1"

@@ -81,7 +81,7 @@ def _cli(*args: str, real: bool = True) -> subprocess.CompletedProcess[str]:
             env=ENV, capture_output=True, text=True, timeout=30, check=False,
         )
     action, name, _, url = args[:4]
-    Flags(RedisStore(url), refresh=None).set(name, action == "on", actor="pytest")
+    Flags(RedisStore(url), refresh=None).set(name, on=action == "on", actor="pytest")
     return subprocess.CompletedProcess(args, 0, "", "")
 
 

@@ -248,7 +248,7 @@ def test_subscription_restarts_in_a_forked_child(store: RedisStore) -> None:
         os.close(read_fd)
         heard = threading.Event()
         subscription._callback = heard.set
-        ok = heard.wait(5) and subscription._thread.is_alive()
+        ok = heard.wait(5) and subscription._poller.running
         os.write(write_fd, b"1" if ok else b"0")
         os._exit(0)
     os.close(write_fd)
@@ -305,7 +305,7 @@ def test_idle_subscription_pings_and_ignores_pongs(
     store: RedisStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A quiet subscription pings the server; the pongs trigger no callback."""
-    import aiguard.state._redis as module
+    import aiguard.state._subscription as module
 
     monkeypatch.setattr(module, "_PING_AFTER", 0.0)
     calls: list[int] = []
@@ -343,3 +343,22 @@ def test_a_server_that_never_answers_times_out_quickly() -> None:
             store.read_all()
         elapsed = time.perf_counter() - started
     assert 0.15 < elapsed < 1.5
+
+
+def test_write_missing_against_a_dead_server_is_a_counted_store_error() -> None:
+    """Registering flags with nothing listening raises StoreError quickly and counts it."""
+    store = RedisStore("redis://127.0.0.1:1/0")
+    with pytest.raises(StoreError, match="register the flags"):
+        store.write_missing({"a": {"on": True}})
+    assert store.errors == 1
+
+
+def test_write_missing_refuses_an_invalid_record_before_any_io() -> None:
+    """An invalid name or record is refused before Redis is contacted (nothing counted)."""
+    store = RedisStore("redis://127.0.0.1:1/0")
+    with pytest.raises(InvalidInputError):
+        store.write_missing({"Bad Name": {"on": True}})
+    with pytest.raises(InvalidInputError):
+        store.write_missing({"a": {"on": "yes"}})
+    assert store.write_missing({}) == []
+    assert store.errors == 0

@@ -118,14 +118,14 @@ def test_flag_changes_of_a_guards_flag_set() -> None:
         return x
 
     events = Events().watch(predict)
-    flags.set("recs.personalized", False, reason="INC-42")
+    flags.set("recs.personalized", on=False, reason="INC-42")
     assert predict(1.0) == -1.0
     (change,) = events.flag_changes
     assert (change.name, change.new.on, change.new.reason) == ("recs.personalized", False, "INC-42")
     assert events.transitions == []
     assert [o.reason for o in events.outcomes] == ["disabled"]
     events.close()
-    flags.set("recs.personalized", True)
+    flags.set("recs.personalized", on=True)
     assert len(events.flag_changes) == 1
     flags.close()
 

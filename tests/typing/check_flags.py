@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiguard import EnvStore, FileStore, Flags, MemoryStore, kill_switch
-from aiguard.contain.flags import FlagChange, FlagsStatus, FlagState  # noqa: TC001
+from aiguard.contain.flags import FlagChange, FlagsStatus, FlagState
 from aiguard.typing import FlagStore  # noqa: TC001 - used at run time in this check
 
 stores: list[FlagStore] = [MemoryStore(), FileStore("/tmp/flags.json"), EnvStore()]
@@ -61,3 +61,7 @@ def on_change(change: FlagChange) -> None:
 
 
 flags.add_listener(on_change)
+
+flags.set("recs", False)  # type: ignore[call-arg]  # on/off is keyword-only
+FlagState("recs", False)  # type: ignore[call-arg]
+registration_errors: int = flags.status.registration_errors

@@ -42,7 +42,7 @@ _UNREADABLE = frozenset({ErrorCode.PROVIDER_NOT_READY, ErrorCode.PROVIDER_FATAL,
 
 class _BooleanClient(Protocol):
     def get_boolean_details(
-        self, flag_key: str, default_value: bool, evaluation_context: Any = None
+        self, flag_key: str, *, default_value: bool, evaluation_context: Any = None
     ) -> Any: ...
 
 
@@ -62,7 +62,7 @@ class AiguardProvider(AbstractProvider):
         >>> import aiguard as ag
         >>> from openfeature import api
         >>> flags = ag.Flags(refresh=None)
-        >>> flags.set("recs.personalized", False, reason="3 AM", actor="ops")
+        >>> flags.set("recs.personalized", on=False, reason="3 AM", actor="ops")
         >>> api.set_provider(AiguardProvider(flags), domain="doctest")
         >>> api.get_client("doctest").get_boolean_value("recs.personalized", True)
         False
@@ -229,7 +229,9 @@ class OpenFeatureStore:
         records: dict[str, dict[str, Any]] = {}
         for name in self.names:
             try:
-                details = self.client.get_boolean_details(name, True, self.context)  # noqa: FBT003
+                details = self.client.get_boolean_details(
+                    name, default_value=True, evaluation_context=self.context
+                )
             except Exception as exc:
                 raise StoreError(f"OpenFeature could not evaluate {name!r}: {exc!r}") from exc
             code = details.error_code
@@ -244,7 +246,7 @@ class OpenFeatureStore:
                 if name in self._last_good:
                     records[name] = dict(self._last_good[name])
                 continue
-            record = make_record(details.value, reason=f"openfeature: {details.reason}")
+            record = make_record(on=details.value, reason=f"openfeature: {details.reason}")
             self._last_good[name] = record
             records[name] = dict(record)
         return records

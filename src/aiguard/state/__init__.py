@@ -7,9 +7,10 @@ replicas of a fleet share a circuit breaker's verdict (:func:`share_breaker`).
 """
 
 from aiguard.state._boards import BreakerBoard, FileBoard, MemoryBoard
+from aiguard.state._env import EnvStore
 from aiguard.state._fleet import FleetBreaker, FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
-from aiguard.state._stores import EnvStore, FileStore, MemoryStore
+from aiguard.state._stores import FileStore, MemoryStore
 
 __all__ = [
     "BreakerBoard",

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from aiguard._core._poller import renew_after_fork
 from aiguard.errors import StoreError
 
 if TYPE_CHECKING:
@@ -76,12 +77,10 @@ class MemoryBoard:
 _FILE_LOCK = threading.Lock()
 
 
+@renew_after_fork  # before the pollers of shared breakers restart in the child
 def _renew_file_lock() -> None:  # pragma: no cover - runs in forked children
     global _FILE_LOCK
     _FILE_LOCK = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_renew_file_lock)
 
 
 class FileBoard:

@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import socket
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from aiguard._core._clock import validate_clock
+from aiguard._core._poller import Poller
+from aiguard._core._validate import count, duration
 from aiguard.errors import ConfigurationError
 from aiguard.state._boards import BreakerBoard, FileBoard, MemoryBoard
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import timedelta
 
     from aiguard.typing import Clock
 
@@ -41,9 +42,16 @@ _log = logging.getLogger("aiguard")
 _TRIPPED = frozenset({"open", "half_open"})
 
 
-def _positive_int(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 1:
-        raise ConfigurationError(attribute.name, "an integer >= 1", value)
+def _tripped(value: object) -> int:
+    return count(value, "tripped")
+
+
+def _of(value: object) -> int:
+    return count(value, "of")
+
+
+def _within(value: object) -> float:
+    return duration(value, "within")
 
 
 @attrs.frozen
@@ -68,16 +76,14 @@ class FleetRule:
         1
     """
 
-    tripped: int = attrs.field(validator=_positive_int)
-    of: int = attrs.field(validator=_positive_int)
-    within: float = attrs.field(converter=float)
+    tripped: int = attrs.field(converter=_tripped)
+    of: int = attrs.field(converter=_of)
+    within: float = attrs.field(converter=_within)
 
     def __attrs_post_init__(self) -> None:
-        """Check that the rule can be met and the window is a positive duration."""
+        """Check that the rule can be met."""
         if self.tripped > self.of:
             raise ConfigurationError("tripped", f"<= of ({self.of})", self.tripped)
-        if not (self.within > 0 and math.isfinite(self.within)):
-            raise ConfigurationError("within", "a finite number of seconds > 0", self.within)
 
     def __str__(self) -> str:
         """Read the rule as a sentence."""
@@ -149,7 +155,7 @@ class FleetBreaker:
         rule: FleetRule,
         name: str | None = None,
         replica: str | None = None,
-        interval: float = 1.0,
+        interval: float | timedelta = 1.0,
         clock: Clock = time.time,
         start: bool = True,
     ) -> None:
@@ -165,15 +171,13 @@ class FleetBreaker:
         name = name if name is not None else getattr(breaker, "name", None)
         if not isinstance(name, str) or not name:
             raise ConfigurationError("name", "a non-empty string (the breaker has no name)", name)
-        if not isinstance(interval, (int, float)) or not (0 < interval < math.inf):
-            raise ConfigurationError("interval", "a finite number of seconds > 0", interval)
         if replica is not None and (not isinstance(replica, str) or not replica):
             raise ConfigurationError("replica", "a non-empty string or None", replica)
         self.breaker = breaker
         self.board = board
         self.rule = rule
         self.name = name
-        self.interval = float(interval)
+        self.interval = duration(interval, "interval")
         self._clock = validate_clock(clock)
         self._replica_given = replica is not None
         self.replica = replica if replica is not None else _default_replica()
@@ -187,16 +191,16 @@ class FleetBreaker:
         self._poll_lock = threading.Lock()
         state = _state_name(breaker.state)
         self._report = self._make_report(state, self._clock() if state in _TRIPPED else None)
-        self._wake = threading.Event()
+        self._poller = Poller(
+            self.poll, interval=self.interval, name=f"aiguard-fleet-{self.name}", first=0,
+            after_fork=self._after_fork, start=False,
+        )
         try:  # transitions only: per-call outcome events would cost an allocation per call
             breaker.add_listener(self._on_event, outcomes=False)
         except TypeError:  # a breaker whose listeners only ever see transitions
             breaker.add_listener(self._on_event)
-        self._thread: threading.Thread | None = None
         if start:
-            self._start()
-            ref = weakref.ref(self)
-            os.register_at_fork(after_in_child=lambda: FleetBreaker._after_fork(ref))
+            self._poller.start()
 
     def __repr__(self) -> str:
         """Show the breaker name, replica, rule and whether the fleet is engaged."""
@@ -221,32 +225,16 @@ class FleetBreaker:
         else:
             tripped_at = None
         self._report = self._make_report(state, tripped_at)
-        self._wake.set()
+        self._poller.wake()
 
     # -- the background poller ---------------------------------------------
 
-    @staticmethod
-    def _after_fork(ref: weakref.ref[FleetBreaker]) -> None:  # pragma: no cover - in children
-        fleet = ref()
-        if fleet is not None and not fleet._closed:
-            fleet._poll_lock = threading.Lock()
-            if not fleet._replica_given:
-                fleet.replica = _default_replica()
-                fleet._report = {**fleet._report, "replica": fleet.replica}
-            fleet._start()
-
-    def _start(self) -> None:
-        self._wake = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"aiguard-fleet-{self.name}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._closed:
-            self._wake.clear()
-            self.poll()
-            self._wake.wait(self.interval)
+    def _after_fork(self) -> None:
+        """In a forked child, before the poller restarts: a fresh lock and replica id."""
+        self._poll_lock = threading.Lock()
+        if not self._replica_given:
+            self.replica = _default_replica()
+            self._report = {**self._report, "replica": self.replica}
 
     def poll(self) -> bool:
         """Post this replica's report, read the board, apply the rule; return ``engaged``.
@@ -307,7 +295,7 @@ class FleetBreaker:
     def close(self) -> None:
         """Stop the poller, release a breaker the rule forced open, take our report down."""
         self._closed = True
-        self._wake.set()
+        self._poller.stop()
         with self._poll_lock:
             if self._forced and _state_name(self.breaker.state) == "forced_open":
                 self.breaker.reset()
@@ -323,7 +311,7 @@ def share_breaker(
     rule: FleetRule,
     name: str | None = None,
     replica: str | None = None,
-    interval: float = 1.0,
+    interval: float | timedelta = 1.0,
     clock: Clock = time.time,
     start: bool = True,
 ) -> FleetBreaker:
@@ -336,7 +324,7 @@ def share_breaker(
         rule: when to open every replica, e.g. ``FleetRule(tripped=3, of=10, within=60)``.
         name: the shared breaker's name on the board (default: ``breaker.name``).
         replica: this replica's id (default ``hostname:pid``, renewed in forked children).
-        interval: seconds between polls of the board.
+        interval: seconds between polls of the board (a number or a timedelta).
         clock: wall-clock seconds, comparable between hosts (default :func:`time.time`).
         start: start the background poller (``False``: call :meth:`FleetBreaker.poll` yourself).
 

@@ -28,7 +28,8 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from aiguard.errors import InvalidInputError
+from aiguard._core._validate import real
+from aiguard.errors import ConfigurationError, InvalidInputError
 
 __all__ = [
     "ALL",
@@ -52,6 +53,7 @@ HISTORY_LIMIT: Final = 100
 _TEXT_LIMIT: Final = 1000
 
 _EXPECTED_NAME: Final = "a flag name matching [a-z0-9][a-z0-9._-]{0,127}"
+_EXPECTED_PERCENT: Final = "a number in [0, 100] or None"
 
 
 def validate_name(name: object, *, argument: str = "name") -> str:
@@ -74,8 +76,11 @@ def validate_name(name: object, *, argument: str = "name") -> str:
 def validate_percent(percent: object, *, argument: str = "percent") -> float | None:
     """Return *percent* as a float in [0, 100] (or None), else raise InvalidInputError.
 
+    Numpy scalars are accepted, bools refused (see :mod:`aiguard._core._validate`).
+
     Example:
-        >>> validate_percent(25)
+        >>> import numpy as np
+        >>> validate_percent(np.float32(25))
         25.0
         >>> validate_percent(101)
         Traceback (most recent call last):
@@ -84,14 +89,10 @@ def validate_percent(percent: object, *, argument: str = "percent") -> float | N
     """
     if percent is None:
         return None
-    if (
-        isinstance(percent, bool)
-        or not isinstance(percent, (int, float))
-        or not math.isfinite(percent)
-        or not 0 <= percent <= 100
-    ):
-        raise InvalidInputError(argument, "a number in [0, 100] or None", repr(percent))
-    return float(percent)
+    try:  # the shared validator (numpy scalars in, bools out); a change is input, not config
+        return real(percent, argument, low=0.0, high=100.0, expected=_EXPECTED_PERCENT)
+    except ConfigurationError as exc:
+        raise InvalidInputError(argument, _EXPECTED_PERCENT, repr(exc.got)) from None
 
 
 def _validate_text(value: object, argument: str) -> str | None:
@@ -108,7 +109,7 @@ class FlagState:
     """One flag's current value, as read from a store or declared in code.
 
     Attributes:
-        name: the flag name.
+        name: the flag name (the only positional field).
         on: whether the feature is on (for everyone in ``percent``).
         percent: share of keys in the rollout, in [0, 100]; None means everyone.
         updated_at: wall-clock seconds since the epoch of the last change
@@ -125,12 +126,12 @@ class FlagState:
     """
 
     name: str
-    on: bool
-    percent: float | None = None
-    updated_at: float | None = None
-    actor: str | None = None
-    reason: str | None = None
-    source: Literal["store", "declared"] = "store"
+    on: bool = attrs.field(kw_only=True)
+    percent: float | None = attrs.field(default=None, kw_only=True)
+    updated_at: float | None = attrs.field(default=None, kw_only=True)
+    actor: str | None = attrs.field(default=None, kw_only=True)
+    reason: str | None = attrs.field(default=None, kw_only=True)
+    source: Literal["store", "declared"] = attrs.field(default="store", kw_only=True)
 
     @property
     def fully_on(self) -> bool:
@@ -159,8 +160,8 @@ class FlagState:
 
 
 def make_record(
-    on: object,
     *,
+    on: object,
     percent: object = None,
     updated_at: float | None = None,
     actor: object = None,
@@ -173,7 +174,7 @@ def make_record(
             *actor* or *reason* not a short string.
 
     Example:
-        >>> make_record(True, percent=10, updated_at=0.0, actor="ana", reason="canary")
+        >>> make_record(on=True, percent=10, updated_at=0.0, actor="ana", reason="canary")
         {'on': True, 'percent': 10.0, 'updated_at': 0.0, 'actor': 'ana', 'reason': 'canary'}
     """
     if not isinstance(on, bool):

@@ -17,24 +17,39 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import os
-import threading
-import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core._validate import count, duration
 from aiguard.errors import ConfigurationError, InvalidInputError, MissingExtraError, StoreError
 from aiguard.state._records import HISTORY_LIMIT, parse_record
+from aiguard.state._subscription import Subscription
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import timedelta
 
-__all__ = ["RedisStore", "Subscription"]
+__all__ = ["RedisStore"]
 
 _log = logging.getLogger("aiguard")
 _SCHEMES = ("redis://", "rediss://", "unix://")
-_PING_AFTER = 5.0  # seconds of silence before the subscriber checks the server is alive
+# KEYS: the flags hash, then one history list per flag; ARGV: the history limit, the
+# channel, then a name and its JSON record per flag. HSETNX makes "register unless
+# present" atomic: a record already in the hash (an operator's, another replica's) is
+# never replaced, and only a record that was written goes into the history.
+_WRITE_MISSING = """
+local written = {}
+for i = 2, #KEYS do
+  local name, payload = ARGV[2 * i - 1], ARGV[2 * i]
+  if redis.call('HSETNX', KEYS[1], name, payload) == 1 then
+    redis.call('LPUSH', KEYS[i], payload)
+    redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[1]) - 1)
+    redis.call('PUBLISH', ARGV[2], name)
+    table.insert(written, name)
+  end
+end
+return written
+"""
 
 
 def _import_redis() -> Any:
@@ -74,7 +89,7 @@ class RedisStore:
     Args:
         url: ``redis://[:password@]host:port/db``, ``rediss://...`` or ``unix://path``.
         namespace: prefix of every key, so several services can share one server.
-        socket_timeout: seconds before a read, write or connect gives up.
+        socket_timeout: seconds (or a timedelta) before a read, write or connect gives up.
         history_limit: how many past records are kept per flag.
 
     Raises:
@@ -99,25 +114,21 @@ class RedisStore:
         url: str = "redis://127.0.0.1:6379/0",
         *,
         namespace: str = "aiguard",
-        socket_timeout: float = 0.25,
+        socket_timeout: float | timedelta = 0.25,
         history_limit: int = HISTORY_LIMIT,
     ) -> None:
         if not isinstance(url, str) or not url.startswith(_SCHEMES):
             raise ConfigurationError("url", "a redis://, rediss:// or unix:// URL", url)
         if not isinstance(namespace, str) or not namespace or any(c.isspace() for c in namespace):
             raise ConfigurationError("namespace", "a non-empty string without spaces", namespace)
-        if not isinstance(socket_timeout, (int, float)) or not (
-            socket_timeout > 0 and math.isfinite(socket_timeout)
-        ):
-            raise ConfigurationError("socket_timeout", "a finite number > 0", socket_timeout)
-        if type(history_limit) is not int or history_limit < 1:
-            raise ConfigurationError("history_limit", "an integer >= 1", history_limit)
+        timeout_seconds = duration(socket_timeout, "socket_timeout")
+        limit = count(history_limit, "history_limit")
         redis = _import_redis()
         self._redis = redis
         self.url = url
         self.namespace = namespace
-        self.socket_timeout = float(socket_timeout)
-        self.history_limit = history_limit
+        self.socket_timeout = timeout_seconds
+        self.history_limit = limit
         self._options: dict[str, Any] = {
             "socket_timeout": self.socket_timeout,
             "socket_connect_timeout": self.socket_timeout,
@@ -128,6 +139,7 @@ class RedisStore:
         except ValueError as exc:  # a malformed port, database number, query option...
             raise ConfigurationError("url", f"a valid Redis URL ({exc})", url) from exc
         self._flags_key = f"{namespace}:flags"
+        self._write_missing = self._client.register_script(_WRITE_MISSING)
         self.channel = f"{namespace}:flags:changed"
         self._last_good: dict[str, dict[str, Any]] = {}
         self._reported: set[str] = set()
@@ -140,6 +152,9 @@ class RedisStore:
     def __repr__(self) -> str:
         """Show the URL (password hidden) and the namespace."""
         return f"RedisStore({self._safe_url()!r}, namespace={self.namespace!r})"
+
+    def _new_client(self) -> Any:
+        return self._redis.Redis.from_url(self.url, **self._options)
 
     def _safe_url(self) -> str:
         scheme, sep, rest = self.url.partition("://")
@@ -225,6 +240,32 @@ class RedisStore:
         except self._redis.RedisError as exc:
             raise self._fail("write the flags", exc) from exc
 
+    def write_missing(self, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Store each record whose flag Redis does not hold yet; return the names written.
+
+        One server-side script of ``HSETNX`` per flag: atomic against every
+        other replica and operator, so a stored record is never replaced. Each
+        record written also goes into the history and is announced.
+
+        Raises:
+            InvalidInputError: a name is not a valid flag name, or a record is
+                not a valid flag record that JSON can hold (nothing is written).
+            StoreError: Redis is unreachable or did not answer in time.
+        """
+        names = list(records)
+        args: list[object] = [self.history_limit, self.channel]
+        for name in names:
+            parse_record(name, records[name])
+            args += [name, _encode("record", records[name])]
+        if not names:
+            return []
+        keys = [self._flags_key, *(f"{self.namespace}:history:{name}" for name in names)]
+        try:
+            written: list[bytes] = self._write_missing(keys=keys, args=args)
+        except self._redis.RedisError as exc:
+            raise self._fail("register the flags", exc) from exc
+        return [name.decode("utf-8") for name in written]
+
     def history(self, name: str) -> list[dict[str, Any]]:
         """Return the stored records of flag *name*, oldest first (garbage entries skipped).
 
@@ -248,7 +289,9 @@ class RedisStore:
         Returns:
             The :class:`Subscription`; ``close()`` it to stop.
         """
-        subscription = Subscription(self, callback)
+        subscription = Subscription(
+            self.channel, callback, connect=self._new_client, errors=(self._redis.RedisError,)
+        )
         self._subscriptions.add(subscription)
         return subscription
 
@@ -295,94 +338,3 @@ class RedisStore:
         for subscription in list(self._subscriptions):
             subscription.close()
         self._client.close()
-
-
-class Subscription:
-    """A background thread turning ``{namespace}:flags:changed`` messages into callbacks.
-
-    Made by :meth:`RedisStore.subscribe`. Reconnects with capped exponential
-    back-off after an outage, and restarts itself in a forked child process.
-    A callback that raises is counted in :attr:`errors` and logged once; the
-    thread carries on.
-
-    Example:
-        >>> sub = RedisStore("redis://127.0.0.1:1/0").subscribe(lambda: None)
-        >>> sub.close()
-        >>> sub.closed
-        True
-    """
-
-    def __init__(
-        self, store: RedisStore, callback: Callable[[], object], *, max_delay: float = 2.0
-    ) -> None:
-        self._store = store
-        self._callback = callback
-        self._max_delay = max_delay
-        self.connects = 0
-        """How many times the subscription (re)connected."""
-        self.errors = 0
-        """Connection failures plus callbacks that raised."""
-        self.closed = False
-        self._start()
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: Subscription._after_fork(ref))
-
-    @staticmethod
-    def _after_fork(ref: weakref.ref[Subscription]) -> None:  # pragma: no cover - in children
-        subscription = ref()
-        if subscription is not None and not subscription.closed:
-            subscription._start()
-
-    def _start(self) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"aiguard-subscribe-{self._store.channel}", daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop the thread (it exits within about a second)."""
-        self.closed = True
-        self._stop.set()
-
-    def _notify(self) -> None:
-        try:
-            self._callback()
-        except Exception as exc:
-            self.errors += 1
-            if self.errors == 1:
-                _log.warning("aiguard: flag change callback %r raised: %r", self._callback, exc)
-
-    def _run(self) -> None:
-        store, stop = self._store, self._stop
-        client = store._redis.Redis.from_url(store.url, **store._options)
-        delay = 0.05
-        connected = True
-        while not stop.is_set():
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                pubsub.subscribe(store.channel)
-                connected = True
-                self.connects += 1
-                delay = 0.05
-                self._notify()  # changes made while we were away announced nothing to us
-                quiet_since = time.monotonic()
-                while not stop.is_set():
-                    message = pubsub.get_message(timeout=0.5)
-                    if message is not None and message["type"] == "message":
-                        self._notify()
-                    if message is not None:
-                        quiet_since = time.monotonic()
-                    elif time.monotonic() - quiet_since > _PING_AFTER:
-                        pubsub.ping()  # notices a dead server that closed nothing
-                        quiet_since = time.monotonic()
-            except (store._redis.RedisError, OSError) as exc:
-                self.errors += 1
-                if connected:  # once per outage
-                    _log.warning("aiguard: %r subscription lost: %s; reconnecting", store, exc)
-                connected = False
-                stop.wait(delay)
-                delay = min(delay * 2, self._max_delay)
-            finally:
-                pubsub.close()
-        client.close()

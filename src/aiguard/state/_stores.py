@@ -1,6 +1,6 @@
-"""Flag stores that need nothing but the standard library: memory, a file, the environment.
+"""Writable flag stores that need nothing but the standard library: memory and a file.
 
-All three implement :class:`aiguard.typing.FlagStore` (``read_all`` and
+Both implement :class:`aiguard.typing.FlagStore` (``read_all`` and
 ``write``); the memory and file stores also keep a bounded ``history`` per
 flag. They move JSON records (see :mod:`aiguard.state._records`); the flag set
 validates them.
@@ -18,8 +18,9 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core._validate import count
 from aiguard.errors import ConfigurationError, StoreError
-from aiguard.state._records import HISTORY_LIMIT, NAME_PATTERN, encode_record
+from aiguard.state._records import HISTORY_LIMIT, encode_record
 
 _flock: Callable[[int, int], object] | None
 try:
@@ -32,16 +33,10 @@ except ImportError:  # pragma: no cover - Windows: no inter-process lock, docume
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["EnvStore", "FileStore", "MemoryStore"]
+__all__ = ["FileStore", "MemoryStore"]
 
 _log = logging.getLogger("aiguard")
 _FORMAT = "aiguard.flags/1"
-
-
-def _check_limit(history_limit: object) -> int:
-    if type(history_limit) is not int or history_limit < 1:
-        raise ConfigurationError("history_limit", "an integer >= 1", history_limit)
-    return history_limit
 
 
 class MemoryStore:
@@ -64,7 +59,7 @@ class MemoryStore:
     """
 
     def __init__(self, *, history_limit: int = HISTORY_LIMIT) -> None:
-        self.history_limit = _check_limit(history_limit)
+        self.history_limit = count(history_limit, "history_limit")
         self._lock = threading.Lock()
         self._records: dict[str, str] = {}
         self._history: dict[str, deque[str]] = {}
@@ -87,11 +82,38 @@ class MemoryStore:
         """
         text = encode_record(record)
         with self._lock:
-            self._records[name] = text
-            history = self._history.get(name)
-            if history is None:
-                history = self._history[name] = deque(maxlen=self.history_limit)
-            history.append(text)
+            self._put(name, text)
+
+    def write_missing(self, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Store each record whose flag the store does not hold yet; return the names written.
+
+        Atomic (one lock): a record already stored is never replaced.
+
+        Raises:
+            InvalidInputError: a record cannot be stored as JSON (nothing is written).
+
+        Example:
+            >>> store = MemoryStore()
+            >>> store.write("a", {"on": False})
+            >>> store.write_missing({"a": {"on": True}, "b": {"on": True}})
+            ['b']
+            >>> store.read_all()["a"]
+            {'on': False}
+        """
+        texts = {name: encode_record(record) for name, record in records.items()}
+        with self._lock:
+            missing = [name for name in texts if name not in self._records]
+            for name in missing:
+                self._put(name, texts[name])
+        return missing
+
+    def _put(self, name: str, text: str) -> None:
+        """Store *text* for *name* and append it to the history; the caller holds the lock."""
+        self._records[name] = text
+        history = self._history.get(name)
+        if history is None:
+            history = self._history[name] = deque(maxlen=self.history_limit)
+        history.append(text)
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Return the last records written for *name*, oldest first."""
@@ -136,7 +158,7 @@ class FileStore:
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise ConfigurationError("path", "a file path", path)
         self.path = Path(path)
-        self.history_limit = _check_limit(history_limit)
+        self.history_limit = count(history_limit, "history_limit")
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._thread_lock = threading.Lock()
         self._last_bytes: bytes | None = None
@@ -261,24 +283,46 @@ class FileStore:
             StoreError: the file cannot be written, or holds something that
                 is not a flag file (fix or remove it first: nothing is overwritten).
         """
-        text = encode_record(record)
+        self._update({name: json.loads(encode_record(record))}, replace=True)
+
+    def write_missing(self, records: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Store each record whose flag the file does not hold yet; return the names written.
+
+        Atomic across processes (under the file lock): a record already in the
+        file is never replaced, and the file is rewritten only when something
+        was missing.
+
+        Raises:
+            InvalidInputError: a record cannot be stored as JSON (nothing is written).
+            StoreError: as for :meth:`write`.
+        """
+        values = {name: json.loads(encode_record(record)) for name, record in records.items()}
+        return self._update(values, replace=False)
+
+    def _update(self, values: Mapping[str, Any], *, replace: bool) -> list[str]:
+        """Under the lock, put *values* (only missing ones unless *replace*); return their names."""
         with self._locked():
             data = self._read_bytes()
             empty = {"format": _FORMAT, "flags": {}, "history": {}}
             doc: dict[str, Any] = empty if data is None else self._parse(data)
-            value = json.loads(text)
-            doc.setdefault("flags", {})[name] = value
+            flags = doc.setdefault("flags", {})
+            names = [name for name in values if replace or name not in flags]
+            if not names:
+                return names
             histories = doc.get("history")
             if not isinstance(histories, dict):
                 histories = doc["history"] = {}
-            history = histories.get(name)
-            history = [*history, value] if isinstance(history, list) else [value]
-            histories[name] = history[-self.history_limit :]
+            for name in names:
+                flags[name] = value = values[name]
+                history = histories.get(name)
+                history = [*history, value] if isinstance(history, list) else [value]
+                histories[name] = history[-self.history_limit :]
             doc["format"] = _FORMAT
             try:
                 self._replace(json.dumps(doc, indent=1, sort_keys=True).encode())
             except OSError as exc:
                 raise self._fail(f"{self!r} cannot be written: {exc}", "write") from exc
+            return names
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Return the last records written for *name*, oldest first.
@@ -292,114 +336,3 @@ class FileStore:
         history = self._parse(data).get("history", {})
         records = history.get(name, []) if isinstance(history, dict) else []
         return [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
-
-
-_ON = frozenset({"on", "true", "1", "yes", "enabled"})
-_OFF = frozenset({"off", "false", "0", "no", "disabled"})
-
-
-class EnvStore:
-    """Flags from environment variables: read-only, for containers and local runs.
-
-    ``AIGUARD_FLAG_RECS__PERSONALIZED=off`` sets flag ``recs.personalized``:
-    the part after the prefix is lower-cased and ``__`` becomes ``.``
-    (:meth:`variable` gives the name to use). Values, case-insensitive:
-    ``on``/``true``/``1``/``yes``/``enabled``, ``off``/``false``/``0``/``no``/
-    ``disabled``, or a rollout share such as ``25%`` (on for 25 % of keys).
-    A value that is none of these is ignored (the flag keeps its last good
-    value), counted in :attr:`garbage` and logged once. :meth:`write` raises
-    :class:`~aiguard.errors.StoreError`: change the environment and restart.
-
-    Args:
-        prefix: the variable prefix.
-        environ: the mapping to read (default: ``os.environ``, read at each refresh).
-
-    Example:
-        >>> store = EnvStore(environ={"AIGUARD_FLAG_RECS__PERSONALIZED": "off",
-        ...                           "AIGUARD_FLAG_SEARCH": "25%", "PATH": "/bin"})
-        >>> store.read_all()["recs.personalized"]["on"]
-        False
-        >>> store.read_all()["search"]["percent"]
-        25.0
-        >>> EnvStore.variable("recs.personalized")
-        'AIGUARD_FLAG_RECS__PERSONALIZED'
-    """
-
-    def __init__(
-        self, prefix: str = "AIGUARD_FLAG_", *, environ: Mapping[str, str] | None = None
-    ) -> None:
-        if not isinstance(prefix, str) or not prefix:
-            raise ConfigurationError("prefix", "a non-empty string", prefix)
-        self.prefix = prefix
-        self._environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._last_good: dict[str, dict[str, Any]] = {}
-        self._reported: set[str] = set()
-        self.garbage = 0
-        """Variables whose name or value could not be understood, counted per read."""
-
-    def __repr__(self) -> str:
-        """Show the prefix."""
-        return f"EnvStore({self.prefix!r})"
-
-    @staticmethod
-    def variable(name: str, prefix: str = "AIGUARD_FLAG_") -> str:
-        """Return the environment variable that sets flag *name*."""
-        return prefix + name.upper().replace(".", "__")
-
-    def _parse(self, variable: str, value: str) -> tuple[str, dict[str, Any]] | None:
-        name = variable[len(self.prefix) :].lower().replace("__", ".")
-        if NAME_PATTERN.fullmatch(name) is None:
-            return None
-        text = value.strip().lower()
-        percent: float | None = None
-        if text in _ON:
-            on = True
-        elif text in _OFF:
-            on = False
-        elif text.endswith("%"):
-            try:
-                percent = float(text[:-1])
-            except ValueError:
-                return None
-            if not 0 <= percent <= 100:  # also refuses nan
-                return None
-            on = True
-        else:
-            return None
-        record = {"on": on, "percent": percent, "reason": f"environment variable {variable}"}
-        return name, record
-
-    def read_all(self) -> dict[str, dict[str, Any]]:
-        """Return the records of every ``PREFIX*`` variable that holds a valid value."""
-        records: dict[str, dict[str, Any]] = {}
-        for variable, value in list(self._environ.items()):
-            if not variable.startswith(self.prefix):
-                continue
-            parsed = self._parse(variable, value)
-            if parsed is not None:
-                records[parsed[0]] = parsed[1]
-                continue
-            self.garbage += 1
-            if variable not in self._reported:
-                self._reported.add(variable)
-                _log.warning(
-                    "aiguard: ignoring %s=%.40r (expected on, off or a share like 25%%)",
-                    variable, value,
-                )
-            name = variable[len(self.prefix) :].lower().replace("__", ".")
-            if name in self._last_good:
-                records[name] = self._last_good[name]
-        self._last_good = records
-        return {name: dict(record) for name, record in records.items()}
-
-    def write(self, name: str, record: Mapping[str, Any]) -> None:
-        """Refuse: the environment is read-only to a running process.
-
-        Raises:
-            StoreError: always.
-        """
-        del record
-        raise StoreError(
-            f"EnvStore is read-only: set {self.variable(name, self.prefix)} in the "
-            "environment and restart, or use a FileStore or RedisStore to flip flags live"
-        )

@@ -132,7 +132,13 @@ def _value(state: FlagState) -> str:
         return "off"
     if state.percent is None or state.percent >= 100:
         return "on"
-    return f"on {state.percent:g}%"
+    return f"on {_figure(state.percent)}%"
+
+
+def _figure(number: float) -> str:
+    """A share for people: at most three decimals, no float noise (4.36, not 4.360000000000003)."""
+    text = f"{number:.3f}".rstrip("0").rstrip(".")
+    return text if text != "0" or number == 0 else f"{number:.2g}"
 
 
 def _row(state: FlagState) -> list[str]:
@@ -284,7 +290,7 @@ def _change(
     actor = args.actor or (f"{user}@{socket.gethostname()}" if user else default_actor())
     flags = Flags(store, refresh=None)
     try:
-        flags.set(name, on, percent=percent, reason=args.reason, actor=actor)
+        flags.set(name, on=on, percent=percent, reason=args.reason, actor=actor)
     except InvalidInputError as exc:
         raise _Exit(USAGE_ERROR, str(exc)) from exc
     except (StoreError, OSError) as exc:

@@ -60,18 +60,11 @@ def kill_switch(name: str, *, flags: Flags, fallback: Callable[..., Any] | None 
         ...     return [f"picked for {user}"]
         >>> recommend("ana")
         ['picked for ana']
-        >>> flags.set("recs.personalized", False, reason="drift")
+        >>> flags.set("recs.personalized", on=False, reason="drift")
         >>> recommend("ana")
         ['bestsellers']
     """
-    try:
-        validate_name(name)
-    except InvalidInputError as exc:
-        raise ConfigurationError("name", exc.expected, name) from None
-    if not callable(getattr(flags, "enabled", None)):
-        raise ConfigurationError("flags", "an aiguard Flags object", flags)
-    if fallback is not None and not callable(fallback):
-        raise ConfigurationError("fallback", "a callable or None", fallback)
+    _check(name, flags, fallback)
     enabled = flags.enabled
     message = f"feature {name!r} is switched off (kill switch)"
     async_fallback = fallback is not None and inspect.iscoroutinefunction(fallback)
@@ -101,6 +94,17 @@ def kill_switch(name: str, *, flags: Flags, fallback: Callable[..., Any] | None 
         return functools.wraps(fn)(switched)
 
     return decorate
+
+
+def _check(name: object, flags: object, fallback: object) -> None:
+    try:
+        validate_name(name)
+    except InvalidInputError as exc:
+        raise ConfigurationError("name", exc.expected, name) from None
+    if not callable(getattr(flags, "enabled", None)):
+        raise ConfigurationError("flags", "an aiguard Flags object", flags)
+    if fallback is not None and not callable(fallback):
+        raise ConfigurationError("fallback", "a callable or None", fallback)
 
 
 def _async_shell(

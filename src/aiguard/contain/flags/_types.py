@@ -28,8 +28,8 @@ class FlagSpec:
     """
 
     name: str
-    default: bool = True
-    description: str | None = None
+    default: bool = attrs.field(default=True, kw_only=True)
+    description: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen(slots=True)
@@ -69,6 +69,8 @@ class FlagsStatus:
         invalid_records: records ignored because they failed validation.
         listener_errors: listener calls that raised.
         last_error: the last read error, as text.
+        registration_errors: failed attempts to register declared flags in
+            the store (retried at every refresh until they land).
 
     Example:
         >>> from aiguard import Flags
@@ -82,3 +84,4 @@ class FlagsStatus:
     invalid_records: int
     listener_errors: int
     last_error: str | None
+    registration_errors: int = 0
