@@ -9,6 +9,7 @@ primitives that wrap ``model.predict`` in microseconds.
 from importlib.metadata import PackageNotFoundError, version
 
 from aiguard import checks
+from aiguard.classify import Policy, Severity, rules
 from aiguard.contain._breaker import (
     BreakerEvent,
     BreakerMetrics,
@@ -22,6 +23,7 @@ from aiguard.contain._guard import Guard, guard, wrap
 from aiguard.contain._limits import Bulkhead, RateLimit
 from aiguard.contain._outcome import Outcome
 from aiguard.contain._timing import Backoff, RetryBudget, hedge, retry, timeout
+from aiguard.detect._signal import Signal
 from aiguard.errors import (
     AiguardError,
     BulkheadFullError,
@@ -38,6 +40,7 @@ from aiguard.errors import (
     StoreError,
     UnknownFlagError,
 )
+from aiguard.review import Escalation, Incident, IncidentLog, Incidents, Status, Webhook
 from aiguard.state._fleet import FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
 from aiguard.state._stores import EnvStore, FileStore, MemoryStore
@@ -60,6 +63,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "EnvStore",
+    "Escalation",
     "FallbackFailedError",
     "FeatureDisabledError",
     "FileStore",
@@ -71,18 +75,26 @@ __all__ = [
     "FleetRule",
     "Guard",
     "GuardTimeoutError",
+    "Incident",
+    "IncidentLog",
+    "Incidents",
     "InvalidInputError",
     "MemoryStore",
     "MissingExtraError",
     "Outcome",
+    "Policy",
     "RateLimit",
     "RateLimitedError",
     "RedisStore",
     "RetryBudget",
     "RetryBudgetExhaustedError",
+    "Severity",
+    "Signal",
+    "Status",
     "StoreError",
     "TimeWindow",
     "UnknownFlagError",
+    "Webhook",
     "__version__",
     "checks",
     "fallback",
@@ -90,6 +102,7 @@ __all__ = [
     "hedge",
     "kill_switch",
     "retry",
+    "rules",
     "share_breaker",
     "timeout",
     "wrap",

@@ -21,12 +21,13 @@ __all__ = ["main"]
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "drift": ("aiguard.detect._drift._cli", "main", "compare a current data set to a reference"),
     "flags": ("aiguard.contain._flags_cli", "main", "list, read and flip kill switches"),
+    "incidents": ("aiguard.review._cli", "main", "list, show, acknowledge and resolve incidents"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: aiguard COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, _, help_) in _COMMANDS.items()]
+    lines += [f"  {name:<10} {help_}" for name, (_, _, help_) in _COMMANDS.items()]
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ names, counts, shares), never raw input rows or outputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping  # noqa: TC003 - attrs resolves the field annotations
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -45,9 +45,8 @@ def _one_of(options: tuple[str, ...]) -> Any:
         if value not in options:
             from aiguard.errors import ConfigurationError  # noqa: PLC0415 - avoid a cycle at import
 
-            raise ConfigurationError(
-                f"{attribute.name} must be one of {', '.join(map(repr, options))}, got {value!r}"
-            )
+            raise ConfigurationError(attribute.name, f"one of {', '.join(map(repr, options))}",
+                                     value)
 
     return check
 
