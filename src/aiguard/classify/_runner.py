@@ -68,10 +68,10 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name=f"aiguard-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Callable[[], object]) -> None:
-        """Queue *job*; returns at once and never raises."""
+    def submit(self, job: Callable[[], object], *, force: bool = False) -> None:
+        """Queue *job*; returns at once and never raises (*force*: even past the limit)."""
         with self._cond:
-            if len(self._jobs) >= MAX_QUEUE:
+            if len(self._jobs) >= MAX_QUEUE and not force:
                 self.dropped += 1
                 log_once(f"worker-full:{self.name}", "aiguard: %s queue is full; jobs are "
                          "dropped and counted", self.name, exc_info=False)
@@ -93,7 +93,7 @@ class Worker:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued job and every due timer has run; False on timeout."""
         done = threading.Event()
-        self.submit(done.set)
+        self.submit(done.set, force=True)
         if not done.wait(timeout):
             return False
         with self._cond:

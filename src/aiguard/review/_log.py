@@ -141,7 +141,11 @@ class FileLines:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the file's exclusive lock (other writing processes wait)."""
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise StoreError(f"cannot lock the incident log {str(self.path)!r}: "
+                             f"{exc.strerror}") from exc
         try:
             yield
         finally:

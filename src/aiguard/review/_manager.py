@@ -347,7 +347,7 @@ class Incidents(Watchers):
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued signal and event, and the fallback counts, are recorded."""
-        self.worker.submit(self.report_counts)
+        self.worker.submit(self.report_counts, force=True)
         return self.worker.flush(timeout)
 
     def close(self) -> None:
