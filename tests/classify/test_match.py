@@ -28,11 +28,15 @@ def test_kind_and_source() -> None:
 
 def test_thresholds_on_value_ratio_and_drop() -> None:
     """value_above/below, ratio_above (3 s vs 200 ms is 15x) and drop_above."""
-    assert rules.value_above(3.0)(sig()) and not rules.value_above(3.1)(sig())
-    assert rules.value_below(3.0)(sig()) and not rules.value_below(2.9)(sig())
-    assert rules.ratio_above(15)(sig()) and not rules.ratio_above(15.1)(sig())
+    assert rules.value_above(3.0)(sig())
+    assert not rules.value_above(3.1)(sig())
+    assert rules.value_below(3.0)(sig())
+    assert not rules.value_below(2.9)(sig())
+    assert rules.ratio_above(15)(sig())
+    assert not rules.ratio_above(15.1)(sig())
     perf = sig(kind="performance", value=0.80, baseline=0.92)
-    assert rules.drop_above(0.12)(perf) and not rules.drop_above(0.13)(perf)
+    assert rules.drop_above(0.12)(perf)
+    assert not rules.drop_above(0.13)(perf)
 
 
 def test_missing_baseline_or_nan_never_matches() -> None:

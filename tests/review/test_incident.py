@@ -39,7 +39,8 @@ def test_statuses_only_move_forward_and_may_skip() -> None:
     """detected -> contained -> resolved is fine; back to mitigated is refused."""
     inc = fresh().apply(rec("status", 60, actor="aiguard", status="contained"))
     inc = inc.apply(rec("status", 600, status="resolved", why="fixed"))
-    assert inc.status is Status.RESOLVED and not inc.is_open
+    assert inc.status is Status.RESOLVED
+    assert not inc.is_open
     with pytest.raises(InvalidInputError, match="status must be a status after 'resolved'"):
         inc.apply(rec("status", 700, status="mitigated"))
     with pytest.raises(InvalidInputError, match="status must be one of"):
@@ -84,7 +85,8 @@ def test_times_to_each_phase_and_time_at_each_severity() -> None:
     assert inc.time_to_resolve == 3600.0
     assert inc.time_at_severity() == {"medium": 300.0, "high": 3300.0}
     assert fresh().time_at_severity(now=T0 + 50) == {"medium": 50.0}
-    assert fresh().time_to_contain is None and fresh().time_to_detect is None
+    assert fresh().time_to_contain is None
+    assert fresh().time_to_detect is None
 
 
 def test_roles_signals_actions_counts_fields_factors_items_tags() -> None:

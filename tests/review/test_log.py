@@ -38,7 +38,9 @@ def test_records_survive_a_reopen(tmp_path: Path) -> None:
         before = log.get("INC-1")
     with IncidentLog(path) as again:
         assert again.get("INC-1") == before
-        assert again.records == 3 and again.skipped == 0 and again.torn == 0
+        assert again.records == 3
+        assert again.skipped == 0
+        assert again.torn == 0
         assert [r["op"] for r in again.history("INC-1")] == ["open", "ack", "role"]
     lines = path.read_bytes().splitlines()
     assert all(json.loads(line)["v"] == 1 for line in lines)
@@ -69,7 +71,8 @@ def test_a_torn_only_line_empties_the_file(tmp_path: Path) -> None:
     path = tmp_path / "incidents.jsonl"
     path.write_bytes(b'{"v":1,"id"')
     with IncidentLog(path) as log:
-        assert log.torn == 1 and log.records == 0
+        assert log.torn == 1
+        assert log.records == 0
     assert path.read_bytes() == b""
 
 
@@ -235,7 +238,8 @@ def test_kill_9_mid_stream_loses_no_acknowledged_record(tmp_path: Path, durabili
         with IncidentLog(path) as log:
             seen = [int(e.what.split()[1]) for e in log.get("INC-K").timeline
                     if e.actor == f"round {round_}"]
-            assert log.skipped == 0 and log.torn in (0, 1)
+            assert log.skipped == 0
+            assert log.torn in (0, 1)
             assert seen[: len(acked)] == acked == list(range(1, len(acked) + 1))
             assert len(seen) - len(acked) <= 1  # at most the one being acknowledged
             log.change("INC-K", "note", actor="test", at=0.5, what=f"after round {round_}")

@@ -1,4 +1,4 @@
-"""Property: any sequence of appends, crashes mid-record and reopens leaves the acknowledged prefix."""
+"""Property: appends, crashes mid-record and reopens leave exactly the acknowledged prefix."""
 
 from __future__ import annotations
 
