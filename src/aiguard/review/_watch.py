@@ -15,6 +15,7 @@ breach: it becomes an ``error_rate`` signal from ``<breaker>.breaker``.
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -134,8 +135,8 @@ class Watchers:
             by_guard.setdefault(guard, {})[name] = value
         for guard, values in by_guard.items():
             for incident in self._attach(guard):
-                self._guarded(self._write, incident.id, "count", actor=f"guard {guard}",
-                              **values)
+                self._guarded(functools.partial(self._write, incident.id, "count",
+                                                actor=f"guard {guard}", **values))
 
     # -- routers and anything else with add_listener -------------------------
 
