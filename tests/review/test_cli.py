@@ -1,4 +1,4 @@
-"""``aiguard incidents``: list, show, ack, assign, status, resolve, postmortem; exit codes; no tracebacks."""
+"""``aiguard incidents``: every sub-command, exit codes, one-line errors, no tracebacks."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def test_show_and_postmortem(log_path: str, capsys: pytest.CaptureFixture[str]) 
 def test_errors_are_one_line_with_exit_codes(log_path: str, capsys: pytest.CaptureFixture[str],
                                              argv: list[str], code: int, message: str) -> None:
     """Unknown incident 3, bad input 2; one message on stderr, no traceback."""
-    got, out, err = run(capsys, *argv, "--log", log_path)
+    got, _, err = run(capsys, *argv, "--log", log_path)
     assert got == code
     assert message in err
     assert "Traceback" not in err

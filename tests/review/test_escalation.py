@@ -213,7 +213,7 @@ def test_repr_shows_the_path() -> None:
 
 
 def test_incidents_drive_escalation_timers_and_record_them() -> None:
-    """Through Incidents: the worker ticks on the clock, the timeline records each page, ack stops."""
+    """Through Incidents: the worker ticks on the clock, pages land on the timeline, ack stops."""
     pager, clock = Pager(), FakeClock(T0)
     esc = path(pager, clock)
     guard = ag.Guard(name="recs", breaker=ag.CircuitBreaker(name="recs", clock=clock))

@@ -11,7 +11,6 @@ from aiguard.detect import Signal
 from aiguard.review import Incident, IncidentLog
 from aiguard.testing import FakeClock
 
-
 T0 = 1_700_000_000.0
 
 

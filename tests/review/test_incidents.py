@@ -1,4 +1,4 @@
-"""Incidents: open on the first breach, deduplicate, raise severity, feed the timeline from containment."""
+"""Incidents: open on a breach, deduplicate, raise severity, timeline from containment."""
 
 from __future__ import annotations
 

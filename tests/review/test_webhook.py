@@ -1,4 +1,4 @@
-"""Webhooks against a real HTTP server on 127.0.0.1: signed, slow, down, 500, Slack; no secrets leak."""
+"""Webhooks on a real HTTP server: signed, slow, down, 500, Slack, secrets kept out."""
 
 from __future__ import annotations
 
