@@ -83,6 +83,7 @@ class IncidentLog:
                                     batch_interval=float(batch_interval), readonly=readonly)
         self.readonly = readonly
         self._incidents: dict[str, Incident] = {}
+        self._open_by_key: dict[str, str] = {}
         self.records = 0
         """Records folded so far."""
         self.skipped = 0
@@ -102,6 +103,7 @@ class IncidentLog:
                     self.skipped += 1
                 else:
                     self.records += 1
+                    self._index(self._incidents[record["id"]])
 
     # -- writing ---------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class IncidentLog:
             new = current.apply(record)
         self._lines.write(line)
         self._incidents[new.id] = new
+        self._index(new)
         self.records += 1
         return new
 
@@ -206,9 +209,22 @@ class IncidentLog:
         """Incidents not yet resolved, oldest first."""
         return [i for i in self.incidents() if i.is_open]
 
+    def _index(self, incident: Incident) -> None:
+        held = self._open_by_key.get(incident.key)
+        if incident.is_open and held is None:
+            self._open_by_key[incident.key] = incident.id
+        elif not incident.is_open and held == incident.id:
+            del self._open_by_key[incident.key]
+            # another open incident with this key (two replicas raced) takes over
+            for other in self.incidents():
+                if other.is_open and other.key == incident.key:
+                    self._open_by_key[incident.key] = other.id
+                    break
+
     def find_open(self, key: str) -> Incident | None:
-        """The open incident with deduplication key *key*, if any."""
-        return next((i for i in self.incidents() if i.is_open and i.key == key), None)
+        """The open incident with deduplication key *key*, if any (an index lookup)."""
+        held = self._open_by_key.get(key)
+        return None if held is None else self._incidents[held]
 
     def between(self, start: float, end: float) -> list[Incident]:
         """Incidents active in [start, end]: opened by *end*, not resolved before *start*."""

@@ -14,6 +14,7 @@ containment actions (the 1 ms budget), then write the incident's records
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from aiguard.classify._actions import ActionContext
 from aiguard.classify._policy import Policy
 from aiguard.classify._runner import ActionResult, ActionRunner, Worker
 from aiguard.classify._severity import Severity
+from aiguard.classify._values import seconds
 from aiguard.errors import ConfigurationError
 from aiguard.review._incident import Incident
 from aiguard.review._incident_log import IncidentLog
@@ -79,6 +81,8 @@ class Incidents(Watchers):
         hooks: callables (:class:`aiguard.typing.IncidentHook`) called with
             every incident after each change.
         actor: the name the system acts under.
+        handoff: seconds :meth:`handle` waits at most for the worker to take
+            the signal (0: never wait; see :meth:`handle`).
 
     Example:
         >>> import aiguard as ag
@@ -103,7 +107,8 @@ class Incidents(Watchers):
                  retry_delays: Sequence[float] = (1.0, 5.0, 30.0), count_every: float = 10.0,
                  tick_every: float = 1.0,
                  capture_rows: Mapping[str, Callable[[Any], Any]] | None = None,
-                 hooks: Sequence[IncidentHook] = (), actor: str = "aiguard") -> None:
+                 hooks: Sequence[IncidentHook] = (), actor: str = "aiguard",
+                 handoff: float = 0.001) -> None:
         self.policy = Policy.default() if policy is None else policy
         if not isinstance(self.policy, Policy):
             raise ConfigurationError("policy", "a Policy", policy)
@@ -124,6 +129,7 @@ class Incidents(Watchers):
         self.runner = ActionRunner(self.worker, self._action_done, clock=clock,
                                    retry_delays=retry_delays)
         self._tick_every = float(tick_every)
+        self._handoff = seconds(handoff, "handoff", zero=True)
         self._ticking = False
         self._pending: list[ActionResult] = []
         self.errors = 0
@@ -133,8 +139,19 @@ class Incidents(Watchers):
     # -- signals -------------------------------------------------------------
 
     def handle(self, signal: Signal) -> None:
-        """Take *signal* (from any thread; returns at once; never raises)."""
-        self.worker.submit(lambda: self._guarded(self._process, signal))
+        """Take *signal* from any thread; never raises.
+
+        The worker does the work. The calling thread waits at most ``handoff``
+        seconds, until the worker has applied the containment actions: a
+        thread that keeps running Python code holds the GIL, and a woken
+        worker would otherwise wait out the interpreter's switch interval
+        (5 ms) before it could contain anything. Signals are rare (one per
+        breach), so this is paid once per breach, not per call.
+        """
+        contained = threading.Event()
+        self.worker.submit(lambda: self._guarded(self._process, signal, contained.set))
+        if self._handoff:
+            contained.wait(self._handoff)
 
     __call__ = handle
 
@@ -159,7 +176,13 @@ class Incidents(Watchers):
         data["evidence"] = evidence
         return data
 
-    def _process(self, signal: Signal) -> None:
+    def _process(self, signal: Signal, contained: Callable[[], object] = lambda: None) -> None:
+        try:
+            self._classify_and_act(signal, contained)
+        finally:
+            contained()
+
+    def _classify_and_act(self, signal: Signal, contained: Callable[[], object]) -> None:
         key = self._key(signal)
         current = self.log.find_open(key)
         if not signal.breach:
@@ -174,6 +197,8 @@ class Incidents(Watchers):
         contains = [a for a in decision.actions if a.name.startswith(CONTAINING)]
         for action in contains:  # containment first: the 1 ms budget
             self.runner.run_now(action, context, observe_only=decision.observe_only)
+        contained()
+        time.sleep(0)  # hand the GIL back to the thread that waited for the containment
         incident = self._record(current, incident_id, key, decision, signal)
         for result in self._take_pending(incident.id):
             self._action_done(result)
