@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from aiguard.review._records import Status
     from aiguard.typing import Clock, IncidentHook
 
-__all__ = ["Incidents", "default_key"]
+__all__ = ["Incidents", "default_key", "new_incident_id"]
 
 RAW_KEYS = ("rows", "inputs", "outputs", "examples", "values")
 CONTAINING = ("fallback(", "kill(", "rollback(", "shed(", "shutdown(")
@@ -57,7 +57,13 @@ def default_key(signal: Signal) -> str:
     return str(guard) if isinstance(guard, str) and guard else signal.source.split(".", 1)[0]
 
 
-def _new_id() -> str:
+def new_incident_id() -> str:
+    """``INC-`` and 8 random upper-case hex digits.
+
+    Example:
+        >>> len(new_incident_id()), new_incident_id()[:4]
+        (12, 'INC-')
+    """
     return f"INC-{uuid.uuid4().hex[:8].upper()}"
 
 
@@ -81,8 +87,9 @@ class Incidents(Watchers):
         hooks: callables (:class:`aiguard.typing.IncidentHook`) called with
             every incident after each change.
         actor: the name the system acts under.
-        handoff: seconds :meth:`handle` waits at most for the worker to take
-            the signal (0: never wait; see :meth:`handle`).
+        handoff: seconds :meth:`handle` waits at most for the worker to
+            contain (0: never wait; see :meth:`handle`).
+        new_id: makes a new incident's id (default ``INC-`` and 8 random hex digits).
 
     Example:
         >>> import aiguard as ag
@@ -108,7 +115,7 @@ class Incidents(Watchers):
                  tick_every: float = 1.0,
                  capture_rows: Mapping[str, Callable[[Any], Any]] | None = None,
                  hooks: Sequence[IncidentHook] = (), actor: str = "aiguard",
-                 handoff: float = 0.001) -> None:
+                 handoff: float = 0.001, new_id: Callable[[], str] = new_incident_id) -> None:
         self.policy = Policy.default() if policy is None else policy
         if not isinstance(self.policy, Policy):
             raise ConfigurationError("policy", "a Policy", policy)
@@ -122,6 +129,9 @@ class Incidents(Watchers):
             escalation.on_event = self._escalated
         self._clock = clock
         self._key = dedup_key
+        if not callable(new_id):
+            raise ConfigurationError("new_id", "a callable returning an incident id", new_id)
+        self._new_id = new_id
         self._capture = dict(capture_rows or {})
         self._hooks = tuple(hooks)
         self.actor = actor
@@ -190,7 +200,7 @@ class Incidents(Watchers):
                 self._write(current.id, "signal", signal=self._evidence(signal, key))
             return
         decision = self.policy.classify(signal)
-        incident_id = current.id if current is not None else _new_id()
+        incident_id = current.id if current is not None else self._new_id()
         context = ActionContext(incident_id=incident_id, severity=decision.severity,
                                 reason=self._reason(decision, signal), incident=current,
                                 actor=self.actor)
@@ -266,7 +276,7 @@ class Incidents(Watchers):
 
     def _write(self, incident_id: str, op: str, **fields: Any) -> Incident:
         actor = fields.pop("actor", self.actor)
-        incident = self.log.change(incident_id, op, actor=actor, **fields)
+        incident = self.log.change(incident_id, op, actor=actor, at=self._clock(), **fields)
         for hook in self._hooks:
             try:
                 hook(incident)
