@@ -21,6 +21,8 @@ from aiguard.review._records import Status, TimelineEntry, check_record
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from aiguard.review._postmortem import Postmortem
+
 __all__ = ["Incident"]
 
 _NOTE_OPS = {"note": "note", "factor": "note", "item": "note", "tag": "note", "field": "note"}
@@ -322,7 +324,7 @@ class Incident:
             spent[level] = spent.get(level, 0.0) + max(0.0, until - at)
         return spent
 
-    def postmortem(self, *, now: float | None = None) -> Any:
+    def postmortem(self, *, now: float | None = None) -> Postmortem:
         """The blameless postmortem, filled in from the record (see :class:`Postmortem`)."""
         from aiguard.review._postmortem import Postmortem  # noqa: PLC0415 - avoid a cycle
 

@@ -21,9 +21,7 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
 from aiguard._core._events import log_once
@@ -212,6 +210,9 @@ class Webhook:
         return json.dumps(payload, sort_keys=True, default=str).encode()
 
     def _post(self, body: bytes) -> int:
+        import urllib.error  # noqa: PLC0415 - http.client is heavy: only when posting
+        import urllib.request  # noqa: PLC0415
+
         headers = {"Content-Type": "application/json", "User-Agent": "aiguard-webhook"}
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = sign(self._secret, body, int(self._clock()))
