@@ -89,3 +89,15 @@ def test_an_unreachable_store_is_a_store_error() -> None:
     """Redis down: StoreError when opening the log."""
     with pytest.raises(ag.StoreError):
         IncidentLog(store=ag.RedisStore("redis://127.0.0.1:1/0"))
+
+
+def test_a_store_going_down_after_open_is_a_store_error(redis_server: object,
+                                                        redis_url: str) -> None:
+    """Writes to a Redis that stopped raise StoreError; nothing is applied."""
+    log = IncidentLog(store=ag.RedisStore(redis_url))
+    log.open(opening("INC-1"))
+    redis_server.stop()  # type: ignore[attr-defined]
+    with pytest.raises(ag.StoreError):
+        log._write({"v": 1, "id": "INC-1", "op": "ack", "at": T0, "actor": "ana"})
+    assert log.get("INC-1").acknowledged_at is None
+    log.close()

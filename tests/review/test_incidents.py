@@ -287,3 +287,28 @@ def test_validation(clock: FakeClock) -> None:
         ag.Incidents(log="file.jsonl")  # type: ignore[arg-type]
     with pytest.raises(ag.ConfigurationError, match="clock"):
         ag.Incidents(clock=5)  # type: ignore[arg-type]
+
+
+def test_affected_comes_from_the_first_signals_evidence_and_raised_calls_count(
+        clock: FakeClock) -> None:
+    """model_version, flag and cohort in the evidence fill 'affected'; raised calls are counted."""
+    guard = ag.Guard(name="recs")
+    incidents = ag.Incidents(clock=clock)
+    incidents.watch_guard(guard)
+
+    @guard
+    def predict(x: float) -> float:
+        raise RuntimeError("down")
+
+    incidents.handle(sig(evidence={"model_version": "v42", "cohort": "AZ", "flag": ["x"]}))
+    assert incidents.flush()
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            predict(1.0)
+    assert incidents.flush()
+    (inc,) = incidents.open_incidents()
+    assert dict(inc.affected) == {"guard": "recs", "model_version": "v42", "cohort": "AZ"}
+    assert dict(inc.counters) == {"rejected_calls": 3}
+    with pytest.raises(ag.ConfigurationError, match="new_id"):
+        ag.Incidents(new_id="INC-1")  # type: ignore[arg-type]
+    incidents.close()

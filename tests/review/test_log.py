@@ -246,3 +246,19 @@ def test_kill_9_mid_stream_loses_no_acknowledged_record(tmp_path: Path, durabili
     with IncidentLog(path) as log:
         afters = [e.what for e in log.get("INC-K").timeline if e.actor == "test"]
     assert afters == ["after round 0", "after round 1", "after round 2"]
+
+
+def test_a_second_open_incident_with_the_key_takes_over_when_the_first_resolves(
+        tmp_path: Path) -> None:
+    """Two open incidents share a key (replicas raced): resolving one finds the other."""
+    path = tmp_path / "raced.jsonl"
+    from aiguard.review._log import encode
+
+    with IncidentLog(path) as log:
+        log.open(open_rec("INC-1"))
+    with path.open("ab") as f:  # another writer that did not see INC-1 yet
+        f.write(encode(open_rec("INC-2", at=T0 + 1)))
+    with IncidentLog(path) as log:
+        assert log.find_open("recs").id == "INC-1"
+        log.change("INC-1", "status", actor="ana", status="resolved")
+        assert log.find_open("recs").id == "INC-2"
