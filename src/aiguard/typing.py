@@ -78,7 +78,9 @@ class Notifier(Protocol):
 class Action(Protocol):
     """A containment action a policy rule takes (``aiguard.rules.fallback(guard)``, ...).
 
-    ``key`` identifies it for idempotency (applied once per incident);
+    ``key`` identifies it for idempotency (applied once per incident); an
+    optional ``contains = True`` marks a containment action (applied first;
+    once applied, the incident is CONTAINED);
     ``describe()`` says what it would do (all that ``observe_only`` records);
     calling it applies it and returns what was done, or raises (recorded,
     retried).

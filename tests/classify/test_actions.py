@@ -275,3 +275,32 @@ def test_a_raising_report_is_logged_not_raised() -> None:
     assert action.calls == 1
     assert runner.worker.errors == 0
     runner.worker.close()
+
+
+def test_a_users_own_containment_action_runs_first_and_contains() -> None:
+    """Any object with contains=True is applied before the records and moves to CONTAINED."""
+    order: list[str] = []
+
+    class Quarantine:
+        name = "quarantine()"
+        key = "quarantine"
+        contains = True
+
+        def describe(self) -> str:
+            return "quarantine the model"
+
+        def __call__(self, context: ActionContext) -> str:
+            order.append("quarantine")
+            return "quarantined"
+
+    def hook(incident: ag.Incident) -> None:
+        order.append(f"record {len(incident.timeline)}")
+
+    policy = ag.Policy([ag.rules.when(ag.rules.always(), severity="high",
+                                      actions=[Quarantine()])])
+    incidents = ag.Incidents(policy, hooks=[hook])
+    incidents.handle(Signal(source="recs.x", kind="output", value=1, at=0))
+    assert incidents.flush()
+    assert order[0] == "quarantine"
+    assert incidents.open_incidents()[0].status is ag.Status.CONTAINED
+    incidents.close()

@@ -87,6 +87,9 @@ class Action:
 
     #: run again for the same incident when its severity is raised (page, notify)
     repeat_on_raise = False
+    #: a containment action: applying it moves the incident to CONTAINED, and it
+    #: runs before the incident's records are written
+    contains = False
 
     def __init__(self, name: str, key: str) -> None:
         self.name = name
@@ -106,6 +109,8 @@ class Action:
 
 
 class _Fallback(Action):
+    contains = True
+
     def __init__(self, target: Any) -> None:
         breaker = getattr(target, "breaker", target)
         if breaker is None or not callable(getattr(breaker, "force_open", None)):
@@ -126,6 +131,8 @@ class _Fallback(Action):
 
 
 class _Kill(Action):
+    contains = True
+
     def __init__(self, flags: Any, flag: str) -> None:
         if not callable(getattr(flags, "set", None)) or not callable(getattr(flags, "get", None)):
             raise ConfigurationError("flags", "a Flags set", flags)
@@ -145,6 +152,8 @@ class _Kill(Action):
 
 
 class _Rollback(Action):
+    contains = True
+
     def __init__(self, registry: Any) -> None:
         if not callable(getattr(registry, "rollback", None)):
             raise ConfigurationError("registry", "an object with rollback(reason=...)", registry)
@@ -161,6 +170,8 @@ class _Rollback(Action):
 
 
 class _Shed(Action):
+    contains = True
+
     def __init__(self, limit: Any, to: float) -> None:
         if not callable(getattr(limit, "set_rate", None)):
             raise ConfigurationError("rate_limit", "a RateLimit", limit)
@@ -178,6 +189,8 @@ class _Shed(Action):
 
 
 class _Shutdown(Action):
+    contains = True
+
     def __init__(self, flags: Any) -> None:
         if not callable(getattr(flags, "shutdown", None)):
             raise ConfigurationError("flags", "a Flags set", flags)

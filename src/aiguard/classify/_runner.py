@@ -147,6 +147,7 @@ class ActionResult:
         detail: what the action returned, what it would do, or the error.
         attempt: 1 for the first try.
         at: the runner's clock when it finished.
+        contains: the action is a containment action (``Action.contains``).
 
     Example:
         >>> ActionResult(incident_id="INC-1", action="kill('recs')", status="applied",
@@ -160,6 +161,7 @@ class ActionResult:
     detail: str
     attempt: int
     at: float
+    contains: bool = False
 
     @property
     def ok(self) -> bool:
@@ -249,7 +251,8 @@ class ActionRunner:
     def _send(self, context: ActionContext, action: Action, status: str, detail: str,
               attempt: int) -> None:
         result = ActionResult(incident_id=context.incident_id, action=action.name,
-                              status=status, detail=detail, attempt=attempt, at=self._clock())
+                              status=status, detail=detail, attempt=attempt, at=self._clock(),
+                              contains=bool(getattr(action, "contains", False)))
         try:
             self._report(result)
         except Exception:

@@ -9,7 +9,8 @@ blameless review.
 from aiguard.review._escalation import Escalation, EscalationEvent, Level
 from aiguard.review._incident import Incident
 from aiguard.review._incident_log import IncidentLog
-from aiguard.review._manager import Incidents, default_key
+from aiguard.review._keys import default_key
+from aiguard.review._manager import Incidents
 from aiguard.review._notifiers import (
     LogNotifier,
     Webhook,

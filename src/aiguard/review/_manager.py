@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiguard._core._events import log_once
@@ -28,6 +27,8 @@ from aiguard.classify._values import seconds
 from aiguard.errors import ConfigurationError
 from aiguard.review._incident import Incident
 from aiguard.review._incident_log import IncidentLog
+from aiguard.review._keys import RAW_KEYS, default_key, new_incident_id, retarget
+from aiguard.review._records import Status
 from aiguard.review._watch import Watchers
 
 if TYPE_CHECKING:
@@ -36,36 +37,9 @@ if TYPE_CHECKING:
     from aiguard.classify._policy import Decision
     from aiguard.detect._signal import Signal
     from aiguard.review._escalation import Escalation, EscalationEvent
-    from aiguard.review._records import Status
     from aiguard.typing import Clock, IncidentHook
 
-__all__ = ["Incidents", "default_key", "new_incident_id"]
-
-RAW_KEYS = ("rows", "inputs", "outputs", "examples", "values")
-CONTAINING = ("fallback(", "kill(", "rollback(", "shed(", "shutdown(")
-
-
-def default_key(signal: Signal) -> str:
-    """``evidence["guard"]`` or the source up to its first dot.
-
-    Example:
-        >>> from aiguard.detect import Signal
-        >>> default_key(Signal(source="recs.latency", kind="latency", value=3, at=0))
-        'recs'
-    """
-    guard = signal.evidence.get("guard")
-    return str(guard) if isinstance(guard, str) and guard else signal.source.split(".", 1)[0]
-
-
-def new_incident_id() -> str:
-    """``INC-`` and 8 random upper-case hex digits.
-
-    Example:
-        >>> len(new_incident_id()), new_incident_id()[:4]
-        (12, 'INC-')
-    """
-    return f"INC-{uuid.uuid4().hex[:8].upper()}"
-
+__all__ = ["Incidents"]
 
 class Incidents(Watchers):
     """Open, deduplicate, contain, escalate and record incidents from signals.
@@ -204,7 +178,7 @@ class Incidents(Watchers):
         context = ActionContext(incident_id=incident_id, severity=decision.severity,
                                 reason=self._reason(decision, signal), incident=current,
                                 actor=self.actor)
-        contains = [a for a in decision.actions if a.name.startswith(CONTAINING)]
+        contains = [a for a in decision.actions if getattr(a, "contains", False)]
         for action in contains:  # containment first: the 1 ms budget
             self.runner.run_now(action, context, observe_only=decision.observe_only)
         contained()
@@ -245,7 +219,7 @@ class Incidents(Watchers):
                 respond_within=self.policy.respond_within)
             opened = self.log.open(record)
             if opened.id != incident_id:  # another replica opened it first: move our results
-                self._pending = [_retarget(r, opened.id) for r in self._pending]
+                self._pending = [retarget(r, opened.id) for r in self._pending]
             current = opened
         self._write(current.id, "signal", signal=data)
         if decision.severity > current.severity:
@@ -269,8 +243,8 @@ class Incidents(Watchers):
         self._write(result.incident_id, "action", action=result.action, status=result.status,
                     detail=result.detail, why=f"attempt {result.attempt}")
         incident = self.log.get(result.incident_id)
-        if result.status == "applied" and result.action.startswith(CONTAINING) and \
-                incident.status.rank < 2:
+        if result.status == "applied" and result.contains and \
+                incident.status.rank < Status.CONTAINED.rank:
             self._write(incident.id, "status", status="contained",
                         why=f"{result.action}: {result.detail}")
 
@@ -396,8 +370,3 @@ class Incidents(Watchers):
         """How many incidents are open."""
         return f"Incidents(open={len(self.open_incidents())}, policy={self.policy!r})"
 
-
-def _retarget(result: ActionResult, incident_id: str) -> ActionResult:
-    import attrs  # noqa: PLC0415 - rare path
-
-    return attrs.evolve(result, incident_id=incident_id)
