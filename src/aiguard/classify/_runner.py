@@ -85,6 +85,10 @@ class Worker:
             heapq.heappush(self._timers, (at, next(self._seq), job))
             self._cond.notify()
 
+    def on_worker(self) -> bool:
+        """Whether the calling thread is this worker's thread."""
+        return threading.current_thread() is self._thread
+
     @property
     def pending_timers(self) -> int:
         """How many timers wait."""

@@ -134,7 +134,7 @@ class Incidents(Watchers):
         """
         contained = threading.Event()
         self.worker.submit(lambda: self._guarded(self._process, signal, contained.set))
-        if self._handoff:
+        if self._handoff and not self.worker.on_worker():
             contained.wait(self._handoff)
 
     __call__ = handle
