@@ -71,19 +71,25 @@ def quantiles_ms(values: list[float]) -> tuple[str, str, str]:
     return f"{cuts[49] * 1e3:.3f}", f"{cuts[98] * 1e3:.3f}", f"{max(values) * 1e3:.3f}"
 
 
-def note(i: int) -> dict[str, object]:
-    return {"v": 1, "id": "INC-B", "op": "note", "at": 1.7e9 + i, "actor": "bench",
+def note(i: int, incident: str = "INC-B") -> dict[str, object]:
+    return {"v": 1, "id": incident, "op": "note", "at": 1.7e9 + i, "actor": "bench",
             "what": f"note {i}: breaker recs closed -> forced_open, 120 fallback calls"}
 
 
-def rate_aiguard(path: Path, n: int, durability: str) -> float:
+def opening(incident: str) -> dict[str, object]:
+    return ag.Incident.open_record(id=incident, title="bench", key=incident,
+                                   type="performance", severity=ag.Severity.LOW, at=1.7e9,
+                                   actor="bench", affected=None, tags=(), respond_within=None)
+
+
+def rate_aiguard(path: Path, n: int, durability: str, per_incident: int | None = None) -> float:
+    """Records/s appending *n* notes, to one incident or *per_incident* notes to each."""
     log = ag.IncidentLog(path, durability=durability)
-    log.open(ag.Incident.open_record(id="INC-B", title="bench", key="b", type="performance",
-                                     severity=ag.Severity.LOW, at=1.7e9, actor="bench",
-                                     affected=None, tags=(), respond_within=None))
+    for k in range(n // per_incident if per_incident else 1):
+        log.open(opening(f"INC-{k}"))
     start = time.perf_counter()
     for i in range(n):
-        log.append(note(i))
+        log.append(note(i, f"INC-{i // per_incident}" if per_incident else "INC-0"))
     elapsed = time.perf_counter() - start
     log.close()
     return n / elapsed
@@ -149,7 +155,10 @@ def main() -> None:
             "hand-written JSONL, fsync per line": rate_plain(base / "plain.jsonl", n_fsync),
             "IncidentLog, fsync per record": rate_aiguard(base / "f.jsonl", n_fsync, "fsync"),
             "SQLite WAL, commit per row": rate_sqlite(base / "s1.db", n_fsync, 1),
-            "IncidentLog, batched fsync": rate_aiguard(base / "b.jsonl", n_batch, "batch"),
+            "IncidentLog, batched fsync, 200 per incident": rate_aiguard(
+                base / "b2.jsonl", n_batch, "batch", per_incident=200),
+            f"IncidentLog, batched fsync, all {n_batch} on one incident": rate_aiguard(
+                base / "b.jsonl", n_batch, "batch"),
             "SQLite WAL, commit per 100 rows": rate_sqlite(base / "s100.db", n_batch, 100),
         }
     ref = rates["hand-written JSONL, fsync per line"]
