@@ -210,17 +210,18 @@ class ActionRunner:
                for d in delays):
             raise ConfigurationError("retry_delays", "seconds >= 0", retry_delays)
         self.retry_delays = tuple(float(d) for d in delays)
-        self._done: set[tuple[str, str]] = set()
+        self._done: dict[str, set[str]] = {}  # incident id -> keys applied
         self._lock = threading.Lock()
 
     def _claim(self, action: Action, context: ActionContext) -> bool:
-        key = (context.incident_id, action.key)
+        key = action.key
         if getattr(action, "repeat_on_raise", False):
-            key = (context.incident_id, f"{action.key}@{context.severity.value}")
+            key = f"{action.key}@{context.severity.value}"
         with self._lock:
-            if key in self._done:
+            done = self._done.setdefault(context.incident_id, set())
+            if key in done:
                 return False
-            self._done.add(key)
+            done.add(key)
             return True
 
     def apply(self, action: Action, context: ActionContext, *, observe_only: bool) -> None:
@@ -265,8 +266,10 @@ class ActionRunner:
     def forget(self, incident_id: str) -> None:
         """Drop the idempotency keys of a closed incident."""
         with self._lock:
-            self._done = {key for key in self._done if key[0] != incident_id}
+            self._done.pop(incident_id, None)
 
     def snapshot(self) -> dict[str, Any]:
         """Counters for tests and metrics."""
-        return {"applied_keys": len(self._done), "worker_errors": self.worker.errors}
+        with self._lock:
+            keys = sum(len(done) for done in self._done.values())
+        return {"applied_keys": keys, "worker_errors": self.worker.errors}

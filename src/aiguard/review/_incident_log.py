@@ -83,7 +83,7 @@ class IncidentLog:
                                     batch_interval=float(batch_interval), readonly=readonly)
         self.readonly = readonly
         self._incidents: dict[str, Incident] = {}
-        self._open_by_key: dict[str, str] = {}
+        self._open_by_key: dict[str, list[str]] = {}
         self.records = 0
         """Records folded so far."""
         self.skipped = 0
@@ -210,21 +210,17 @@ class IncidentLog:
         return [i for i in self.incidents() if i.is_open]
 
     def _index(self, incident: Incident) -> None:
-        held = self._open_by_key.get(incident.key)
-        if incident.is_open and held is None:
-            self._open_by_key[incident.key] = incident.id
-        elif not incident.is_open and held == incident.id:
-            del self._open_by_key[incident.key]
-            # another open incident with this key (two replicas raced) takes over
-            for other in self.incidents():
-                if other.is_open and other.key == incident.key:
-                    self._open_by_key[incident.key] = other.id
-                    break
+        # open ids per key, oldest first (two when replicas raced); no scan on close
+        held = self._open_by_key.setdefault(incident.key, [])
+        if incident.is_open and incident.id not in held:
+            held.append(incident.id)
+        elif not incident.is_open and incident.id in held:
+            held.remove(incident.id)
 
     def find_open(self, key: str) -> Incident | None:
         """The open incident with deduplication key *key*, if any (an index lookup)."""
         held = self._open_by_key.get(key)
-        return None if held is None else self._incidents[held]
+        return self._incidents[held[0]] if held else None
 
     def between(self, start: float, end: float) -> list[Incident]:
         """Incidents active in [start, end]: opened by *end*, not resolved before *start*."""
