@@ -9,6 +9,7 @@ primitives that wrap ``model.predict`` in microseconds.
 from importlib.metadata import PackageNotFoundError, version
 
 from aiguard import checks
+from aiguard.classify import Policy, Severity, rules
 from aiguard.contain._fallback import fallback
 from aiguard.contain._limits import Bulkhead, RateLimit
 from aiguard.contain.breaker import (
@@ -21,6 +22,7 @@ from aiguard.contain.breaker import (
 from aiguard.contain.flags import FlagChange, Flags, FlagSpec, FlagsStatus, FlagState, kill_switch
 from aiguard.contain.guard import Guard, Outcome, guard, wrap
 from aiguard.contain.timing import Backoff, RetryBudget, hedge, retry, timeout
+from aiguard.detect._signal import Signal
 from aiguard.errors import (
     AiguardError,
     BulkheadFullError,
@@ -52,6 +54,7 @@ from aiguard.recover import (
     ShadowRouter,
     replay,
 )
+from aiguard.review import Escalation, Incident, IncidentLog, Incidents, Status, Webhook
 from aiguard.state._env import EnvStore
 from aiguard.state._fleet import FleetBreaker, FleetRule, share_breaker
 from aiguard.state._redis import RedisStore
@@ -78,6 +81,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigurationError",
     "EnvStore",
+    "Escalation",
     "FallbackFailedError",
     "FeatureDisabledError",
     "FileStore",
@@ -90,6 +94,9 @@ __all__ = [
     "FleetRule",
     "Guard",
     "GuardTimeoutError",
+    "Incident",
+    "IncidentLog",
+    "Incidents",
     "InvalidInputError",
     "Judge",
     "Judgement",
@@ -99,18 +106,23 @@ __all__ = [
     "MissingExtraError",
     "ModelRegistry",
     "Outcome",
+    "Policy",
     "RateLimit",
     "RateLimitedError",
     "RedisStore",
     "ReplayReport",
     "RetryBudget",
     "RetryBudgetExhaustedError",
+    "Severity",
     "ShadowReport",
     "ShadowRouter",
+    "Signal",
+    "Status",
     "StoreError",
     "TimeWindow",
     "UnknownFlagError",
     "UnknownVersionError",
+    "Webhook",
     "__version__",
     "checks",
     "fallback",
@@ -119,6 +131,7 @@ __all__ = [
     "kill_switch",
     "replay",
     "retry",
+    "rules",
     "share_breaker",
     "timeout",
     "wrap",

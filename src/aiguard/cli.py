@@ -22,12 +22,13 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "drift": ("aiguard.detect._drift.report", "main", "compare a current data set to a reference"),
     "flags": ("aiguard.contain.flags._cli", "main", "list, read and flip kill switches"),
     "models": ("aiguard.recover._cli", "main", "model registries: list, history, rollback"),
+    "incidents": ("aiguard.review._cli", "main", "list, show, acknowledge and resolve incidents"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: aiguard COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, _, help_) in _COMMANDS.items()]
+    lines += [f"  {name:<10} {help_}" for name, (_, _, help_) in _COMMANDS.items()]
     return "\n".join(lines)
 
 

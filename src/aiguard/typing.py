@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from aiguard.classify._actions import ActionContext
     from aiguard.recover._judge import Judgement
+    from aiguard.review._incident import Incident
 
-__all__ = ["Clock", "FlagStore", "Judge"]
+__all__ = ["Action", "Clock", "FlagStore", "IncidentHook", "Judge", "Notifier"]
 
 
 class Clock(Protocol):
@@ -81,4 +83,53 @@ class Judge(Protocol):
         self, candidate: Mapping[str, Any], baseline: Mapping[str, Any]
     ) -> Judgement:
         """Judge *candidate* against *baseline*."""
+        ...
+
+
+class Notifier(Protocol):
+    """Where a page or notification goes: a callable taking one JSON-safe message dict.
+
+    It should return quickly (a webhook queues and sends from its own thread);
+    if it raises, the escalation records the failure and goes on.
+    """
+
+    def __call__(self, message: Mapping[str, Any], /) -> object:
+        """Deliver *message*."""
+        ...
+
+
+@runtime_checkable
+class Action(Protocol):
+    """A containment action a policy rule takes (``aiguard.rules.fallback(guard)``, ...).
+
+    ``key`` identifies it for idempotency (applied once per incident); an
+    optional ``contains = True`` marks a containment action (applied first;
+    once applied, the incident is CONTAINED);
+    ``describe()`` says what it would do (all that ``observe_only`` records);
+    calling it applies it and returns what was done, or raises (recorded,
+    retried).
+
+    Example:
+        >>> import aiguard as ag
+        >>> isinstance(ag.rules.notify(print), Action)
+        True
+    """
+
+    name: str
+    key: str
+
+    def describe(self) -> str:
+        """What the action would do."""
+        ...
+
+    def __call__(self, context: ActionContext, /) -> str:
+        """Apply the action; return what was done."""
+        ...
+
+
+class IncidentHook(Protocol):
+    """Called with the incident after each change (export it, mirror it to a ticket system)."""
+
+    def __call__(self, incident: Incident, /) -> object:
+        """React to the changed *incident*; exceptions are logged once and ignored."""
         ...

@@ -127,6 +127,21 @@ class RateLimit:
         finally:
             lock.release()
 
+    def set_rate(self, rate: float) -> None:
+        """Change the rate (load shedding); ``burst`` is capped at ``max(rate, 1)``.
+
+        Example:
+            >>> limit = RateLimit(100)
+            >>> limit.set_rate(10); limit
+            RateLimit(10, per=1, burst=10)
+        """
+        number = _positive(rate, "rate")
+        with self._lock:
+            self.rate = number
+            self.burst = min(self.burst, max(number, 1.0))
+            self._interval = self.per / number
+            self._tolerance = (self.burst - 1.0) * self._interval
+
     def _retry_at(self, now: float) -> float:
         """The clock time at which the next token is available (*now* if one is)."""
         at = self._tat - self._tolerance

@@ -6,6 +6,8 @@ Layout under a namespace (default ``aiguard``)::
     {ns}:history:{flag}     list   newest first, bounded to ``history_limit`` records
     {ns}:flags:changed      pubsub channel, a message (the flag name) per write
     {ns}:breakers:{name}    hash   one field per replica, its breaker report (shared breakers)
+    {ns}:incidents          list   incident change records, JSON (a fleet's IncidentLog)
+    {ns}:incidents:open:{key}  string  the incident id holding a deduplication key
 
 Every call goes through the background refresher, never the protected call:
 sockets time out after ``socket_timeout`` seconds and redis-py's own retries are
@@ -50,6 +52,11 @@ for i = 2, #KEYS do
 end
 return written
 """
+_PING_AFTER = 5.0
+# set KEYS[1] to ARGV[1] unless it holds another id than ARGV[2]; return the holder
+_CLAIM = """local held = redis.call('GET', KEYS[1])
+if (not held) or held == ARGV[2] then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
+return held"""  # seconds of silence before the subscriber checks the server is alive
 
 
 def _import_redis() -> Any:
@@ -332,6 +339,32 @@ class RedisStore:
             self._client.hdel(f"{self.namespace}:breakers:{breaker}", replica)
         except self._redis.RedisError as exc:
             raise self._fail("forget a breaker report", exc) from exc
+
+    def append_incident_record(self, line: bytes) -> None:
+        """Append one incident change record to ``{ns}:incidents`` (an IncidentLog's lines)."""
+        try:
+            self._client.rpush(f"{self.namespace}:incidents", line)
+        except self._redis.RedisError as exc:
+            raise self._fail("append an incident record", exc) from exc
+
+    def read_incident_records(self, start: int) -> list[bytes]:
+        """The incident change records from index *start* on."""
+        try:
+            return list(self._client.lrange(f"{self.namespace}:incidents", start, -1))
+        except self._redis.RedisError as exc:
+            raise self._fail("read incident records", exc) from exc
+
+    def claim_incident(self, key: str, incident_id: str, replace: str = "") -> str:
+        """Claim deduplication *key* for *incident_id*; return the id holding it (first wins).
+
+        A holder equal to *replace* (a resolved incident's id) is replaced.
+        """
+        try:
+            holder = self._client.eval(_CLAIM, 1, f"{self.namespace}:incidents:open:{key}",
+                                       incident_id, replace)
+        except self._redis.RedisError as exc:
+            raise self._fail("claim an incident key", exc) from exc
+        return holder.decode() if isinstance(holder, bytes) else str(holder)
 
     def close(self) -> None:
         """Stop every subscription and release the connections."""
