@@ -131,9 +131,9 @@ def test_flag_changes_feed_the_matching_incident(clock: FakeClock) -> None:
     incidents.handle(sig())
     incidents.handle(sig(source="search.inputs"))
     assert incidents.flush()
-    flags.set("recs.personalized", False, reason="INC drift", actor="ana")
-    flags.set("other.flag", False, actor="bo")
-    flags.set("recs.personalized", True, percent=10, reason="canary", actor="ana")
+    flags.set("recs.personalized", on=False, reason="INC drift", actor="ana")
+    flags.set("other.flag", on=False, actor="bo")
+    flags.set("recs.personalized", on=True, percent=10, reason="canary", actor="ana")
     flags.shutdown(reason="full stop", actor="cto")
     assert incidents.flush()
     by_key = {i.key: i for i in incidents.open_incidents()}
