@@ -113,13 +113,13 @@ class AdwinCore:
                 ):
                     self._drop_oldest()
                     return True
-        return False
+        return False  # pragma: no cover - row 0 always holds the newest value, which exits
 
     def _is_cut(self, n0: float, n1: float, mean_gap: float) -> bool:
         log_term = math.log(2.0 * math.log(self.width) / self.delta)
         m = 1.0 / (n0 - self.min_length + 1.0) + 1.0 / (n1 - self.min_length + 1.0)
         square = 2.0 * m * (self.variance / self.width) * log_term
-        if not square >= 0.0:  # a variance rounded below zero: river's sqrt gives NaN, no cut
+        if not square >= 0.0:  # pragma: no cover - a variance rounded below zero: NaN, no cut
             return False
         return abs(mean_gap) > math.sqrt(square) + 2.0 / 3.0 * log_term * m
 

@@ -89,7 +89,7 @@ class DDM(_WarningDetector):
         >>> import numpy as np
         >>> errors = np.r_[np.tile([0, 0, 0, 0, 1], 200), np.ones(100)]
         >>> DDM().update_many(errors)
-        array([1003])
+        array([1031])
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("warm_start", "warning_threshold", "drift_threshold")
@@ -174,9 +174,11 @@ class EDDM(_WarningDetector):
 
     Example:
         >>> import numpy as np
-        >>> errors = np.r_[np.tile([0] * 19 + [1], 100), np.tile([0, 1], 100)]
-        >>> EDDM().update_many(errors)
-        array([2061])
+        >>> rng = np.random.default_rng(0)
+        >>> rate = np.r_[np.full(2000, 0.05), np.full(1000, 0.5)]  # errors jump at 2000
+        >>> errors = (rng.random(3000) < rate).astype(int)
+        >>> EDDM().update_many(errors)  # two false alarms before the jump
+        array([ 744, 1271, 2001, 2054, 2108])
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("warm_start", "alpha", "beta")

@@ -71,7 +71,7 @@ class HDDM_A(_WarningDetector):  # noqa: N801 - river's name
         >>> import numpy as np
         >>> errors = np.r_[np.tile([0, 0, 0, 0, 1], 200), np.ones(100)]
         >>> HDDM_A().update_many(errors)
-        array([1008])
+        array([1004])
     """
 
     _param_names: ClassVar[tuple[str, ...]] = (
@@ -187,7 +187,7 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
         >>> import numpy as np
         >>> errors = np.r_[np.tile([0, 0, 0, 0, 1], 200), np.ones(100)]
         >>> HDDM_W().update_many(errors)
-        array([1005])
+        array([1012])
     """
 
     _param_names: ClassVar[tuple[str, ...]] = (

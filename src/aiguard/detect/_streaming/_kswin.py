@@ -94,7 +94,7 @@ class KSWIN(StreamingDetector):
         >>> import numpy as np
         >>> stream = np.r_[np.zeros(500), np.ones(500)]
         >>> KSWIN(seed=42).update_many(stream)
-        array([509])
+        array([513])
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("alpha", "window_size", "stat_size", "seed")

@@ -44,7 +44,7 @@ def check_real(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Return *value* as a float if it is a real number (not a bool) within the bounds."""
+    """Return *value* as a float if it is a finite real number (not a bool) within the bounds."""
     lo = "(" if low_open else "["
     hi = ")" if high_open else "]"
     expected = f"a real number in {lo}{low:g}, {high:g}{hi}"
@@ -53,7 +53,7 @@ def check_real(
     number = float(value)
     below = number <= low if low_open else number < low
     above = number >= high if high_open else number > high
-    if math.isnan(number) or below or above:
+    if not math.isfinite(number) or below or above:
         raise ConfigurationError(name, expected, value)
     return number
 

@@ -34,8 +34,7 @@ class Windows:
         ...         windows.restart(3, 3)
         ...     print(start, stop)
         0 4
-        3 9
-        9 10
+        3 10
     """
 
     def __init__(
