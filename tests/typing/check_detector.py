@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+import numpy as np  # noqa: TC002 - used at run time in this check
+import numpy.typing as npt  # noqa: TC002 - used at run time in this check
 
 from aiguard.detect import ADWIN, CUSUM, DDM, EDDM, HDDM_A, HDDM_W, KSWIN, PageHinkley
-from aiguard.typing import Detector
+from aiguard.typing import Detector  # noqa: TC001 - used at run time in this check
 
 detectors: list[Detector] = [
     PageHinkley(),
