@@ -104,12 +104,38 @@ class CUSUM(StreamingDetector):
         found: list[int] = []
         windows = Windows(len(x))
         for start, stop in windows:
+            if windows.dense:  # a detection every few values: the per-value loop is cheaper
+                hits = self._loop(x[start:stop].tolist())
+                found += [start + hit for hit in hits]
+                windows.note((stop - start) / (len(hits) + 1))
+                continue
             if self._drift:
                 self.reset()
             hit = self._run(x[start:stop])
             if hit is not None:
                 found.append(start + hit)
                 windows.restart(start + hit + 1, hit + 1)
+        return found
+
+    def _loop(self, values: list[float]) -> list[int]:
+        """The per-value recursion over *values* (same operations as ``update``); detections."""
+        found = []
+        drift, n = self._drift, self._n
+        s_up, min_up, s_down, min_down = self._s_up, self._min_up, self._s_down, self._min_down
+        upper, lower, h = self._upper, self._lower, self._h
+        for i, value in enumerate(values):
+            if drift:
+                n, s_up, min_up, s_down, min_down = 0, 0.0, 0.0, 0.0, 0.0
+            n += 1
+            s_up += value - upper
+            s_down += lower - value
+            min_up = min(min_up, s_up)
+            min_down = min(min_down, s_down)
+            drift = s_up - min_up > h or s_down - min_down > h
+            if drift:
+                found.append(i)
+        self._drift, self._n = drift, n
+        self._s_up, self._min_up, self._s_down, self._min_down = s_up, min_up, s_down, min_down
         return found
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:

@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
 from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
 from aiguard.detect._streaming._params import (
     as_binary,
@@ -45,7 +47,6 @@ from aiguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    import numpy as np
     import numpy.typing as npt
 
 __all__ = ["DDM", "EDDM"]
@@ -201,6 +202,58 @@ class EDDM(_WarningDetector):
         self._n = self._last_error = self._n_errors = 0
         self._count, self._mean, self._sq = 0.0, 0.0, 0.0
         self._p2s_max = -1.0
+
+    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
+        """The same loop over the errors only: a correct value just counts (``n += 1``)."""
+        if not len(x):
+            return []
+        found: list[int] = []
+        drift, warning = self._drift, self._warning
+        last_error, n_errors = self._last_error, self._n_errors
+        count, mean, sq, p2s_max = self._count, self._mean, self._sq, self._p2s_max
+        warm, alpha, beta = self._warm_start, self._alpha, self._beta
+        offset = self._n + 1  # n of the value at index p is p + offset
+        detected = -1 if drift else None  # a detection waiting to reset at the next value
+        for p in np.flatnonzero(x == 1.0).tolist():
+            if detected is not None and detected < p:
+                drift = warning = False
+                last_error = n_errors = 0
+                count = mean = sq = 0.0
+                p2s_max = -1.0
+                offset = -detected
+                detected = None
+            n = p + offset
+            n_errors += 1
+            distance = n - last_error
+            old = mean
+            count += 1.0
+            mean += (1.0 / count) * (distance - mean)
+            sq += 1.0 * (distance - old) * (distance - mean)
+            if n > warm:
+                variance = sq / (count - 1) if count > 1 else 0.0
+                p2s = mean + 2 * variance**0.5
+                if p2s > p2s_max:
+                    p2s_max = p2s
+                elif n_errors > warm:
+                    level = p2s / p2s_max
+                    if level < beta:
+                        drift = True
+                        detected = p
+                        found.append(p)
+                    else:
+                        warning = level < alpha
+            last_error = n
+        last = len(x) - 1
+        if detected is not None and detected < last:
+            drift = warning = False
+            last_error = n_errors = 0
+            count = mean = sq = 0.0
+            p2s_max = -1.0
+            offset = -detected
+        self._drift, self._warning = drift, warning
+        self._n, self._last_error, self._n_errors = last + offset, last_error, n_errors
+        self._count, self._mean, self._sq, self._p2s_max = count, mean, sq, p2s_max
+        return found
 
     def _loop(self, values: list[float]) -> list[int]:
         found: list[int] = []

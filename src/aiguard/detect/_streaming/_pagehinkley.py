@@ -157,12 +157,26 @@ class PageHinkley(StreamingDetector):
         found: list[int] = []
         windows = Windows(len(x))
         for start, stop in windows:
+            if windows.dense:  # a detection every few values: the per-value loop is cheaper
+                hits = self._loop(x[start:stop].tolist())
+                found += [start + hit for hit in hits]
+                windows.note((stop - start) / (len(hits) + 1))
+                continue
             if self._drift:
                 self.reset()
             hit = self._run(x[start:stop])
             if hit is not None:
                 found.append(start + hit)
                 windows.restart(start + hit + 1, hit + 1)
+        return found
+
+    def _loop(self, values: list[float]) -> list[int]:
+        """``update`` on each value without the per-call checks; the indices of the detections."""
+        found = []
+        for i, value in enumerate(values):
+            self.update(value)
+            if self._drift:
+                found.append(i)
         return found
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:

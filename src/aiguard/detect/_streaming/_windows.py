@@ -66,7 +66,16 @@ class Windows:
         exponential average), so a stream full of detections is processed in
         windows just long enough to hold the next one.
         """
-        self._gap = 0.75 * self._gap + 0.25 * gap
+        self.note(gap)
         self.pos = pos
+
+    def note(self, gap: float) -> None:
+        """Record a typical gap between detections (the next window is about twice it)."""
+        self._gap = 0.75 * self._gap + 0.25 * gap
         self.size = min(self.largest, max(self.smallest, int(2 * self._gap)))
         self._restarted = True
+
+    @property
+    def dense(self) -> bool:
+        """Whether detections come so often that a per-value loop beats recomputing windows."""
+        return self._gap < self.smallest
