@@ -170,7 +170,7 @@ def _cuts(  # noqa: PLR0917 - the figures at each tick
     return cut
 
 
-def run_batch(core: AdwinCore, x: Floats, *, most_ticks: int = 2048) -> int | None:
+def run_batch(core: AdwinCore, x: Floats, *, most_ticks: int = 512) -> int | None:
     """Feed *x* to *core* up to its first detection; return that index, or None.
 
     Without a detection the core ends as if each value had gone through
