@@ -75,7 +75,7 @@ def main() -> None:
         calibrated = cls(**seeded).calibrate(reference, false_alarms_per=PER, seed=0)
         for label, params in (("default", seeded), ("calibrated", calibrated.params())):
             rate, detected, median = measure(
-                lambda params=params: cls(**params), binary, stable, after, runs
+                lambda cls=cls, params=params: cls(**params), binary, stable, after, runs
             )
             value = cls(**params).params()[knob]
             rows.append(
