@@ -156,17 +156,27 @@ def _cuts(  # noqa: PLR0917 - the figures at each tick
     np.negative(buckets, out=u1[1:])
     u1 = _running_sum(u1)[1:]
     u0 = _running_sum(buckets)
+    # n0 - l + 1 and n1 - l + 1 are exact integers, so they can be formed as below;
+    # the last bucket (n1 = 0) and the padding (n1 <= 0) fail t1 >= 1 like n1 >= l
+    shift = core.min_length - 1.0
+    t0 = n0 - shift
+    t1 = (width - shift) - n0
+    usable = (t0 >= 1.0) & (t1 >= 1.0)
     n1 = width - n0
-    least = core.min_length
-    usable = (np.arange(depth)[:, None] < length - 1) & (n1 >= least) & (n0 >= least)
     delta = core.delta
     log_term = np.array([_log_term(w, delta) for w in width.tolist()])
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = u0 / n0 - u1 / n1
-        m = 1.0 / (n0 - least + 1.0) + 1.0 / (n1 - least + 1.0)
-        square = 2.0 * m * (variance / width) * log_term
-        bound = np.sqrt(square) + 2.0 / 3.0 * log_term * m
-        cut: Ints = (usable & (np.abs(gap) > bound)).any(axis=0)
+        gap = u0 / n0
+        gap -= u1 / n1
+        m = 1.0 / t0
+        m += 1.0 / t1
+        bound = 2.0 * m
+        bound *= variance / width
+        bound *= log_term
+        np.sqrt(bound, out=bound)
+        bound += 2.0 / 3.0 * log_term * m
+        np.abs(gap, out=gap)
+        cut: Ints = ((gap > bound) & usable).any(axis=0)
     return cut
 
 
