@@ -113,3 +113,13 @@ def test_parameters_are_keyword_only() -> None:
 def test_param_descriptor_on_the_class() -> None:
     """On the class, a parameter attribute is its descriptor (for introspection)."""
     assert PageHinkley.threshold.name == "threshold"
+
+
+def test_detectors_are_exported_from_aiguard_detect() -> None:
+    """aiguard.detect exports the eight detectors next to the Signal names."""
+    import aiguard.detect
+
+    expected = {"ADWIN", "CUSUM", "DDM", "EDDM", "HDDM_A", "HDDM_W", "KSWIN", "PageHinkley"}
+    assert expected <= set(aiguard.detect.__all__)
+    assert {"Signal", "SignalKind", "SignalStatus", "SIGNAL_KINDS"} <= set(aiguard.detect.__all__)
+    assert all(hasattr(aiguard.detect, name) for name in aiguard.detect.__all__)
