@@ -157,12 +157,20 @@ class DetectorContract:
         assert many.to_dict() == one.to_dict()
 
     def test_empty_batch_changes_nothing(self, kwargs: dict[str, Any]) -> None:
-        """update_many([]) returns no index and leaves the state alone."""
+        """update_many([]) returns no index and leaves the state alone, also right after a drift."""
         detector = self.cls(**kwargs)
-        detector.update_many(next(iter(self.named().values()))()[:50])
+        stream = next(iter(self.named().values()))()
+        detector.update_many(stream[:50])
         before = detector.to_dict()
         assert detector.update_many([]).tolist() == []
         assert detector.to_dict() == before
+        found = self.cls(**kwargs).update_many(stream).tolist()
+        if found:
+            detector = self.cls(**kwargs)
+            detector.update_many(stream[: found[0] + 1])
+            before = detector.to_dict()
+            assert detector.update_many([]).tolist() == []
+            assert detector.to_dict() == before
 
     def test_numpy_scalars_and_lists_are_accepted(self, kwargs: dict[str, Any]) -> None:
         """update takes numpy scalars, update_many a plain list, with the same result."""
@@ -235,6 +243,8 @@ class DetectorContract:
             self.cls.from_dict(missing)
         with pytest.raises(InvalidInputError, match="no 'params' or 'state'"):
             self.cls.from_dict({**good, "state": None})
+        with pytest.raises(InvalidInputError, match="unknown parameters"):
+            self.cls.from_dict({**good, "params": {"nonsense": 1}})
         garbage = {**good, "state": dict.fromkeys(good["state"], "garbage")}
         with pytest.raises(InvalidInputError):
             self.cls.from_dict(garbage)

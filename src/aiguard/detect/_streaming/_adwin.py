@@ -101,16 +101,17 @@ class ADWIN(StreamingDetector):
 
     def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
         found: list[int] = []
+        pending = False  # a detection whose drops are not done yet
         windows = Windows(len(x), first=16 * 1024, smallest=1024)
         for start, stop in windows:
             if self._drift:
                 self.reset()
             hit = run_batch(self._core, x[start:stop])
-            self._drift = hit is not None
+            self._drift = pending = hit is not None
             if hit is not None:
                 found.append(start + hit)
                 windows.restart(start + hit + 1, hit + 1)
-        if self._drift:  # the batch ends on a detection: finish it, drops included
+        if pending:  # the batch ends on a detection: finish it, drops included
             detected = self._core.detect()
             assert detected, "the vectorised scan and the value-by-value core disagree"
         return found

@@ -146,7 +146,10 @@ class StreamingDetector:
         params, state = data.get("params"), data.get("state")
         if not isinstance(params, Mapping) or not isinstance(state, Mapping):
             raise InvalidInputError("data", expected, "no 'params' or 'state' mapping")
-        detector = cls(**params)
+        try:
+            detector = cls(**params)
+        except TypeError as exc:
+            raise InvalidInputError("data", expected, f"unknown parameters ({exc})") from exc
         try:
             detector._set_state(state)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
