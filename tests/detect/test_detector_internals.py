@@ -13,7 +13,7 @@ from river import drift as river_drift
 from scipy import stats
 from tests.detect import streams
 
-from aiguard.detect import ADWIN, CUSUM, HDDM_A, KSWIN, PageHinkley
+from aiguard.detect import ADWIN, CUSUM, EDDM, HDDM_A, KSWIN, PageHinkley
 from aiguard.detect._streaming._filter import recurse
 from aiguard.detect._streaming._kswin import _rule, ks_counts
 from aiguard.detect._streaming._params import decode_float, encode_float
@@ -213,3 +213,16 @@ def test_pagehinkley_beyond_its_table_is_still_update() -> None:
     for value in stream[-60:]:
         mixed.update(value)
     assert batch.to_dict() == mixed.to_dict()
+
+
+def test_eddm_batch_ending_in_correct_values_after_a_detection_resets() -> None:
+    """EDDM's errors-only batch loop resets after a detection followed by correct values only."""
+    stream = streams.errors(4, (0.1, 0.4))
+    first = EDDM().update_many(stream).tolist()[0]
+    batch = np.r_[stream[: first + 1], np.zeros(7)]
+    one, many = EDDM(), EDDM()
+    for value in batch:
+        one.update(value)
+    assert many.update_many(batch).tolist() == [first]
+    assert many.to_dict() == one.to_dict()
+    assert many.to_dict()["state"]["n"] == 7
