@@ -55,8 +55,9 @@ def _loop_async(fn: Callable[[], Any], number: int) -> float:
     return asyncio.run(run())
 
 
-def best_ns(cases: Sequence[tuple[str, Callable[[], Any], str]], *, number: int,
-            rounds: int) -> dict[str, float]:
+def best_ns(
+    cases: Sequence[tuple[str, Callable[[], Any], str]], *, number: int, rounds: int
+) -> dict[str, float]:
     """Best ns per call of each ``(name, fn, kind)``, rounds interleaved across cases."""
     best = {name: float("inf") for name, _, _ in cases}
     for _ in range(rounds):
@@ -80,17 +81,26 @@ def versions(packages: Sequence[str]) -> str:
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub markdown table with right-aligned number columns."""
     text = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text)) if text else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in text)) if text else len(h) for i, h in enumerate(headers)
+    ]
     numeric = [all(_is_number(r[i]) for r in text) and bool(text) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        padded = [c.rjust(w) if num else c.ljust(w)
-                  for c, w, num in zip(cells, widths, numeric, strict=True)]
+        padded = [
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(cells, widths, numeric, strict=True)
+        ]
         return "| " + " | ".join(padded) + " |"
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if num else ("-" * (w + 2))
-                          for w, num in zip(widths, numeric, strict=True)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if num else ("-" * (w + 2))
+            for w, num in zip(widths, numeric, strict=True)
+        )
+        + "|"
+    )
     return "\n".join([line(list(headers)), rule, *(line(r) for r in text)])
 
 
@@ -105,8 +115,12 @@ def _is_number(cell: str) -> bool:
 def parser(description: str) -> argparse.ArgumentParser:
     """The common command line: ``--only SUBSTRING`` (repeatable) and ``--quick``."""
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--only", action="append", default=[],
-                   help="run only the cases whose name or group contains this (repeatable)")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="run only the cases whose name or group contains this (repeatable)",
+    )
     p.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke run")
     return p
 

@@ -46,10 +46,16 @@ def aiguard_cases() -> list[tuple[str, object, str]]:
         ("aiguard enabled, fully on", lambda: enabled("recs.personalized"), "sync"),
         ("aiguard enabled, switched off", lambda: enabled("recs.off"), "sync"),
         ("aiguard enabled, unknown name", lambda: enabled("never.declared"), "sync"),
-        ("aiguard enabled, 25% rollout, repeated key",
-         lambda: enabled("recs.rollout", key="user-42"), "sync"),
-        ("aiguard enabled, 25% rollout, 100k cycling keys (cache misses)",
-         lambda: enabled("recs.rollout", key=next(keys)), "sync"),
+        (
+            "aiguard enabled, 25% rollout, repeated key",
+            lambda: enabled("recs.rollout", key="user-42"),
+            "sync",
+        ),
+        (
+            "aiguard enabled, 25% rollout, 100k cycling keys (cache misses)",
+            lambda: enabled("recs.rollout", key=next(keys)),
+            "sync",
+        ),
         ("floor: next() on the key cycle", lambda: next(keys), "sync"),
     ]
 
@@ -64,8 +70,11 @@ def openfeature_cases() -> tuple[list[tuple[str, object, str]], str]:
     api.set_provider(InMemoryProvider({"recs.personalized": flag}), domain="bench")
     client = api.get_client("bench")
     return [
-        ("openfeature InMemoryProvider, fully on",
-         lambda: client.get_boolean_value("recs.personalized", default_value=False), "sync"),
+        (
+            "openfeature InMemoryProvider, fully on",
+            lambda: client.get_boolean_value("recs.personalized", default_value=False),
+            "sync",
+        ),
     ], ""
 
 
@@ -82,11 +91,16 @@ def unleash_cases() -> tuple[list[tuple[str, object, str]], str]:
             {
                 "name": "recs.rollout",
                 "enabled": True,
-                "strategies": [{
-                    "name": "flexibleRollout",
-                    "parameters": {"rollout": "25", "stickiness": "userId",
-                                   "groupId": "recs.rollout"},
-                }],
+                "strategies": [
+                    {
+                        "name": "flexibleRollout",
+                        "parameters": {
+                            "rollout": "25",
+                            "stickiness": "userId",
+                            "groupId": "recs.rollout",
+                        },
+                    }
+                ],
             },
         ],
     }
@@ -96,8 +110,12 @@ def unleash_cases() -> tuple[list[tuple[str, object, str]], str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         client = UnleashClient(
-            url="http://unleash.invalid/api", app_name="aiguard-bench", cache=cache,
-            disable_metrics=True, disable_registration=True, refresh_interval=3600,
+            url="http://unleash.invalid/api",
+            app_name="aiguard-bench",
+            cache=cache,
+            disable_metrics=True,
+            disable_registration=True,
+            refresh_interval=3600,
         )
         client.initialize_client(fetch_toggles=False)
     assert client.is_enabled("recs.personalized")
@@ -106,8 +124,11 @@ def unleash_cases() -> tuple[list[tuple[str, object, str]], str]:
     context = {"userId": "user-42"}
     return [
         ("unleash offline, fully on", lambda: client.is_enabled("recs.personalized"), "sync"),
-        ("unleash offline, 25% rollout, userId",
-         lambda: client.is_enabled("recs.rollout", context), "sync"),
+        (
+            "unleash offline, 25% rollout, userId",
+            lambda: client.is_enabled("recs.rollout", context),
+            "sync",
+        ),
     ], ""
 
 
@@ -124,8 +145,9 @@ def kill_switch_cases() -> list[tuple[str, object, str]]:
 
     switched_off = ag.kill_switch("recs.off", flags=flags, fallback=popular)(model)
     switched_on = ag.kill_switch("recs.on", flags=flags, fallback=popular)(model)
-    guarded_off = ag.Guard(name="recs", kill_switch="recs.off", flags=flags,
-                           fallback=popular)(model)
+    guarded_off = ag.Guard(name="recs", kill_switch="recs.off", flags=flags, fallback=popular)(
+        model
+    )
     return [
         ("fallback called directly", lambda: popular(1), "sync"),
         ("kill_switch off, served by the fallback", lambda: switched_off(1), "sync"),
@@ -145,8 +167,9 @@ def main() -> int:
         if extra[1]:
             notes.append(extra[1])
     if args.only:  # keep the cases matching --only (and the floor the cycling case needs)
-        flag_cases = [c for c in flag_cases
-                      if c[0].startswith("floor") or any(o in c[0] for o in args.only)]
+        flag_cases = [
+            c for c in flag_cases if c[0].startswith("floor") or any(o in c[0] for o in args.only)
+        ]
     unleash_number = max(number // 10, 1000)  # Unleash is slower: fewer calls, same rounds
     fast = [c for c in flag_cases if not c[0].startswith("unleash")]
     slow = [c for c in flag_cases if c[0].startswith("unleash")]
@@ -164,24 +187,38 @@ def main() -> int:
         budget = ""
         if name.startswith("aiguard enabled") and "cache misses" not in name:
             budget = "ok" if ns <= BUDGET_ENABLED else "OVER"
-        rows.append([name, f"{ns:,.0f}", f"{BUDGET_ENABLED:.0f}" if budget else "-",
-                     budget or "-"])
+        rows.append([name, f"{ns:,.0f}", f"{BUDGET_ENABLED:.0f}" if budget else "-", budget or "-"])
     print("### `Flags.enabled` and peers (ns per call, best of rounds)\n")
     print(markdown_table(["case", "ns/call", "budget", "within"], rows))
     added_off = ks["kill_switch off, served by the fallback"] - ks["fallback called directly"]
     added_on = ks["kill_switch on, model called"] - ks["model called directly"]
-    added_guard = (ks["Guard(kill_switch=...) off, served by the fallback"]
-                   - ks["fallback called directly"])
+    added_guard = (
+        ks["Guard(kill_switch=...) off, served by the fallback"] - ks["fallback called directly"]
+    )
     rows = [[name, f"{ns:,.0f}", "-", "-"] for name, ns in ks.items()]
-    rows.append(["added: kill-switched call over its fallback", f"{added_off:,.0f}",
-                 f"{BUDGET_ADDED:.0f}", "ok" if added_off <= BUDGET_ADDED else "OVER"])
-    rows.append(["added: Guard kill-switched call over its fallback", f"{added_guard:,.0f}",
-                 f"{BUDGET_ADDED:.0f}", "ok" if added_guard <= BUDGET_ADDED else "OVER"])
+    rows.append(
+        [
+            "added: kill-switched call over its fallback",
+            f"{added_off:,.0f}",
+            f"{BUDGET_ADDED:.0f}",
+            "ok" if added_off <= BUDGET_ADDED else "OVER",
+        ]
+    )
+    rows.append(
+        [
+            "added: Guard kill-switched call over its fallback",
+            f"{added_guard:,.0f}",
+            f"{BUDGET_ADDED:.0f}",
+            "ok" if added_guard <= BUDGET_ADDED else "OVER",
+        ]
+    )
     rows.append(["added: switched-on call over the bare model", f"{added_on:,.0f}", "-", "-"])
     print("\n### `kill_switch` (ns per call)\n")
     print(markdown_table(["case", "ns/call", "budget", "within"], rows))
-    print(f"\n{number:,} calls x {rounds} rounds (Unleash: {unleash_number:,} calls); "
-          + versions(["aiguard", "openfeature-sdk", "UnleashClient", "yggdrasil-engine"]))
+    print(
+        f"\n{number:,} calls x {rounds} rounds (Unleash: {unleash_number:,} calls); "
+        + versions(["aiguard", "openfeature-sdk", "UnleashClient", "yggdrasil-engine"])
+    )
     for note in notes:
         print(f"note: {note}")
     over = any(r[3] == "OVER" for r in rows)

@@ -50,6 +50,7 @@ def sleep_1ms(x: Any) -> Any:
 
 # -- factories: each returns the decorated function ----------------------------------
 
+
 def wrap_aiguard(fn: Any) -> Any:
     return aiguard.CircuitBreaker(name="bench")(fn)
 
@@ -79,8 +80,11 @@ async def wrap_purgatory_async(fn: Any) -> Any:
 
     factory = purgatory.AsyncCircuitBreakerFactory(default_threshold=5, default_ttl=30)
     await factory.initialize()
-    return await factory(f"bench-{id(fn)}")(fn) if asyncio.iscoroutine(
-        factory(f"bench-{id(fn)}")) else factory(f"bench-{id(fn)}")(fn)
+    return (
+        await factory(f"bench-{id(fn)}")(fn)
+        if asyncio.iscoroutine(factory(f"bench-{id(fn)}"))
+        else factory(f"bench-{id(fn)}")(fn)
+    )
 
 
 SYNC_PEERS = {
@@ -92,13 +96,13 @@ SYNC_PEERS = {
 
 
 def _sync_case(name: str, wrap: Any, packages: tuple[str, ...]) -> Case:
-    return Case(name, "sync", lambda: functools.partial(wrap(ident), 1), "sync",
-                packages=packages)
+    return Case(name, "sync", lambda: functools.partial(wrap(ident), 1), "sync", packages=packages)
 
 
 def _async_case(name: str, wrap: Any, packages: tuple[str, ...]) -> Case:
-    return Case(name, "async", lambda: functools.partial(wrap(aident), 1), "async",
-                packages=packages)
+    return Case(
+        name, "async", lambda: functools.partial(wrap(aident), 1), "async", packages=packages
+    )
 
 
 def _threads_case(name: str, wrap: Any, packages: tuple[str, ...]) -> Case:
@@ -113,7 +117,9 @@ def _full_guard(fn: Any) -> Any:
     flags = aiguard.Flags()
     flags.set("bench.model", on=True, reason="bench", actor="bench")
     return aiguard.Guard(
-        name="bench-full", kill_switch="bench.model", flags=flags,
+        name="bench-full",
+        kill_switch="bench.model",
+        flags=flags,
         breaker=aiguard.CircuitBreaker(name="bench-full"),
         check=aiguard.checks.finite() & aiguard.checks.in_range(-1e9, 1e9),
         fallback=lambda _x: 0.0,
@@ -156,8 +162,10 @@ def batch_model(_x: Any) -> Any:
 
 def _checked_guard(fn: Any) -> Any:
     return aiguard.Guard(
-        name="bench-check", check=aiguard.checks.finite() & aiguard.checks.in_range(-10, 10),
-        fallback=lambda x: np.zeros((len(x), 20)), fallback_rows=True,
+        name="bench-check",
+        check=aiguard.checks.finite() & aiguard.checks.in_range(-10, 10),
+        fallback=lambda x: np.zeros((len(x), 20)),
+        fallback_rows=True,
     )(fn)
 
 
@@ -176,31 +184,62 @@ CASES: list[Case] = [
     _async_case("circuitbreaker", wrap_circuitbreaker, ("circuitbreaker",)),
     _async_case("aiguard Guard(breaker=...)", wrap_guard, ("aiguard",)),
     Case("raw call", "guard", lambda: functools.partial(ident, 1), "sync", baseline=True),
-    Case("aiguard Guard(kill switch+breaker+check+fallback)", "guard",
-         _call_with(_full_guard, ident, 1), packages=("aiguard",)),
-    Case("pyresilience @resilient(breaker+fallback)", "guard",
-         _call_with(_pyresilience_full, ident, 1), packages=("pyresilience",)),
-    Case("tenacity @retry(3 attempts)", "guard", _call_with(_tenacity_retry, ident, 1),
-         packages=("tenacity",)),
-    Case("raw call", "checks", lambda: functools.partial(batch_model, ROWS), "sync",
-         baseline=True),
-    Case("aiguard Guard(check, fallback_rows) 1000x20", "checks",
-         _call_with(_checked_guard, batch_model, ROWS), packages=("aiguard",)),
+    Case(
+        "aiguard Guard(kill switch+breaker+check+fallback)",
+        "guard",
+        _call_with(_full_guard, ident, 1),
+        packages=("aiguard",),
+    ),
+    Case(
+        "pyresilience @resilient(breaker+fallback)",
+        "guard",
+        _call_with(_pyresilience_full, ident, 1),
+        packages=("pyresilience",),
+    ),
+    Case(
+        "tenacity @retry(3 attempts)",
+        "guard",
+        _call_with(_tenacity_retry, ident, 1),
+        packages=("tenacity",),
+    ),
+    Case("raw call", "checks", lambda: functools.partial(batch_model, ROWS), "sync", baseline=True),
+    Case(
+        "aiguard Guard(check, fallback_rows) 1000x20",
+        "checks",
+        _call_with(_checked_guard, batch_model, ROWS),
+        packages=("aiguard",),
+    ),
     Case("raw call", "limits", lambda: functools.partial(ident, 1), "sync", baseline=True),
-    Case("aiguard Guard() (nothing configured)", "limits",
-         _call_with(aiguard.Guard(name="bench-empty"), ident, 1),
-         packages=("aiguard",)),
-    Case("aiguard Guard(rate_limit=...)", "limits",
-         _call_with(aiguard.Guard(name="bench-rate", rate_limit=aiguard.RateLimit(1e12)),
-                    ident, 1),
-         packages=("aiguard",)),
-    Case("aiguard Guard(bulkhead=...)", "limits",
-         _call_with(aiguard.Guard(name="bench-bulk", bulkhead=aiguard.Bulkhead(64)), ident, 1),
-         packages=("aiguard",)),
-    Case("pyresilience rate limiter", "limits", _call_with(_pyresilience_rate, ident, 1),
-         packages=("pyresilience",)),
-    Case("pyresilience bulkhead", "limits", _call_with(_pyresilience_bulkhead, ident, 1),
-         packages=("pyresilience",)),
+    Case(
+        "aiguard Guard() (nothing configured)",
+        "limits",
+        _call_with(aiguard.Guard(name="bench-empty"), ident, 1),
+        packages=("aiguard",),
+    ),
+    Case(
+        "aiguard Guard(rate_limit=...)",
+        "limits",
+        _call_with(aiguard.Guard(name="bench-rate", rate_limit=aiguard.RateLimit(1e12)), ident, 1),
+        packages=("aiguard",),
+    ),
+    Case(
+        "aiguard Guard(bulkhead=...)",
+        "limits",
+        _call_with(aiguard.Guard(name="bench-bulk", bulkhead=aiguard.Bulkhead(64)), ident, 1),
+        packages=("aiguard",),
+    ),
+    Case(
+        "pyresilience rate limiter",
+        "limits",
+        _call_with(_pyresilience_rate, ident, 1),
+        packages=("pyresilience",),
+    ),
+    Case(
+        "pyresilience bulkhead",
+        "limits",
+        _call_with(_pyresilience_bulkhead, ident, 1),
+        packages=("pyresilience",),
+    ),
     Case("raw call", "threads", lambda: sleep_1ms, "threads", baseline=True),
     *(_threads_case(n, w, p) for n, (w, p) in SYNC_PEERS.items()),
 ]
@@ -265,8 +304,15 @@ def run_loops(group: str, cases: list[Case], quick: bool) -> list[list[str]]:
             continue
         added = best[case.name] - raw
         ratio = "-" if case.baseline else f"{added / ours:.2f}x"
-        rows.append([group, case.name, f"{best[case.name]:,.0f}",
-                     "-" if case.baseline else f"{added:,.0f}", ratio])
+        rows.append(
+            [
+                group,
+                case.name,
+                f"{best[case.name]:,.0f}",
+                "-" if case.baseline else f"{added:,.0f}",
+                ratio,
+            ]
+        )
     return rows
 
 
@@ -309,8 +355,12 @@ def main() -> None:
     if thread_cases:
         print("1 ms model (time.sleep(0.001)) through one shared breaker; calls per second.")
         print()
-        print(markdown_table(["group", "case", "1 thread", "2 threads", "2T / 1T"],
-                             run_threads(thread_cases, args.quick)))
+        print(
+            markdown_table(
+                ["group", "case", "1 thread", "2 threads", "2T / 1T"],
+                run_threads(thread_cases, args.quick),
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Protocols for aiguard's extension points.
 
-Plug in your own clock, flag store or canary judge without subclassing: any
-object with the right shape works.
+Plug in your own clock, flag store, change detector or canary judge without
+subclassing: any object with the right shape works.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import numpy as np
+    import numpy.typing as npt
+
     from aiguard.classify._actions import ActionContext
     from aiguard.recover._judge import Judgement
     from aiguard.review._incident import Incident
 
-__all__ = ["Action", "Clock", "FlagStore", "IncidentHook", "Judge", "Notifier"]
+__all__ = ["Action", "Clock", "Detector", "FlagStore", "IncidentHook", "Judge", "Notifier"]
 
 
 class Clock(Protocol):
@@ -60,6 +63,45 @@ class FlagStore(Protocol):
 
     def write(self, name: str, record: Mapping[str, Any]) -> None:
         """Store one flag record (raise StoreError if the store is read-only or down)."""
+        ...
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """A streaming change detector: fed values one by one or in batches, says when a drift is real.
+
+    :mod:`aiguard.detect`'s ``PageHinkley``, ``ADWIN``, ``KSWIN``, ``DDM``,
+    ``EDDM``, ``HDDM_A``, ``HDDM_W`` and ``CUSUM`` satisfy it, and so may your
+    own. ``update_many(values)`` must leave the detector as ``update`` on each
+    value would, and return the indices where ``drift_detected`` became true;
+    ``to_dict()`` returns plain JSON types from which the detector can be
+    rebuilt (the built-in ones have a ``from_dict`` class method).
+
+    Example:
+        >>> from aiguard.detect import PageHinkley
+        >>> isinstance(PageHinkley(), Detector)
+        True
+    """
+
+    @property
+    def drift_detected(self) -> bool:
+        """Whether the last value processed completed a detection."""
+        ...
+
+    def update(self, x: float) -> None:
+        """Process one value."""
+        ...
+
+    def update_many(self, values: npt.ArrayLike) -> npt.NDArray[np.intp]:
+        """Process values in order; return the indices at which a drift was detected."""
+        ...
+
+    def reset(self) -> None:
+        """Forget everything seen."""
+        ...
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters and state as plain JSON types."""
         ...
 
 

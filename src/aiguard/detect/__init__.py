@@ -5,5 +5,19 @@ decision is a :class:`Signal` that classification turns into a severity.
 """
 
 from aiguard.detect._signal import SIGNAL_KINDS, Signal, SignalKind, SignalStatus
+from aiguard.detect._streaming import ADWIN, CUSUM, DDM, EDDM, HDDM_A, HDDM_W, KSWIN, PageHinkley
 
-__all__ = ["SIGNAL_KINDS", "Signal", "SignalKind", "SignalStatus"]
+__all__ = [
+    "ADWIN",
+    "CUSUM",
+    "DDM",
+    "EDDM",
+    "HDDM_A",
+    "HDDM_W",
+    "KSWIN",
+    "SIGNAL_KINDS",
+    "PageHinkley",
+    "Signal",
+    "SignalKind",
+    "SignalStatus",
+]

@@ -1,0 +1,177 @@
+r"""Two-sided tabular CUSUM (Page 1954; Montgomery, *Statistical Quality Control*, 9.1).
+
+With target :math:`\mu_0`, reference value (allowance) :math:`k` and decision
+interval :math:`h`, in the units of the data, the classic recursions are
+
+.. math::
+
+    C^+_n = \max\bigl(0,\ C^+_{n-1} + x_n - (\mu_0 + k)\bigr), \qquad
+    C^-_n = \max\bigl(0,\ C^-_{n-1} + (\mu_0 - k) - x_n\bigr), \qquad
+    C^\pm_0 = 0,
+
+and a drift is detected when :math:`C^+_n > h` (the mean went up) or
+:math:`C^-_n > h` (down). With standardised data (subtract the in-control mean,
+divide by its standard deviation) ``k = 0.5`` and ``h = 5`` are the textbook
+choice, tuned to detect a one-sigma shift.
+
+**Vectorised.** The recursion is Lindley's; unrolled, :math:`C^+_n = S^+_n -
+\min(0, \min_{i \le n} S^+_i)` with :math:`S^+_n = \sum_{i \le n} (x_i -
+\mu_0 - k)` (likewise :math:`C^-`). The detector keeps :math:`S^\pm` and their
+running minima, so ``update`` and ``update_many`` (``np.cumsum`` and
+``np.minimum.accumulate``, which add and compare in order) give the same bits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
+from aiguard.detect._streaming._params import as_value, check_real, decode_float
+from aiguard.detect._streaming._windows import Windows
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["CUSUM"]
+
+
+class CUSUM(StreamingDetector):
+    """Two-sided tabular CUSUM for a shift of the mean away from *target*.
+
+    Formulas in :mod:`aiguard.detect._streaming._cusum`. Use it when the
+    in-control mean and spread are known (a model's score on validation data):
+    it is the fastest detector of a sustained shift of about ``2 * k``.
+
+    Args:
+        target: the in-control mean.
+        k: the allowance (reference value) per value, >= 0, data units.
+        h: the decision interval, > 0, data units.
+
+    Example:
+        >>> import numpy as np
+        >>> stream = np.r_[np.zeros(100), np.full(10, 2.0)]
+        >>> CUSUM(target=0.0, k=0.5, h=5.0).update_many(stream)  # restarts after each alarm
+        array([103, 107])
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ("target", "k", "h")
+    _knob: ClassVar[Knob] = Knob("h", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
+    target = Param[float]()
+    k = Param[float]()
+    h = Param[float]()
+
+    def __init__(self, *, target: float = 0.0, k: float = 0.5, h: float = 5.0) -> None:
+        self._target = check_real("target", target)
+        self._k = check_real("k", k, low=0.0)
+        self._h = check_real("h", h, low=0.0, low_open=True)
+        self._upper = self._target + self._k
+        self._lower = self._target - self._k
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen: back to the state just after construction."""
+        self._drift = False
+        self._n = 0
+        self._s_up = self._min_up = 0.0
+        self._s_down = self._min_down = 0.0
+
+    @property
+    def upper(self) -> float:
+        """:math:`C^+`, the evidence that the mean went up."""
+        return self._s_up - self._min_up
+
+    @property
+    def lower(self) -> float:
+        """:math:`C^-`, the evidence that the mean went down."""
+        return self._s_down - self._min_down
+
+    def update(self, x: float) -> None:
+        """Process one value (a finite real number)."""
+        value = as_value(x)
+        if self._drift:
+            self.reset()
+        self._n += 1
+        self._s_up += value - self._upper
+        self._s_down += self._lower - value
+        self._min_up = min(self._min_up, self._s_up)
+        self._min_down = min(self._min_down, self._s_down)
+        self._drift = self.upper > self._h or self.lower > self._h
+
+    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
+        found: list[int] = []
+        windows = Windows(len(x))
+        for start, stop in windows:
+            if windows.dense:  # a detection every few values: the per-value loop is cheaper
+                hits = self._loop(x[start:stop].tolist())
+                found += [start + hit for hit in hits]
+                windows.note((stop - start) / (len(hits) + 1))
+                continue
+            if self._drift:
+                self.reset()
+            hit = self._run(x[start:stop])
+            if hit is not None:
+                found.append(start + hit)
+                windows.restart(start + hit + 1, hit + 1)
+        return found
+
+    def _loop(self, values: list[float]) -> list[int]:
+        """The per-value recursion over *values* (same operations as ``update``); detections."""
+        found = []
+        drift, n = self._drift, self._n
+        s_up, min_up, s_down, min_down = self._s_up, self._min_up, self._s_down, self._min_down
+        upper, lower, h = self._upper, self._lower, self._h
+        for i, value in enumerate(values):
+            if drift:
+                n, s_up, min_up, s_down, min_down = 0, 0.0, 0.0, 0.0, 0.0
+            n += 1
+            s_up += value - upper
+            s_down += lower - value
+            min_up = min(min_up, s_up)
+            min_down = min(min_down, s_down)
+            drift = s_up - min_up > h or s_down - min_down > h
+            if drift:
+                found.append(i)
+        self._drift, self._n = drift, n
+        self._s_up, self._min_up, self._s_down, self._min_down = s_up, min_up, s_down, min_down
+        return found
+
+    def _run(self, x: npt.NDArray[np.float64]) -> int | None:
+        """Process *x* up to its first detection; return that index (or None)."""
+        count = len(x)
+        sums = np.empty((2, count + 1))
+        sums[0, 0], sums[1, 0] = self._s_up, self._s_down
+        np.subtract(x, self._upper, out=sums[0, 1:])
+        np.subtract(self._lower, x, out=sums[1, 1:])
+        np.cumsum(sums, axis=1, out=sums)
+        sums = sums[:, 1:]
+        mins = np.minimum(sums, [[self._min_up], [self._min_down]])
+        np.minimum.accumulate(mins, axis=1, out=mins)
+        alarm = ((sums - mins) > self._h).any(axis=0)
+        hit = int(np.argmax(alarm)) if alarm.any() else None
+        last = count - 1 if hit is None else hit
+        self._n += last + 1
+        self._s_up, self._s_down = float(sums[0, last]), float(sums[1, last])
+        self._min_up, self._min_down = float(mins[0, last]), float(mins[1, last])
+        self._drift = hit is not None
+        return hit
+
+    def _get_state(self) -> dict[str, Any]:
+        return {
+            "drift": self._drift,
+            "n": self._n,
+            "s_up": self._s_up,
+            "min_up": self._min_up,
+            "s_down": self._s_down,
+            "min_down": self._min_down,
+        }
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        self._drift = bool(state["drift"])
+        self._n = int(state["n"])
+        self._s_up = decode_float(state["s_up"])
+        self._min_up = decode_float(state["min_up"])
+        self._s_down = decode_float(state["s_down"])
+        self._min_down = decode_float(state["min_down"])

@@ -1,0 +1,38 @@
+"""The first-order recursion ``y[i] = a * y[i-1] + u[i]``, computed in C and in order.
+
+``scipy.signal.lfilter`` with numerator ``[1, 0]`` and denominator ``[1, -a]``
+computes ``fl(fl(a * y) + u)`` at every step (its direct form II transposed
+adds ``0 * u`` and negates, both exact), the same bits as the Python loop
+``y = a * y + u``; the tests check this. For the short windows the vectorised
+detectors use, lfilter's own argument handling costs more than the filtering,
+so the C routine behind it is called directly when it is there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy import signal as _signal
+
+__all__ = ["recurse"]
+
+try:  # pragma: no cover - depends on the installed scipy
+    from scipy.signal._sigtools import _linear_filter
+except ImportError:  # pragma: no cover - a scipy without the private routine
+    _linear_filter = None
+
+
+def recurse(a: float, u: npt.NDArray[np.float64], y0: float) -> npt.NDArray[np.float64]:
+    """``y[i] = a * y[i-1] + u[i]`` for every ``i``, with ``y[-1] = y0``.
+
+    Example:
+        >>> recurse(0.5, np.array([1.0, 1.0, 1.0]), 4.0)
+        array([3.  , 2.5 , 2.25])
+    """
+    b = np.array([1.0, 0.0])
+    den = np.array([1.0, -a])
+    zi = np.array([a * y0])
+    if _linear_filter is not None:  # pragma: no branch
+        out: npt.NDArray[np.float64] = _linear_filter(b, den, u, -1, zi)[0]
+        return out
+    return np.asarray(_signal.lfilter(b, den, u, zi=zi)[0])  # pragma: no cover
