@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Clock", "FlagStore"]
+#: What a guarded call's outcome looks like to a :class:`MonitorTap`: the
+#: fields of :class:`~aiguard.Outcome` after ``guard``, as a plain tuple
+#: ``(served_by, reason, stage, rows_replaced, latency, error)`` so that no
+#: object is built per call.
+CallOutcome = tuple[str, "str | None", str, int, float, "BaseException | None"]
+
+__all__ = ["CallOutcome", "ChangeDetector", "Clock", "FlagStore", "MonitorTap"]
 
 
 class Clock(Protocol):
@@ -56,4 +62,53 @@ class FlagStore(Protocol):
 
     def write(self, name: str, record: Mapping[str, Any]) -> None:
         """Store one flag record (raise StoreError if the store is read-only or down)."""
+        ...
+
+
+@runtime_checkable
+class ChangeDetector(Protocol):
+    """A streaming change detector a monitor can decide with (``detector=``).
+
+    Any object with ``update(x)`` and a ``drift_detected`` attribute fits
+    (river's detectors do, and so will aiguard's own). A monitor feeds it
+    the figure it watches, once per evaluation, and treats
+    ``drift_detected`` as a breach besides its own threshold rule.
+
+    Example:
+        >>> class Above:
+        ...     drift_detected = False
+        ...     def update(self, x):
+        ...         self.drift_detected = x > 1.0
+        >>> isinstance(Above(), ChangeDetector)
+        True
+    """
+
+    drift_detected: bool
+
+    def update(self, x: float) -> object:
+        """Feed one value."""
+        ...
+
+
+@runtime_checkable
+class MonitorTap(Protocol):
+    """What a :class:`~aiguard.Guard` feeds: one call's arguments, result and outcome.
+
+    ``Guard(monitors=[...])`` calls ``tap`` after every guarded call (the
+    call has returned or raised by then). ``result`` is what the caller got
+    (``None`` when the call raised); ``outcome`` is a :data:`CallOutcome`
+    tuple. A tap that raises is counted and logged once by the guard, never
+    seen by the caller; a tap should return quickly and push heavy work to a
+    background thread.
+
+    Example:
+        >>> from aiguard.detect import LatencyMonitor
+        >>> isinstance(LatencyMonitor(), MonitorTap)
+        True
+    """
+
+    def tap(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome
+    ) -> None:
+        """Take one call into account."""
         ...
