@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["STAGES", "Outcome"]
 
@@ -40,6 +46,9 @@ class Outcome:
         rows_replaced: how many rows of a batch a per-row fallback replaced.
         latency: seconds from entering the guard to the answer, on the guard's clock.
         error: the exception that made the guard fall back, if any.
+        rows_rejected: how many rows the guard's ``input_check`` rejected
+            (they went to the fallback, or the call was refused).
+        rejected: rows rejected per input check (its ``repr``), a read-only mapping.
 
     Example:
         >>> o = Outcome(guard="recs", served_by="popular_items", reason="error",
@@ -55,6 +64,10 @@ class Outcome:
     rows_replaced: int
     latency: float
     error: BaseException | None = attrs.field(default=None, eq=False)
+    rows_rejected: int = 0
+    rejected: Mapping[str, int] = attrs.field(
+        factory=dict, converter=lambda m: MappingProxyType(dict(m)), hash=False
+    )
 
     @property
     def fallback(self) -> bool:

@@ -129,7 +129,7 @@ class Monitor:
     def unsubscribe(self, callback: Callable[[Signal], Any]) -> None:
         """Stop calling *callback* (no error if it was not subscribed)."""
         with self._lock:
-            self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+            self._subscribers = tuple(s for s in self._subscribers if s != callback)
 
     @property
     def last_signal(self) -> Signal | None:

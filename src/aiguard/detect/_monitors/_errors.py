@@ -24,6 +24,16 @@ ERROR_KINDS: tuple[str, ...] = ("error", "timeout", "fallback", "null")
 _CALLS = 4  # column of the call count in the slice counters
 
 
+_COUNTS = (bool, int)
+
+
+def _count(value: Any) -> int:
+    """A count (numpy integer) as is, a mask or bool-like by its True entries."""
+    if isinstance(value, np.integer):
+        return int(value)
+    return int(np.count_nonzero(value))
+
+
 def _is_null(result: Any) -> bool:
     if result is None:
         return True
@@ -138,7 +148,7 @@ class ErrorRateMonitor(Monitor):
     ) -> None:
         """Count *calls* calls, of which the given numbers (or bools, or masks) failed.
 
-        For a batch of calls pass ``calls=n`` and per-call masks (or counts).
+        For a batch of calls pass ``calls=n`` and per-call masks or counts.
         """
         now = self._clock()
         if now >= self._slices.end:
@@ -146,10 +156,10 @@ class ErrorRateMonitor(Monitor):
         if calls == 1 and not self._take():
             return
         p = self._pending
-        p[0] += int(np.count_nonzero(error)) if type(error) is not bool else error
-        p[1] += int(np.count_nonzero(timeout)) if type(timeout) is not bool else timeout
-        p[2] += int(np.count_nonzero(fallback)) if type(fallback) is not bool else fallback
-        p[3] += int(np.count_nonzero(null)) if type(null) is not bool else null
+        p[0] += error if type(error) in _COUNTS else _count(error)
+        p[1] += timeout if type(timeout) in _COUNTS else _count(timeout)
+        p[2] += fallback if type(fallback) in _COUNTS else _count(fallback)
+        p[3] += null if type(null) in _COUNTS else _count(null)
         p[_CALLS] += calls
 
     def rates(self) -> dict[str, float]:
