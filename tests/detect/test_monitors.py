@@ -290,9 +290,10 @@ def test_input_drift_interval_inf_and_bad_batch() -> None:
     ref = drift.Reference(rng.normal(size=(1000, 2)))
     mon = InputDriftMonitor(ref, every=10_000, interval=5, min_rows=10, clock=clock)
     mon.observe(rng.normal(size=(50, 2)))
+    mon.drain()
     clock.advance(6)
-    row = np.array([np.inf, 0.0])
-    mon.observe(row)
+    mon.observe(np.array([np.inf, 0.0]))
+    mon.drain()
     mon.observe(np.zeros((3, 5)))
     mon.drain()
     assert mon.comparisons == 1 and mon.nonfinite == 1 and mon.errors == 1

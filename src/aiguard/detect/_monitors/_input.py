@@ -86,7 +86,7 @@ class InputDriftMonitor(Monitor):
         threshold: float = 0.2,
         statistic: str = "psi",
         min_rows: int = 100,
-        queue: int = 16,
+        queue: int = 64,
         sample: float = 1.0,
         clock: Clock | None = None,
         detector: ChangeDetector | None = None,
@@ -106,6 +106,10 @@ class InputDriftMonitor(Monitor):
         self._worker = Worker(self.name, _validate.count(queue, "queue"))
         self._acc = reference.accumulator()
         self._since: float | None = None
+        self._chunk = min(self.every, 256)
+        self._width = reference.n_features
+        self._pending: list[np.ndarray[Any, Any]] = []
+        self._pending_rows = 0
         self.comparisons = 0
 
     @property
@@ -121,13 +125,32 @@ class InputDriftMonitor(Monitor):
             self.observe(args[0])
 
     def observe(self, batch: Any) -> None:
-        """Queue a batch of inputs (rows on axis 0) for the background thread."""
+        """Queue a batch of inputs (rows on axis 0) for the background thread.
+
+        Small numpy batches (single requests) are gathered on the caller's side
+        into chunks of up to ``min(every, 256)`` rows before they are queued.
+        """
         if self._step != 1:
             batch = self._rows(batch)
+        if type(batch) is np.ndarray and batch.ndim == 1 and self._width > 1:
+            batch = batch.reshape(1, -1)
+        if (type(batch) is np.ndarray and batch.ndim == 2  # noqa: PLR2004
+                and batch.shape[1] == self._width and len(batch) < self._chunk):
+            pending = self._pending
+            pending.append(batch)
+            self._pending_rows += len(batch)
+            if self._pending_rows < self._chunk:
+                return
+            self._pending, self._pending_rows = [], 0
+            self._worker.submit(self._process, pending, self._clock())
+            return
         self._worker.submit(self._process, batch, self._clock())
 
     def drain(self) -> None:
-        """Wait until the background thread has taken in every queued batch."""
+        """Queue the gathered rows, then wait until the background thread has taken them in."""
+        if self._pending:
+            pending, self._pending, self._pending_rows = self._pending, [], 0
+            self._worker.submit(self._process, pending, self._clock())
         self._worker.drain()
 
     def close(self) -> None:
@@ -139,6 +162,8 @@ class InputDriftMonitor(Monitor):
     def _process(self, batch: Any, now: float) -> Signal | None:
         if self._since is None:
             self._since = now
+        if isinstance(batch, list):
+            batch = np.concatenate(batch)
         if isinstance(batch, np.ndarray):
             if batch.ndim == 1 and self.reference.n_features > 1:
                 batch = batch.reshape(1, -1)
