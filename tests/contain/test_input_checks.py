@@ -113,7 +113,9 @@ def test_guard_rejected_rows_go_to_fallback_model_sees_rest() -> None:
     assert out.tolist() == [0.0, -1.0, -1.0, 2.0]
     assert seen == [2]
     o = g.last_outcome
-    assert o is not None and o.rows_rejected == 2 and o.rows_replaced == 2
+    assert o is not None
+    assert o.rows_rejected == 2
+    assert o.rows_replaced == 2
     assert dict(o.rejected) == {"within_reference(tolerance=0.0)": 1, "missing(max_share=0.0)": 1}
 
 
@@ -122,11 +124,13 @@ def test_guard_input_check_whole_call_and_no_fallback() -> None:
     x = np.array([[0.0, 0.0], [50.0, 0.0]])
     whole = ag.Guard(input_check=checks.within_reference(REF), fallback=fallback)
     assert whole(model)(x).tolist() == [-1.0, -1.0]
-    assert whole.last_outcome is not None and whole.last_outcome.reason == "invalid_input"
+    assert whole.last_outcome is not None
+    assert whole.last_outcome.reason == "invalid_input"
     strict = ag.Guard(input_check=checks.within_reference(REF))
     with pytest.raises(InvalidInputError, match="inputs"):
         strict(model)(x)
-    assert strict.last_outcome is not None and strict.last_outcome.raised
+    assert strict.last_outcome is not None
+    assert strict.last_outcome.raised
     assert strict(model)(np.zeros((1, 2))).tolist() == [0.0]
     assert strict(lambda: 1)() == 1
 
@@ -173,7 +177,8 @@ def test_guard_feeds_monitors_and_forwards_signals() -> None:
     clock.advance(6)
     errors.evaluate()
     signals = [e for e in events if isinstance(e, Signal)]
-    assert signals and signals[0].evidence["worst"] == "error"
+    assert signals
+    assert signals[0].evidence["worst"] == "error"
     assert g.monitors == (errors,)
 
 

@@ -11,7 +11,7 @@ from aiguard.testing import FakeClock
 
 
 def test_winter_coats_input_drift_and_output_shift_within_500_requests() -> None:
-    """A feature that moves (temperature) and the scores that follow are both flagged in 500 calls."""
+    """A moved feature (temperature) and the scores that follow are flagged within 500 calls."""
     rng = np.random.default_rng(10)
     train = rng.normal(size=(5000, 4))
     weights = np.array([0.2, 1.5, -0.3, 0.1])
@@ -66,11 +66,14 @@ def test_fraud_positive_rate_2_to_40_percent_within_200_predictions() -> None:
             if mon.last_signal is not None:
                 flagged[0] = True
                 break
-    assert flagged[0] and n <= 200
+    assert flagged[0]
+    assert n <= 200
     s = mon.last_signal
     assert s is not None
-    assert s.evidence["rule"] == "share" and s.evidence["class"] == "1"
-    assert s.baseline is not None and s.baseline < 0.03
+    assert s.evidence["rule"] == "share"
+    assert s.evidence["class"] == "1"
+    assert s.baseline is not None
+    assert s.baseline < 0.03
 
 
 def test_chatbot_latency_200ms_to_3s_within_the_window() -> None:
@@ -117,5 +120,6 @@ def test_seasonal_gradual_drift_detected_with_no_alarm_before() -> None:
         batch[:, 0] += shift
         mon.observe(batch)
         mon.drain()
-    assert seen and seen[0].evidence["features"] == ["demand"]
+    assert seen
+    assert seen[0].evidence["features"] == ["demand"]
     assert 0.2 < shift < 1.5

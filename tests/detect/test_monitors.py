@@ -115,7 +115,8 @@ def test_latency_limit_and_nonfinite_counted() -> None:
     clock.advance(6)
     mon.evaluate()
     assert mon.nonfinite == 3
-    assert mon.last_signal is not None and mon.last_signal.threshold == 1.0
+    assert mon.last_signal is not None
+    assert mon.last_signal.threshold == 1.0
 
 
 def test_latency_reset_baseline() -> None:
@@ -164,12 +165,15 @@ def test_error_rate_learned_baseline_then_breach() -> None:
     for i in range(200):
         mon.observe(error=i % 100 == 0)
         clock.advance(0.5)
-    assert mon.baseline is not None and mon.baseline["error"] < 0.02
+    assert mon.baseline is not None
+    assert mon.baseline["error"] < 0.02
     for i in range(100):
         mon.observe(error=i % 3 == 0, calls=1)
         clock.advance(0.5)
     s = mon.last_signal
-    assert s is not None and s.evidence["worst"] == "error" and s.value > 0.06
+    assert s is not None
+    assert s.evidence["worst"] == "error"
+    assert s.value > 0.06
 
 
 def test_error_rate_batch_masks_and_max_rate() -> None:
@@ -180,8 +184,10 @@ def test_error_rate_batch_masks_and_max_rate() -> None:
     mon.observe(fallback=np.int64(5), calls=36)
     clock.advance(6)
     mon.evaluate()
-    assert mon.last_signal is not None and mon.last_signal.threshold == 0.1
-    assert mon.last_signal.evidence["counts"] == {"error": 0, "timeout": 0, "fallback": 5, "null": 1}
+    assert mon.last_signal is not None
+    assert mon.last_signal.threshold == 0.1
+    counts = mon.last_signal.evidence["counts"]
+    assert counts == {"error": 0, "timeout": 0, "fallback": 5, "null": 1}
 
 
 def test_error_rate_null_of_odd_result_is_false() -> None:
@@ -202,7 +208,8 @@ def test_output_psi_equals_drift_psi() -> None:
     mon.observe(cur)
     mon.drain()
     s = mon.last_signal
-    assert s is not None and s.evidence["rule"] == "distribution"
+    assert s is not None
+    assert s.evidence["rule"] == "distribution"
     assert s.value == pytest.approx(float(drift.psi(ref, cur).statistic))
 
 
@@ -265,7 +272,8 @@ def test_input_drift_attribution_and_values_equal_drift_psi() -> None:
     mon.observe(batch[300:])
     mon.drain()
     s = mon.last_signal
-    assert s is not None and s.evidence["features"] == ["region"]
+    assert s is not None
+    assert s.evidence["features"] == ["region"]
     expected = drift.psi(train, batch).statistic
     assert s.evidence["scores"]["region"] == pytest.approx(float(expected[1]))
     assert mon.comparisons == 1
@@ -280,7 +288,8 @@ def test_input_drift_runs_in_background_thread() -> None:
     mon.subscribe(lambda s: threads.append(threading.current_thread().name))
     mon.observe(rng.normal(3, 1, size=(100, 2)))
     mon.drain()
-    assert threads and threads[0] != threading.current_thread().name
+    assert threads
+    assert threads[0] != threading.current_thread().name
 
 
 def test_input_drift_interval_inf_and_bad_batch() -> None:
@@ -296,7 +305,9 @@ def test_input_drift_interval_inf_and_bad_batch() -> None:
     mon.drain()
     mon.observe(np.zeros((3, 5)))
     mon.drain()
-    assert mon.comparisons == 1 and mon.nonfinite == 1 and mon.errors == 1
+    assert mon.comparisons == 1
+    assert mon.nonfinite == 1
+    assert mon.errors == 1
 
 
 def test_input_drift_sample_keeps_share_of_rows() -> None:
@@ -349,13 +360,16 @@ def test_performance_pending_expiry_eviction_unmatched() -> None:
     clock = FakeClock()
     mon = PerformanceMonitor(max_pending=5, ttl=10, clock=clock)
     mon.observe(range(8), [1] * 8)
-    assert mon.pending == 5 and mon.evicted == 3
+    assert mon.pending == 5
+    assert mon.evicted == 3
     clock.advance(5)
     mon.observe("late", 0)
     clock.advance(6)
     mon.record(["late", "nobody"], [0, 1])
-    assert mon.evicted == 4 and mon.expired == 4
-    assert mon.unmatched == 1 and mon.pending == 0
+    assert mon.evicted == 4
+    assert mon.expired == 4
+    assert mon.unmatched == 1
+    assert mon.pending == 0
 
 
 def test_performance_learned_baseline_then_drop() -> None:
@@ -366,7 +380,8 @@ def test_performance_learned_baseline_then_drop() -> None:
     assert mon.baseline == 1.0
     mon.observe(range(100, 200), [1] * 100)
     mon.record(range(100, 200), [0, 1] * 50)
-    assert mon.last_signal is not None and mon.last_signal.value == 0.5
+    assert mon.last_signal is not None
+    assert mon.last_signal.value == 0.5
 
 
 def test_performance_tap_uses_request_id_and_sampling() -> None:
@@ -410,14 +425,16 @@ def test_fairness_metrics_equal_fairlearn(rows: list[tuple[str, int, int]]) -> N
 
 
 def test_fairness_ratio_rule_overflow_and_tap() -> None:
-    """The ratio rule breaches below 0.8; groups beyond max_groups are counted; taps need group_of."""
+    """The ratio rule breaches below 0.8; extra groups are counted; taps need group_of."""
     mon = FairnessMonitor(metric="demographic_parity_ratio", every=100, min_group=10,
                           max_groups=2, group_of=lambda a, k: a[0])
     preds = np.array([1, 0] * 25 + [1, 0, 0, 0, 0] * 10 + [1] * 10)
     groups = np.array(["a"] * 50 + ["b"] * 50 + ["c"] * 10)
     mon.tap((groups,), {}, preds, OK)
-    assert mon.overflow == 10 and mon.groups == ("a", "b")
-    assert mon.last_signal is not None and mon.last_signal.value == pytest.approx(0.4)
+    assert mon.overflow == 10
+    assert mon.groups == ("a", "b")
+    assert mon.last_signal is not None
+    assert mon.last_signal.value == pytest.approx(0.4)
     FairnessMonitor().tap((), {}, 1, OK)
 
 
@@ -442,7 +459,8 @@ def test_confidence_entropy_equals_scipy() -> None:
     p = rng.dirichlet([1, 1, 1], size=50)
     p[0] = [1.0, 0.0, 0.0]
     m, h = confidence(p)
-    assert np.allclose(h, entropy(p, axis=1)) and np.allclose(m, p.max(axis=1))
+    assert np.allclose(h, entropy(p, axis=1))
+    assert np.allclose(m, p.max(axis=1))
     m1, _ = confidence(np.array([0.2, 0.9]))
     assert m1.tolist() == pytest.approx([0.8, 0.9])
 
@@ -451,8 +469,10 @@ def test_confidence_drop_breach_nonfinite_and_sample() -> None:
     """A fall in mean max-probability breaches; NaN rows are counted; sampling halves rows."""
     mon = ConfidenceMonitor(np.array([[0.95, 0.05]] * 10), every=20, min_rows=20, sample=0.5)
     mon.tap((), {}, np.array([[0.55, 0.45]] * 40 + [[np.nan, 0.1]]), OK)
-    assert mon.nonfinite == 1 and mon._window.filled == 20
-    assert mon.last_signal is not None and mon.last_signal.evidence["mean_entropy"] > 0.6
+    assert mon.nonfinite == 1
+    assert mon._window.filled == 20
+    assert mon.last_signal is not None
+    assert mon.last_signal.evidence["mean_entropy"] > 0.6
 
 
 # -- shared behaviour --------------------------------------------------------------------
@@ -472,7 +492,8 @@ def test_detector_plugs_in_as_extra_rule() -> None:
     mon = ConfidenceMonitor(np.array([[0.9, 0.1]] * 10), drop=0.5, every=10, min_rows=10,
                             detector=Above())
     mon.observe(np.array([[0.8, 0.2]] * 10))
-    assert mon.last_signal is not None and mon.in_breach
+    assert mon.last_signal is not None
+    assert mon.in_breach
 
 
 def test_subscriber_that_raises_is_counted() -> None:
@@ -482,7 +503,8 @@ def test_subscriber_that_raises_is_counted() -> None:
     mon.subscribe(lambda s: 1 / 0)
     mon.subscribe(seen.append)
     mon.observe(np.array([[0.5, 0.5]] * 10))
-    assert mon.errors == 1 and len(seen) == 1
+    assert mon.errors == 1
+    assert len(seen) == 1
     mon.unsubscribe(seen.append)
     assert len(mon._subscribers) == 1
 

@@ -58,7 +58,7 @@ def _unseen(reference: drift.Reference, inputs: Any) -> NDArray[np.bool_] | None
         if kind != "categorical":
             continue
         col = _column(inputs, name, j)
-        present = np.array([v is not None and v == v for v in col.tolist()], dtype=bool)
+        present = np.array([v is not None and v == v for v in col.tolist()], dtype=bool)  # noqa: PLR0124 - NaN test
         known = np.isin(col.astype(str), np.asarray(reference.categories(name)))
         out = present & ~known
         bad = out if bad is None else bad | out
@@ -93,7 +93,7 @@ class _WithinReference(Check):
         unseen = _unseen(self._reference, raw)
         if unseen is not None:
             out &= ~unseen
-        return out
+        return np.asarray(out, dtype=bool)
 
     def __repr__(self) -> str:
         """Return ``within_reference(tolerance=...)``."""
@@ -136,7 +136,7 @@ def _missing_cells(inputs: Any) -> NDArray[np.bool_]:
         if arr.dtype.kind in "fc":
             cells = np.isnan(arr)
         elif arr.dtype == object:
-            flat = [v is None or v != v for v in arr.reshape(-1).tolist()]
+            flat = [v is None or v != v for v in arr.reshape(-1).tolist()]  # noqa: PLR0124 - NaN test
             cells = np.array(flat, dtype=bool).reshape(arr.shape)
         else:
             cells = np.zeros(arr.shape, dtype=bool)
@@ -197,7 +197,7 @@ class _Schema(Check):
             kinds = [np.dtype(d) if isinstance(d, np.dtype) else np.dtype(object) for d in dtypes]
         else:
             a = np.asarray(raw)
-            width = a.shape[1] if a.ndim == 2 else -1  # noqa: PLR2004
+            width = a.shape[1] if a.ndim == 2 else -1
             kinds = [a.dtype]
         if self._n is not None and width != self._n:
             return False

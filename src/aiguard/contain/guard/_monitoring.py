@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from aiguard.contain.guard._guard import GuardConfig
     from aiguard.contain.guard._parts import Sink
 
-__all__ = ["Faults", "arguments", "Screen", "screen_async", "screen_sync", "tap_async", "tap_sync"]
+__all__ = ["Faults", "Screen", "arguments", "screen_async", "screen_sync", "tap_async", "tap_sync"]
 
 
 class Faults:
@@ -42,7 +42,7 @@ class Faults:
         self.count = 0
 
 
-def _feed(taps: Sequence[Callable[..., Any]], faults: Faults, name: str,
+def _feed(taps: Sequence[Callable[..., Any]], faults: Faults, name: str,  # noqa: PLR0917 - internal, positional for speed
           a: tuple[Any, ...], k: dict[str, Any], result: Any, outcome: Any) -> None:
     for tap in taps:
         try:
@@ -115,10 +115,10 @@ class Screen:
         self.checks: tuple[Check, ...] = tuple(kids) if kids and "&" in repr(check) else (check,)
         self.rows = rows
 
-    def judge(self, inputs: Any) -> tuple[np.ndarray[Any, Any] | bool, dict[str, int]]:
-        """Return (True or the per-row mask, rejected rows per check)."""
+    def judge(self, inputs: Any) -> tuple[np.ndarray[Any, Any] | None, dict[str, int]]:
+        """Return (None when every row passes, else the per-row mask; rejected rows per check)."""
         n = len(inputs) if hasattr(inputs, "__len__") else 1
-        ok: Any = True
+        ok: Any = None
         reasons: dict[str, int] = {}
         for check in self.checks:
             verdict = judge(check, inputs)
@@ -128,7 +128,7 @@ class Screen:
             bad = int(n - np.count_nonzero(mask))
             if bad:
                 reasons[repr(check)] = bad
-                ok = mask if ok is True else ok & mask
+                ok = mask if ok is None else ok & mask
         return ok, reasons
 
 
@@ -142,7 +142,7 @@ def screen_sync(fn: Callable[..., Any], parts: GuardConfig, screen: Screen, sink
             return fn(*a, **k)
         t0 = clock()
         ok, reasons = screen.judge(a[0])
-        if ok is True:
+        if ok is None:
             return fn(*a, **k)
         n, nbad = len(ok), int(len(ok) - np.count_nonzero(ok))
         if ladder is None:
@@ -174,7 +174,7 @@ def screen_async(fn: Callable[..., Awaitable[Any]], parts: GuardConfig, screen: 
             return await fn(*a, **k)
         t0 = clock()
         ok, reasons = screen.judge(a[0])
-        if ok is True:
+        if ok is None:
             return await fn(*a, **k)
         n, nbad = len(ok), int(len(ok) - np.count_nonzero(ok))
         if ladder is None:

@@ -26,6 +26,10 @@ STAGES: tuple[str, ...] = (
 )
 
 
+def _frozen(mapping: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(mapping))
+
+
 @attrs.frozen(slots=True)
 class Outcome:
     """The outcome of one guarded call, as read from ``guard.last_outcome``.
@@ -65,9 +69,7 @@ class Outcome:
     latency: float
     error: BaseException | None = attrs.field(default=None, eq=False)
     rows_rejected: int = 0
-    rejected: Mapping[str, int] = attrs.field(
-        factory=dict, converter=lambda m: MappingProxyType(dict(m)), hash=False
-    )
+    rejected: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen, hash=False)
 
     @property
     def fallback(self) -> bool:

@@ -170,7 +170,7 @@ class Monitor:
         self._phase = (self._phase + n) % step
         return batch[start::step]
 
-    def _decide(  # noqa: PLR0913 - the fields of the signal
+    def _decide(
         self,
         rule: str,
         *,
@@ -218,7 +218,7 @@ class Monitor:
         return signal
 
     #: The rule whose value is fed to ``detector=`` (the monitor's main figure).
-    _detector_rule: ClassVar[str] = ""
+    _detector_rule: str = ""
 
     def _finite(self, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Drop NaN and inf from a float array, counting them in ``nonfinite``."""
@@ -226,7 +226,8 @@ class Monitor:
         if ok.all():
             return values
         self.nonfinite += int(values.size - np.count_nonzero(ok))
-        return values[ok]
+        kept: np.ndarray[Any, Any] = values[ok]
+        return kept
 
 
 def check_callable(value: object, argument: str, expected: str) -> None:

@@ -76,7 +76,7 @@ class ConfidenceMonitor(Monitor):
     _default_name = "confidence"
     _detector_rule = "confidence"
 
-    def __init__(  # noqa: PLR0913 - keyword-only configuration
+    def __init__(
         self,
         reference: Any,
         *,
@@ -105,7 +105,7 @@ class ConfidenceMonitor(Monitor):
         self._window = Rows(self.window, (np.float64, np.float64))
 
     def tap(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
     ) -> None:
         """Observe the probabilities the model returned."""
         if outcome[0] == "model" and result is not None:

@@ -41,7 +41,7 @@ def _is_null(result: Any) -> bool:
         return result != result  # noqa: PLR0124 - NaN test without a function call
     try:
         arr = np.asarray(result)
-    except Exception:  # noqa: BLE001 - an object numpy cannot read is not "null"
+    except Exception:
         return False
     if arr.dtype.kind in "fc":
         return bool(np.isnan(arr).any())
@@ -92,7 +92,7 @@ class ErrorRateMonitor(Monitor):
     _default_name = "error_rate"
     _detector_rule = "rate"
 
-    def __init__(  # noqa: PLR0913 - keyword-only configuration
+    def __init__(
         self,
         *,
         window: Any = 60.0,
@@ -128,7 +128,7 @@ class ErrorRateMonitor(Monitor):
         return dict(zip(ERROR_KINDS, self._base.tolist(), strict=True))
 
     def tap(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
     ) -> None:
         """Count the call from its outcome and result."""
         served_by, reason = outcome[0], outcome[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from aiguard.detect._monitors._ring import Rows
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from aiguard.detect._signal import Signal
     from aiguard.typing import CallOutcome, ChangeDetector, Clock
@@ -29,7 +28,7 @@ FAIRNESS_METRICS: tuple[str, ...] = (
 
 
 def _ratio(num: np.ndarray[Any, Any], den: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """num / den with 0 where den is 0 (fairlearn's rates of a group with no such row)."""
+    """Num / den with 0 where den is 0 (fairlearn's rates of a group with no such row)."""
     out: np.ndarray[Any, Any] = np.divide(num, den, out=np.zeros(num.shape), where=den > 0)
     return out
 
@@ -81,7 +80,7 @@ class FairnessMonitor(Monitor):
     kind = "fairness"
     _default_name = "fairness"
 
-    def __init__(  # noqa: PLR0913 - keyword-only configuration
+    def __init__(
         self,
         *,
         metric: str = "demographic_parity_difference",
@@ -192,7 +191,7 @@ class FairnessMonitor(Monitor):
     def _evaluate(self, now: float) -> Signal | None:
         found = self.metrics(min_group=self.min_group)
         value = found[self.metric]
-        if len(found["selection_rate"]) < 2 or math.isnan(value):  # noqa: PLR2004
+        if len(found["selection_rate"]) < 2 or math.isnan(value):
             return None
         if self.metric == "demographic_parity_ratio":
             breached, excess = value < self.limit, self.limit - value

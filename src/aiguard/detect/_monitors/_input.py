@@ -77,7 +77,7 @@ class InputDriftMonitor(Monitor):
     _default_name = "input_drift"
     _detector_rule = "drift"
 
-    def __init__(  # noqa: PLR0913 - keyword-only configuration
+    def __init__(
         self,
         reference: drift.Reference,
         *,
@@ -118,7 +118,7 @@ class InputDriftMonitor(Monitor):
         return self._worker.dropped
 
     def tap(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
     ) -> None:
         """Observe the call's first positional argument (the model's inputs)."""
         if args:
@@ -134,7 +134,7 @@ class InputDriftMonitor(Monitor):
             batch = self._rows(batch)
         if type(batch) is np.ndarray and batch.ndim == 1 and self._width > 1:
             batch = batch.reshape(1, -1)
-        if (type(batch) is np.ndarray and batch.ndim == 2  # noqa: PLR2004
+        if (type(batch) is np.ndarray and batch.ndim == 2
                 and batch.shape[1] == self._width and len(batch) < self._chunk):
             pending = self._pending
             pending.append(batch)

@@ -136,7 +136,7 @@ class LatencyMonitor(Monitor):
     _default_name = "latency"
     _detector_rule = "spike"
 
-    def __init__(  # noqa: PLR0913 - keyword-only configuration
+    def __init__(
         self,
         *,
         window: Any = 60.0,
@@ -181,7 +181,7 @@ class LatencyMonitor(Monitor):
         self._started = self._clock()
 
     def tap(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
     ) -> None:
         """Observe the call's latency (``outcome[4]``)."""
         self.observe(outcome[4])

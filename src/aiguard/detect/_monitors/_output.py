@@ -84,7 +84,7 @@ class OutputMonitor(Monitor):
     kind = "output"
     _default_name = "output"
 
-    def __init__(  # noqa: PLR0913 - keyword-only configuration
+    def __init__(
         self,
         reference: Any,
         *,
@@ -112,9 +112,9 @@ class OutputMonitor(Monitor):
         if outputs not in ("auto", "scores", "classes"):
             raise ConfigurationError("outputs", "'auto', 'scores' or 'classes'", outputs)
         ref = np.asarray(reference)
-        if ref.ndim == 2:  # noqa: PLR2004 - predict_proba output
+        if ref.ndim == 2:
             ref = ref[:, -1]
-        if ref.ndim != 1 or ref.size < 2:  # noqa: PLR2004
+        if ref.ndim != 1 or ref.size < 2:
             raise ConfigurationError("reference", "a 1-D array of at least 2 outputs", ref.shape)
         if outputs == "auto":
             outputs = "scores" if ref.dtype.kind in "fc" else "classes"
@@ -147,7 +147,7 @@ class OutputMonitor(Monitor):
         return self._worker.dropped
 
     def tap(
-        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
     ) -> None:
         """Observe the result of a call the model served (fallback answers are not the model's)."""
         if outcome[0] == "model" and result is not None:
@@ -167,7 +167,7 @@ class OutputMonitor(Monitor):
         if arr.ndim == 0:
             self.observe(arr.item())
             return
-        if arr.ndim == 2:  # noqa: PLR2004 - predict_proba output
+        if arr.ndim == 2:
             arr = arr[:, -1]
         arr = self._rows(arr.reshape(-1))
         if self._buffer:
@@ -232,7 +232,7 @@ class OutputMonitor(Monitor):
                      value=1.0 if only else float(cc[top] / n), baseline=None, threshold=None,
                      excess=0.0, evidence={**base, "class": labels[top]}, at=now)
 
-    def _shares(  # noqa: PLR0913, PLR0917 - internal
+    def _shares(  # noqa: PLR0917 - internal
         self, labels: tuple[str, ...], rc: np.ndarray[Any, Any], cc: np.ndarray[Any, Any],
         n: int, now: float, base: dict[str, Any],
     ) -> None:

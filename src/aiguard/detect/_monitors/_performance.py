@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from aiguard.detect._monitors._ring import Rows
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from aiguard.detect._signal import Signal
     from aiguard.typing import CallOutcome, ChangeDetector, Clock
@@ -97,7 +96,7 @@ class PerformanceMonitor(Monitor):
     kind = "performance"
     _default_name = "performance"
 
-    def __init__(  # noqa: PLR0913 - keyword-only configuration
+    def __init__(
         self,
         *,
         metric: str = "f1",
