@@ -42,15 +42,21 @@ class Faults:
         self.count = 0
 
 
+def _fault(faults: Faults, name: str, tap: Callable[..., Any]) -> None:
+    """Count and log once (with the exception being handled) a tap that raised."""
+    faults.count += 1
+    log_once(f"monitor-tap:{name}:{id(tap)}",
+             "aiguard: a monitor of guard %r raised (logged once)", name)
+
+
 def _feed(taps: Sequence[Callable[..., Any]], faults: Faults, name: str,  # noqa: PLR0917 - internal, positional for speed
           a: tuple[Any, ...], k: dict[str, Any], result: Any, outcome: Any) -> None:
+    """Feed every tap, counting the ones that raise."""
     for tap in taps:
         try:
             tap(a, k, result, outcome)
         except Exception:  # noqa: PERF203 - one monitor must not silence the rest
-            faults.count += 1
-            log_once(f"monitor-tap:{name}:{id(tap)}",
-                     "aiguard: a monitor of guard %r raised (logged once)", name)
+            _fault(faults, name, tap)
 
 
 def tap_sync(fn: Callable[..., Any], taps: Sequence[Callable[..., Any]],
@@ -64,7 +70,13 @@ def tap_sync(fn: Callable[..., Any], taps: Sequence[Callable[..., Any]],
         except BaseException:
             _feed(taps, faults, name, a, k, None, outcome())
             raise
-        _feed(taps, faults, name, a, k, result, outcome())
+        raw = outcome()
+        try:  # the happy path inlined: one try for every tap
+            for tap in taps:
+                tap(a, k, result, raw)
+        except Exception:
+            _fault(faults, name, tap)
+            _feed(taps[taps.index(tap) + 1:], faults, name, a, k, result, raw)
         return result
 
     return monitored

@@ -25,6 +25,7 @@ _CALLS = 4  # column of the call count in the slice counters
 
 
 _COUNTS = (bool, int)
+_PLAIN = frozenset({int, str, bool})  # results that are never null
 
 
 def _count(value: Any) -> int:
@@ -118,6 +119,8 @@ class ErrorRateMonitor(Monitor):
             self._base = np.full(4, _validate.fraction(baseline, "baseline", zero=True))
         self._slices = Slices(self.window, n, 5)
         self._pending = [0, 0, 0, 0, 0]  # error, timeout, fallback, null, calls
+        self._elapsed = math.inf  # latency since the tap last read the clock (first: read it)
+        self._quarter = self._slices.length / 4
         self._started: float | None = None
 
     @property
@@ -130,16 +133,40 @@ class ErrorRateMonitor(Monitor):
     def tap(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
     ) -> None:
-        """Count the call from its outcome and result."""
-        served_by, reason = outcome[0], outcome[1]
-        if reason is None and outcome[3] == 0:
-            self.observe(null=_is_null(result))
+        """Count the call from its outcome and result.
+
+        Like :meth:`LatencyMonitor.tap`, a tap reads the clock only every 8th
+        call or once the calls' latencies add up to a quarter of a slice.
+        """
+        if self._step != 1 and not self._take():
             return
-        self.observe(
-            error=reason == "error",
-            timeout=reason == "timeout",
-            fallback=outcome[3] > 0 or served_by not in ("model", "raised"),
-            null=served_by != "raised" and _is_null(result),
+        served_by, reason = outcome[0], outcome[1]
+        kind = type(result)
+        # a NaN float is the only float != itself: no function call on the hot path
+        null = (
+            result != result  # noqa: PLR0124
+            if kind is float else kind not in _PLAIN and _is_null(result)
+        )
+        if reason is None and not null and outcome[3] == 0:
+            p = self._pending
+            p[_CALLS] += 1
+            self._elapsed += outcome[4]
+            if not p[_CALLS] & 7 or self._elapsed >= self._quarter:
+                self._elapsed = 0.0
+                now = self._clock()
+                if now >= self._slices.end:
+                    self._roll(now)
+            return
+        self._elapsed = 0.0
+        now = self._clock()
+        if now >= self._slices.end:
+            self._roll(now)
+        self._add(
+            reason == "error",
+            reason == "timeout",
+            outcome[3] > 0 or served_by not in ("model", "raised"),
+            served_by != "raised" and null,
+            1,
         )
 
     def observe(
@@ -155,6 +182,9 @@ class ErrorRateMonitor(Monitor):
             self._roll(now)
         if calls == 1 and not self._take():
             return
+        self._add(error, timeout, fallback, null, calls)
+
+    def _add(self, error: Any, timeout: Any, fallback: Any, null: Any, calls: int) -> None:
         p = self._pending
         p[0] += error if type(error) in _COUNTS else _count(error)
         p[1] += timeout if type(timeout) in _COUNTS else _count(timeout)
