@@ -46,6 +46,7 @@ def test_all_is_pinned() -> None:
         "UnknownFlagError",
         "__version__",
         "checks",
+        "detect",
         "fallback",
         "guard",
         "hedge",
@@ -102,3 +103,19 @@ def test_version_is_a_string() -> None:
     """``__version__`` comes from the installed metadata."""
     assert isinstance(aiguard.__version__, str)
     assert aiguard.__version__.count(".") >= 2
+
+
+def test_detect_all_is_pinned() -> None:
+    """``aiguard.detect.__all__`` lists the Signal names and the monitors."""
+    assert set(aiguard.detect.__all__) == {
+        "SIGNAL_KINDS", "Signal", "SignalKind", "SignalStatus", "Monitor", "LogHistogram",
+        "LatencyMonitor", "ErrorRateMonitor", "OutputMonitor", "InputDriftMonitor",
+        "PerformanceMonitor", "FairnessMonitor", "ConfidenceMonitor",
+    }
+
+
+def test_checks_exports_the_input_checks() -> None:
+    """``aiguard.checks`` holds the input checks beside the output checks."""
+    inputs = {"within_reference", "missing", "schema", "ood", "ood_score"}
+    assert inputs <= set(aiguard.checks.__all__)
+    assert all(callable(getattr(aiguard.checks, name)) for name in inputs)

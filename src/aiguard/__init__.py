@@ -8,7 +8,7 @@ primitives that wrap ``model.predict`` in microseconds.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from aiguard import checks
+from aiguard import checks, detect
 from aiguard.contain._fallback import fallback
 from aiguard.contain._limits import Bulkhead, RateLimit
 from aiguard.contain.breaker import (
@@ -84,6 +84,7 @@ __all__ = [
     "UnknownFlagError",
     "__version__",
     "checks",
+    "detect",
     "fallback",
     "guard",
     "hedge",
