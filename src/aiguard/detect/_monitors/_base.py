@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from aiguard.typing import CallOutcome, ChangeDetector, Clock
 
-__all__ = ["Monitor", "as_float_array", "check_callable", "window_args"]
+__all__ = ["Monitor", "check_callable", "window_args"]
 
 
 class _Alarm:
@@ -244,11 +244,3 @@ def window_args(window: object, every: object) -> tuple[int, int]:
         raise ConfigurationError("every", f"an int in [1, window={size}]", period)
     return size, period
 
-
-def as_float_array(values: Any) -> np.ndarray[Any, Any] | None:
-    """*values* as a 1-D float64 array, or None if they are not numbers."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return arr.reshape(-1)

@@ -38,8 +38,6 @@ def _count(value: Any) -> int:
 def _is_null(result: Any) -> bool:
     if result is None:
         return True
-    if type(result) is float:
-        return result != result  # noqa: PLR0124 - NaN test without a function call
     try:
         arr = np.asarray(result)
     except Exception:

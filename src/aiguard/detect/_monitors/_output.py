@@ -130,8 +130,6 @@ class OutputMonitor(Monitor):
                 self.reference = drift.Reference(ref, feature_names=["output"], categorical=True)
                 self._ref_distinct = int(np.unique(ref).size)
         except (TypeError, ValueError, AiguardError) as exc:
-            if isinstance(exc, ConfigurationError):
-                raise
             raise ConfigurationError("reference", "finite outputs", str(exc)) from exc
         self._detector_rule = "distribution" if outputs == "scores" else "share"
         self._buffer: list[Any] = []
