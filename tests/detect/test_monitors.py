@@ -105,6 +105,15 @@ def test_latency_escalation_when_excess_doubles() -> None:
     assert [s.status for s in seen] == ["breach", "escalated"]
 
 
+def test_latency_numpy_and_int_scalars_are_scalars() -> None:
+    """numpy and int scalars take the scalar path (buffered), like floats."""
+    mon = LatencyMonitor()
+    mon.observe(np.float32(0.5))
+    mon.observe(np.int64(1))
+    mon.observe(2)
+    assert mon._buffer == [0.5, 1.0, 2.0]
+
+
 def test_latency_limit_and_nonfinite_counted() -> None:
     """An absolute limit decides; NaN, inf and negative latencies are counted, not fatal."""
     clock = FakeClock()

@@ -214,6 +214,8 @@ class LatencyMonitor(Monitor):
         now = self._clock()
         if now >= self._slices.end:
             self._roll(now)
+        if type(latency) is not float and isinstance(latency, (int, np.floating, np.integer)):
+            latency = float(latency)
         if type(latency) is float:
             if self._step == 1 or self._take():
                 buf = self._buffer
