@@ -45,8 +45,10 @@ class Outcome:
         reason: why the model's answer was not used as-is: ``None`` (it was),
             ``"error"`` (the model raised), ``"invalid"`` (the output failed the
             check), ``"open"`` (breaker open), ``"disabled"`` (kill switch off),
-            ``"rate_limited"``, ``"bulkhead_full"``, ``"timeout"``.
-        stage: the pipeline stage that decided (one of :data:`STAGES`).
+            ``"rate_limited"``, ``"bulkhead_full"``, ``"timeout"``,
+            ``"invalid_input"`` (the guard's ``input_check`` rejected the call's rows).
+        stage: the pipeline stage that decided (one of :data:`STAGES`, or
+            ``"input_check"`` for a call the input check refused as a whole).
         rows_replaced: how many rows of a batch a per-row fallback replaced.
         latency: seconds from entering the guard to the answer, on the guard's clock.
         error: the exception that made the guard fall back, if any.
