@@ -567,3 +567,22 @@ def test_subscribe_refuses_non_callable() -> None:
     """subscribe() needs a callable."""
     with pytest.raises(ConfigurationError, match="callback"):
         LatencyMonitor().subscribe(3)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0.0, 10.0)), max_size=60))
+def test_alarm_deduplication_matches_a_reference_model(steps: list[tuple[bool, float]]) -> None:
+    """Signals follow the rule: breach once, escalated when the excess doubled, recovered once."""
+    from aiguard.detect._monitors._base import _Alarm
+
+    alarm = _Alarm()
+    in_breach, last = False, 0.0
+    for breached, excess in steps:
+        expected = None
+        if breached and not in_breach:
+            expected, in_breach, last = "breach", True, excess
+        elif breached and last > 0 and excess >= 2 * last:
+            expected, last = "escalated", excess
+        elif not breached and in_breach:
+            expected, in_breach, last = "recovered", False, 0.0
+        assert alarm.step(breached, excess) == expected
