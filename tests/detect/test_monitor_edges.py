@@ -203,3 +203,35 @@ def test_input_check_edges() -> None:
     import asyncio
 
     assert asyncio.run(g(nothing)()) == 7
+
+
+def _every_monitor() -> list[Any]:
+    ref = drift.Reference(np.random.default_rng(1).normal(size=(200, 2)))
+    return [
+        LatencyMonitor(), ErrorRateMonitor(), OutputMonitor(np.linspace(0, 1, 50), every=2),
+        InputDriftMonitor(ref, every=2), PerformanceMonitor(request_id=lambda a, k: [1]),
+        FairnessMonitor(group_of=lambda a, k: ["g"]), ConfidenceMonitor([0.2, 0.9], every=2),
+    ]
+
+
+@pytest.mark.parametrize("monitor", _every_monitor(), ids=lambda m: type(m).__name__)
+def test_contract_taps_survive_odd_calls(monitor: Any) -> None:
+    """Every monitor's tap takes NaN, inf, None and raised calls without raising."""
+    results = [float("nan"), np.array([np.inf]), None, np.array([[np.nan, 0.5]])]
+    outcomes = [OK, ("raised", "error", "model", 0, float("nan"), KeyError("x")),
+                ("model", None, "model", 0, float("inf"), None)]
+    for result in results:
+        for outcome in outcomes:
+            monitor.tap((np.array([[np.nan, np.inf]]),), {}, result, outcome)
+    if hasattr(monitor, "drain"):
+        monitor.drain()
+        monitor.close()
+    assert monitor.errors >= 0
+
+
+def test_performance_ids_must_match_predictions() -> None:
+    """A batch with fewer ids than predictions is an InvalidInputError naming ids."""
+    from aiguard.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="ids"):
+        PerformanceMonitor().observe([1], [0, 1])

@@ -36,9 +36,9 @@ def confidence(proba: Any) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     if p.ndim <= 1:
         p = p.reshape(-1, 1)
         p = np.concatenate([1.0 - p, p], axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # NaN / inf rows give NaN, counted by the monitor
         logs = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)
-    return p.max(axis=1), 0.0 - (p * logs).sum(axis=1)
+        return p.max(axis=1), 0.0 - (p * logs).sum(axis=1)
 
 
 class ConfidenceMonitor(Monitor):

@@ -128,8 +128,13 @@ class FairnessMonitor(Monitor):
         self.observe(result, self._group_of(args, kwargs))
 
     def observe(self, predictions: Any, groups: Any, labels: Any = None) -> None:
-        """Add predictions with their groups (and labels, for equalized odds)."""
+        """Add predictions with their groups (and labels, for equalized odds).
+
+        2-D predictions (``predict_proba``) count as their ``argmax`` class index.
+        """
         pred = np.atleast_1d(np.asarray(predictions))
+        if pred.ndim == 2:  # noqa: PLR2004 - predict_proba rows: the predicted class index
+            pred = pred.argmax(axis=1)
         grp = np.atleast_1d(np.asarray(groups)).astype(str)
         if grp.shape != pred.shape[:1]:
             raise InvalidInputError("groups", f"one group per prediction ({len(pred)})",

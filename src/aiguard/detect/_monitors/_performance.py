@@ -10,7 +10,7 @@ import numpy as np
 from aiguard._core import _validate
 from aiguard.detect._monitors._base import Monitor, check_callable, window_args
 from aiguard.detect._monitors._ring import Rows
-from aiguard.errors import ConfigurationError
+from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -156,15 +156,28 @@ class PerformanceMonitor(Monitor):
         self.observe(self._request_id(args, kwargs), result)
 
     def observe(self, ids: Any, predictions: Any) -> None:
-        """Keep predictions until their labels come (one id and prediction, or sequences)."""
+        """Keep predictions until their labels come (one id and prediction, or sequences).
+
+        2-D predictions (``predict_proba``) are kept as their ``argmax`` class index.
+
+        Raises:
+            InvalidInputError: not one id per prediction (argument ``ids``).
+        """
         now = self._clock()
         self._expire(now)
+        if np.ndim(predictions) == 2:  # noqa: PLR2004 - predict_proba rows
+            predictions = np.asarray(predictions).argmax(axis=1)
         if np.ndim(predictions) == 0:
+            if isinstance(ids, (list, tuple, np.ndarray)) and len(ids) == 1:
+                ids = ids[0]
             if self._take():
                 self._pending[ids] = (now, predictions)
         else:
             keys = self._sampled(ids)
             values = self._sampled_values(predictions)
+            if len(keys) != len(values):
+                raise InvalidInputError("ids", f"one id per prediction ({len(values)})",
+                                        len(keys))
             self._pending.update(zip(keys, zip(repeat(now), values, strict=False), strict=True))
         over = len(self._pending) - self.max_pending
         if over > 0:
