@@ -133,7 +133,7 @@ class FairnessMonitor(Monitor):
         2-D predictions (``predict_proba``) count as their ``argmax`` class index.
         """
         pred = np.atleast_1d(np.asarray(predictions))
-        if pred.ndim == 2:  # noqa: PLR2004 - predict_proba rows: the predicted class index
+        if pred.ndim == 2:
             pred = pred.argmax(axis=1)
         grp = np.atleast_1d(np.asarray(groups)).astype(str)
         if grp.shape != pred.shape[:1]:

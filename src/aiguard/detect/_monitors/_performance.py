@@ -165,7 +165,7 @@ class PerformanceMonitor(Monitor):
         """
         now = self._clock()
         self._expire(now)
-        if np.ndim(predictions) == 2:  # noqa: PLR2004 - predict_proba rows
+        if np.ndim(predictions) == 2:
             predictions = np.asarray(predictions).argmax(axis=1)
         if np.ndim(predictions) == 0:
             if isinstance(ids, (list, tuple, np.ndarray)) and len(ids) == 1:
