@@ -587,3 +587,16 @@ def test_alarm_deduplication_matches_a_reference_model(steps: list[tuple[bool, f
         elif not breached and in_breach:
             expected, in_breach, last = "recovered", False, 0.0
         assert alarm.step(breached, excess) == expected
+
+
+def test_input_drift_interval_queues_slow_traffic() -> None:
+    """With interval=, single rows gathered for longer than the interval are compared."""
+    rng = np.random.default_rng(13)
+    clock = FakeClock()
+    ref = drift.Reference(rng.normal(size=(1000, 2)))
+    mon = InputDriftMonitor(ref, every=10_000, interval=60, min_rows=5, clock=clock)
+    for _ in range(10):
+        mon.observe(rng.normal(size=2))
+        clock.advance(10)
+    mon._worker.drain()
+    assert mon.comparisons == 1

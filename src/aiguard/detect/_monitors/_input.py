@@ -110,6 +110,7 @@ class InputDriftMonitor(Monitor):
         self._width = reference.n_features
         self._pending: list[np.ndarray[Any, Any]] = []
         self._pending_rows = 0
+        self._pending_at = 0.0
         self.comparisons = 0
 
     @property
@@ -128,7 +129,9 @@ class InputDriftMonitor(Monitor):
         """Queue a batch of inputs (rows on axis 0) for the background thread.
 
         Small numpy batches (single requests) are gathered on the caller's side
-        into chunks of up to ``min(every, 256)`` rows before they are queued.
+        into chunks of up to ``min(every, 256)`` rows before they are queued;
+        with ``interval`` set, a chunk is also queued once it is ``interval``
+        seconds old, so slow traffic is still compared on time.
         """
         if self._step != 1:
             batch = self._rows(batch)
@@ -137,12 +140,16 @@ class InputDriftMonitor(Monitor):
         if (type(batch) is np.ndarray and batch.ndim == 2
                 and batch.shape[1] == self._width and len(batch) < self._chunk):
             pending = self._pending
+            if not pending and self.interval is not None:
+                self._pending_at = self._clock()
             pending.append(batch)
             self._pending_rows += len(batch)
-            if self._pending_rows < self._chunk:
+            if self._pending_rows < self._chunk and (
+                self.interval is None or self._clock() - self._pending_at < self.interval
+            ):
                 return
             self._pending, self._pending_rows = [], 0
-            self._worker.submit(self._process, pending, self._clock())
+            self._worker.submit(self._process, pending, self._clock(), self._pending_at)
             return
         self._worker.submit(self._process, batch, self._clock())
 
@@ -159,9 +166,9 @@ class InputDriftMonitor(Monitor):
 
     # -- background thread ------------------------------------------------------------
 
-    def _process(self, batch: Any, now: float) -> Signal | None:
-        if self._since is None:
-            self._since = now
+    def _process(self, batch: Any, now: float, start: float | None = None) -> Signal | None:
+        if self._since is None:  # the first rows' time (a gathered chunk's first row)
+            self._since = now if start is None or self.interval is None else start
         if isinstance(batch, list):
             batch = np.concatenate(batch)
         if isinstance(batch, np.ndarray):
