@@ -68,6 +68,7 @@ def test_all_is_pinned() -> None:
         "Webhook",
         "__version__",
         "checks",
+        "detect",
         "fallback",
         "guard",
         "hedge",
@@ -158,3 +159,20 @@ def test_recover_names_are_the_same_objects() -> None:
             assert getattr(aiguard, name) is getattr(aiguard.recover, name)
     missing = aiguard.UnknownVersionError("recs", "v9")
     assert str(missing) == "model registry 'recs' has no version 'v9'"
+
+
+def test_detect_all_is_pinned() -> None:
+    """``aiguard.detect.__all__`` lists the Signal names and the monitors."""
+    assert set(aiguard.detect.__all__) == {
+        "SIGNAL_KINDS", "Signal", "SignalKind", "SignalStatus", "Monitor", "LogHistogram",
+        "LatencyMonitor", "ErrorRateMonitor", "OutputMonitor", "InputDriftMonitor",
+        "PerformanceMonitor", "FairnessMonitor", "ConfidenceMonitor",
+        "PageHinkley", "ADWIN", "KSWIN", "DDM", "EDDM", "HDDM_A", "HDDM_W", "CUSUM",
+    }
+
+
+def test_checks_exports_the_input_checks() -> None:
+    """``aiguard.checks`` holds the input checks beside the output checks."""
+    inputs = {"within_reference", "missing", "schema", "ood", "ood_score"}
+    assert inputs <= set(aiguard.checks.__all__)
+    assert all(callable(getattr(aiguard.checks, name)) for name in inputs)

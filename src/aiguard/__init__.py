@@ -8,7 +8,7 @@ primitives that wrap ``model.predict`` in microseconds.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from aiguard import checks
+from aiguard import checks, detect
 from aiguard.classify import Policy, Severity, rules
 from aiguard.contain._fallback import fallback
 from aiguard.contain._limits import Bulkhead, RateLimit
@@ -125,6 +125,7 @@ __all__ = [
     "Webhook",
     "__version__",
     "checks",
+    "detect",
     "fallback",
     "guard",
     "hedge",

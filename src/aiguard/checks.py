@@ -1,4 +1,4 @@
-"""Output checks: callables judging a model's result, per row for a batch.
+"""Output and input checks: callables judging a model's result, per row for a batch.
 
 Each check returns ``True`` / ``False`` for a scalar result and a boolean mask
 with one entry per row for a batch (rows on axis 0; a row of a 2-D result
@@ -15,7 +15,20 @@ Example:
     finite() & in_range(0, 1)
     >>> ok(np.array([[0.1, 0.9], [np.nan, 0.5]]))
     array([ True, False])
+
+Input checks (:func:`within_reference`, :func:`missing`, :func:`schema`,
+:func:`ood`) judge the rows sent to the model, for ``Guard(input_check=...)``.
 """
 
 from aiguard.contain._checks import *  # noqa: F403
-from aiguard.contain._checks import __all__  # noqa: F401
+from aiguard.contain._checks import __all__ as _output_checks
+from aiguard.contain._input_checks import missing, ood, ood_score, schema, within_reference
+
+__all__ = [  # noqa: PLE0604 - the output checks' names, then the input checks'
+    *_output_checks,
+    "missing",
+    "ood",
+    "ood_score",
+    "schema",
+    "within_reference",
+]

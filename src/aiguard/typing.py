@@ -18,7 +18,24 @@ if TYPE_CHECKING:
     from aiguard.recover._judge import Judgement
     from aiguard.review._incident import Incident
 
-__all__ = ["Action", "Clock", "Detector", "FlagStore", "IncidentHook", "Judge", "Notifier"]
+#: What a guarded call's outcome looks like to a :class:`MonitorTap`: the
+#: fields of :class:`~aiguard.Outcome` after ``guard``, as a plain tuple
+#: ``(served_by, reason, stage, rows_replaced, latency, error)`` so that no
+#: object is built per call.
+CallOutcome = tuple[str, "str | None", str, int, float, "BaseException | None"]
+
+__all__ = [
+    "Action",
+    "CallOutcome",
+    "ChangeDetector",
+    "Clock",
+    "Detector",
+    "FlagStore",
+    "IncidentHook",
+    "Judge",
+    "MonitorTap",
+    "Notifier",
+]
 
 
 class Clock(Protocol):
@@ -106,6 +123,31 @@ class Detector(Protocol):
 
 
 @runtime_checkable
+class ChangeDetector(Protocol):
+    """A streaming change detector a monitor can decide with (``detector=``).
+
+    Any object with ``update(x)`` and a ``drift_detected`` attribute fits
+    (river's detectors do, and so will aiguard's own). A monitor feeds it
+    the figure it watches, once per evaluation, and treats
+    ``drift_detected`` as a breach besides its own threshold rule.
+
+    Example:
+        >>> class Above:
+        ...     drift_detected = False
+        ...     def update(self, x):
+        ...         self.drift_detected = x > 1.0
+        >>> isinstance(Above(), ChangeDetector)
+        True
+    """
+
+    drift_detected: bool
+
+    def update(self, x: float) -> object:
+        """Feed one value."""
+        ...
+
+
+@runtime_checkable
 class Judge(Protocol):
     """What a canary step (or :func:`aiguard.replay`) asks to compare candidate and baseline.
 
@@ -174,4 +216,28 @@ class IncidentHook(Protocol):
 
     def __call__(self, incident: Incident, /) -> object:
         """React to the changed *incident*; exceptions are logged once and ignored."""
+        ...
+
+
+@runtime_checkable
+class MonitorTap(Protocol):
+    """What a :class:`~aiguard.Guard` feeds: one call's arguments, result and outcome.
+
+    ``Guard(monitors=[...])`` calls ``tap`` after every guarded call (the
+    call has returned or raised by then). ``result`` is what the caller got
+    (``None`` when the call raised); ``outcome`` is a :data:`CallOutcome`
+    tuple. A tap that raises is counted and logged once by the guard, never
+    seen by the caller; a tap should return quickly and push heavy work to a
+    background thread.
+
+    Example:
+        >>> from aiguard.detect import LatencyMonitor
+        >>> isinstance(LatencyMonitor(), MonitorTap)
+        True
+    """
+
+    def tap(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome
+    ) -> None:
+        """Take one call into account."""
         ...

@@ -438,6 +438,7 @@ def test_public_names_of_aiguard_checks_are_pinned() -> None:
     assert set(checks.__all__) == {
         "Check", "as_check", "custom", "dtype", "finite", "in_range",
         "not_constant", "probabilities", "shape",
+        "missing", "ood", "ood_score", "schema", "within_reference",
     }  # fmt: skip
     assert all(hasattr(checks, name) for name in checks.__all__)
 

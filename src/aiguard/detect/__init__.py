@@ -4,6 +4,17 @@ Streaming change detectors and live monitors decide when a shift is real; each
 decision is a :class:`Signal` that classification turns into a severity.
 """
 
+from aiguard.detect._monitors import (
+    ConfidenceMonitor,
+    ErrorRateMonitor,
+    FairnessMonitor,
+    InputDriftMonitor,
+    LatencyMonitor,
+    LogHistogram,
+    Monitor,
+    OutputMonitor,
+    PerformanceMonitor,
+)
 from aiguard.detect._signal import SIGNAL_KINDS, Signal, SignalKind, SignalStatus
 from aiguard.detect._streaming import ADWIN, CUSUM, DDM, EDDM, HDDM_A, HDDM_W, KSWIN, PageHinkley
 
@@ -16,7 +27,16 @@ __all__ = [
     "HDDM_W",
     "KSWIN",
     "SIGNAL_KINDS",
+    "ConfidenceMonitor",
+    "ErrorRateMonitor",
+    "FairnessMonitor",
+    "InputDriftMonitor",
+    "LatencyMonitor",
+    "LogHistogram",
+    "Monitor",
+    "OutputMonitor",
     "PageHinkley",
+    "PerformanceMonitor",
     "Signal",
     "SignalKind",
     "SignalStatus",

@@ -17,6 +17,7 @@ from aiguard.contain import _checks, _fallback, _limits
 from aiguard.contain import timing as _timing
 from aiguard.contain.breaker._breaker import CircuitBreaker
 from aiguard.contain.breaker._values import _duration
+from aiguard.contain.guard import _monitoring
 from aiguard.contain.guard._outcome import Outcome
 from aiguard.contain.guard._pipeline import OutcomeTuple, Sink, build_async, build_sync
 from aiguard.errors import ConfigurationError
@@ -68,6 +69,8 @@ class GuardConfig:
     ladder: Any
     fallback_rows: bool
     fallback_on: Callable[[BaseException], bool]
+    monitors: tuple[Any, ...] = ()
+    input_check: Any = None
 
 
 class Guard:
@@ -99,6 +102,15 @@ class Guard:
             (default: every ``Exception``).
         clock: the clock timing calls; defaults to the breaker's clock, else
             the rate limit's, else :func:`time.perf_counter`.
+        monitors: objects with ``tap(args, kwargs, result, outcome)``
+            (:class:`aiguard.typing.MonitorTap`, e.g. the monitors of
+            :mod:`aiguard.detect`), fed after every call; their signals also
+            go to this guard's listeners. A monitor that raises is counted in
+            ``monitor_errors`` and logged once.
+        input_check: a check of the *inputs* (``args[0]``) run before
+            everything else (:func:`aiguard.checks.within_reference`, ...);
+            failing rows go to the fallback (only them with ``fallback_rows``),
+            else the call raises :class:`~aiguard.errors.InvalidInputError`.
 
     Example:
         >>> import aiguard as ag
@@ -112,7 +124,7 @@ class Guard:
         ('fallback', 'error')
     """
 
-    __slots__ = ("_listeners", "_outcome", "config")
+    __slots__ = ("_faults", "_listeners", "_outcome", "config")
 
     def __init__(
         self,
@@ -131,6 +143,8 @@ class Guard:
         fallback_rows: bool = False,
         fallback_on: Any = (Exception,),
         clock: Clock | None = None,
+        monitors: Sequence[Any] = (),
+        input_check: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigurationError("name", "a non-empty string", name)
@@ -178,20 +192,26 @@ class Guard:
                     "fallback", "a callable or a non-empty sequence of callables", fallback
                 )
             ladder = _fallback.Ladder(handlers, check=checker, guard=name)
-        if fallback_rows and (ladder is None or checker is None):
+        taps, screen = _monitoring.arguments(monitors, input_check, fallback_rows=fallback_rows)
+        if fallback_rows and (ladder is None or (checker is None and screen is None)):
             raise ConfigurationError(
-                "fallback_rows", "used with both check= and fallback=", fallback_rows
+                "fallback_rows", "used with fallback= and check= or input_check=", fallback_rows
             )
         self.config = GuardConfig(
             name=name, clock=clock, flags=flags, kill_switch=kill_switch, rate_limit=rate,
             bulkhead=bulk, breaker=breaker, timeout=time_limit, retry=retrier, hedge=hedger,
             check=checker, ladder=ladder, fallback_rows=fallback_rows,
             fallback_on=exception_matcher(fallback_on, "fallback_on"),
+            monitors=taps, input_check=screen,
         )
         self._outcome: contextvars.ContextVar[OutcomeTuple | None] = contextvars.ContextVar(
             f"aiguard.outcome.{name}", default=None
         )
         self._listeners: list[Callable[[Outcome], Any]] = []
+        self._faults = _monitoring.Faults()
+        for monitor in taps:
+            if callable(getattr(monitor, "subscribe", None)):
+                monitor.subscribe(self._signal)
 
     @property
     def name(self) -> str:
@@ -211,9 +231,29 @@ class Guard:
             return None
         return Outcome(self.config.name, *raw)
 
+    @property
+    def monitors(self) -> tuple[Any, ...]:
+        """The monitors fed by this guard."""
+        return self.config.monitors
+
+    @property
+    def monitor_errors(self) -> int:
+        """How many times a monitor raised while being fed (never seen by callers)."""
+        return self._faults.count
+
+    def _signal(self, signal: Any) -> None:
+        for listener in tuple(self._listeners):
+            try:
+                listener(signal)
+            except Exception:  # noqa: PERF203 - one listener must not silence the rest
+                log_once(f"listener:{self.config.name}:{id(listener)}",
+                         "aiguard: a listener of guard %r raised (logged once)", self.config.name)
+
     def add_listener(self, listener: Callable[[Outcome], Any]) -> None:
         """Call *listener* with the :class:`Outcome` of every call (monitors hook in here).
 
+        With ``monitors=``, it also receives their
+        :class:`~aiguard.detect.Signal` s (from the thread that decided).
         A listener that raises never breaks the call: the error is logged once.
         """
         if not callable(listener):
@@ -244,10 +284,23 @@ class Guard:
         if not callable(fn):
             raise ConfigurationError("fn", "a callable to guard", fn)
         sink = self._sink()
+        c = self.config
         if inspect.iscoroutinefunction(fn):
-            guarded, set_model = build_async(self.config, fn, sink)
+            guarded, set_model = build_async(c, fn, sink)
+            if c.input_check is not None:
+                guarded = _monitoring.screen_async(guarded, c, c.input_check, sink,
+                                                   self._outcome.get)
+            if c.monitors:
+                guarded = _monitoring.tap_async(guarded, [m.tap for m in c.monitors],
+                                                self._outcome.get, self._faults, c.name)
         else:
-            guarded, set_model = build_sync(self.config, fn, sink)
+            guarded, set_model = build_sync(c, fn, sink)
+            if c.input_check is not None:
+                guarded = _monitoring.screen_sync(guarded, c, c.input_check, sink,
+                                                  self._outcome.get)
+            if c.monitors:
+                guarded = _monitoring.tap_sync(guarded, [m.tap for m in c.monitors],
+                                               self._outcome.get, self._faults, c.name)
         functools.update_wrapper(guarded, fn)
         guarded.__aiguard_guard__ = self  # type: ignore[attr-defined]
         guarded.__aiguard_set_model__ = set_model  # type: ignore[attr-defined]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["STAGES", "Outcome"]
 
@@ -20,6 +26,10 @@ STAGES: tuple[str, ...] = (
 )
 
 
+def _frozen(mapping: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(mapping))
+
+
 @attrs.frozen(slots=True)
 class Outcome:
     """The outcome of one guarded call, as read from ``guard.last_outcome``.
@@ -35,11 +45,16 @@ class Outcome:
         reason: why the model's answer was not used as-is: ``None`` (it was),
             ``"error"`` (the model raised), ``"invalid"`` (the output failed the
             check), ``"open"`` (breaker open), ``"disabled"`` (kill switch off),
-            ``"rate_limited"``, ``"bulkhead_full"``, ``"timeout"``.
-        stage: the pipeline stage that decided (one of :data:`STAGES`).
+            ``"rate_limited"``, ``"bulkhead_full"``, ``"timeout"``,
+            ``"invalid_input"`` (the guard's ``input_check`` rejected the call's rows).
+        stage: the pipeline stage that decided (one of :data:`STAGES`, or
+            ``"input_check"`` for a call the input check refused as a whole).
         rows_replaced: how many rows of a batch a per-row fallback replaced.
         latency: seconds from entering the guard to the answer, on the guard's clock.
         error: the exception that made the guard fall back, if any.
+        rows_rejected: how many rows the guard's ``input_check`` rejected
+            (they went to the fallback, or the call was refused).
+        rejected: rows rejected per input check (its ``repr``), a read-only mapping.
 
     Example:
         >>> o = Outcome(guard="recs", served_by="popular_items", reason="error",
@@ -55,6 +70,8 @@ class Outcome:
     rows_replaced: int
     latency: float
     error: BaseException | None = attrs.field(default=None, eq=False)
+    rows_rejected: int = 0
+    rejected: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen, hash=False)
 
     @property
     def fallback(self) -> bool:
