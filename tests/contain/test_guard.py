@@ -641,7 +641,7 @@ def test_configuration_errors_name_the_argument() -> None:
         ({"timeout": -1}, "timeout must be"),
         ({"timeout": "fast"}, "timeout must be"),
         ({"rate_limit": -5}, "rate"),
-        ({"bulkhead": 0}, "max_concurrent"),
+        ({"bulkhead": 0}, "bulkhead must be a Bulkhead or a maximum number"),
         ({"clock": 3}, "clock must be a callable"),
     ]
     for kwargs, message in cases:
@@ -930,7 +930,7 @@ def test_a_breaker_that_fails_to_record_never_breaks_the_call(
     def explode(*_: Any) -> None:
         raise RuntimeError("bookkeeping bug")
 
-    monkeypatch.setattr(breaker, "_on_result", explode)
+    monkeypatch.setattr(breaker, "record", explode)
 
     @g
     def predict(x: float) -> float:

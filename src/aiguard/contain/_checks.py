@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import logging
 import math
+from numbers import Integral
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from aiguard._core._validate import count, real
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -120,6 +122,15 @@ def judge(check: Check, result: Any) -> Mask:
             )
         check._errors = errors + 1
         return False
+
+
+def unguarded(check: Check) -> Callable[[Any], Mask]:
+    """The check's fast verdict, which may raise: the Guard's hot path, guarded by its caller.
+
+    A bool may stand for every row of a batch. Use ``check(result)`` (never
+    raises) everywhere else.
+    """
+    return check._mask
 
 
 def _as_array(result: Any) -> np.ndarray[Any, Any]:
@@ -342,14 +353,19 @@ def finite() -> Check:
 
 
 def _bound(value: object, argument: str) -> float | None:
+    """A bound of in_range: None, an infinite float (no bound), or a finite real number."""
     if value is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise ConfigurationError(argument, "a real number or None", value)
-    number = float(value)
-    if math.isnan(number):
-        raise ConfigurationError(argument, "a real number or None", value)
-    return number
+    if isinstance(value, float) and math.isinf(value):
+        return value
+    return real(value, argument, expected="a real number or None")
+
+
+def _integer(value: object, argument: str) -> int:
+    """Any int (numpy integers included, bools refused), e.g. an axis."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ConfigurationError(argument, "an int", value)
+    return int(value)
 
 
 def _plain(value: object) -> object:
@@ -422,13 +438,9 @@ class _Probabilities(Check):
 
     def __init__(self, axis: int, atol: float) -> None:
         super().__init__()
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise ConfigurationError("axis", "an int", axis)
-        if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
-            raise ConfigurationError("atol", "a number >= 0", atol)
-        self._axis, self._atol = int(axis), float(atol)
+        self._axis, self._atol = _integer(axis, "axis"), real(atol, "atol", low=0.0)
         extra = [f"axis={self._axis}"] if self._axis != -1 else []
-        extra += [f"atol={atol!r}"] if self._atol != 1e-6 else []
+        extra += [f"atol={self._atol!r}"] if self._atol != 1e-6 else []
         self._text = f"probabilities({', '.join(extra)})"
 
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:  # noqa: ARG002
@@ -607,12 +619,9 @@ class _NotConstant(Check):
 
     def __init__(self, atol: float, min_rows: int) -> None:
         super().__init__()
-        if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0:
-            raise ConfigurationError("atol", "a number >= 0", atol)
-        if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 2:
-            raise ConfigurationError("min_rows", "an int >= 2", min_rows)
-        self._atol, self._min_rows = float(atol), min_rows
-        self._text = f"not_constant(atol={atol!r}, min_rows={min_rows!r})"
+        self._atol = real(atol, "atol", low=0.0)
+        self._min_rows = count(min_rows, "min_rows", minimum=2)
+        self._text = f"not_constant(atol={self._atol!r}, min_rows={self._min_rows!r})"
 
     def _eval(self, arr: np.ndarray[Any, Any], raw: Any) -> Mask:  # noqa: ARG002
         if arr.ndim == 0 or arr.shape[0] < self._min_rows:

@@ -1,4 +1,4 @@
-"""The circuit breaker's values and parameter checks: states, events, metrics.
+"""The circuit breaker's values: states, events, metrics, validated settings.
 
 Split from ``_breaker.py`` so the state machine reads on its own. Everything
 here is re-exported by ``aiguard.contain.breaker._breaker``.
@@ -7,14 +7,17 @@ here is re-exported by ``aiguard.contain.breaker._breaker``.
 from __future__ import annotations
 
 import enum
-import math
-from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import attrs
 
-from aiguard.errors import ConfigurationError
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-__all__ = ["BreakerEvent", "BreakerMetrics", "BreakerState"]
+    from aiguard.contain.breaker._window import TimeWindow
+    from aiguard.typing import Clock
+
+__all__ = ["BreakerEvent", "BreakerMetrics", "BreakerSettings", "BreakerState"]
 
 
 class BreakerState(enum.Enum):
@@ -127,28 +130,32 @@ class BreakerMetrics:
     listener_errors: int
 
 
-def _rate(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ConfigurationError(argument, "a number in (0, 1]", value)
-    return float(value)
+class BreakerSettings:
+    """The validated settings a :class:`BreakerCore` runs with (built by ``CircuitBreaker``)."""
 
+    __slots__ = ("backoff", "clock", "exc_ignored", "exc_recorded", "failure_rate",
+                 "first_open_for", "half_open_calls", "judge", "max_wait", "min_calls", "name",
+                 "slow_after", "slow_rate", "window")
 
-def _positive_int(value: object, argument: str, expected: str = "an int >= 1") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(argument, expected, value)
-    return value
-
-
-def _duration(value: object, argument: str, *, zero: bool = False) -> float:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    lowest = "0" if zero else "> 0"
-    expected = f"a finite number of seconds >= {lowest[-1]}" if zero else (
-        "a finite number of seconds > 0"
-    )
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(argument, expected + " (or a timedelta)", value)
-    if not (0 <= value < math.inf if zero else 0 < value < math.inf):
-        raise ConfigurationError(argument, expected + " (or a timedelta)", value)
-    return float(value)
-
+    def __init__(
+        self, *, failure_rate: float, slow_rate: float, slow_after: float,
+        window: int | TimeWindow, min_calls: int, backoff: Callable[[int], float],
+        first_open_for: float, half_open_calls: int, max_wait: float,
+        exc_recorded: Callable[[BaseException], bool],
+        exc_ignored: Callable[[BaseException], bool],
+        judge: Callable[[object], object] | None, name: str, clock: Clock,
+    ) -> None:
+        self.failure_rate = failure_rate
+        self.slow_rate = slow_rate
+        self.slow_after = slow_after
+        self.window = window
+        self.min_calls = min_calls
+        self.backoff = backoff
+        self.first_open_for = first_open_for
+        self.half_open_calls = half_open_calls
+        self.max_wait = max_wait
+        self.exc_recorded = exc_recorded
+        self.exc_ignored = exc_ignored
+        self.judge = judge
+        self.name = name
+        self.clock = clock
