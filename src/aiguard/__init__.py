@@ -14,13 +14,23 @@ from aiguard.contain._limits import Bulkhead, RateLimit
 from aiguard.contain.breaker import (
     BreakerEvent,
     BreakerMetrics,
+    BreakerPermit,
     BreakerState,
     CircuitBreaker,
     TimeWindow,
 )
 from aiguard.contain.flags import FlagChange, Flags, FlagSpec, FlagsStatus, FlagState, kill_switch
-from aiguard.contain.guard import Guard, Outcome, guard, wrap
-from aiguard.contain.timing import Backoff, RetryBudget, hedge, retry, timeout
+from aiguard.contain.guard import Guard, GuardConfig, GuardOptions, Outcome, guard, wrap
+from aiguard.contain.timing import (
+    Backoff,
+    Hedge,
+    Retry,
+    RetryBudget,
+    Timeout,
+    hedge,
+    retry,
+    timeout,
+)
 from aiguard.errors import (
     AiguardError,
     BulkheadFullError,
@@ -51,6 +61,7 @@ __all__ = [
     "Backoff",
     "BreakerEvent",
     "BreakerMetrics",
+    "BreakerPermit",
     "BreakerState",
     "Bulkhead",
     "BulkheadFullError",
@@ -69,7 +80,10 @@ __all__ = [
     "FlagsStatus",
     "FleetRule",
     "Guard",
+    "GuardConfig",
+    "GuardOptions",
     "GuardTimeoutError",
+    "Hedge",
     "InvalidInputError",
     "MemoryStore",
     "MissingExtraError",
@@ -77,10 +91,12 @@ __all__ = [
     "RateLimit",
     "RateLimitedError",
     "RedisStore",
+    "Retry",
     "RetryBudget",
     "RetryBudgetExhaustedError",
     "StoreError",
     "TimeWindow",
+    "Timeout",
     "UnknownFlagError",
     "__version__",
     "checks",

@@ -31,7 +31,7 @@ def make(**kw: Any) -> tuple[CircuitBreaker, FakeClock]:
 
 def record(b: CircuitBreaker, failure: float = 0.0, duration: float = 0.0) -> None:
     """One admitted call with the given outcome, at the clock's time."""
-    now = b._clock()
+    now = b.clock()
     permit = b.admit(now)
     b.record(permit, now, duration, failure)
 
