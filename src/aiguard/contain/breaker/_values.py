@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from aiguard._core._format import attrs_repr
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -41,7 +43,7 @@ class BreakerState(enum.Enum):
     METRICS_ONLY = "metrics_only"
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, repr=False)
 class BreakerEvent:
     """What a breaker reports to its listeners.
 
@@ -76,8 +78,12 @@ class BreakerEvent:
     failure: float = 0.0
     slow: bool = False
 
+    def __repr__(self) -> str:
+        """Show the fields, floats without binary noise (``failures=4.36``)."""
+        return attrs_repr(self)
 
-@attrs.frozen(slots=True)
+
+@attrs.frozen(slots=True, repr=False)
 class BreakerMetrics:
     """A snapshot of a breaker's counters (``breaker.metrics``).
 
@@ -128,6 +134,10 @@ class BreakerMetrics:
     retry_at: float | None
     attempt: int
     listener_errors: int
+
+    def __repr__(self) -> str:
+        """Show the fields, floats without binary noise (``failures=4.36``)."""
+        return attrs_repr(self)
 
 
 class BreakerSettings:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from aiguard._core._format import attrs_repr
+
 __all__ = ["STAGES", "Outcome"]
 
 #: The stages of the Guard pipeline, in the order a call meets them.
@@ -20,7 +22,7 @@ STAGES: tuple[str, ...] = (
 )
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, repr=False)
 class Outcome:
     """The outcome of one guarded call, as read from ``guard.last_outcome``.
 
@@ -65,3 +67,7 @@ class Outcome:
     def raised(self) -> bool:
         """Whether the call raised to the caller instead of returning."""
         return self.served_by == "raised"
+
+    def __repr__(self) -> str:
+        """Show the fields, floats without binary noise (``failures=4.36``)."""
+        return attrs_repr(self)
