@@ -20,7 +20,7 @@ class ModelError(Exception):
     pass
 
 
-class NotFound(Exception):
+class NotFoundError(Exception):
     pass
 
 
@@ -91,10 +91,10 @@ def test_acquire_raises_when_open_and_counts_the_rejection() -> None:
 
 
 def test_error_follows_record_and_ignore() -> None:
-    """error(exc) judges like the decorator: recorded -> failure, ignored -> nothing, other -> success."""
-    b, _ = make(window=10, record=ModelError, ignore=NotFound)
+    """error(exc) judges as the decorator: recorded: failure, ignored: nothing, other: success."""
+    b, _ = make(window=10, record=ModelError, ignore=NotFoundError)
     b.acquire().error(ModelError())
-    b.acquire().error(NotFound())
+    b.acquire().error(NotFoundError())
     b.acquire().error(ValueError())
     m = b.metrics
     assert (m.calls, m.failures, m.ignored) == (2, 1.0, 1)
@@ -115,13 +115,13 @@ def test_ignore_frees_a_half_open_trial_slot() -> None:
 
 def test_context_manager_records_success_failure_and_passes_errors_through() -> None:
     """`with breaker.permit():` records success, or the exception by the rules, re-raising it."""
-    b, clock = make(window=10, min_calls=10, ignore=NotFound)
+    b, clock = make(window=10, min_calls=10, ignore=NotFoundError)
     with b.permit():
         clock.advance(0.5)
     with pytest.raises(ModelError), b.permit():
         raise ModelError
-    with pytest.raises(NotFound), b.permit():
-        raise NotFound
+    with pytest.raises(NotFoundError), b.permit():
+        raise NotFoundError
     with pytest.raises(KeyboardInterrupt), b.permit():
         raise KeyboardInterrupt
     m = b.metrics
@@ -168,7 +168,7 @@ WEIGHTS = st.sampled_from([0.0, 0.0, 0.3, 1.0])
 def config(clock: FakeClock) -> dict[str, object]:
     return {"window": 5, "min_calls": 3, "half_open_calls": 3, "open_for": 5.0,
             "slow_call_duration": 0.5, "slow_call_rate": 0.75, "record": ModelError,
-            "ignore": NotFound, "failure_result": lambda weight: weight, "clock": clock}
+            "ignore": NotFoundError, "failure_result": lambda weight: weight, "clock": clock}
 
 
 class PermitVersusWrapped(RuleBasedStateMachine):
@@ -196,7 +196,7 @@ class PermitVersusWrapped(RuleBasedStateMachine):
             wrapped_ok = True
         except CircuitOpenError:
             wrapped_ok = False
-        except (ModelError, NotFound, ValueError):
+        except (ModelError, NotFoundError, ValueError):
             wrapped_ok = True
         try:
             permit = self.manual.acquire()
@@ -216,7 +216,7 @@ class PermitVersusWrapped(RuleBasedStateMachine):
     def returns(self, duration: float, weight: float) -> None:
         self._both(duration, weight, None)
 
-    @rule(duration=DURATIONS, raises=st.sampled_from([ModelError, NotFound, ValueError]))
+    @rule(duration=DURATIONS, raises=st.sampled_from([ModelError, NotFoundError, ValueError]))
     def raises(self, duration: float, raises: type[Exception]) -> None:
         self._both(duration, 0.0, raises)
 
