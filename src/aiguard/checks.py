@@ -17,5 +17,17 @@ Example:
     array([ True, False])
 """
 
-from aiguard.contain._checks import *  # noqa: F403
-from aiguard.contain._checks import __all__  # noqa: F401
+from aiguard.contain._check_rules import dtype, finite, in_range, not_constant, probabilities, shape
+from aiguard.contain._checks import Check, as_check, custom
+
+__all__ = [
+    "Check",
+    "as_check",
+    "custom",
+    "dtype",
+    "finite",
+    "in_range",
+    "not_constant",
+    "probabilities",
+    "shape",
+]

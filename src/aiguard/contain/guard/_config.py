@@ -15,7 +15,7 @@ from typing_extensions import TypedDict
 
 from aiguard._core._clock import MONOTONIC
 from aiguard._core._matcher import exception_matcher
-from aiguard.contain import _checks, _fallback, _limits
+from aiguard.contain import _checks, _ladder, _limits
 from aiguard.contain import timing as _timing
 from aiguard.contain.breaker import CircuitBreaker
 from aiguard.errors import ConfigurationError
@@ -83,7 +83,7 @@ class GuardConfig:
     retry: _timing.Retry | None
     hedge: _timing.Hedge | None
     check: _checks.Check | None
-    ladder: _fallback.Ladder | None
+    ladder: _ladder.Ladder | None
     fallback_rows: bool
     fallback_on: Callable[[BaseException], bool]
 
@@ -127,15 +127,15 @@ def _clock(clock: object, breaker: CircuitBreaker | None,
     return clock
 
 
-def _ladder(fallback: object, check: _checks.Check | None,
-            name: str) -> _fallback.Ladder | None:
+def _build_ladder(fallback: object, check: _checks.Check | None,
+            name: str) -> _ladder.Ladder | None:
     if fallback is None:
         return None
     handlers = list(fallback) if isinstance(fallback, (list, tuple)) else [fallback]
     if not handlers or not all(callable(h) for h in handlers):
         raise ConfigurationError(
             "fallback", "a callable or a non-empty sequence of callables", fallback)
-    return _fallback.Ladder(cast("list[Callable[..., Any]]", handlers), check=check, guard=name)
+    return _ladder.Ladder(cast("list[Callable[..., Any]]", handlers), check=check, guard=name)
 
 
 def resolve(
@@ -179,7 +179,7 @@ def resolve(
     hedger = _stage(_timing.Hedge, hedge, "hedge", lambda v: _timing.hedge(after=v),
                     "a hedge(...) object or seconds > 0")
     checker = None if check is None else _checks.as_check(check)  # type: ignore[arg-type]
-    ladder = _ladder(fallback, checker, name)
+    ladder = _build_ladder(fallback, checker, name)
     if fallback_rows and (ladder is None or checker is None):
         raise ConfigurationError(
             "fallback_rows", "used with both check= and fallback=", fallback_rows)
