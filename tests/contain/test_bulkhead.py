@@ -347,3 +347,13 @@ def test_validation(args: tuple[object, ...], kwargs: dict[str, object], message
     with pytest.raises(ag.ConfigurationError) as info:
         ag.Bulkhead(*args, **kwargs)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+def test_record_gives_the_slot_back() -> None:
+    """The stage contract's record frees the slot like ignore does."""
+    bulkhead = ag.Bulkhead(1)
+    permit = bulkhead.admit(0.0)
+    assert permit == 0
+    assert bulkhead.try_admit(0.0) == -1
+    bulkhead.record(permit, 0.0, 0.1, 1.0)
+    assert bulkhead.active == 0

@@ -1001,3 +1001,109 @@ def test_a_breaker_that_fails_to_record_never_breaks_the_call(
 
     with caplog.at_level(logging.WARNING, logger="aiguard"):
         assert predict(2.0) == 2.0
+
+
+def test_an_ignored_exception_frees_the_breaker_and_still_falls_back(shell: Shell) -> None:
+    """An exception the breaker ignores is neither success nor failure; the ladder still serves."""
+    clock = FakeClock()
+    breaker = make_breaker(clock, ignore=KeyError)
+    g = ag.Guard(breaker=breaker, fallback=popular)
+
+    @shell(g)
+    def predict(x: float) -> float:
+        raise KeyError(x)
+
+    assert predict(1.0) == 0.0
+    m = breaker.metrics
+    assert (m.calls, m.ignored) == (0, 1)
+
+
+def test_a_breaker_that_fails_to_record_an_error_never_breaks_the_call(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A breaker raising while recording a model error: the fallback still serves, logged once."""
+    breaker = make_breaker(FakeClock())
+    g = ag.Guard(name="err-record", breaker=breaker, fallback=popular)
+
+    def explode(*_: Any) -> None:
+        raise RuntimeError("internal")
+
+    monkeypatch.setattr(breaker, "record", explode)
+
+    @shell(g)
+    def predict(x: float) -> float:
+        raise ModelDownError
+
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        assert predict(1.0) == 0.0
+    out = g.last_outcome
+    assert out is not None
+    assert (out.served_by, out.reason) == ("popular", "error")
+
+
+def test_a_mask_of_all_good_rows_is_served_as_is(shell: Shell) -> None:
+    """A check answering a mask (not True) whose rows are all good: the model's batch stands."""
+    breaker = ag.CircuitBreaker(window=4, min_calls=1)
+    g = ag.Guard(breaker=breaker, check=lambda out: np.ones(len(out), dtype=bool),
+                 fallback=popular)
+
+    @shell(g)
+    def predict(x: np.ndarray) -> np.ndarray:
+        return x * 2
+
+    np.testing.assert_array_equal(predict(np.ones(3)), np.full(3, 2.0))
+    out = g.last_outcome
+    assert out is not None
+    assert (out.served_by, out.reason) == ("model", None)
+    assert breaker.metrics.failures == 0.0
+
+
+def test_retry_without_a_breaker_retries_until_attempts_run_out(shell: Shell) -> None:
+    """A retry shorthand with no breaker to consult stops only at its attempts."""
+    attempts: list[float] = []
+    g = ag.Guard(retry=ag.retry(attempts=3, clock=FakeClock()), fallback=popular)
+
+    @shell(g)
+    def predict(x: float) -> float:
+        attempts.append(x)
+        raise ModelDownError
+
+    assert predict(1.0) == 0.0
+    assert len(attempts) == 3
+
+
+async def test_set_model_hook_swaps_the_inner_async_call() -> None:
+    """The fault-injection hook works for async models too, with and without wrapping stages."""
+    for retry in (None, 2):
+        g = ag.Guard(check=ag.checks.finite(), fallback=popular, retry=retry)
+
+        @g
+        async def predict(x: float) -> float:
+            return x
+
+        async def broken(x: float) -> float:
+            return float("nan")
+
+        predict.__aiguard_set_model__(broken)  # type: ignore[attr-defined]
+        assert await predict(1.0) == 0.0
+        predict.__aiguard_set_model__(predict.__wrapped__)  # type: ignore[attr-defined]
+        assert await predict(1.0) == 1.0
+
+
+def test_failure_weight_of_every_verdict_shape() -> None:
+    """True/False, 0-d arrays, empty and partial masks map to the failure weight."""
+    from aiguard.contain.guard._parts import failure_weight
+
+    assert failure_weight(True) == 0.0
+    assert failure_weight(False) == 1.0
+    assert failure_weight(np.bool_(False)) == 1.0
+    assert failure_weight(np.array(True)) == 0.0
+    assert failure_weight(np.array([], dtype=bool)) == 0.0
+    assert failure_weight(np.array([True, False, False, True])) == 0.5
+
+
+def test_guard_repr_lists_fallback_rows() -> None:
+    """The repr names every configured stage, fallback_rows included."""
+    g = ag.Guard(name="r", check=ag.checks.finite(), fallback=popular, fallback_rows=True)
+    assert repr(g) == ("Guard(name='r', check=finite(), fallback=['popular'], "
+                       "fallback_rows=True)")
