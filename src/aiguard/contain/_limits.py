@@ -80,7 +80,7 @@ class RateLimit:
         6
     """
 
-    __slots__ = ("_clock", "_interval", "_lock", "_tat", "_tolerance", "burst", "per", "rate")
+    __slots__ = ("_interval", "_lock", "_tat", "_tolerance", "burst", "clock", "per", "rate")
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class RateLimit:
         self.per = duration(per, "per")
         self.burst = max(self.rate, 1.0) if burst is None else real(
             burst, "burst", low=1.0, expected="a finite number >= 1")
-        self._clock = validate_clock(clock)
+        self.clock = validate_clock(clock)
         # GCRA: a call is admitted when tat - now <= tolerance; each call moves
         # tat one interval on. tat = -inf means "full bucket".
         self._interval = self.per / self.rate
@@ -144,14 +144,9 @@ class RateLimit:
         return max(now, at)
 
     @property
-    def clock(self) -> Clock:
-        """The clock the bucket refills on (``clock=``)."""
-        return self._clock
-
-    @property
     def tokens(self) -> float:
         """Tokens in the bucket now (fractional): ``burst`` when full, below 1 when shedding."""
-        now = self._clock()
+        now = self.clock()
         return min(self.burst, self.burst - (self._tat - now) / self._interval)
 
     def _rejected(self, now: float) -> RateLimitedError:
@@ -164,7 +159,7 @@ class RateLimit:
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorate a sync or ``async def`` function: shed calls over the rate."""
-        admit, clock, rejected = self.admit, self._clock, self._rejected
+        admit, clock, rejected = self.admit, self.clock, self._rejected
         if inspect.iscoroutinefunction(fn):
 
             async def async_shell(*args: Any, **kwargs: Any) -> Any:

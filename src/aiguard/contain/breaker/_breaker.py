@@ -43,13 +43,6 @@ R = TypeVar("R")
 
 __all__ = ["BreakerEvent", "BreakerMetrics", "BreakerState", "CircuitBreaker", "TimeWindow"]
 
-_CLOSED = BreakerState.CLOSED
-_OPEN = BreakerState.OPEN
-_HALF_OPEN = BreakerState.HALF_OPEN
-_FORCED_OPEN = BreakerState.FORCED_OPEN
-_DISABLED = BreakerState.DISABLED
-_METRICS_ONLY = BreakerState.METRICS_ONLY
-
 _OPEN_FOR = "seconds >= 0 (a number or timedelta) or a callable attempt -> seconds"
 
 
@@ -117,6 +110,11 @@ class CircuitBreaker(BreakerCore):
             share of bad rows is the call's failure weight).
         name: a name for errors, events and logs.
         clock: a zero-argument callable returning seconds.
+
+    Attributes:
+        name: the breaker's name.
+        clock: the clock timing calls (``clock=``).
+        judges_results: whether ``failure_result`` is set.
 
     Raises:
         ConfigurationError: naming the argument, expectation and value.
@@ -210,17 +208,7 @@ class CircuitBreaker(BreakerCore):
             (False, True)
         """
         state = self._state
-        return state is _OPEN or state is _FORCED_OPEN
-
-    @property
-    def clock(self) -> Clock:
-        """The clock timing calls (``clock=``)."""
-        return self._clock
-
-    @property
-    def judges_results(self) -> bool:
-        """Whether ``failure_result`` is set (results are judged, not only exceptions)."""
-        return self._judges_results
+        return state is BreakerState.OPEN or state is BreakerState.FORCED_OPEN
 
     @property
     def metrics(self) -> BreakerMetrics:
@@ -228,12 +216,12 @@ class CircuitBreaker(BreakerCore):
         now = self._clock()
         with self._lock:
             state = self._state
-            if state is _CLOSED or state is _METRICS_ONLY:
+            if state is BreakerState.CLOSED or state is BreakerState.METRICS_ONLY:
                 calls, failures, slow = self._window.totals(now)
                 minimum = self._min_calls
-            elif state is _HALF_OPEN:
+            elif state is BreakerState.HALF_OPEN:
                 calls, failures, slow, minimum = self._ho_calls, self._ho_failures, self._ho_slow, 1
-            elif state is _DISABLED:
+            elif state is BreakerState.DISABLED:
                 calls, failures, slow, minimum = 0, 0.0, 0, 1
             else:
                 calls, failures, slow, minimum = self._judged
@@ -245,7 +233,7 @@ class CircuitBreaker(BreakerCore):
                 window_failures=failures, window_slow_calls=slow,
                 failure_rate=failures / calls if enough else math.nan,
                 slow_call_rate=slow / calls if enough else math.nan,
-                retry_at=self._open_until if state is _OPEN else None,
+                retry_at=self._open_until if state is BreakerState.OPEN else None,
                 attempt=self._attempt,
                 listener_errors=self._listeners.errors + self._outcomes.errors,
             )
@@ -317,7 +305,7 @@ class CircuitBreaker(BreakerCore):
             >>> b.force_open(); b.state
             <BreakerState.FORCED_OPEN: 'forced_open'>
         """
-        self._manual(_FORCED_OPEN, "force_open()")
+        self._manual(BreakerState.FORCED_OPEN, "force_open()")
 
     def disable(self) -> None:
         """Admit every call and record nothing until :meth:`reset`.
@@ -327,7 +315,7 @@ class CircuitBreaker(BreakerCore):
             >>> b.disable(); b.state
             <BreakerState.DISABLED: 'disabled'>
         """
-        self._manual(_DISABLED, "disable()")
+        self._manual(BreakerState.DISABLED, "disable()")
 
     def metrics_only(self) -> None:
         """Admit every call, keep recording, never trip, until :meth:`reset`.
@@ -337,7 +325,7 @@ class CircuitBreaker(BreakerCore):
             >>> b.metrics_only(); b.state
             <BreakerState.METRICS_ONLY: 'metrics_only'>
         """
-        self._manual(_METRICS_ONLY, "metrics_only()")
+        self._manual(BreakerState.METRICS_ONLY, "metrics_only()")
 
     def reset(self) -> None:
         """Back to CLOSED with an empty window and the back-off restarted.
@@ -347,7 +335,7 @@ class CircuitBreaker(BreakerCore):
             >>> b.force_open(); b.reset(); b.state
             <BreakerState.CLOSED: 'closed'>
         """
-        self._manual(_CLOSED, "reset()")
+        self._manual(BreakerState.CLOSED, "reset()")
 
     # -- listeners -----------------------------------------------------------
 

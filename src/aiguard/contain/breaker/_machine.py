@@ -69,9 +69,10 @@ class BreakerCore:
         "_exc_recorded", "_failure_rate", "_failures", "_fast", "_first_open_for", "_gen",
         "_half_open_calls", "_ho_calls", "_ho_failures", "_ho_left", "_ho_needed",
         "_ho_running", "_ho_slow", "_ho_started", "_ignored", "_judge", "_judged",
-        "_judges_results", "_listeners", "_lock", "_max_wait", "_min_calls", "_open_until",
+        "_listeners", "_lock", "_max_wait", "_min_calls", "_open_until",
         "_other_calls", "_outcomes", "_rec", "_rejected", "_seq", "_since", "_slow_after",
-        "_slow_calls", "_slow_rate", "_stale", "_state", "_window", "name", "record",
+        "_slow_calls", "_slow_rate", "_stale", "_state", "_window", "clock", "judges_results",
+        "name", "record",
     )
 
     record: Callable[[int, float, float, float], None]
@@ -106,9 +107,9 @@ class BreakerCore:
         self._max_wait = s.max_wait
         self._exc_recorded, self._exc_ignored = s.exc_recorded, s.exc_ignored
         self._judge = s.judge
-        self._judges_results = s.judge is not None
+        self.judges_results = s.judge is not None
         self.name = s.name
-        self._clock = s.clock
+        self._clock = self.clock = s.clock
         self._lock = threading.Lock()
         self._listeners: Listeners[BreakerEvent] = Listeners(f"breaker {s.name!r}")
         self._outcomes: Listeners[BreakerEvent] = Listeners(f"breaker {s.name!r}")

@@ -140,32 +140,21 @@ class BreakerMetrics:
         return attrs_repr(self)
 
 
+@attrs.frozen(kw_only=True)
 class BreakerSettings:
-    """The validated settings a :class:`BreakerCore` runs with (built by ``CircuitBreaker``)."""
+    """The validated settings a breaker's state machine runs with (built by ``CircuitBreaker``)."""
 
-    __slots__ = ("backoff", "clock", "exc_ignored", "exc_recorded", "failure_rate",
-                 "first_open_for", "half_open_calls", "judge", "max_wait", "min_calls", "name",
-                 "slow_after", "slow_rate", "window")
-
-    def __init__(
-        self, *, failure_rate: float, slow_rate: float, slow_after: float,
-        window: int | TimeWindow, min_calls: int, backoff: Callable[[int], float],
-        first_open_for: float, half_open_calls: int, max_wait: float,
-        exc_recorded: Callable[[BaseException], bool],
-        exc_ignored: Callable[[BaseException], bool],
-        judge: Callable[[object], object] | None, name: str, clock: Clock,
-    ) -> None:
-        self.failure_rate = failure_rate
-        self.slow_rate = slow_rate
-        self.slow_after = slow_after
-        self.window = window
-        self.min_calls = min_calls
-        self.backoff = backoff
-        self.first_open_for = first_open_for
-        self.half_open_calls = half_open_calls
-        self.max_wait = max_wait
-        self.exc_recorded = exc_recorded
-        self.exc_ignored = exc_ignored
-        self.judge = judge
-        self.name = name
-        self.clock = clock
+    failure_rate: float
+    slow_rate: float
+    slow_after: float
+    window: int | TimeWindow
+    min_calls: int
+    backoff: Callable[[int], float]
+    first_open_for: float
+    half_open_calls: int
+    max_wait: float
+    exc_recorded: Callable[[BaseException], bool]
+    exc_ignored: Callable[[BaseException], bool]
+    judge: Callable[[object], object] | None
+    name: str
+    clock: Clock

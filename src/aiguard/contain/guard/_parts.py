@@ -265,28 +265,35 @@ class Driver:
         """Serve the whole call from the ladder, or raise the refusal or error."""
         ladder = self.parts.ladder
         if ladder is None:
-            refused = error if error is not None else rejection(self.parts, reason, t0)
-            raise self.raised(reason, stage, t0, refused)
+            raise self.refused(reason, stage, t0, error)
         try:
             result, tier = ladder.serve(a, k, cause=error)
         except FallbackFailedError as failed:
-            self.raised(reason, stage, t0, failed)
-            raise
-        self.emit((tier, reason, stage, 0, self.clock() - t0, error))
-        return result
+            raise self.raised(reason, stage, t0, failed)  # noqa: B904 - the same error
+        return self.served(tier, reason, stage, t0, error, result)
 
     async def aserve(self, reason: str, stage: str, t0: float, a: tuple[Any, ...],
                      k: dict[str, Any], *, error: BaseException | None = None) -> Any:
         """Async twin of :meth:`serve`."""
-        ladder = self.parts.ladder
-        if ladder is None:
-            refused = error if error is not None else rejection(self.parts, reason, t0)
-            raise self.raised(reason, stage, t0, refused)
-        try:
-            result, tier = await ladder.aserve(a, k, cause=error)
-        except FallbackFailedError as failed:
-            self.raised(reason, stage, t0, failed)
-            raise
+        if self.parts.ladder is not None:
+            try:
+                result, tier = await self.parts.ladder.aserve(a, k, cause=error)
+            except FallbackFailedError as failed:
+                raise self.raised(reason, stage, t0, failed)  # noqa: B904 - the same error
+            return self.served(tier, reason, stage, t0, error, result)
+        raise self.refused(reason, stage, t0, error)
+
+    def refused(self, reason: str, stage: str, t0: float,
+                error: BaseException | None) -> BaseException:
+        """No ladder: record and return what the caller gets, the error or a typed refusal."""
+        refused = error if error is not None else rejection(self.parts, reason, t0)
+        return self.raised(reason, stage, t0, refused)
+
+    def served(  # noqa: PLR0917 - internal, positional like its callers
+        self, tier: str, reason: str, stage: str, t0: float, error: BaseException | None,
+        result: Any,
+    ) -> Any:
+        """A fallback tier served the whole call: record it, return its answer."""
         self.emit((tier, reason, stage, 0, self.clock() - t0, error))
         return result
 
@@ -305,10 +312,8 @@ class Driver:
         try:
             merged, _tier, n = ladder.serve_rows(result, mask, a, k)
         except (FallbackFailedError, InvalidInputError) as failed:
-            self.raised("invalid", "check", t0, failed)
-            raise
-        self.emit(("model", "invalid", "check", n, self.clock() - t0, None))
-        return merged
+            raise self.raised("invalid", "check", t0, failed)  # noqa: B904 - the same error
+        return self.rows_served(t0, n, merged)
 
     async def ajudged(  # noqa: PLR0917 - internal, positional for speed
         self, permit: int, t0: float, t1: float, result: Any, verdict: Any,
@@ -316,16 +321,19 @@ class Driver:
     ) -> Any:
         """Async twin of :meth:`judged`."""
         decision, mask = self.settle(permit, t0, t1, result, verdict)
-        if decision == "done":
-            return result
+        if decision == "rows":
+            ladder = self.parts.ladder
+            assert ladder is not None
+            try:
+                merged, _tier, n = await ladder.aserve_rows(result, mask, a, k)
+            except (FallbackFailedError, InvalidInputError) as failed:
+                raise self.raised("invalid", "check", t0, failed)  # noqa: B904 - the same error
+            return self.rows_served(t0, n, merged)
         if decision == "whole":
             return await self.aserve("invalid", "check", t0, a, k)
-        ladder = self.parts.ladder
-        assert ladder is not None
-        try:
-            merged, _tier, n = await ladder.aserve_rows(result, mask, a, k)
-        except (FallbackFailedError, InvalidInputError) as failed:
-            self.raised("invalid", "check", t0, failed)
-            raise
+        return result
+
+    def rows_served(self, t0: float, n: int, merged: Any) -> Any:
+        """A per-row fallback replaced *n* rows: record it, return the merged batch."""
         self.emit(("model", "invalid", "check", n, self.clock() - t0, None))
         return merged
