@@ -99,8 +99,8 @@ class CircuitBreaker(BreakerCore):
         half_open_calls: trial calls admitted in HALF_OPEN; the breaker decides
             once ``min(min_calls, half_open_calls)`` of them have finished (as
             resilience4j does).
-        half_open_max_wait: seconds after which a HALF_OPEN breaker whose
-            trials have not all finished goes back to OPEN (None: wait).
+        half_open_max_wait: seconds after which a HALF_OPEN breaker still
+            waiting for its deciding trials goes back to OPEN (None: wait).
         record: exception types or predicates that count as failures;
             other exceptions count as successes. Default: every ``Exception``.
         ignore: exception types or predicates that count as neither (they
