@@ -72,4 +72,4 @@ for i in range(5):
     show(f"3.{i} after open_for: trial calls")
 
 m = breaker.metrics
-print(f"\nbreaker metrics: calls={m.calls} failures={m.failures} state={m.state.name}")
+print(f"\nbreaker metrics: calls={m.calls} failures={m.failures:g} state={m.state.name}")

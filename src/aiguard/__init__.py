@@ -15,13 +15,23 @@ from aiguard.contain._limits import Bulkhead, RateLimit
 from aiguard.contain.breaker import (
     BreakerEvent,
     BreakerMetrics,
+    BreakerPermit,
     BreakerState,
     CircuitBreaker,
     TimeWindow,
 )
 from aiguard.contain.flags import FlagChange, Flags, FlagSpec, FlagsStatus, FlagState, kill_switch
-from aiguard.contain.guard import Guard, Outcome, guard, wrap
-from aiguard.contain.timing import Backoff, RetryBudget, hedge, retry, timeout
+from aiguard.contain.guard import Guard, GuardConfig, GuardOptions, Outcome, guard, wrap
+from aiguard.contain.timing import (
+    Backoff,
+    Hedge,
+    Retry,
+    RetryBudget,
+    Timeout,
+    hedge,
+    retry,
+    timeout,
+)
 from aiguard.detect._signal import Signal
 from aiguard.errors import (
     AiguardError,
@@ -70,6 +80,7 @@ __all__ = [
     "Backoff",
     "BreakerEvent",
     "BreakerMetrics",
+    "BreakerPermit",
     "BreakerState",
     "Bulkhead",
     "BulkheadFullError",
@@ -93,7 +104,10 @@ __all__ = [
     "FleetBreaker",
     "FleetRule",
     "Guard",
+    "GuardConfig",
+    "GuardOptions",
     "GuardTimeoutError",
+    "Hedge",
     "Incident",
     "IncidentLog",
     "Incidents",
@@ -111,6 +125,7 @@ __all__ = [
     "RateLimitedError",
     "RedisStore",
     "ReplayReport",
+    "Retry",
     "RetryBudget",
     "RetryBudgetExhaustedError",
     "Severity",
@@ -120,6 +135,7 @@ __all__ = [
     "Status",
     "StoreError",
     "TimeWindow",
+    "Timeout",
     "UnknownFlagError",
     "UnknownVersionError",
     "Webhook",

@@ -20,15 +20,23 @@ Input checks (:func:`within_reference`, :func:`missing`, :func:`schema`,
 :func:`ood`) judge the rows sent to the model, for ``Guard(input_check=...)``.
 """
 
-from aiguard.contain._checks import *  # noqa: F403
-from aiguard.contain._checks import __all__ as _output_checks
+from aiguard.contain._check_rules import dtype, finite, in_range, not_constant, probabilities, shape
+from aiguard.contain._checks import Check, as_check, custom
 from aiguard.contain._input_checks import missing, ood, ood_score, schema, within_reference
 
-__all__ = [  # noqa: PLE0604 - the output checks' names, then the input checks'
-    *_output_checks,
+__all__ = [
+    "Check",
+    "as_check",
+    "custom",
+    "dtype",
+    "finite",
+    "in_range",
     "missing",
+    "not_constant",
     "ood",
     "ood_score",
+    "probabilities",
     "schema",
+    "shape",
     "within_reference",
 ]

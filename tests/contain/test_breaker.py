@@ -31,9 +31,9 @@ def make(**kw: Any) -> tuple[CircuitBreaker, FakeClock]:
 
 def record(b: CircuitBreaker, failure: float = 0.0, duration: float = 0.0) -> None:
     """One admitted call with the given outcome, at the clock's time."""
-    now = b._clock()
-    permit = b._acquire(now)
-    b._on_result(permit, now, duration, failure)
+    now = b.clock()
+    permit = b.admit(now)
+    b.record(permit, now, duration, failure)
 
 
 # -- validation ----------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_open_rejects_without_calling_and_says_when_to_retry() -> None:
     assert isinstance(info.value, RuntimeError)
     m = b.metrics
     assert (m.rejected, m.retry_at, m.since, m.attempt) == (1, 35.0, 5.0, 1)
-    assert b._is_open()
+    assert b.is_open
 
 
 def test_slow_calls_trip_the_breaker() -> None:
@@ -218,15 +218,15 @@ def test_half_open_trials_close_the_breaker_with_an_empty_window() -> None:
     with pytest.raises(CircuitOpenError):
         record(b)
     clock.advance(0.1)
-    first = b._acquire(clock())
+    first = b.admit(clock())
     assert b.state is BreakerState.HALF_OPEN
-    second = b._acquire(clock())
+    second = b.admit(clock())
     with pytest.raises(CircuitOpenError, match="half-open and all 2 trial calls are taken") as info:
-        b._acquire(clock())
+        b.admit(clock())
     assert info.value.retry_at is None
-    b._on_result(first, clock(), 0.0, 0.0)
+    b.record(first, clock(), 0.0, 0.0)
     assert b.state is BreakerState.HALF_OPEN  # waits for every trial
-    b._on_result(second, clock(), 0.0, 0.0)
+    b.record(second, clock(), 0.0, 0.0)
     assert b.state is BreakerState.CLOSED
     m = b.metrics
     assert (m.window_calls, m.attempt, m.since) == (0, 0, 10.0)
@@ -296,12 +296,12 @@ def test_half_open_max_wait_reopens_when_trials_hang() -> None:
     b, clock = make(half_open_calls=2, half_open_max_wait=5, open_for=10)
     trip(b)
     clock.advance(10)
-    hung = b._acquire(clock())
+    hung = b.admit(clock())
     clock.advance(5)
     with pytest.raises(CircuitOpenError):
-        b._acquire(clock())
+        b.admit(clock())
     assert (b.state, b.metrics.attempt) == (BreakerState.OPEN, 2)
-    b._on_result(hung, clock(), 5.0, 0.0)  # stale: never counts for the new state
+    b.record(hung, clock(), 5.0, 0.0)  # stale: never counts for the new state
     assert b.state is BreakerState.OPEN
     assert b.metrics.stale == 1
 
@@ -311,29 +311,29 @@ def test_half_open_max_wait_checked_when_a_trial_finishes_late() -> None:
     b, clock = make(half_open_calls=2, half_open_max_wait=5)
     trip(b)
     clock.advance(10)
-    first = b._acquire(clock())
-    b._acquire(clock())
+    first = b.admit(clock())
+    b.admit(clock())
     clock.advance(6)
-    b._on_result(first, clock(), 6.0, 0.0)
+    b.record(first, clock(), 6.0, 0.0)
     assert b.state is BreakerState.OPEN
 
 
 def test_stale_permits_never_count_against_the_new_state() -> None:
     """Results of calls admitted before a transition are counted in totals only."""
     b, clock = make(window=4, min_calls=1)
-    old = [b._acquire(clock()) for _ in range(3)]
+    old = [b.admit(clock()) for _ in range(3)]
     b.reset()  # a new generation, same state
     for permit in old:
-        b._on_result(permit, clock(), 0.0, 1.0)
+        b.record(permit, clock(), 0.0, 1.0)
     m = b.metrics
     assert (b.state, m.window_calls, m.stale, m.calls, m.failures) == (
         BreakerState.CLOSED, 0, 3, 3, 3.0)
     trip(b)
     clock.advance(10)
-    trial = b._acquire(clock())
+    trial = b.admit(clock())
     b.force_open()
     b.reset()
-    b._on_result(trial, clock(), 0.0, 1.0)
+    b.record(trial, clock(), 0.0, 1.0)
     assert b.state is BreakerState.CLOSED
     assert b.metrics.window_calls == 0
 
@@ -343,10 +343,10 @@ def test_ignored_trial_frees_its_slot() -> None:
     b, clock = make(half_open_calls=1)
     trip(b)
     clock.advance(10)
-    permit = b._acquire(clock())
+    permit = b.admit(clock())
     with pytest.raises(CircuitOpenError):
-        b._acquire(clock())
-    b._on_ignored(permit)
+        b.admit(clock())
+    b.ignore(permit)
     record(b, 0.0)
     assert b.state is BreakerState.CLOSED
     assert b.metrics.ignored == 1
@@ -364,7 +364,7 @@ def test_forced_open_rejects_until_reset() -> None:
     with pytest.raises(CircuitOpenError, match="forced open") as info:
         record(b)
     assert info.value.retry_at is None
-    assert b._is_open()
+    assert b.is_open
     assert (b.metrics.window_calls, b.metrics.window_failures) == (1, 1.0)  # frozen
     b.reset()
     assert (b.state, b.metrics.window_calls) == (BreakerState.CLOSED, 0)
@@ -376,8 +376,8 @@ def test_disabled_admits_everything_and_records_nothing() -> None:
     b.disable()
     for _ in range(10):
         record(b, 1.0)
-    permit = b._acquire(0.0)
-    b._on_ignored(permit)
+    permit = b.admit(0.0)
+    b.ignore(permit)
     m = b.metrics
     assert (m.state, m.calls, m.failures, m.ignored, m.window_calls) == (
         BreakerState.DISABLED, 0, 0.0, 0, 0)
@@ -393,7 +393,7 @@ def test_metrics_only_records_but_never_trips() -> None:
     m = b.metrics
     assert (m.state, m.window_calls, m.failure_rate, m.calls) == (
         BreakerState.METRICS_ONLY, 4, 1.0, 6)
-    assert not b._is_open()
+    assert not b.is_open
 
 
 def test_manual_state_from_open_and_half_open() -> None:
@@ -417,20 +417,20 @@ def test_manual_state_from_open_and_half_open() -> None:
 def test_record_types_other_exceptions_count_as_success() -> None:
     """With record=(ModelError,), a KeyError counts as a success (resilience4j semantics)."""
     b, _ = make(record=ModelError)
-    assert b._exception_weight(ModelError()) == 1.0
-    assert b._exception_weight(KeyError()) == 0.0
-    assert b._exception_weight(KeyboardInterrupt()) is None
-    assert b._exception_weight(asyncio.CancelledError()) is None
+    assert b.exception_weight(ModelError()) == 1.0
+    assert b.exception_weight(KeyError()) == 0.0
+    assert b.exception_weight(KeyboardInterrupt()) is None
+    assert b.exception_weight(asyncio.CancelledError()) is None
 
 
 def test_ignore_wins_over_record_and_predicates_work() -> None:
     """Ignored exceptions count as neither, even if recorded; predicates select by value."""
     b, _ = make(record=(ModelError, lambda e: "timeout" in str(e)),
                 ignore=lambda e: isinstance(e, ModelError) and e.args == ("client",))
-    assert b._exception_weight(ModelError("server")) == 1.0
-    assert b._exception_weight(ModelError("client")) is None
-    assert b._exception_weight(OSError("read timeout")) == 1.0
-    assert b._exception_weight(OSError("refused")) == 0.0
+    assert b.exception_weight(ModelError("server")) == 1.0
+    assert b.exception_weight(ModelError("client")) is None
+    assert b.exception_weight(OSError("read timeout")) == 1.0
+    assert b.exception_weight(OSError("refused")) == 0.0
 
 
 def test_a_predicate_that_raises_counts_as_not_matching(caplog: pytest.LogCaptureFixture) -> None:
@@ -440,8 +440,8 @@ def test_a_predicate_that_raises_counts_as_not_matching(caplog: pytest.LogCaptur
 
     b, _ = make(ignore=broken)
     with caplog.at_level(logging.WARNING, logger="aiguard"):
-        assert b._exception_weight(ValueError()) == 1.0
-        assert b._exception_weight(ValueError()) == 1.0
+        assert b.exception_weight(ValueError()) == 1.0
+        assert b.exception_weight(ValueError()) == 1.0
     assert caplog.text.count("ignore predicate") == 1
 
 
@@ -471,18 +471,18 @@ def test_decorated_function_counts_exceptions_and_reraises() -> None:
 def test_failure_result_bool_fraction_and_mask() -> None:
     """A bool judges the whole call, a fraction is the weight, a mask weighs its bad rows."""
     b, _ = make(failure_result=lambda r: r)
-    assert b._judges_results
-    assert b._result_weight(True) == 1.0
-    assert b._result_weight(False) == 0.0
-    assert b._result_weight(0.25) == 0.25
-    assert b._result_weight(np.float32(0.5)) == 0.5
+    assert b.judges_results
+    assert b.result_weight(True) == 1.0
+    assert b.result_weight(False) == 0.0
+    assert b.result_weight(0.25) == 0.25
+    assert b.result_weight(np.float32(0.5)) == 0.5
     mask = np.zeros(10, dtype=bool)
     mask[:3] = True
-    assert b._result_weight(mask) == pytest.approx(0.3)
-    assert b._result_weight(np.zeros((0,), dtype=bool)) == 0.0
-    assert b._result_weight(np.bool_(True)) == 1.0
-    assert not make()[0]._judges_results
-    assert make()[0]._result_weight("anything") == 0.0
+    assert b.result_weight(mask) == pytest.approx(0.3)
+    assert b.result_weight(np.zeros((0,), dtype=bool)) == 0.0
+    assert b.result_weight(np.bool_(True)) == 1.0
+    assert not make()[0].judges_results
+    assert make()[0].result_weight("anything") == 0.0
 
 
 def test_batch_with_30_percent_bad_rows_weighs_point_three() -> None:
@@ -504,9 +504,9 @@ def test_batch_with_30_percent_bad_rows_weighs_point_three() -> None:
 def test_failure_result_that_misbehaves_counts_as_failure(verdict: object) -> None:
     """A judge returning nonsense (or raising) makes the call a failure, never an exception."""
     b, _ = make(failure_result=lambda r: verdict)
-    assert b._result_weight(None) == 1.0
+    assert b.result_weight(None) == 1.0
     c, _ = make(failure_result=lambda r: 1 / 0)
-    assert c._result_weight(None) == 1.0
+    assert c.result_weight(None) == 1.0
 
 
 # -- listeners ---------------------------------------------------------------------------
@@ -594,7 +594,7 @@ def test_metrics_snapshot_is_frozen_and_nan_before_min_calls() -> None:
 
 def test_half_open_metrics_describe_the_trials() -> None:
     """In HALF_OPEN the rates are those of the finished trials."""
-    b, clock = make(half_open_calls=3)
+    b, clock = make(half_open_calls=3, min_calls=3)
     trip(b)
     clock.advance(10)
     assert math.isnan(b.metrics.failure_rate) or b.state is BreakerState.OPEN
@@ -669,7 +669,7 @@ def test_sync_judged_shell_and_record_failure_logged(caplog: pytest.LogCaptureFi
     assert b.metrics.failures == 2.0
 
     class Broken(CircuitBreaker):
-        def _exception_weight(self, exc: BaseException) -> float | None:
+        def exception_weight(self, exc: BaseException) -> float | None:
             raise RuntimeError("internal")
 
     b = Broken()

@@ -95,8 +95,8 @@ def test_stress_through_half_open_and_back_counts_exactly() -> None:
 def _tripped(half_open_calls: int, clock: FakeClock) -> CircuitBreaker:
     breaker = CircuitBreaker(window=2, min_calls=1, open_for=30, half_open_calls=half_open_calls,
                              clock=clock)
-    permit = breaker._acquire(clock())
-    breaker._on_result(permit, clock(), 0.0, 1.0)
+    permit = breaker.admit(clock())
+    breaker.record(permit, clock(), 0.0, 1.0)
     assert breaker.state is BreakerState.OPEN
     clock.advance(30)
     return breaker

@@ -13,7 +13,8 @@ from aiguard.contain.breaker._window import BucketWindow, TimeWindow
 from aiguard.errors import CircuitOpenError
 from aiguard.testing import FakeClock
 
-SIZE, MIN_CALLS, HALF_OPEN_CALLS = 6, 3, 2
+# half_open_calls > min_calls: resilience4j judges after min(min_calls, half_open_calls) trials
+SIZE, MIN_CALLS, HALF_OPEN_CALLS = 6, 2, 3
 FAILURE_RATE, SLOW_RATE, SLOW_AFTER = 0.5, 0.75, 1.0
 MAX_WAIT = 20.0
 
@@ -77,7 +78,7 @@ class Reference:
         elif self.state == "half_open" and trial:
             self.running -= 1
             self.trials.append((failure, slow))
-            if self.left == 0 and self.running == 0:
+            if len(self.trials) >= min(MIN_CALLS, HALF_OPEN_CALLS):
                 if self._bad(self.trials):
                     self._open(now)
                 else:
@@ -124,7 +125,7 @@ class BreakerMachine(RuleBasedStateMachine):
         now = self.clock()
         expected = self.ref.acquire(now)
         try:
-            permit = self.breaker._acquire(now)
+            permit = self.breaker.admit(now)
         except CircuitOpenError:
             assert expected is None, "the breaker rejected a call the reference admits"
             return None
@@ -145,7 +146,7 @@ class BreakerMachine(RuleBasedStateMachine):
             permit, expected = admitted
             duration = 2.0 if slow else 0.5
             now = self.clock()
-            self.breaker._on_result(permit, now, duration, failure)
+            self.breaker.record(permit, now, duration, failure)
             self.ref.result(expected, now, duration, failure)
 
     @precondition(lambda self: self.inflight)
@@ -155,14 +156,14 @@ class BreakerMachine(RuleBasedStateMachine):
         permit, expected = self.inflight.pop(index)
         duration = 2.0 if slow else 0.5
         now = self.clock()
-        self.breaker._on_result(permit, now, duration, failure)
+        self.breaker.record(permit, now, duration, failure)
         self.ref.result(expected, now, duration, failure)
 
     @precondition(lambda self: self.inflight)
     @rule(data=st.data())
     def ignore_call(self, data: st.DataObject) -> None:
         permit, expected = self.inflight.pop(data.draw(st.integers(0, len(self.inflight) - 1)))
-        self.breaker._on_ignored(permit)
+        self.breaker.ignore(permit)
         self.ref.ignored(expected)
 
     @rule(seconds=st.sampled_from([0.5, 5.0, 10.0, 25.0]))
@@ -193,7 +194,7 @@ class BreakerMachine(RuleBasedStateMachine):
 
     @invariant()
     def is_open_agrees(self) -> None:
-        assert self.breaker._is_open() == (self.ref.state in ("open", "forced_open"))
+        assert self.breaker.is_open == (self.ref.state in ("open", "forced_open"))
 
 
 TestBreakerMachine = BreakerMachine.TestCase

@@ -142,7 +142,7 @@ async def test_sync_and_async_share_one_count() -> None:
     thread.start()
     assert await asyncio.to_thread(holding.wait, 5)
     assert bulkhead.active == 1
-    assert not bulkhead._try_enter()
+    assert not bulkhead.try_admit(0.0) >= 0
     waiter = asyncio.ensure_future(async_model())
     await until_queued(bulkhead)  # the task is queued, the loop is free
     release.set()  # the thread leaves and hands its slot to the task, across threads
@@ -157,21 +157,21 @@ async def test_async_holder_hands_slot_to_sync_waiter() -> None:
     bulkhead = ag.Bulkhead(1, max_wait=5.0)
     assert await bulkhead._aenter()
     entered: list[bool] = []
-    thread = threading.Thread(target=lambda: entered.append(bulkhead._enter()))
+    thread = threading.Thread(target=lambda: entered.append(bulkhead.admit(0.0) >= 0))
     thread.start()
     await until_queued(bulkhead)
-    bulkhead._leave()
+    bulkhead.ignore(0)
     await asyncio.to_thread(thread.join)
     assert entered == [True]
     assert bulkhead.active == 1  # the thread holds it now
-    bulkhead._leave()
+    bulkhead.ignore(0)
     assert bulkhead.active == 0
 
 
 def test_full_bulkhead_refuses_at_once_without_max_wait() -> None:
     """With max_wait=0 a full bulkhead refuses immediately: BulkheadFullError."""
     bulkhead = ag.Bulkhead(1)
-    assert bulkhead._try_enter()
+    assert bulkhead.try_admit(0.0) >= 0
 
     @bulkhead
     def model() -> int:
@@ -181,8 +181,8 @@ def test_full_bulkhead_refuses_at_once_without_max_wait() -> None:
         model()
     assert str(info.value) == "bulkhead full: 1 of 1 calls running"
     assert info.value.reason == "bulkhead_full"
-    assert not bulkhead._enter()
-    bulkhead._leave()
+    assert not bulkhead.admit(0.0) >= 0
+    bulkhead.ignore(0)
     assert model() == 1
 
 
@@ -199,7 +199,7 @@ async def test_async_full_bulkhead_refuses() -> None:
     with pytest.raises(ValueError, match="model error"):
         await model(True)
     assert bulkhead.active == 0
-    assert bulkhead._try_enter()
+    assert bulkhead.try_admit(0.0) >= 0
     with pytest.raises(ag.BulkheadFullError):
         await model(False)
     assert not await bulkhead._aenter()
@@ -221,10 +221,10 @@ def test_sync_slot_is_freed_when_the_model_raises() -> None:
 def test_sync_waiter_times_out() -> None:
     """A thread waits at most max_wait, then is refused and leaves the queue."""
     bulkhead = ag.Bulkhead(1, max_wait=0.02)
-    assert bulkhead._enter()
-    assert not bulkhead._enter()
+    assert bulkhead.admit(0.0) >= 0
+    assert not bulkhead.admit(0.0) >= 0
     assert bulkhead.waiting == 0
-    bulkhead._leave()  # skips the departed waiter, frees the slot
+    bulkhead.ignore(0)  # skips the departed waiter, frees the slot
     assert bulkhead.active == 0
 
 
@@ -245,7 +245,7 @@ async def test_async_waiter_times_out() -> None:
     task.cancel()
     assert ticks > 1
     assert bulkhead.waiting == 0
-    bulkhead._leave()
+    bulkhead.ignore(0)
     assert bulkhead.active == 0
 
 
@@ -255,7 +255,7 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
     assert await bulkhead._aenter()
     waiter = asyncio.ensure_future(bulkhead._aenter())
     await until_queued(bulkhead)
-    bulkhead._leave()  # granted: the slot now belongs to the waiter
+    bulkhead.ignore(0)  # granted: the slot now belongs to the waiter
     waiter.cancel()  # ...which is cancelled before it runs again
     with pytest.raises(asyncio.CancelledError):
         await waiter
@@ -268,14 +268,14 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
     with pytest.raises(asyncio.CancelledError):
         await plain
     assert bulkhead.waiting == 0
-    bulkhead._leave()
+    bulkhead.ignore(0)
     assert bulkhead.active == 0
 
 
 def test_hand_off_skips_departed_waiters_and_yields_to_newcomers() -> None:
     """A hand-off skips waiters that left, and keeps a waiter queued if no slot is free."""
     bulkhead = ag.Bulkhead(1)
-    assert bulkhead._try_enter()
+    assert bulkhead.try_admit(0.0) >= 0
     woken: list[str] = []
     first = bulkhead._queue(lambda: woken.append("first"))
     second = bulkhead._queue(lambda: woken.append("second"))
@@ -285,7 +285,7 @@ def test_hand_off_skips_departed_waiters_and_yields_to_newcomers() -> None:
     bulkhead._hand_off()  # no free slot: the second stays queued
     assert woken == []
     assert bulkhead.waiting == 1
-    bulkhead._leave()
+    bulkhead.ignore(0)
     assert woken == ["second"]
     assert second.granted
     assert bulkhead._give_up(second)  # granted: it holds the slot
@@ -324,11 +324,11 @@ def test_attributes_repr_and_timedelta() -> None:
     bulkhead = ag.Bulkhead(4, max_wait=timedelta(milliseconds=250))
     assert bulkhead.max_concurrent == 4
     assert bulkhead.max_wait == 0.25
-    assert bulkhead._try_enter()
+    assert bulkhead.try_admit(0.0) >= 0
     assert repr(bulkhead) == "Bulkhead(4, max_wait=0.25, active=1)"
 
 
-WAIT = "max_wait must be a number of seconds >= 0 or a timedelta,"
+WAIT = "max_wait must be a finite number of seconds >= 0 (or a timedelta),"
 
 
 @pytest.mark.parametrize(
@@ -347,3 +347,13 @@ def test_validation(args: tuple[object, ...], kwargs: dict[str, object], message
     with pytest.raises(ag.ConfigurationError) as info:
         ag.Bulkhead(*args, **kwargs)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+def test_record_gives_the_slot_back() -> None:
+    """The stage contract's record frees the slot like ignore does."""
+    bulkhead = ag.Bulkhead(1)
+    permit = bulkhead.admit(0.0)
+    assert permit == 0
+    assert bulkhead.try_admit(0.0) == -1
+    bulkhead.record(permit, 0.0, 0.1, 1.0)
+    assert bulkhead.active == 0

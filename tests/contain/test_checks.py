@@ -458,3 +458,10 @@ def test_wide_and_deep_rows_reduce_exactly() -> None:
         x = np.zeros(shape)
         x.reshape(4, -1)[2, -1] = NAN
         assert is_mask(checks.finite()(x), [True, True, False, True])
+
+
+def test_in_range_takes_an_infinite_bound_as_no_bound() -> None:
+    """in_range(0, inf) is in_range(0, None): infinities pass on that side, NaN never does."""
+    check = checks.in_range(0.0, float("inf"))
+    assert check(np.array([0.0, 1e300, np.inf, -1.0, np.nan])).tolist() == [
+        True, True, True, False, False]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from aiguard import checks, fallback
-from aiguard.contain._fallback import Ladder
+from aiguard.contain._ladder import Ladder
 from aiguard.errors import (
     CircuitOpenError,
     ConfigurationError,

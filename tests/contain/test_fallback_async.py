@@ -14,7 +14,7 @@ import pytest
 
 from aiguard import checks, fallback
 from aiguard._core._asyncbridge import run_sync
-from aiguard.contain._fallback import Ladder
+from aiguard.contain._ladder import Ladder
 from aiguard.errors import FallbackFailedError
 
 pytestmark = pytest.mark.filterwarnings("error")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from aiguard import checks, fallback
-from aiguard.contain._fallback import Ladder
+from aiguard.contain._ladder import Ladder
 from aiguard.errors import FallbackFailedError, InvalidInputError
 
 pytestmark = pytest.mark.filterwarnings("error")

@@ -1,17 +1,28 @@
-"""The Guard pipeline: which stage decides, who serves, what is recorded."""
+"""The Guard pipeline: which stage decides, who serves, what is recorded.
+
+Every scenario taking the ``shell`` fixture runs through the sync and the
+async shell (the parity suite); the few left are about one shell only
+(threads blocking in the model, the decorated function's identity) and have
+their twin for the other shell.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 import aiguard as ag
 from aiguard.testing import FakeClock
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class ModelDownError(Exception):
@@ -29,12 +40,64 @@ def make_breaker(clock: FakeClock, **kw: Any) -> ag.CircuitBreaker:
     return ag.CircuitBreaker(clock=clock, **params)
 
 
-def test_model_answer_is_returned_and_timed() -> None:
+class Shell:
+    """Runs one Guard scenario through the sync or the async shell (the parity suite).
+
+    ``@shell(guard)`` on a plain model function guards it as written (sync),
+    or as an ``async def`` doing the same (async), and returns a plain
+    callable; for the async shell each call runs the coroutine to completion
+    on a fresh event loop and carries the context variables it set
+    (``last_outcome``, ``last_attempts``) back to the caller, as a sync call does.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __call__(self, guard: ag.Guard) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if self.kind == "sync":
+                return guard(fn)
+
+            @functools.wraps(fn)
+            async def model(*a: Any, **k: Any) -> Any:
+                return fn(*a, **k)
+
+            guarded = guard(model)
+
+            @functools.wraps(fn)
+            def run(*a: Any, **k: Any) -> Any:
+                seen: dict[contextvars.ContextVar[Any], Any] = {}
+
+                async def main() -> Any:
+                    try:
+                        return await guarded(*a, **k)
+                    finally:
+                        seen.update(contextvars.copy_context().items())
+
+                try:
+                    return asyncio.run(main())
+                finally:
+                    for var, value in seen.items():
+                        var.set(value)
+
+            return run
+
+        return decorate
+
+
+@pytest.fixture(params=["sync", "async"])
+def shell(request: pytest.FixtureRequest) -> Shell:
+    """Every scenario taking this fixture runs once per shell."""
+    return Shell(request.param)
+
+
+
+def test_model_answer_is_returned_and_timed(shell: Shell) -> None:
     """A healthy model serves; the outcome reports model, no reason, the clock's latency."""
     clock = FakeClock()
     g = ag.Guard(name="recs", fallback=popular, clock=clock)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         clock.advance(0.25)
         return x * 2
@@ -52,11 +115,11 @@ def test_last_outcome_is_none_before_any_call() -> None:
     assert ag.Guard().last_outcome is None
 
 
-def test_model_error_is_served_by_fallback() -> None:
+def test_model_error_is_served_by_fallback(shell: Shell) -> None:
     """An exception from the model is answered by the fallback, reason 'error'."""
     g = ag.Guard(name="recs", fallback=popular)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         raise ModelDownError
 
@@ -68,12 +131,12 @@ def test_model_error_is_served_by_fallback() -> None:
     assert out.fallback is True
 
 
-def test_without_fallback_the_model_error_propagates_unchanged() -> None:
+def test_without_fallback_the_model_error_propagates_unchanged(shell: Shell) -> None:
     """No fallback: the model's own exception object reaches the caller."""
     err = ModelDownError("boom")
     g = ag.Guard()
 
-    @g
+    @shell(g)
     def predict() -> None:
         raise err
 
@@ -82,11 +145,11 @@ def test_without_fallback_the_model_error_propagates_unchanged() -> None:
     assert info.value is err
 
 
-def test_fallback_on_filters_exceptions() -> None:
+def test_fallback_on_filters_exceptions(shell: Shell) -> None:
     """Only exceptions matching fallback_on are served; others propagate."""
     g = ag.Guard(fallback=popular, fallback_on=(ModelDownError,))
 
-    @g
+    @shell(g)
     def predict(x: float, exc: type[Exception]) -> float:
         raise exc
 
@@ -95,11 +158,11 @@ def test_fallback_on_filters_exceptions() -> None:
         predict(1.0, KeyError)
 
 
-def test_fallback_on_accepts_predicates() -> None:
+def test_fallback_on_accepts_predicates(shell: Shell) -> None:
     """A predicate in fallback_on decides per exception."""
     g = ag.Guard(fallback=popular, fallback_on=lambda e: "transient" in str(e))
 
-    @g
+    @shell(g)
     def predict(x: float, msg: str) -> float:
         raise RuntimeError(msg)
 
@@ -108,14 +171,14 @@ def test_fallback_on_accepts_predicates() -> None:
         predict(1.0, "fatal")
 
 
-def test_breaker_opens_and_fallback_serves_without_calling_the_model() -> None:
+def test_breaker_opens_and_fallback_serves_without_calling_the_model(shell: Shell) -> None:
     """After enough failures the breaker opens: the model is skipped, reason 'open'."""
     clock = FakeClock()
     breaker = make_breaker(clock)
     g = ag.Guard(name="recs", breaker=breaker, fallback=popular)
     calls = []
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         calls.append(x)
         raise ModelDownError
@@ -131,14 +194,14 @@ def test_breaker_opens_and_fallback_serves_without_calling_the_model() -> None:
     assert isinstance(out.error, ag.CircuitOpenError)
 
 
-def test_open_breaker_without_fallback_raises_circuit_open_error() -> None:
+def test_open_breaker_without_fallback_raises_circuit_open_error(shell: Shell) -> None:
     """No fallback: an open breaker raises CircuitOpenError naming the breaker."""
     clock = FakeClock()
     breaker = make_breaker(clock, name="recs-breaker")
     breaker.force_open()
     g = ag.Guard(breaker=breaker)
 
-    @g
+    @shell(g)
     def predict() -> int:
         return 1
 
@@ -148,13 +211,13 @@ def test_open_breaker_without_fallback_raises_circuit_open_error() -> None:
     assert info.value.guard == "recs-breaker"
 
 
-def test_failed_check_is_a_failure_for_the_breaker_and_served_by_fallback() -> None:
+def test_failed_check_is_a_failure_for_the_breaker_and_served_by_fallback(shell: Shell) -> None:
     """A scalar output failing the check is 'invalid', counts as a failure, and falls back."""
     clock = FakeClock()
     breaker = make_breaker(clock)
     g = ag.Guard(breaker=breaker, check=ag.checks.finite(), fallback=popular)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         return float("nan")
 
@@ -166,11 +229,11 @@ def test_failed_check_is_a_failure_for_the_breaker_and_served_by_fallback() -> N
     assert breaker.state is ag.BreakerState.OPEN
 
 
-def test_failed_check_without_fallback_returns_the_output_and_reports_it() -> None:
+def test_failed_check_without_fallback_returns_the_output_and_reports_it(shell: Shell) -> None:
     """No fallback: the model's output is returned as-is and the outcome says invalid."""
     g = ag.Guard(check=ag.checks.in_range(0, 1))
 
-    @g
+    @shell(g)
     def predict() -> float:
         return 7.0
 
@@ -180,7 +243,7 @@ def test_failed_check_without_fallback_returns_the_output_and_reports_it() -> No
     assert (out.served_by, out.reason) == ("model", "invalid")
 
 
-def test_per_row_fallback_replaces_only_bad_rows() -> None:
+def test_per_row_fallback_replaces_only_bad_rows(shell: Shell) -> None:
     """fallback_rows: only NaN rows are recomputed, on just those rows, merged in order."""
     seen: list[np.ndarray] = []
 
@@ -190,7 +253,7 @@ def test_per_row_fallback_replaces_only_bad_rows() -> None:
 
     g = ag.Guard(check=ag.checks.finite(), fallback=rules, fallback_rows=True)
 
-    @g
+    @shell(g)
     def predict(x: np.ndarray) -> np.ndarray:
         out = x[:, 0] * 10.0
         out[[1, 3]] = np.nan
@@ -209,13 +272,13 @@ def test_per_row_fallback_replaces_only_bad_rows() -> None:
     assert out.fallback is True
 
 
-def test_partial_bad_batch_weighs_its_bad_share_on_the_breaker() -> None:
+def test_partial_bad_batch_weighs_its_bad_share_on_the_breaker(shell: Shell) -> None:
     """A batch with 30% bad rows adds 0.3 failures to the breaker's window."""
     clock = FakeClock()
     breaker = ag.CircuitBreaker(window=10, min_calls=10, clock=clock)
     g = ag.Guard(breaker=breaker, check=ag.checks.finite(), fallback=popular, fallback_rows=True)
 
-    @g
+    @shell(g)
     def predict(x: np.ndarray) -> np.ndarray:
         out = np.ones(len(x))
         out[:3] = np.nan
@@ -225,14 +288,14 @@ def test_partial_bad_batch_weighs_its_bad_share_on_the_breaker() -> None:
     assert breaker.metrics.failures == pytest.approx(0.3)
 
 
-def test_kill_switch_off_skips_the_model() -> None:
+def test_kill_switch_off_skips_the_model(shell: Shell) -> None:
     """A switched-off feature is served by the fallback, reason 'disabled'."""
     flags = ag.Flags()
     flags.set("recs.personalized", on=False, reason="drill", actor="test")
     g = ag.Guard(kill_switch="recs.personalized", flags=flags, fallback=popular)
     calls = []
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         calls.append(x)
         return x
@@ -246,13 +309,13 @@ def test_kill_switch_off_skips_the_model() -> None:
     assert predict(3.0) == 3.0
 
 
-def test_kill_switch_without_fallback_raises_feature_disabled() -> None:
+def test_kill_switch_without_fallback_raises_feature_disabled(shell: Shell) -> None:
     """No fallback: FeatureDisabledError names the flag and the guard."""
     flags = ag.Flags()
     flags.set("recs", on=False)
     g = ag.Guard(name="g", kill_switch="recs", flags=flags)
 
-    @g
+    @shell(g)
     def predict() -> int:
         return 1
 
@@ -261,17 +324,17 @@ def test_kill_switch_without_fallback_raises_feature_disabled() -> None:
     assert (info.value.flag, info.value.guard) == ("recs", "g")
 
 
-def test_rate_limit_sheds_excess_calls() -> None:
+def test_rate_limit_sheds_excess_calls(shell: Shell) -> None:
     """Past the burst, calls are shed to the fallback; without one, RateLimitedError."""
     clock = FakeClock()
     shed = ag.Guard(rate_limit=ag.RateLimit(2, per=1.0, clock=clock), fallback=popular)
     strict = ag.Guard(name="strict", rate_limit=ag.RateLimit(1, per=1.0, clock=clock))
 
-    @shed
+    @shell(shed)
     def predict(x: float) -> float:
         return x
 
-    @strict
+    @shell(strict)
     def predict_strict(x: float) -> float:
         return x
 
@@ -334,13 +397,13 @@ def test_timeout_falls_back_and_counts_as_failure() -> None:
     assert breaker.state is ag.BreakerState.OPEN
 
 
-def test_retry_recovers_a_transient_failure() -> None:
+def test_retry_recovers_a_transient_failure(shell: Shell) -> None:
     """A transient failure is retried inside the guard; the model serves."""
     clock = FakeClock()
     attempts = []
     g = ag.Guard(retry=ag.retry(attempts=3, clock=clock), fallback=popular)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         attempts.append(x)
         if len(attempts) < 2:
@@ -354,7 +417,7 @@ def test_retry_recovers_a_transient_failure() -> None:
     assert out.served_by == "model"
 
 
-def test_ladder_tiers_in_order() -> None:
+def test_ladder_tiers_in_order(shell: Shell) -> None:
     """A failing first tier hands over to the next; served_by names the tier."""
 
     def yesterday(x: float) -> float:
@@ -365,7 +428,7 @@ def test_ladder_tiers_in_order() -> None:
 
     g = ag.Guard(fallback=[yesterday, rules])
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         raise ModelDownError
 
@@ -375,7 +438,7 @@ def test_ladder_tiers_in_order() -> None:
     assert out.served_by == "rules"
 
 
-def test_every_tier_failing_raises_fallback_failed() -> None:
+def test_every_tier_failing_raises_fallback_failed(shell: Shell) -> None:
     """When no tier can answer, FallbackFailedError carries what each tier did."""
 
     def broken(x: float) -> float:
@@ -383,7 +446,7 @@ def test_every_tier_failing_raises_fallback_failed() -> None:
 
     g = ag.Guard(fallback=broken)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         raise ModelDownError("model")
 
@@ -392,13 +455,13 @@ def test_every_tier_failing_raises_fallback_failed() -> None:
     assert len(info.value.errors) == 1
 
 
-def test_breaker_failure_result_judges_outputs() -> None:
+def test_breaker_failure_result_judges_outputs(shell: Shell) -> None:
     """The breaker's own failure_result weighs in even without a guard check."""
     clock = FakeClock()
     breaker = make_breaker(clock, failure_result=lambda r: r < 0)
     g = ag.Guard(breaker=breaker, fallback=popular)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         return -1.0
 
@@ -408,7 +471,7 @@ def test_breaker_failure_result_judges_outputs() -> None:
 
 
 def test_check_that_crashes_counts_as_invalid_and_is_logged_once(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, shell: Shell,
 ) -> None:
     """A check that raises never breaks the call: the output is treated as invalid."""
 
@@ -419,7 +482,7 @@ def test_check_that_crashes_counts_as_invalid_and_is_logged_once(
 
     g = ag.Guard(name="crashy-check", check=ag.checks.custom(crash), fallback=popular)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         return x
 
@@ -433,7 +496,7 @@ def test_check_that_crashes_counts_as_invalid_and_is_logged_once(
 
 
 def test_listeners_see_every_outcome_and_cannot_break_the_call(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, shell: Shell,
 ) -> None:
     """Listeners get Outcome objects; one that raises is isolated and logged once."""
     g = ag.Guard(name="listener-isolation", fallback=popular)
@@ -445,7 +508,7 @@ def test_listeners_see_every_outcome_and_cannot_break_the_call(
     g.add_listener(bad)
     g.add_listener(seen.append)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         if x < 0:
             raise ModelDownError
@@ -641,7 +704,7 @@ def test_configuration_errors_name_the_argument() -> None:
         ({"timeout": -1}, "timeout must be"),
         ({"timeout": "fast"}, "timeout must be"),
         ({"rate_limit": -5}, "rate"),
-        ({"bulkhead": 0}, "max_concurrent"),
+        ({"bulkhead": 0}, "bulkhead must be a Bulkhead or a maximum number"),
         ({"clock": 3}, "clock must be a callable"),
     ]
     for kwargs, message in cases:
@@ -726,13 +789,13 @@ def test_set_model_hook_swaps_the_inner_call() -> None:
     assert predict(1.0) == 1.0
 
 
-def test_a_call_that_raises_is_an_outcome_too() -> None:
+def test_a_call_that_raises_is_an_outcome_too(shell: Shell) -> None:
     """No fallback: the error propagates and the outcome says 'raised', with the error."""
     g = ag.Guard(name="bare")
     seen: list[ag.Outcome] = []
     g.add_listener(seen.append)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         raise ModelDownError(x)
 
@@ -747,7 +810,7 @@ def test_a_call_that_raises_is_an_outcome_too() -> None:
     assert seen == [out]
 
 
-def test_every_tier_failing_raises_fallback_failed_naming_the_guard() -> None:
+def test_every_tier_failing_raises_fallback_failed_naming_the_guard(shell: Shell) -> None:
     """All tiers fail: FallbackFailedError names the guard, is chained to the model error."""
 
     def broken_rules(x: float) -> float:
@@ -755,7 +818,7 @@ def test_every_tier_failing_raises_fallback_failed_naming_the_guard() -> None:
 
     g = ag.Guard(name="ladder", fallback=[broken_rules])
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         raise ModelDownError(x)
 
@@ -769,14 +832,14 @@ def test_every_tier_failing_raises_fallback_failed_naming_the_guard() -> None:
     assert out.error is info.value
 
 
-def test_rejection_without_fallback_names_the_guard_and_is_recorded() -> None:
+def test_rejection_without_fallback_names_the_guard_and_is_recorded(shell: Shell) -> None:
     """A kill-switched call with no fallback raises FeatureDisabledError(guard=name)."""
     flags = ag.Flags()
     flags.set("recs-ai", on=False, reason="drill", actor="test")
     g = ag.Guard(name="recs", kill_switch="recs-ai", flags=flags)
     calls: list[float] = []
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         calls.append(x)
         return x
@@ -790,13 +853,13 @@ def test_rejection_without_fallback_names_the_guard_and_is_recorded() -> None:
     assert (out.served_by, out.reason, out.stage) == ("raised", "disabled", "kill_switch")
 
 
-def test_retry_shorthand_waits_on_the_guard_clock() -> None:
+def test_retry_shorthand_waits_on_the_guard_clock(shell: Shell) -> None:
     """retry=3 with a fake clock: back-off advances the fake clock, no real sleep."""
     clock = FakeClock()
     g = ag.Guard(name="r", retry=3, clock=clock)
     attempts: list[float] = []
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         attempts.append(clock())
         if len(attempts) < 3:
@@ -862,13 +925,13 @@ def test_hedge_answers_a_slow_call_sync_and_async() -> None:
     assert len(astarts) == 2
 
 
-def test_scalar_check_verdicts_weigh_zero_or_one() -> None:
+def test_scalar_check_verdicts_weigh_zero_or_one(shell: Shell) -> None:
     """A scalar check passing weighs 0 (model serves); failing weighs 1 (fallback)."""
     clock = FakeClock()
     breaker = make_breaker(clock, window=2, min_calls=2)
     g = ag.Guard(name="s", breaker=breaker, check=lambda r: r >= 0, fallback=popular)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         return x
 
@@ -877,12 +940,12 @@ def test_scalar_check_verdicts_weigh_zero_or_one() -> None:
     assert breaker.metrics.failures == pytest.approx(1.0)
 
 
-def test_per_row_fallback_that_fails_raises_and_is_recorded() -> None:
+def test_per_row_fallback_that_fails_raises_and_is_recorded(shell: Shell) -> None:
     """fallback_rows with a tier whose rows still fail: FallbackFailedError, outcome raised."""
     g = ag.Guard(name="rows", check=ag.checks.finite(), fallback=lambda x: x * np.nan,
                  fallback_rows=True)
 
-    @g
+    @shell(g)
     def predict(x: np.ndarray) -> np.ndarray:
         out = x.copy()
         out[0] = np.nan
@@ -921,7 +984,7 @@ def test_async_every_tier_failing_is_recorded() -> None:
 
 
 def test_a_breaker_that_fails_to_record_never_breaks_the_call(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, shell: Shell,
 ) -> None:
     """aiguard's own failure while recording is logged; the caller still gets an answer."""
     breaker = make_breaker(FakeClock())
@@ -930,11 +993,117 @@ def test_a_breaker_that_fails_to_record_never_breaks_the_call(
     def explode(*_: Any) -> None:
         raise RuntimeError("bookkeeping bug")
 
-    monkeypatch.setattr(breaker, "_on_result", explode)
+    monkeypatch.setattr(breaker, "record", explode)
 
-    @g
+    @shell(g)
     def predict(x: float) -> float:
         return x
 
     with caplog.at_level(logging.WARNING, logger="aiguard"):
         assert predict(2.0) == 2.0
+
+
+def test_an_ignored_exception_frees_the_breaker_and_still_falls_back(shell: Shell) -> None:
+    """An exception the breaker ignores is neither success nor failure; the ladder still serves."""
+    clock = FakeClock()
+    breaker = make_breaker(clock, ignore=KeyError)
+    g = ag.Guard(breaker=breaker, fallback=popular)
+
+    @shell(g)
+    def predict(x: float) -> float:
+        raise KeyError(x)
+
+    assert predict(1.0) == 0.0
+    m = breaker.metrics
+    assert (m.calls, m.ignored) == (0, 1)
+
+
+def test_a_breaker_that_fails_to_record_an_error_never_breaks_the_call(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A breaker raising while recording a model error: the fallback still serves, logged once."""
+    breaker = make_breaker(FakeClock())
+    g = ag.Guard(name="err-record", breaker=breaker, fallback=popular)
+
+    def explode(*_: Any) -> None:
+        raise RuntimeError("internal")
+
+    monkeypatch.setattr(breaker, "record", explode)
+
+    @shell(g)
+    def predict(x: float) -> float:
+        raise ModelDownError
+
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        assert predict(1.0) == 0.0
+    out = g.last_outcome
+    assert out is not None
+    assert (out.served_by, out.reason) == ("popular", "error")
+
+
+def test_a_mask_of_all_good_rows_is_served_as_is(shell: Shell) -> None:
+    """A check answering a mask (not True) whose rows are all good: the model's batch stands."""
+    breaker = ag.CircuitBreaker(window=4, min_calls=1)
+    g = ag.Guard(breaker=breaker, check=lambda out: np.ones(len(out), dtype=bool),
+                 fallback=popular)
+
+    @shell(g)
+    def predict(x: np.ndarray) -> np.ndarray:
+        return x * 2
+
+    np.testing.assert_array_equal(predict(np.ones(3)), np.full(3, 2.0))
+    out = g.last_outcome
+    assert out is not None
+    assert (out.served_by, out.reason) == ("model", None)
+    assert breaker.metrics.failures == 0.0
+
+
+def test_retry_without_a_breaker_retries_until_attempts_run_out(shell: Shell) -> None:
+    """A retry shorthand with no breaker to consult stops only at its attempts."""
+    attempts: list[float] = []
+    g = ag.Guard(retry=ag.retry(attempts=3, clock=FakeClock()), fallback=popular)
+
+    @shell(g)
+    def predict(x: float) -> float:
+        attempts.append(x)
+        raise ModelDownError
+
+    assert predict(1.0) == 0.0
+    assert len(attempts) == 3
+
+
+async def test_set_model_hook_swaps_the_inner_async_call() -> None:
+    """The fault-injection hook works for async models too, with and without wrapping stages."""
+    for retry in (None, 2):
+        g = ag.Guard(check=ag.checks.finite(), fallback=popular, retry=retry)
+
+        @g
+        async def predict(x: float) -> float:
+            return x
+
+        async def broken(x: float) -> float:
+            return float("nan")
+
+        predict.__aiguard_set_model__(broken)  # type: ignore[attr-defined]
+        assert await predict(1.0) == 0.0
+        predict.__aiguard_set_model__(predict.__wrapped__)  # type: ignore[attr-defined]
+        assert await predict(1.0) == 1.0
+
+
+def test_failure_weight_of_every_verdict_shape() -> None:
+    """True/False, 0-d arrays, empty and partial masks map to the failure weight."""
+    from aiguard.contain.guard._parts import failure_weight
+
+    assert failure_weight(True) == 0.0
+    assert failure_weight(False) == 1.0
+    assert failure_weight(np.bool_(False)) == 1.0
+    assert failure_weight(np.array(True)) == 0.0
+    assert failure_weight(np.array([], dtype=bool)) == 0.0
+    assert failure_weight(np.array([True, False, False, True])) == 0.5
+
+
+def test_guard_repr_lists_fallback_rows() -> None:
+    """The repr names every configured stage, fallback_rows included."""
+    g = ag.Guard(name="r", check=ag.checks.finite(), fallback=popular, fallback_rows=True)
+    assert repr(g) == ("Guard(name='r', check=finite(), fallback=['popular'], "
+                       "fallback_rows=True)")

@@ -218,8 +218,8 @@ def test_factory_accepts_timedelta_and_repr() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"after": 0}, "after must be a number of seconds > 0 or a timedelta, got 0"),
-        ({"after": "1"}, "after must be a number of seconds > 0 or a timedelta, got '1'"),
+        ({"after": 0}, "after must be a finite number of seconds > 0 (or a timedelta), got 0"),
+        ({"after": "1"}, "after must be a finite number of seconds > 0 (or a timedelta), got '1'"),
         ({"after": 0.1, "max_extra": 0}, "max_extra must be an int >= 1, got 0"),
         ({"after": 0.1, "max_workers": 1.5}, "max_workers must be an int >= 1, got 1.5"),
     ],

@@ -61,7 +61,7 @@ def test_matches_reference_token_bucket(
         now += advance
         for _ in range(calls):
             ref.refill(now)
-            admitted = limit._acquire(now)
+            admitted = (limit.admit(now) >= 0)
             borderline = abs(float(ref.tokens) - 1.0) < 1e-6
             if not borderline:
                 assert admitted == (ref.tokens >= 1)
@@ -69,13 +69,15 @@ def test_matches_reference_token_bucket(
                 ref.tokens -= 1
             else:
                 expected = ref.retry_at(now)
-                assert math.isclose(limit._retry_at(now), expected, rel_tol=1e-9, abs_tol=1e-6)
+                assert math.isclose(limit.retry_at(now), expected, rel_tol=1e-9, abs_tol=1e-6)
+
+SECONDS = "a finite number of seconds > 0 (or a timedelta)"
 
 
 def test_starts_full_then_sheds() -> None:
     """A fresh bucket admits exactly `burst` calls at one instant, then sheds."""
     limit = ag.RateLimit(10, burst=3, clock=FakeClock())
-    assert [limit._acquire(0.0) for _ in range(5)] == [True, True, True, False, False]
+    assert [(limit.admit(0.0) >= 0) for _ in range(5)] == [True, True, True, False, False]
 
 
 def test_default_burst_is_the_rate() -> None:
@@ -83,24 +85,24 @@ def test_default_burst_is_the_rate() -> None:
     assert ag.RateLimit(5).burst == 5.0
     assert ag.RateLimit(0.5).burst == 1.0
     slow = ag.RateLimit(0.5, clock=FakeClock())
-    assert [slow._acquire(0.0), slow._acquire(0.0)] == [True, False]
-    assert slow._retry_at(0.0) == 2.0
+    assert [(slow.admit(0.0) >= 0), (slow.admit(0.0) >= 0)] == [True, False]
+    assert slow.retry_at(0.0) == 2.0
 
 
 def test_refills_rate_per_period() -> None:
     """`rate` tokens come back every `per` seconds."""
     limit = ag.RateLimit(4, per=2.0, burst=4)
-    assert sum(limit._acquire(0.0) for _ in range(10)) == 4
-    assert sum(limit._acquire(1.0) for _ in range(10)) == 2  # half a period: half the tokens
-    assert sum(limit._acquire(100.0) for _ in range(10)) == 4  # capped at burst
+    assert sum((limit.admit(0.0) >= 0) for _ in range(10)) == 4
+    assert sum((limit.admit(1.0) >= 0) for _ in range(10)) == 2  # half a period: half the tokens
+    assert sum((limit.admit(100.0) >= 0) for _ in range(10)) == 4  # capped at burst
 
 
 def test_clock_reading_from_the_past_does_not_refill() -> None:
     """A thread that read the clock earlier than the last update gets no extra tokens."""
     limit = ag.RateLimit(1, burst=1)
-    assert limit._acquire(10.0)
-    assert not limit._acquire(9.5)
-    assert limit._retry_at(9.5) == 11.0
+    assert (limit.admit(10.0) >= 0)
+    assert not (limit.admit(9.5) >= 0)
+    assert limit.retry_at(9.5) == 11.0
 
 
 def test_tokens_property() -> None:
@@ -108,8 +110,8 @@ def test_tokens_property() -> None:
     clock = FakeClock()
     limit = ag.RateLimit(2, burst=2, clock=clock)
     assert limit.tokens == 2.0
-    limit._acquire(0.0)
-    limit._acquire(0.0)
+    limit.admit(0.0)
+    limit.admit(0.0)
     assert limit.tokens == 0.0
     clock.advance(0.25)
     assert limit.tokens == pytest.approx(0.5)
@@ -127,7 +129,7 @@ def test_eight_threads_on_a_frozen_clock_admit_exactly_burst() -> None:
     def hammer(i: int) -> None:
         start.wait()
         for _ in range(2_000):
-            if limit._acquire(clock()):
+            if (limit.admit(clock()) >= 0):
                 admitted[i] += 1
 
     threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
@@ -194,8 +196,8 @@ def test_per_accepts_timedelta_and_repr() -> None:
         ({"rate": math.nan}, "rate must be a finite number > 0, got nan"),
         ({"rate": True}, "rate must be a finite number > 0, got True"),
         ({"rate": "10"}, "rate must be a finite number > 0, got '10'"),
-        ({"rate": 1, "per": 0}, "per must be a number of seconds > 0 or a timedelta, got 0"),
-        ({"rate": 1, "per": "1s"}, "per must be a number of seconds > 0 or a timedelta, got '1s'"),
+        ({"rate": 1, "per": 0}, f"per must be {SECONDS}, got 0"),
+        ({"rate": 1, "per": "1s"}, f"per must be {SECONDS}, got '1s'"),
         ({"rate": 1, "burst": 0.5}, "burst must be a finite number >= 1, got 0.5"),
         ({"rate": 1, "burst": math.inf}, "burst must be a finite number >= 1, got inf"),
         ({"rate": 1, "clock": 3}, "clock must be a callable returning seconds, got 3"),

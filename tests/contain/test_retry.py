@@ -238,18 +238,18 @@ def test_budget_matches_reference_window(
     for advance, is_request in ops:
         clock.advance(advance)
         if is_request:
-            budget._deposit()
+            budget.deposit()
             ref.deposit(clock())
         else:
-            assert budget._withdraw() == ref.withdraw(clock())
+            assert budget.withdraw() == ref.withdraw(clock())
 
 
 def test_budget_ignores_a_stale_clock_reading() -> None:
     """A reading older than the current slice counts in the current slice."""
     readings = iter([5.0, 1.0])
     budget = RetryBudget(ratio=1.0, min_per_second=0.0, window=10.0, clock=lambda: next(readings))
-    budget._deposit()
-    assert budget._withdraw()
+    budget.deposit()
+    assert budget.withdraw()
     assert repr(budget) == "RetryBudget(ratio=1, min_per_second=0, window=10)"
 
 
@@ -358,11 +358,11 @@ RETRY_ON = "retry_on must be exception types (subclasses of Exception) or predic
         (lambda: ag.retry(attempts=True), "attempts must be an int >= 1, got True"),
         (
             lambda: ag.retry(backoff=-1),
-            "backoff must be a number of seconds >= 0 or a timedelta, got -1",
+            "backoff must be a finite number of seconds >= 0 (or a timedelta), got -1",
         ),
         (
             lambda: Backoff(initial=math.nan),
-            "initial must be a number of seconds >= 0 or a timedelta, got nan",
+            "initial must be a finite number of seconds >= 0 (or a timedelta), got nan",
         ),
         (
             lambda: Backoff(initial=1.0, maximum=0.5),
@@ -370,7 +370,7 @@ RETRY_ON = "retry_on must be exception types (subclasses of Exception) or predic
         ),
         (
             lambda: Backoff(maximum="2"),
-            "maximum must be a number of seconds >= 0 or a timedelta, got '2'",
+            "maximum must be a finite number of seconds >= 0 (or a timedelta), got '2'",
         ),
         (lambda: Backoff(multiplier=0.5), "multiplier must be a finite number >= 1, got 0.5"),
         (lambda: Backoff(jitter=1), "jitter must be a bool, got 1"),
@@ -396,7 +396,7 @@ RETRY_ON = "retry_on must be exception types (subclasses of Exception) or predic
             lambda: ag.retry(sleep=0),
             "sleep must be a callable taking seconds, or None, got 0",
         ),
-        (lambda: ag.retry(seed="1"), "seed must be an int or None, got '1'"),
+        (lambda: ag.retry(seed="1"), "seed must be an int >= 0, got '1'"),
         (lambda: RetryBudget(ratio=-0.1), "ratio must be a finite number >= 0, got -0.1"),
         (lambda: RetryBudget(ratio="all"), "ratio must be a finite number >= 0, got 'all'"),
         (
@@ -409,7 +409,7 @@ RETRY_ON = "retry_on must be exception types (subclasses of Exception) or predic
         ),
         (
             lambda: RetryBudget(window=0),
-            "window must be a number of seconds > 0 or a timedelta, got 0",
+            "window must be a finite number of seconds > 0 (or a timedelta), got 0",
         ),
         (lambda: RetryBudget(clock=None), "clock must be a callable returning seconds, got None"),
     ],

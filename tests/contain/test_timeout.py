@@ -174,11 +174,12 @@ def test_factory_builds_a_timeout_and_accepts_timedelta() -> None:
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
-        ((0,), {}, "seconds must be a number of seconds > 0 or a timedelta, got 0"),
-        ((-1.0,), {}, "seconds must be a number of seconds > 0 or a timedelta, got -1.0"),
-        ((math.inf,), {}, "seconds must be a number of seconds > 0 or a timedelta, got inf"),
-        ((True,), {}, "seconds must be a number of seconds > 0 or a timedelta, got True"),
-        (("1",), {}, "seconds must be a number of seconds > 0 or a timedelta, got '1'"),
+        ((0,), {}, "seconds must be a finite number of seconds > 0 (or a timedelta), got 0"),
+        ((-1.0,), {}, "seconds must be a finite number of seconds > 0 (or a timedelta), got -1.0"),
+        ((math.inf,), {}, ("seconds must be a finite number of seconds > 0 (or a timedelta), "
+                          "got inf")),
+        ((True,), {}, "seconds must be a finite number of seconds > 0 (or a timedelta), got True"),
+        (("1",), {}, "seconds must be a finite number of seconds > 0 (or a timedelta), got '1'"),
         ((1,), {"max_workers": 0}, "max_workers must be an int >= 1, got 0"),
     ],
 )

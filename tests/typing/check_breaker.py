@@ -40,7 +40,7 @@ assert_type(breaker.call(max, 1, 2), int)
 assert_type(breaker.state, BreakerState)
 assert_type(breaker.metrics, BreakerMetrics)
 assert_type(breaker.metrics.failure_rate, float)
-assert_type(breaker._is_open(), bool)
+assert_type(breaker.is_open, bool)
 
 
 def on_event(event: BreakerEvent) -> None:

@@ -47,11 +47,12 @@ async def use() -> None:
 # The private interface the Guard drives.
 clock = FakeClock()
 limit = ag.RateLimit(2, clock=clock)
-admitted: bool = limit._acquire(clock())
-next_token: float = limit._retry_at(clock())
+admitted: int = limit.admit(clock())
+next_token: float = limit.retry_at(clock())
 bulkhead = Bulkhead(1)
-entered: bool = bulkhead._try_enter() or bulkhead._enter()
-bulkhead._leave()
+entered: int = bulkhead.try_admit(clock())
+entered = entered if entered >= 0 else bulkhead.admit(clock())
+bulkhead.ignore(entered)
 deadline: Timeout = ag.timeout(1.0)
 seconds: float = deadline.seconds
 answer: int = deadline.call(len, ([1, 2],), {})

@@ -9,8 +9,13 @@ from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TypeAlias
 
-__all__ = ["MATCHER_EXPECTED", "exception_matcher"]
+    _One: TypeAlias = "type[BaseException] | Callable[[BaseException], object]"
+    #: What ``record=``, ``ignore=``, ``retry_on=``, ``fallback_on=`` take.
+    ExceptionFilter: TypeAlias = "_One | tuple[_One, ...] | list[_One]"
+
+__all__ = ["MATCHER_EXPECTED", "ExceptionFilter", "exception_matcher"]
 
 MATCHER_EXPECTED = "an exception type, a predicate exc -> bool, or a tuple of them"
 

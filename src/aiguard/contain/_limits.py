@@ -1,8 +1,9 @@
 """Reduce load on the model: :class:`RateLimit` (how often), :class:`Bulkhead` (how many at once).
 
-Both are tiny thread-safe state machines with a sync and an async shell; the
-:class:`~aiguard.Guard` drives their private cores (``_acquire``/``_retry_at``,
-``_try_enter``/``_enter``/``_aenter``/``_leave``) directly.
+Both are tiny thread-safe state machines with a sync and an async shell. They
+implement the stage contract of :mod:`aiguard._core._stage` (``admit`` /
+``record`` / ``ignore``; the bulkhead also ``try_admit`` / ``aadmit``), which
+their own decorators and the :class:`~aiguard.Guard` call.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import functools
 import inspect
 import math
 import threading
-from numbers import Real
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard.contain.timing._workers import check_count, check_seconds
-from aiguard.errors import BulkheadFullError, ConfigurationError, RateLimitedError
+from aiguard._core._stage import DENIED
+from aiguard._core._validate import count, duration, real
+from aiguard.errors import BulkheadFullError, RateLimitedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,17 +34,6 @@ __all__ = ["Bulkhead", "RateLimit"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _positive(value: Any, argument: str, minimum: float = 0.0) -> float:
-    """A finite real number > 0 (or >= *minimum* when it is given)."""
-    expected = f"a finite number >= {minimum:g}" if minimum else "a finite number > 0"
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ConfigurationError(argument, expected, value)
-    number = float(value)
-    if not math.isfinite(number) or number < minimum or number <= 0:
-        raise ConfigurationError(argument, expected, value)
-    return number
 
 
 class RateLimit:
@@ -90,7 +80,7 @@ class RateLimit:
         6
     """
 
-    __slots__ = ("_clock", "_interval", "_lock", "_tat", "_tolerance", "burst", "per", "rate")
+    __slots__ = ("_interval", "_lock", "_tat", "_tolerance", "burst", "clock", "per", "rate")
 
     def __init__(
         self,
@@ -100,10 +90,11 @@ class RateLimit:
         burst: float | None = None,
         clock: Clock = MONOTONIC,
     ) -> None:
-        self.rate = _positive(rate, "rate")
-        self.per = check_seconds(per, "per")
-        self.burst = max(self.rate, 1.0) if burst is None else _positive(burst, "burst", 1.0)
-        self._clock = validate_clock(clock)
+        self.rate = real(rate, "rate", low=0.0, low_open=True, expected="a finite number > 0")
+        self.per = duration(per, "per")
+        self.burst = max(self.rate, 1.0) if burst is None else real(
+            burst, "burst", low=1.0, expected="a finite number >= 1")
+        self.clock = validate_clock(clock)
         # GCRA: a call is admitted when tat - now <= tolerance; each call moves
         # tat one interval on. tat = -inf means "full bucket".
         self._interval = self.per / self.rate
@@ -111,8 +102,16 @@ class RateLimit:
         self._tat = -math.inf
         self._lock = threading.Lock()
 
-    def _acquire(self, now: float) -> bool:
-        """Take a token if one is available at *now* (thread-safe)."""
+    def admit(self, now: float) -> int:
+        """Take a token if one is available at *now*: permit 0, else ``DENIED`` (-1).
+
+        The stage contract (thread-safe); the decorator and the Guard call it.
+
+        Example:
+            >>> limit = RateLimit(1, clock=lambda: 0.0)
+            >>> limit.admit(0.0), limit.admit(0.0)
+            (0, -1)
+        """
         # acquire/finally rather than ``with``: measurably cheaper on the hot path
         lock = self._lock
         lock.acquire()
@@ -122,8 +121,8 @@ class RateLimit:
                 tat = now
             if tat - now <= self._tolerance:
                 self._tat = tat + self._interval
-                return True
-            return False
+                return 0
+            return DENIED
         finally:
             lock.release()
 
@@ -135,26 +134,38 @@ class RateLimit:
             >>> limit.set_rate(10); limit
             RateLimit(10, per=1, burst=10)
         """
-        number = _positive(rate, "rate")
+        number = real(rate, "rate", low=0.0, low_open=True, expected="a finite number > 0")
         with self._lock:
             self.rate = number
             self.burst = min(self.burst, max(number, 1.0))
             self._interval = self.per / number
             self._tolerance = (self.burst - 1.0) * self._interval
 
-    def _retry_at(self, now: float) -> float:
-        """The clock time at which the next token is available (*now* if one is)."""
+    def record(self, permit: int, now: float, duration: float, failure: float) -> None:
+        """Nothing to do: a token is spent when taken, whatever the outcome (stage contract)."""
+
+    def ignore(self, permit: int) -> None:
+        """Nothing to do (stage contract): tokens are not given back."""
+
+    def retry_at(self, now: float) -> float:
+        """The clock time at which the next token is available (*now* if one is).
+
+        Example:
+            >>> limit = RateLimit(2, clock=lambda: 0.0)
+            >>> limit.retry_at(0.0), limit.admit(0.0), limit.admit(0.0), limit.retry_at(0.0)
+            (0.0, 0, 0, 0.5)
+        """
         at = self._tat - self._tolerance
         return max(now, at)
 
     @property
     def tokens(self) -> float:
         """Tokens in the bucket now (fractional): ``burst`` when full, below 1 when shedding."""
-        now = self._clock()
+        now = self.clock()
         return min(self.burst, self.burst - (self._tat - now) / self._interval)
 
     def _rejected(self, now: float) -> RateLimitedError:
-        retry_at = self._retry_at(now)
+        retry_at = self.retry_at(now)
         return RateLimitedError(
             f"rate limit of {self.rate:g} per {self.per:g} s reached; "
             f"next token at {retry_at:.6g}",
@@ -163,12 +174,12 @@ class RateLimit:
 
     def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
         """Decorate a sync or ``async def`` function: shed calls over the rate."""
-        acquire, clock, rejected = self._acquire, self._clock, self._rejected
+        admit, clock, rejected = self.admit, self.clock, self._rejected
         if inspect.iscoroutinefunction(fn):
 
             async def async_shell(*args: Any, **kwargs: Any) -> Any:
                 now = clock()
-                if not acquire(now):
+                if admit(now) < 0:
                     raise rejected(now)
                 return await fn(*args, **kwargs)
 
@@ -176,7 +187,7 @@ class RateLimit:
 
         def shell(*args: P.args, **kwargs: P.kwargs) -> R:
             now = clock()
-            if not acquire(now):
+            if admit(now) < 0:
                 raise rejected(now)
             return fn(*args, **kwargs)
 
@@ -242,8 +253,8 @@ class Bulkhead:
         ...     return pool.active
         >>> predict(1)  # one call inside: this one
         1
-        >>> pool._try_enter(), pool._try_enter(), pool._try_enter()
-        (True, True, False)
+        >>> pool.try_admit(0.0), pool.try_admit(0.0), pool.try_admit(0.0)
+        (0, 0, -1)
         >>> try:
         ...     predict(1)
         ... except ag.BulkheadFullError as exc:
@@ -254,9 +265,9 @@ class Bulkhead:
     __slots__ = ("_lock", "_tokens", "_waiters", "max_concurrent", "max_wait")
 
     def __init__(self, max_concurrent: int, *, max_wait: float | timedelta = 0.0) -> None:
-        self.max_concurrent = check_count(max_concurrent, "max_concurrent")
-        self.max_wait = check_seconds(max_wait, "max_wait", zero=True)
-        self._tokens: collections.deque[None] = collections.deque([None] * max_concurrent)
+        self.max_concurrent = count(max_concurrent, "max_concurrent")
+        self.max_wait = duration(max_wait, "max_wait", zero=True)
+        self._tokens: collections.deque[None] = collections.deque([None] * self.max_concurrent)
         self._lock = threading.Lock()
         self._waiters: collections.deque[_Waiter] = collections.deque()
 
@@ -271,8 +282,41 @@ class Bulkhead:
         with self._lock:
             return sum(not w.gone for w in self._waiters)
 
+    # -- the stage contract (aiguard._core._stage.WaitingStage) ------------------
+
+    def try_admit(self, now: float) -> int:  # noqa: ARG002 - Stage signature
+        """Take a slot if one is free, never waiting (lock-free): permit 0, or ``DENIED``."""
+        try:
+            self._tokens.pop()
+        except IndexError:
+            return DENIED
+        return 0
+
+    def admit(self, now: float) -> int:  # noqa: ARG002 - Stage signature
+        """Take a slot, blocking this thread up to ``max_wait``: permit 0, or ``DENIED``."""
+        try:
+            self._tokens.pop()
+        except IndexError:
+            return 0 if self._wait() else DENIED
+        return 0
+
+    async def aadmit(self, now: float) -> int:  # noqa: ARG002 - Stage signature
+        """Take a slot, awaiting up to ``max_wait`` without blocking the loop: 0 or ``DENIED``."""
+        return 0 if await self._aenter() else DENIED
+
+    def record(
+        self, permit: int, now: float, duration: float, failure: float  # noqa: ARG002 - Stage
+    ) -> None:
+        """The call is over: give its slot back (the outcome does not matter here)."""
+        self.ignore(permit)
+
+    def ignore(self, permit: int) -> None:  # noqa: ARG002 - Stage signature
+        """Give the slot back; if callers are waiting, hand it to the oldest."""
+        self._tokens.append(None)
+        if self._waiters:
+            self._hand_off()
+
     def _try_enter(self) -> bool:
-        """Take a slot if one is free, without waiting (lock-free)."""
         try:
             self._tokens.pop()
         except IndexError:
@@ -280,7 +324,6 @@ class Bulkhead:
         return True
 
     def _leave(self) -> None:
-        """Give a slot back; if callers are waiting, hand it to the oldest."""
         self._tokens.append(None)
         if self._waiters:
             self._hand_off()
@@ -324,8 +367,10 @@ class Bulkhead:
 
     def _enter(self) -> bool:
         """Take a slot, blocking this thread up to ``max_wait`` for one."""
-        if self._try_enter():
-            return True
+        return self._try_enter() or self._wait()
+
+    def _wait(self) -> bool:
+        """No free slot was found: wait up to ``max_wait`` for one."""
         if not self.max_wait:
             return False
         signal = threading.Lock()

@@ -1,48 +1,40 @@
 """The circuit breaker: stop calling a model that keeps failing, try it again carefully.
 
 Semantics follow resilience4j's (see docs/contain/breaker.md for the
-differences). The breaker is one small synchronous state machine driven by
-``_acquire(now)`` before the call and ``_on_result`` / ``_on_ignored`` after
-it, with time passed in; the decorator's sync and async shells, and the
-:class:`~aiguard.Guard`, only call it (principle 4). A short lock covers
-admission and recording; the model call itself runs without any lock.
-
-A permit is an int: ``generation << 1 | trial``. Every state change starts a
-new generation, so a result carrying an older generation's permit is counted
-in the totals but never judged by the new state. In CLOSED (and the manual
-DISABLED / METRICS_ONLY states) admission is one lock-free read of ``_fast``.
+comparison). :class:`CircuitBreaker` is the public face of the state machine in
+``_machine.py``: it validates the configuration, reads metrics, takes the
+operator's manual states, hands out :class:`~aiguard.BreakerPermit` objects
+and decorates functions through the thin shells of ``_shell.py``.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import threading
 from datetime import timedelta
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard._core._events import Listeners, log_once
 from aiguard._core._matcher import exception_matcher
+from aiguard._core._validate import count, duration, fraction
+from aiguard.contain.breaker._machine import BreakerCore
+from aiguard.contain.breaker._permit import BreakerPermit
 from aiguard.contain.breaker._shell import async_shell, sync_shell
 from aiguard.contain.breaker._values import (
     BreakerEvent,
     BreakerMetrics,
+    BreakerSettings,
     BreakerState,
-    _duration,
-    _positive_int,
-    _rate,
 )
-from aiguard.contain.breaker._window import BucketWindow, CountWindow, TimeWindow, peek
-from aiguard.errors import CircuitOpenError, ConfigurationError
+from aiguard.contain.breaker._window import TimeWindow, peek
+from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from typing_extensions import ParamSpec
 
+    from aiguard._core._matcher import ExceptionFilter
     from aiguard.typing import Clock
 
     P = ParamSpec("P")
@@ -51,20 +43,49 @@ R = TypeVar("R")
 
 __all__ = ["BreakerEvent", "BreakerMetrics", "BreakerState", "CircuitBreaker", "TimeWindow"]
 
-
-_CLOSED = BreakerState.CLOSED
-_OPEN = BreakerState.OPEN
-_HALF_OPEN = BreakerState.HALF_OPEN
-_FORCED_OPEN = BreakerState.FORCED_OPEN
-_DISABLED = BreakerState.DISABLED
-_METRICS_ONLY = BreakerState.METRICS_ONLY
+_OPEN_FOR = "seconds >= 0 (a number or timedelta) or a callable attempt -> seconds"
 
 
-class CircuitBreaker:
+def _backoff(open_for: object) -> tuple[Callable[[int], float], float]:
+    """``open_for`` as ``(attempt -> seconds, seconds of attempt 1)``, validated."""
+    if callable(open_for) and not isinstance(open_for, timedelta):
+        try:
+            first = duration(open_for(1), "open_for(1)", zero=True)
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            raise ConfigurationError("open_for", _OPEN_FOR + " (calling it with 1 raised "
+                                     f"{exc!r})", open_for) from exc
+        return open_for, first
+    if isinstance(open_for, bool) or not isinstance(open_for, (Real, timedelta)):
+        raise ConfigurationError("open_for", _OPEN_FOR, open_for)
+    seconds = duration(open_for, "open_for", zero=True)
+    return (lambda _attempt: seconds), seconds
+
+
+def _window(window: object, min_calls: object) -> tuple[int | TimeWindow, int]:
+    """Validate ``window`` and ``min_calls`` together (min_calls <= N for a count window)."""
+    if isinstance(window, TimeWindow):
+        return window, count(min_calls, "min_calls")
+    if isinstance(window, bool) or not isinstance(window, Integral) or window < 1:
+        raise ConfigurationError("window", "an int >= 1 (last N calls) or a TimeWindow", window)
+    size = int(window)
+    try:
+        calls = count(min_calls, "min_calls")
+    except ConfigurationError:
+        calls = 0
+    if not 1 <= calls <= size:
+        raise ConfigurationError("min_calls", f"an int in [1, window={size}]", min_calls)
+    return size, calls
+
+
+class CircuitBreaker(BreakerCore):
     """Stop calling a failing model; after a pause, let a few trial calls decide.
 
     Use it as a decorator on plain or ``async def`` functions, call
-    :meth:`call` / :meth:`acall`, or give it to a :class:`~aiguard.Guard`.
+    :meth:`call` / :meth:`acall`, give it to a :class:`~aiguard.Guard`, or,
+    without wrapping a call, take a permit with :meth:`acquire` and report
+    the outcome on it (``with breaker.permit(): ...`` does both).
 
     Args:
         failure_rate: trip when the failure rate in the window reaches this, in (0, 1].
@@ -75,10 +96,11 @@ class CircuitBreaker:
         open_for: how long to stay OPEN: seconds, a timedelta, or a callable
             ``attempt -> seconds`` (attempt 1 is the first opening, 2 the
             re-opening after failed trials, ...; back to 1 after CLOSED).
-        half_open_calls: trial calls admitted in HALF_OPEN; all must finish
-            before the breaker decides.
-        half_open_max_wait: seconds after which a HALF_OPEN breaker whose
-            trials have not all finished goes back to OPEN (None: wait).
+        half_open_calls: trial calls admitted in HALF_OPEN; the breaker decides
+            once ``min(min_calls, half_open_calls)`` of them have finished (as
+            resilience4j does).
+        half_open_max_wait: seconds after which a HALF_OPEN breaker still
+            waiting for its deciding trials goes back to OPEN (None: wait).
         record: exception types or predicates that count as failures;
             other exceptions count as successes. Default: every ``Exception``.
         ignore: exception types or predicates that count as neither (they
@@ -88,6 +110,11 @@ class CircuitBreaker:
             share of bad rows is the call's failure weight).
         name: a name for errors, events and logs.
         clock: a zero-argument callable returning seconds.
+
+    Attributes:
+        name: the breaker's name.
+        clock: the clock timing calls (``clock=``).
+        judges_results: whether ``failure_result`` is set.
 
     Raises:
         ConfigurationError: naming the argument, expectation and value.
@@ -123,18 +150,7 @@ class CircuitBreaker:
         <BreakerState.HALF_OPEN: 'half_open'>
     """
 
-    __slots__ = (
-        "__weakref__", "_add", "_attempt", "_backoff", "_clock", "_exc_ignored",
-        "_exc_recorded", "_failure_rate", "_failures", "_fast", "_first_open_for", "_gen",
-        "_half_open_calls", "_ho_calls", "_ho_failures", "_ho_left", "_ho_running",
-        "_ho_slow", "_ho_started", "_ignored", "_judge", "_judged", "_judges_results",
-        "_listeners", "_lock", "_max_wait", "_min_calls", "_on_result", "_open_until",
-        "_other_calls", "_outcomes", "_rec", "_rejected", "_seq", "_since", "_slow_after",
-        "_slow_calls", "_slow_rate", "_stale", "_state", "_window", "name",
-    )
-
-    _on_result: Callable[[int, float, float, float], None]
-    """Record a finished call: ``(permit, now, duration, failure weight in [0, 1])``."""
+    __slots__ = ()
 
     def __init__(
         self,
@@ -147,84 +163,33 @@ class CircuitBreaker:
         open_for: float | timedelta | Callable[[int], float] = 30.0,
         half_open_calls: int = 5,
         half_open_max_wait: float | timedelta | None = None,
-        record: Any = Exception,
-        ignore: Any = (),
-        failure_result: Callable[[Any], Any] | None = None,
+        record: ExceptionFilter = Exception,
+        ignore: ExceptionFilter = (),
+        failure_result: Callable[[Any], object] | None = None,
         name: str = "breaker",
         clock: Clock = MONOTONIC,
     ) -> None:
-        self._failure_rate = _rate(failure_rate, "failure_rate")
-        self._slow_rate = _rate(slow_call_rate, "slow_call_rate")
-        self._slow_after = (
-            math.inf if slow_call_duration is None
-            else _duration(slow_call_duration, "slow_call_duration")
-        )
-        self._seq = itertools.count()
-        if isinstance(window, TimeWindow):
-            self._min_calls = _positive_int(min_calls, "min_calls")
-            self._window: CountWindow | BucketWindow = BucketWindow(
-                window, min_calls=self._min_calls, failure_rate=self._failure_rate,
-                slow_call_rate=self._slow_rate, seq=self._seq)
-            self._on_result = self._record_locked
-        else:
-            size = _positive_int(window, "window", "an int >= 1 (last N calls) or a TimeWindow")
-            self._min_calls = _positive_int(min_calls, "min_calls", f"an int in [1, window={size}]")
-            if self._min_calls > size:
-                raise ConfigurationError("min_calls", f"an int in [1, window={size}]", min_calls)
-            self._window = CountWindow(size, min_calls=self._min_calls,
-                                       failure_rate=self._failure_rate,
-                                       slow_call_rate=self._slow_rate, seq=self._seq)
-            self._on_result = self._record_count
-        self._add = self._window.add
-        self._backoff, self._first_open_for = self._make_backoff(open_for)
-        self._half_open_calls = _positive_int(half_open_calls, "half_open_calls")
-        self._max_wait = (
-            math.inf if half_open_max_wait is None
-            else _duration(half_open_max_wait, "half_open_max_wait")
-        )
-        self._exc_recorded = exception_matcher(record, "record")
-        self._exc_ignored = exception_matcher(ignore, "ignore")
         if failure_result is not None and not callable(failure_result):
             raise ConfigurationError(
                 "failure_result", "None or a callable result -> bool | fraction | row mask",
                 failure_result)
-        self._judge = failure_result
-        self._judges_results = failure_result is not None
         if not isinstance(name, str) or not name:
             raise ConfigurationError("name", "a non-empty string", name)
-        self.name = name
-        self._clock = validate_clock(clock)
-        self._lock = threading.Lock()
-        self._listeners: Listeners[BreakerEvent] = Listeners(f"breaker {name!r}")
-        self._outcomes: Listeners[BreakerEvent] = Listeners(f"breaker {name!r}")
-        self._other_calls = self._rejected = self._ignored = self._stale = self._slow_calls = 0
-        self._failures = 0.0
-        self._attempt = 0
-        self._open_until = -math.inf
-        self._ho_left = self._ho_running = self._ho_calls = self._ho_slow = 0
-        self._ho_failures = 0.0
-        self._ho_started = 0.0
-        self._judged: tuple[int, float, int, int] = (0, 0.0, 0, 1)
-        self._gen = 0
-        self._state = _CLOSED
-        self._fast = self._rec = 0
-        self._since = self._clock()
-
-    def _make_backoff(self, open_for: object) -> tuple[Callable[[int], float], float]:
-        expected = "seconds >= 0 (a number or timedelta) or a callable attempt -> seconds"
-        if callable(open_for) and not isinstance(open_for, timedelta):
-            try:
-                first = _duration(open_for(1), "open_for(1)", zero=True)
-            except ConfigurationError:
-                raise
-            except Exception as exc:
-                raise ConfigurationError("open_for", expected + " (calling it with 1 raised "
-                                         f"{exc!r})", open_for) from exc
-            return open_for, first
-        if isinstance(open_for, bool) or not isinstance(open_for, (int, float, timedelta)):
-            raise ConfigurationError("open_for", expected, open_for)
-        seconds = _duration(open_for, "open_for", zero=True)
-        return (lambda _attempt: seconds), seconds
+        size, calls = _window(window, min_calls)
+        backoff, first = _backoff(open_for)
+        super().__init__(BreakerSettings(
+            failure_rate=fraction(failure_rate, "failure_rate"),
+            slow_rate=fraction(slow_call_rate, "slow_call_rate"),
+            slow_after=(math.inf if slow_call_duration is None
+                        else duration(slow_call_duration, "slow_call_duration")),
+            window=size, min_calls=calls, backoff=backoff, first_open_for=first,
+            half_open_calls=count(half_open_calls, "half_open_calls"),
+            max_wait=(math.inf if half_open_max_wait is None
+                      else duration(half_open_max_wait, "half_open_max_wait")),
+            exc_recorded=exception_matcher(record, "record"),
+            exc_ignored=exception_matcher(ignore, "ignore"),
+            judge=failure_result, name=name, clock=validate_clock(clock),
+        ))
 
     # -- reading ---------------------------------------------------------------
 
@@ -233,10 +198,17 @@ class CircuitBreaker:
         """The current state (changes happen on calls: an OPEN breaker stays OPEN until one)."""
         return self._state
 
-    def _is_open(self) -> bool:
-        """Whether calls are being rejected outright (OPEN or FORCED_OPEN); lock-free."""
+    @property
+    def is_open(self) -> bool:
+        """Whether calls are being rejected outright (OPEN or FORCED_OPEN); lock-free.
+
+        Example:
+            >>> b = CircuitBreaker()
+            >>> b.is_open, (b.force_open(), b.is_open)[1]
+            (False, True)
+        """
         state = self._state
-        return state is _OPEN or state is _FORCED_OPEN
+        return state is BreakerState.OPEN or state is BreakerState.FORCED_OPEN
 
     @property
     def metrics(self) -> BreakerMetrics:
@@ -244,12 +216,12 @@ class CircuitBreaker:
         now = self._clock()
         with self._lock:
             state = self._state
-            if state is _CLOSED or state is _METRICS_ONLY:
+            if state is BreakerState.CLOSED or state is BreakerState.METRICS_ONLY:
                 calls, failures, slow = self._window.totals(now)
                 minimum = self._min_calls
-            elif state is _HALF_OPEN:
+            elif state is BreakerState.HALF_OPEN:
                 calls, failures, slow, minimum = self._ho_calls, self._ho_failures, self._ho_slow, 1
-            elif state is _DISABLED:
+            elif state is BreakerState.DISABLED:
                 calls, failures, slow, minimum = 0, 0.0, 0, 1
             else:
                 calls, failures, slow, minimum = self._judged
@@ -261,7 +233,7 @@ class CircuitBreaker:
                 window_failures=failures, window_slow_calls=slow,
                 failure_rate=failures / calls if enough else math.nan,
                 slow_call_rate=slow / calls if enough else math.nan,
-                retry_at=self._open_until if state is _OPEN else None,
+                retry_at=self._open_until if state is BreakerState.OPEN else None,
                 attempt=self._attempt,
                 listener_errors=self._listeners.errors + self._outcomes.errors,
             )
@@ -270,249 +242,58 @@ class CircuitBreaker:
         """Show the name and state."""
         return f"CircuitBreaker(name={self.name!r}, state={self._state.value!r})"
 
-    # -- the core the shells and the Guard call ----------------------------------
+    # -- permits: the breaker without wrapping a call --------------------------
 
-    def _acquire(self, now: float) -> int:
-        """Admit a call and return its permit, or count a rejection and raise CircuitOpenError."""
-        permit = self._fast
-        if permit >= 0:
-            return permit
-        return self._acquire_slow(now)
+    def acquire(self) -> BreakerPermit:
+        """Ask to make one call now; report its outcome on the returned permit.
 
-    def _acquire_slow(self, now: float) -> int:
-        events: list[BreakerEvent] = []
-        retry_at: float | None = None
-        with self._lock:
-            if self._fast >= 0:
-                return self._fast
-            state = self._state
-            if state is _HALF_OPEN and now - self._ho_started >= self._max_wait:
-                events.append(self._open(now, f"half_open_max_wait {self._max_wait:g}s elapsed "
-                                              "before every trial finished"))
-                state = _OPEN
-            if state is _OPEN and now >= self._open_until:
-                events.append(self._move(_HALF_OPEN, now, "open_for elapsed"))
-                self._ho_started = now
-                self._ho_left = self._half_open_calls - 1
-                self._ho_running = 1
-                self._ho_calls = self._ho_slow = 0
-                self._ho_failures = 0.0
-                permit = self._gen << 1 | 1
-            elif state is _HALF_OPEN and self._ho_left > 0:
-                self._ho_left -= 1
-                self._ho_running += 1
-                return self._gen << 1 | 1
-            else:
-                self._rejected += 1
-                permit = -1
-                retry_at = self._open_until if state is _OPEN else None
-        self._emit(events)
-        if permit >= 0:
-            return permit
-        if self._outcomes.items:
-            self._outcomes.emit(BreakerEvent(kind="rejected", name=self.name, at=now, old=state,
-                                             new=state, reason=state.value))
-        if state is _OPEN:
-            message = f"circuit breaker {self.name!r} is open; retry at t={retry_at:.3f}"
-        elif state is _HALF_OPEN:
-            message = (f"circuit breaker {self.name!r} is half-open and all "
-                       f"{self._half_open_calls} trial calls are taken")
-        else:
-            message = f"circuit breaker {self.name!r} is forced open"
-        raise CircuitOpenError(message, guard=self.name, retry_at=retry_at)
+        resilience4j's ``tryAcquirePermission`` / ``onSuccess`` / ``onError``
+        for code that cannot be wrapped (stream consumers, batch jobs,
+        callbacks): call :meth:`BreakerPermit.success`,
+        :meth:`~BreakerPermit.failure`, :meth:`~BreakerPermit.error` or
+        :meth:`~BreakerPermit.ignore` exactly once when the call is done.
+        Durations default to the breaker's clock since :meth:`acquire`.
 
-    def _record_count(self, permit: int, now: float, duration: float, failure: float) -> None:
-        """``_on_result`` for a count window: a success in CLOSED takes no lock."""
-        if permit == self._rec and not failure and duration <= self._slow_after:
-            if next(self._seq) == self._window.check_at:  # type: ignore[union-attr]
-                self._judge_min_calls(now)
-            if self._outcomes.items:
-                self._emit_outcome(now, duration, failure)
-            return
-        self._record_locked(permit, now, duration, failure)
+        Raises:
+            CircuitOpenError: the breaker does not admit the call (counted as rejected).
 
-    def _judge_min_calls(self, now: float) -> None:
-        """The window just reached min_calls with a success: judge it once."""
-        with self._lock:
-            window = self._window
-            assert isinstance(window, CountWindow)
-            event = (
-                self._trip(now)
-                if self._state is _CLOSED and window.judge(window.check_at) else None
-            )
-        if event is not None:
-            self._emit([event])
-
-    def _record_locked(self, permit: int, now: float, duration: float, failure: float) -> None:
-        """``_on_result`` under the lock (time windows; failures, slow calls, trials, stale)."""
-        slow = duration > self._slow_after
-        with self._lock:
-            if permit == self._rec:
-                self._failures += failure
-                self._slow_calls += slow
-                if not self._add(now, failure, slow) or self._state is not _CLOSED:
-                    events = None
-                else:
-                    events = [self._trip(now)]
-            else:
-                events = self._on_result_slow(permit, now, failure, slow)
-        if events:
-            self._emit(events)
-        if self._outcomes.items:
-            self._emit_outcome(now, duration, failure)
-
-    def _emit_outcome(self, now: float, duration: float, failure: float) -> None:
-        slow = duration > self._slow_after
-        kind = "failure" if failure > 0 else "slow" if slow else "success"
-        state = self._state
-        self._outcomes.emit(BreakerEvent(kind=kind, name=self.name, at=now, old=state, new=state,
-                                         duration=duration, failure=failure, slow=slow))
-
-    def _on_result_slow(self, permit: int, now: float, failure: float,
-                        slow: bool) -> list[BreakerEvent] | None:
-        if permit >> 1 == self._gen and self._state is _DISABLED:
-            return None
-        self._other_calls += 1
-        self._failures += failure
-        self._slow_calls += slow
-        if permit >> 1 != self._gen or not permit & 1 or self._state is not _HALF_OPEN:
-            self._stale += 1
-            return None
-        self._ho_running -= 1
-        self._ho_calls += 1
-        self._ho_failures += failure
-        self._ho_slow += slow
-        if self._ho_left == 0 and self._ho_running == 0:
-            n = self._ho_calls
-            if self._ho_failures >= self._failure_rate * n:
-                return [self._open(now, f"trial failure_rate {self._ho_failures / n:.3g} >= "
-                                        f"{self._failure_rate:g}")]
-            if self._ho_slow >= self._slow_rate * n:
-                return [self._open(now, f"trial slow_call_rate {self._ho_slow / n:.3g} >= "
-                                        f"{self._slow_rate:g}")]
-            self._attempt = 0
-            self._window.clear()
-            return [self._move(_CLOSED, now, f"{n} trial calls passed")]
-        if now - self._ho_started >= self._max_wait:
-            return [self._open(now, f"half_open_max_wait {self._max_wait:g}s elapsed "
-                                    "before every trial finished")]
-        return None
-
-    def _on_ignored(self, permit: int) -> None:
-        """An ignored outcome (ignored exception, cancellation): frees a trial slot only."""
-        with self._lock:
-            state = self._state
-            current = permit >> 1 == self._gen
-            if current and state is _DISABLED:
-                return
-            self._ignored += 1
-            if current and permit & 1 and state is _HALF_OPEN:
-                self._ho_running -= 1
-                self._ho_left += 1
-        if self._outcomes.items:
-            self._outcomes.emit(BreakerEvent(kind="ignored", name=self.name, at=self._clock(),
-                                             old=state, new=state))
-
-    def _exception_weight(self, exc: BaseException) -> float | None:
-        """1.0 if *exc* counts as a failure, 0.0 as a success, None if it is ignored."""
-        if not isinstance(exc, Exception) or self._exc_ignored(exc):
-            return None
-        return 1.0 if self._exc_recorded(exc) else 0.0
-
-    def _result_weight(self, result: object) -> float:
-        """The failure weight of *result* by ``failure_result`` (a judge that fails gives 1.0)."""
-        judge = self._judge
-        if judge is None:
-            return 0.0
-        try:
-            verdict = judge(result)
-            if verdict is True or verdict is False:
-                return 1.0 if verdict else 0.0
-            if isinstance(verdict, (int, float)) and 0 <= verdict <= 1:
-                return float(verdict)
-            arr = np.asarray(verdict)
-            if arr.dtype == np.bool_:
-                return float(np.count_nonzero(arr)) / arr.size if arr.size else 0.0
-            if arr.ndim == 0 and np.issubdtype(arr.dtype, np.number) and 0 <= arr <= 1:
-                return float(arr)
-            raise TypeError(f"failure_result returned {verdict!r}")  # noqa: TRY301
-        except Exception:
-            log_once(f"failure_result:{id(self)}", "aiguard: breaker %r: failure_result "
-                     "raised or returned something other than a bool, a fraction in [0, 1] "
-                     "or a bool mask; the call counts as a failure", self.name)
-            return 1.0
-
-    # -- transitions (called with the lock held) -----------------------------------
-
-    def _move(self, new: BreakerState, now: float, reason: str) -> BreakerEvent:
-        old = self._state
-        self._gen += 1
-        self._state = new
-        self._since = now
-        if new is _CLOSED or new is _METRICS_ONLY:
-            self._fast = self._rec = self._gen << 1
-        elif new is _DISABLED:
-            self._fast = self._gen << 1
-            self._rec = -2
-        else:
-            self._fast = -1
-            self._rec = -2
-        return BreakerEvent(kind="transition", name=self.name, at=now, old=old, new=new,
-                            reason=reason)
-
-    def _freeze_judged(self) -> None:
-        state = self._state
-        if state is _HALF_OPEN:
-            self._judged = (self._ho_calls, self._ho_failures, self._ho_slow, 1)
-        elif state is _CLOSED or state is _METRICS_ONLY:
-            self._judged = (*self._window.totals(self._since), self._min_calls)
-        elif state is _DISABLED:
-            self._judged = (0, 0.0, 0, 1)
-
-    def _trip(self, now: float) -> BreakerEvent:
-        calls, failures, slow = self._window.totals(now)
-        if failures >= self._failure_rate * calls:
-            reason = f"failure_rate {failures / calls:.3g} >= {self._failure_rate:g}"
-        else:
-            reason = f"slow_call_rate {slow / calls:.3g} >= {self._slow_rate:g}"
-        self._judged = (calls, failures, slow, self._min_calls)
-        return self._open(now, reason)
-
-    def _open(self, now: float, reason: str) -> BreakerEvent:
-        if self._state is _HALF_OPEN:
-            self._freeze_judged()
-        self._attempt += 1
-        try:
-            seconds = _duration(self._backoff(self._attempt), "open_for", zero=True)
-        except Exception:
-            log_once(f"open_for:{id(self)}", "aiguard: breaker %r: open_for(%d) raised or "
-                     "returned an invalid duration; using open_for(1)", self.name, self._attempt)
-            seconds = self._first_open_for
-        self._open_until = now + seconds
-        return self._move(_OPEN, now, reason)
-
-    def _manual(self, new: BreakerState, reason: str) -> None:
+        Example:
+            >>> from aiguard.testing import FakeClock
+            >>> clock = FakeClock()
+            >>> breaker = CircuitBreaker(window=2, min_calls=2, clock=clock)
+            >>> permit = breaker.acquire()
+            >>> _ = clock.advance(0.25)
+            >>> permit.failure()
+            >>> breaker.acquire().success(duration=0.1)
+            >>> breaker.state, breaker.metrics.failures
+            (<BreakerState.OPEN: 'open'>, 1.0)
+        """
         now = self._clock()
-        with self._lock:
-            old = self._state
-            if old is new and new is not _CLOSED:
-                return
-            if new is _FORCED_OPEN:
-                self._freeze_judged()
-            else:
-                self._window.clear()
-            if new is _CLOSED:
-                self._attempt = 0
-            event = self._move(new, now, reason)  # a new generation even for CLOSED -> CLOSED
-        if old is not new:
-            self._emit([event])
+        return BreakerPermit(self, self.admit(now), now)
 
-    def _emit(self, events: list[BreakerEvent]) -> None:
-        for event in events:
-            if self._listeners.items:
-                self._listeners.emit(event)
-            if self._outcomes.items:
-                self._outcomes.emit(event)
+    def permit(self) -> BreakerPermit:
+        """:meth:`acquire` for a ``with`` (or ``async with``) block.
+
+        Leaving the block normally records a success; an exception is judged
+        as the decorator would (``record`` / ``ignore``) and propagates. The
+        duration is measured on the breaker's clock.
+
+        Raises:
+            CircuitOpenError: the breaker does not admit the call.
+
+        Example:
+            >>> breaker = CircuitBreaker(window=2, min_calls=1)
+            >>> with breaker.permit():
+            ...     pass
+            >>> try:
+            ...     with breaker.permit():
+            ...         raise ConnectionError("model server down")
+            ... except ConnectionError:
+            ...     pass
+            >>> breaker.metrics.calls, breaker.state.value
+            (2, 'open')
+        """
+        return self.acquire()
 
     # -- operator controls ---------------------------------------------------
 
@@ -524,7 +305,7 @@ class CircuitBreaker:
             >>> b.force_open(); b.state
             <BreakerState.FORCED_OPEN: 'forced_open'>
         """
-        self._manual(_FORCED_OPEN, "force_open()")
+        self._manual(BreakerState.FORCED_OPEN, "force_open()")
 
     def disable(self) -> None:
         """Admit every call and record nothing until :meth:`reset`.
@@ -534,7 +315,7 @@ class CircuitBreaker:
             >>> b.disable(); b.state
             <BreakerState.DISABLED: 'disabled'>
         """
-        self._manual(_DISABLED, "disable()")
+        self._manual(BreakerState.DISABLED, "disable()")
 
     def metrics_only(self) -> None:
         """Admit every call, keep recording, never trip, until :meth:`reset`.
@@ -544,7 +325,7 @@ class CircuitBreaker:
             >>> b.metrics_only(); b.state
             <BreakerState.METRICS_ONLY: 'metrics_only'>
         """
-        self._manual(_METRICS_ONLY, "metrics_only()")
+        self._manual(BreakerState.METRICS_ONLY, "metrics_only()")
 
     def reset(self) -> None:
         """Back to CLOSED with an empty window and the back-off restarted.
@@ -554,7 +335,7 @@ class CircuitBreaker:
             >>> b.force_open(); b.reset(); b.state
             <BreakerState.CLOSED: 'closed'>
         """
-        self._manual(_CLOSED, "reset()")
+        self._manual(BreakerState.CLOSED, "reset()")
 
     # -- listeners -----------------------------------------------------------
 

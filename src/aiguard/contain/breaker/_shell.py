@@ -31,12 +31,12 @@ __all__ = ["async_shell", "sync_shell"]
 def _record_exception(breaker: CircuitBreaker, permit: int, t0: float, exc: BaseException) -> None:
     """Report a raised exception (slow path); aiguard's own faults here never mask *exc*."""
     try:
-        t1 = breaker._clock()
-        weight = breaker._exception_weight(exc)
+        t1 = breaker.clock()
+        weight = breaker.exception_weight(exc)
         if weight is None:
-            breaker._on_ignored(permit)
+            breaker.ignore(permit)
         else:
-            breaker._on_result(permit, t1, t1 - t0, weight)
+            breaker.record(permit, t1, t1 - t0, weight)
     except Exception:
         log_once(f"breaker-record:{id(breaker)}", "aiguard: breaker %r failed to record an "
                  "exception", breaker.name)
@@ -50,12 +50,12 @@ def sync_shell(breaker: CircuitBreaker, fn: Callable[P, R]) -> Callable[P, R]:
         >>> sync_shell(CircuitBreaker(), abs)(-3)
         3
     """
-    clock = breaker._clock
-    acquire = breaker._acquire
-    on_result = breaker._on_result
+    clock = breaker.clock
+    acquire = breaker.admit
+    on_result = breaker.record
 
-    if breaker._judges_results:
-        judge = breaker._result_weight
+    if breaker.judges_results:
+        judge = breaker.result_weight
 
         def judged(*args: P.args, **kwargs: P.kwargs) -> R:
             t0 = clock()
@@ -99,12 +99,12 @@ def async_shell(
         >>> asyncio.run(async_shell(CircuitBreaker(), negate)(3))
         -3
     """
-    clock = breaker._clock
-    acquire = breaker._acquire
-    on_result = breaker._on_result
+    clock = breaker.clock
+    acquire = breaker.admit
+    on_result = breaker.record
 
-    if breaker._judges_results:
-        judge = breaker._result_weight
+    if breaker.judges_results:
+        judge = breaker.result_weight
 
         async def judged(*args: P.args, **kwargs: P.kwargs) -> R:
             t0 = clock()

@@ -1,4 +1,4 @@
-"""The circuit breaker's values and parameter checks: states, events, metrics.
+"""The circuit breaker's values: states, events, metrics, validated settings.
 
 Split from ``_breaker.py`` so the state machine reads on its own. Everything
 here is re-exported by ``aiguard.contain.breaker._breaker``.
@@ -7,14 +7,19 @@ here is re-exported by ``aiguard.contain.breaker._breaker``.
 from __future__ import annotations
 
 import enum
-import math
-from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import attrs
 
-from aiguard.errors import ConfigurationError
+from aiguard._core._format import attrs_repr
 
-__all__ = ["BreakerEvent", "BreakerMetrics", "BreakerState"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aiguard.contain.breaker._window import TimeWindow
+    from aiguard.typing import Clock
+
+__all__ = ["BreakerEvent", "BreakerMetrics", "BreakerSettings", "BreakerState"]
 
 
 class BreakerState(enum.Enum):
@@ -38,7 +43,7 @@ class BreakerState(enum.Enum):
     METRICS_ONLY = "metrics_only"
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, repr=False)
 class BreakerEvent:
     """What a breaker reports to its listeners.
 
@@ -73,8 +78,12 @@ class BreakerEvent:
     failure: float = 0.0
     slow: bool = False
 
+    def __repr__(self) -> str:
+        """Show the fields, floats without binary noise (``failures=4.36``)."""
+        return attrs_repr(self)
 
-@attrs.frozen(slots=True)
+
+@attrs.frozen(slots=True, repr=False)
 class BreakerMetrics:
     """A snapshot of a breaker's counters (``breaker.metrics``).
 
@@ -126,29 +135,26 @@ class BreakerMetrics:
     attempt: int
     listener_errors: int
 
-
-def _rate(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise ConfigurationError(argument, "a number in (0, 1]", value)
-    return float(value)
+    def __repr__(self) -> str:
+        """Show the fields, floats without binary noise (``failures=4.36``)."""
+        return attrs_repr(self)
 
 
-def _positive_int(value: object, argument: str, expected: str = "an int >= 1") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(argument, expected, value)
-    return value
+@attrs.frozen(kw_only=True)
+class BreakerSettings:
+    """The validated settings a breaker's state machine runs with (built by ``CircuitBreaker``)."""
 
-
-def _duration(value: object, argument: str, *, zero: bool = False) -> float:
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    lowest = "0" if zero else "> 0"
-    expected = f"a finite number of seconds >= {lowest[-1]}" if zero else (
-        "a finite number of seconds > 0"
-    )
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(argument, expected + " (or a timedelta)", value)
-    if not (0 <= value < math.inf if zero else 0 < value < math.inf):
-        raise ConfigurationError(argument, expected + " (or a timedelta)", value)
-    return float(value)
-
+    failure_rate: float
+    slow_rate: float
+    slow_after: float
+    window: int | TimeWindow
+    min_calls: int
+    backoff: Callable[[int], float]
+    first_open_for: float
+    half_open_calls: int
+    max_wait: float
+    exc_recorded: Callable[[BaseException], bool]
+    exc_ignored: Callable[[BaseException], bool]
+    judge: Callable[[object], object] | None
+    name: str
+    clock: Clock

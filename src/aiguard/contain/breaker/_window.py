@@ -1,6 +1,6 @@
 """Sliding windows of call outcomes for the circuit breaker.
 
-Two windows share one small interface: ``add(now, failure, slow)`` records
+Two windows share one small interface: ``add(now, failure, slow)`` (slow: 1 or 0, or a bool) records
 one call and returns whether the thresholds are reached (with at least
 ``min_calls`` calls in the window), ``totals(now)`` returns ``(calls,
 failures, slow_calls)`` and ``clear()`` empties the window. Both are O(1) per
@@ -22,35 +22,26 @@ from __future__ import annotations
 import itertools  # noqa: TC003 - used at run time by the slots' owners
 import math
 from collections import deque
-from datetime import timedelta
-from typing import Any
 
 import attrs
 
+from aiguard._core._validate import count, duration
 from aiguard.errors import ConfigurationError
 
 __all__ = ["BucketWindow", "CountWindow", "TimeWindow", "peek"]
 
 
-def _seconds(value: object, argument: str) -> float:
-    """Return *value* (a number or timedelta) as finite seconds > 0, else raise."""
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(argument, "a finite number of seconds > 0 (or a timedelta)", value)
-    if not 0 < value < math.inf:
-        raise ConfigurationError(argument, "a finite number of seconds > 0 (or a timedelta)", value)
-    return float(value)
-
-
-def _check_buckets(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    del instance, attribute
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigurationError("buckets", "None or an int >= 1", value)
-
-
 def _window_seconds(value: object) -> float:
-    return _seconds(value, "seconds")
+    return duration(value, "seconds")
+
+
+def _buckets(value: object) -> int | None:
+    if value is None:
+        return None
+    try:
+        return count(value, "buckets")
+    except ConfigurationError:
+        raise ConfigurationError("buckets", "None or an int >= 1", value) from None
 
 
 @attrs.frozen
@@ -80,7 +71,7 @@ class TimeWindow:
     """
 
     seconds: float = attrs.field(converter=_window_seconds)
-    buckets: int | None = attrs.field(default=None, validator=_check_buckets, kw_only=True)
+    buckets: int | None = attrs.field(default=None, converter=_buckets, kw_only=True)
 
     @property
     def resolved_buckets(self) -> int:
@@ -136,7 +127,7 @@ class CountWindow:
         self.slow = 0
         self.clear()
 
-    def add(self, now: float, failure: float, slow: bool) -> bool:
+    def add(self, now: float, failure: float, slow: int) -> bool:
         """Record one call (call with the lock held); return whether a threshold is reached."""
         del now
         i = next(self.seq)
@@ -231,7 +222,7 @@ class BucketWindow:
         self.slow = sum(self._slow)
         return current % n
 
-    def add(self, now: float, failure: float, slow: bool) -> bool:
+    def add(self, now: float, failure: float, slow: int) -> bool:
         """Record one call at *now*; return True if a threshold is reached with >= min_calls."""
         next(self.seq)
         j = self._advance(now)

@@ -7,70 +7,35 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-import attrs
 from typing_extensions import ParamSpec
 
-from aiguard._core._clock import MONOTONIC
 from aiguard._core._events import log_once
-from aiguard._core._matcher import exception_matcher
-from aiguard.contain import _checks, _fallback, _limits
-from aiguard.contain import timing as _timing
-from aiguard.contain.breaker._breaker import CircuitBreaker
-from aiguard.contain.breaker._values import _duration
 from aiguard.contain.guard import _monitoring
+from aiguard.contain.guard._config import GuardConfig, GuardOptions, resolve
 from aiguard.contain.guard._outcome import Outcome
-from aiguard.contain.guard._pipeline import OutcomeTuple, Sink, build_async, build_sync
+from aiguard.contain.guard._parts import OutcomeTuple, Sink
+from aiguard.contain.guard._pipeline import build_async, build_sync
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import timedelta
 
+    from typing_extensions import Unpack
+
+    from aiguard._core._matcher import ExceptionFilter
+    from aiguard.contain._checks import Check
+    from aiguard.contain._limits import Bulkhead, RateLimit
+    from aiguard.contain.breaker import CircuitBreaker
     from aiguard.contain.flags._flags import Flags
-    from aiguard.typing import Clock
+    from aiguard.contain.timing import Hedge, Retry, Timeout
+    from aiguard.typing import Clock, MonitorTap
 
-__all__ = ["Guard", "GuardConfig", "guard", "wrap"]
+__all__ = ["Guard", "GuardConfig", "GuardOptions", "guard", "wrap"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M")
-
-
-def _resolve(kind: type[Any], value: Any, argument: str, build: Callable[[Any], Any],
-             expected: str) -> Any:
-    """Accept an instance of *kind*, or a shorthand that *build* turns into one."""
-    if value is None or isinstance(value, kind):
-        return value
-    try:
-        return build(value)
-    except ConfigurationError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(argument, expected, value) from exc
-
-
-@attrs.frozen(slots=True)
-class GuardConfig:
-    """The validated, resolved configuration of a :class:`Guard` (frozen).
-
-    Every stage is either ``None`` (absent: it costs nothing) or a ready object.
-    """
-
-    name: str
-    clock: Clock
-    flags: Flags | None
-    kill_switch: str | None
-    rate_limit: Any
-    bulkhead: Any
-    breaker: CircuitBreaker | None
-    timeout: Any
-    retry: Any
-    hedge: Any
-    check: Any
-    ladder: Any
-    fallback_rows: bool
-    fallback_on: Callable[[BaseException], bool]
-    monitors: tuple[Any, ...] = ()
-    input_check: Any = None
 
 
 class Guard:
@@ -132,86 +97,36 @@ class Guard:
         name: str = "guard",
         kill_switch: str | None = None,
         flags: Flags | None = None,
-        rate_limit: Any = None,
-        bulkhead: Any = None,
+        rate_limit: RateLimit | float | None = None,
+        bulkhead: Bulkhead | int | None = None,
         breaker: CircuitBreaker | None = None,
-        timeout: Any = None,
-        retry: Any = None,
-        hedge: Any = None,
-        check: Any = None,
+        timeout: Timeout | float | timedelta | None = None,
+        retry: Retry | int | None = None,
+        hedge: Hedge | float | timedelta | None = None,
+        check: Check | Callable[[Any], Any] | None = None,
         fallback: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
         fallback_rows: bool = False,
-        fallback_on: Any = (Exception,),
+        fallback_on: ExceptionFilter = (Exception,),
         clock: Clock | None = None,
-        monitors: Sequence[Any] = (),
-        input_check: Any = None,
+        monitors: Sequence[MonitorTap] = (),
+        input_check: Check | Callable[[Any], Any] | None = None,
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError("name", "a non-empty string", name)
-        if kill_switch is not None:
-            if not isinstance(kill_switch, str) or not kill_switch:
-                raise ConfigurationError("kill_switch", "a flag name (str)", kill_switch)
-            if flags is None:
-                raise ConfigurationError("flags", "a Flags object when kill_switch is set", None)
-        if flags is not None and not callable(getattr(flags, "enabled", None)):
-            raise ConfigurationError("flags", "a Flags object", flags)
-        if breaker is not None and not isinstance(breaker, CircuitBreaker):
-            raise ConfigurationError("breaker", "a CircuitBreaker", breaker)
-        if not isinstance(fallback_rows, bool):
-            raise ConfigurationError("fallback_rows", "a bool", fallback_rows)
-        rate = _resolve(_limits.RateLimit, rate_limit, "rate_limit", _limits.RateLimit,
-                        "a RateLimit or a number of calls per second > 0")
-        bulk = _resolve(_limits.Bulkhead, bulkhead, "bulkhead", _limits.Bulkhead,
-                        "a Bulkhead or a maximum number of concurrent calls >= 1")
-        time_limit = _resolve(
-            _timing.Timeout, timeout, "timeout",
-            lambda v: _timing.timeout(_duration(v, "timeout")),
-            "seconds > 0, a timedelta or a timeout(...) object",
-        )
-        if clock is None:
-            clock = breaker._clock if breaker is not None else None
-        if clock is None and rate is not None:
-            clock = rate._clock
-        if clock is None:
-            clock = MONOTONIC
-        elif not callable(clock):
-            raise ConfigurationError("clock", "a callable returning seconds", clock)
-        retrier = _resolve(_timing.Retry, retry, "retry",
-                           lambda v: _timing.retry(attempts=v, clock=clock),
-                           "a retry(...) object or a number of attempts >= 1")
-        hedger = _resolve(_timing.Hedge, hedge, "hedge", lambda v: _timing.hedge(after=v),
-                          "a hedge(...) object or seconds > 0")
-        checker = None if check is None else _checks.as_check(check)
-        ladder = None
-        if fallback is not None:
-            handlers: list[Callable[..., Any]] = (
-                list(fallback) if isinstance(fallback, (list, tuple)) else [fallback]  # type: ignore[list-item]
-            )
-            if not handlers or not all(callable(h) for h in handlers):
-                raise ConfigurationError(
-                    "fallback", "a callable or a non-empty sequence of callables", fallback
-                )
-            ladder = _fallback.Ladder(handlers, check=checker, guard=name)
-        taps, screen = _monitoring.arguments(monitors, input_check, fallback_rows=fallback_rows)
-        if fallback_rows and (ladder is None or (checker is None and screen is None)):
-            raise ConfigurationError(
-                "fallback_rows", "used with fallback= and check= or input_check=", fallback_rows
-            )
-        self.config = GuardConfig(
-            name=name, clock=clock, flags=flags, kill_switch=kill_switch, rate_limit=rate,
-            bulkhead=bulk, breaker=breaker, timeout=time_limit, retry=retrier, hedge=hedger,
-            check=checker, ladder=ladder, fallback_rows=fallback_rows,
-            fallback_on=exception_matcher(fallback_on, "fallback_on"),
-            monitors=taps, input_check=screen,
+        self.config = resolve(
+            name=name, kill_switch=kill_switch, flags=flags, rate_limit=rate_limit,
+            bulkhead=bulkhead, breaker=breaker, timeout=timeout, retry=retry, hedge=hedge,
+            check=check, fallback=fallback, fallback_rows=fallback_rows,
+            fallback_on=fallback_on, clock=clock,
+            monitors=monitors, input_check=input_check,
         )
         self._outcome: contextvars.ContextVar[OutcomeTuple | None] = contextvars.ContextVar(
             f"aiguard.outcome.{name}", default=None
         )
         self._listeners: list[Callable[[Outcome], Any]] = []
         self._faults = _monitoring.Faults()
-        for monitor in taps:
-            if callable(getattr(monitor, "subscribe", None)):
-                monitor.subscribe(self._signal)
+        for monitor in self.config.monitors:
+            subscribe = getattr(monitor, "subscribe", None)
+            if callable(subscribe):
+                subscribe(self._signal)
 
     @property
     def name(self) -> str:
@@ -232,7 +147,7 @@ class Guard:
         return Outcome(self.config.name, *raw)
 
     @property
-    def monitors(self) -> tuple[Any, ...]:
+    def monitors(self) -> tuple[MonitorTap, ...]:
         """The monitors fed by this guard."""
         return self.config.monitors
 
@@ -328,9 +243,14 @@ class Guard:
 @overload
 def guard(fn: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
-def guard(fn: None = None, /, **config: Any) -> Guard: ...
-def guard(fn: Callable[P, R] | None = None, /, **config: Any) -> Callable[P, R] | Guard:
+def guard(fn: None = None, /, **config: Unpack[GuardOptions]) -> Guard: ...
+def guard(
+    fn: Callable[P, R] | None = None, /, **config: Unpack[GuardOptions]
+) -> Callable[P, R] | Guard:
     """Build a :class:`Guard` (``@guard(...)``) or guard *fn* with defaults (``@guard``).
+
+    The keywords are :class:`Guard`'s (see :class:`GuardOptions`); type
+    checkers check them.
 
     Example:
         >>> import aiguard as ag

@@ -27,7 +27,7 @@ from aiguard.errors import ConfigurationError, InvalidInputError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
-    from aiguard.contain.guard._guard import GuardConfig
+    from aiguard.contain.guard._config import GuardConfig
     from aiguard.contain.guard._parts import Sink
 
 __all__ = ["Faults", "Screen", "arguments", "screen_async", "screen_sync", "tap_async", "tap_sync"]

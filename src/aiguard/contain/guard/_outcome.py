@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from aiguard._core._format import attrs_repr
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -30,7 +32,7 @@ def _frozen(mapping: Mapping[str, int]) -> Mapping[str, int]:
     return MappingProxyType(dict(mapping))
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, repr=False)
 class Outcome:
     """The outcome of one guarded call, as read from ``guard.last_outcome``.
 
@@ -82,3 +84,7 @@ class Outcome:
     def raised(self) -> bool:
         """Whether the call raised to the caller instead of returning."""
         return self.served_by == "raised"
+
+    def __repr__(self) -> str:
+        """Show the fields, floats without binary noise (``failures=4.36``)."""
+        return attrs_repr(self)

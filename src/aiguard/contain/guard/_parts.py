@@ -1,8 +1,11 @@
 """The pieces of the Guard pipeline that the sync and async shells share.
 
 Outcome sinks, the failure weight of a check's verdict, the composition of
-the timeout / retry / hedge wrappers, typed rejections, and the slow-path
-decisions (:class:`Driver`). The shells themselves are in ``_pipeline.py``.
+the timeout / retry / hedge wrappers, typed rejections, and the slow paths
+(:class:`Driver`: rejections served by the ladder, errors, invalid outputs).
+The shells themselves, with the happy path inlined, are in ``_pipeline.py``.
+Stages are driven through their stage contract (:mod:`aiguard._core._stage`)
+and public methods only.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core._events import log_once
+from aiguard.contain._checks import unguarded
 from aiguard.errors import (
     BulkheadFullError,
+    FallbackFailedError,
     FeatureDisabledError,
     GuardTimeoutError,
+    InvalidInputError,
     RateLimitedError,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiguard.contain.guard._guard import GuardConfig
+    from aiguard.contain.breaker import CircuitBreaker
+    from aiguard.contain.guard._config import GuardConfig
 
 __all__ = ["RAISED", "Driver", "OutcomeTuple", "Sink", "compose_async", "compose_sync",
            "failure_weight", "rejection"]
@@ -77,6 +84,17 @@ def failure_weight(mask: Any) -> float:
     return 1.0 - np.count_nonzero(arr) / arr.size
 
 
+def _breaker_open(breaker: CircuitBreaker | None) -> Callable[[], bool] | None:
+    """Retry's ``should_stop``: stop retrying while the breaker rejects calls."""
+    if breaker is None:
+        return None
+
+    def is_open() -> bool:
+        return breaker.is_open
+
+    return is_open
+
+
 def compose_sync(parts: GuardConfig, call: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap the model call in hedge, retry and timeout, innermost first."""
     execute = call
@@ -88,7 +106,7 @@ def compose_sync(parts: GuardConfig, call: Callable[..., Any]) -> Callable[..., 
 
     if parts.retry is not None:
         retry, inner_r = parts.retry, execute
-        should_stop = parts.breaker._is_open if parts.breaker is not None else None
+        should_stop = _breaker_open(parts.breaker)
 
         def execute(*a: Any, **k: Any) -> Any:
             return retry.call(inner_r, a, k, should_stop=should_stop)
@@ -113,7 +131,7 @@ def compose_async(parts: GuardConfig, call: Callable[..., Awaitable[Any]]) -> Ca
 
     if parts.retry is not None:
         retry, inner_r = parts.retry, execute
-        should_stop = parts.breaker._is_open if parts.breaker is not None else None
+        should_stop = _breaker_open(parts.breaker)
 
         async def execute(*a: Any, **k: Any) -> Any:
             return await retry.acall(inner_r, a, k, should_stop=should_stop)
@@ -137,7 +155,7 @@ def rejection(parts: GuardConfig, reason: str, now: float) -> BaseException:
         )
     if reason == "rate_limited":
         assert parts.rate_limit is not None
-        retry_at = parts.rate_limit._retry_at(now)
+        retry_at = parts.rate_limit.retry_at(now)
         return RateLimitedError(
             f"guard {name!r}: rate limit reached, next token at {retry_at:.3f}",
             guard=name,
@@ -147,16 +165,20 @@ def rejection(parts: GuardConfig, reason: str, now: float) -> BaseException:
 
 
 class Driver:
-    """The pieces both shells share: outcome recording and the fallback decisions.
+    """The slow paths both shells share: serving fallbacks, recording, judging results.
 
-    Only the slow paths (rejections, errors, invalid outputs) live here; the
-    happy path is inlined in the shells.
+    Only what happens off the happy path (rejections, errors, invalid
+    outputs) lives here; the happy path is inlined in the shells. ``serve`` /
+    ``judged`` have ``async`` twins ``aserve`` / ``ajudged``, line for line.
     """
 
-    __slots__ = ("parts",)
+    __slots__ = ("_mask", "clock", "emit", "parts")
 
-    def __init__(self, parts: GuardConfig) -> None:
+    def __init__(self, parts: GuardConfig, sink: Sink) -> None:
         self.parts = parts
+        self.clock = parts.clock
+        self.emit = sink.emit
+        self._mask = None if parts.check is None else unguarded(parts.check)
 
     def reason_of(self, exc: BaseException) -> tuple[str, str]:
         """Map an exception raised inside the breaker's scope to (reason, stage)."""
@@ -166,12 +188,9 @@ class Driver:
             return "timeout", "timeout"
         return "error", "model"
 
-    def raised(
-        self, reason: str, stage: str, t0: float, exc: BaseException,
-        emit: Callable[[OutcomeTuple], None],
-    ) -> BaseException:
+    def raised(self, reason: str, stage: str, t0: float, exc: BaseException) -> BaseException:
         """Record that the call raised *exc* to the caller; return *exc* to raise."""
-        emit((RAISED, reason, stage, 0, self.parts.clock() - t0, exc))
+        self.emit((RAISED, reason, stage, 0, self.clock() - t0, exc))
         return exc
 
     def can_fall_back(self, exc: BaseException) -> bool:
@@ -184,11 +203,18 @@ class Driver:
         assert breaker is not None
         try:
             if weight is None:
-                breaker._on_ignored(permit)
+                breaker.ignore(permit)
             else:
-                breaker._on_result(permit, t1, t1 - t0, weight)
+                breaker.record(permit, t1, t1 - t0, weight)
         except Exception:
             log_once("breaker-record", "aiguard: breaker %r failed to record", breaker.name)
+
+    def failed(self, permit: int, t0: float, exc: BaseException) -> tuple[str, str]:
+        """The model (or timeout/retry) raised *exc*: tell the breaker, return (reason, stage)."""
+        breaker = self.parts.breaker
+        if breaker is not None:
+            self.record_breaker(permit, t0, self.clock(), breaker.exception_weight(exc))
+        return self.reason_of(exc)
 
     def judge(self, result: Any, mask: Any = None) -> tuple[float, Any]:
         """Return (failure weight, mask) for a model result; never raises.
@@ -198,22 +224,21 @@ class Driver:
         parts = self.parts
         weight = 0.0
         try:
-            if parts.check is not None:
+            if self._mask is not None:
                 if mask is None:
-                    mask = parts.check._mask(result)
+                    mask = self._mask(result)
                 weight = failure_weight(mask)
             else:
                 mask = True
-            if parts.breaker is not None and parts.breaker._judges_results:
-                weight = max(weight, float(parts.breaker._result_weight(result)))
+            if parts.breaker is not None and parts.breaker.judges_results:
+                weight = max(weight, float(parts.breaker.result_weight(result)))
         except Exception:
             log_once("check", "aiguard: guard %r could not judge a result", parts.name)
             return 1.0, False
         return weight, mask
 
-    def settle(  # noqa: PLR0917 - internal, positional like the shells' calls
+    def settle(
         self, permit: int, t0: float, t1: float, result: Any, verdict: Any,
-        emit: Callable[[OutcomeTuple], None],
     ) -> tuple[str, Any]:
         """Judge a result the quick check did not pass, record it, decide what serves.
 
@@ -226,11 +251,89 @@ class Driver:
         if parts.breaker is not None:
             self.record_breaker(permit, t0, t1, weight)
         if weight == 0.0:
-            emit(("model", None, "model", 0, t1 - t0, None))
+            self.emit(("model", None, "model", 0, t1 - t0, None))
             return "done", None
         if parts.ladder is None:
-            emit(("model", "invalid", "check", 0, t1 - t0, None))
+            self.emit(("model", "invalid", "check", 0, t1 - t0, None))
             return "done", None
         if parts.fallback_rows and isinstance(mask, np.ndarray) and mask.ndim == 1:
             return "rows", mask
         return "whole", None
+
+    def serve(self, reason: str, stage: str, t0: float, a: tuple[Any, ...],
+              k: dict[str, Any], *, error: BaseException | None = None) -> Any:
+        """Serve the whole call from the ladder, or raise the refusal or error."""
+        ladder = self.parts.ladder
+        if ladder is None:
+            raise self.refused(reason, stage, t0, error)
+        try:
+            result, tier = ladder.serve(a, k, cause=error)
+        except FallbackFailedError as failed:
+            raise self.raised(reason, stage, t0, failed)  # noqa: B904 - the same error
+        return self.served(tier, reason, stage, t0, error, result)
+
+    async def aserve(self, reason: str, stage: str, t0: float, a: tuple[Any, ...],
+                     k: dict[str, Any], *, error: BaseException | None = None) -> Any:
+        """Async twin of :meth:`serve`."""
+        if self.parts.ladder is not None:
+            try:
+                result, tier = await self.parts.ladder.aserve(a, k, cause=error)
+            except FallbackFailedError as failed:
+                raise self.raised(reason, stage, t0, failed)  # noqa: B904 - the same error
+            return self.served(tier, reason, stage, t0, error, result)
+        raise self.refused(reason, stage, t0, error)
+
+    def refused(self, reason: str, stage: str, t0: float,
+                error: BaseException | None) -> BaseException:
+        """No ladder: record and return what the caller gets, the error or a typed refusal."""
+        refused = error if error is not None else rejection(self.parts, reason, t0)
+        return self.raised(reason, stage, t0, refused)
+
+    def served(  # noqa: PLR0917 - internal, positional like its callers
+        self, tier: str, reason: str, stage: str, t0: float, error: BaseException | None,
+        result: Any,
+    ) -> Any:
+        """A fallback tier served the whole call: record it, return its answer."""
+        self.emit((tier, reason, stage, 0, self.clock() - t0, error))
+        return result
+
+    def judged(  # noqa: PLR0917 - internal, positional for speed
+        self, permit: int, t0: float, t1: float, result: Any, verdict: Any,
+        a: tuple[Any, ...], k: dict[str, Any],
+    ) -> Any:
+        """A result the quick check did not pass: record it, then return or replace it."""
+        decision, mask = self.settle(permit, t0, t1, result, verdict)
+        if decision == "done":
+            return result
+        if decision == "whole":
+            return self.serve("invalid", "check", t0, a, k)
+        ladder = self.parts.ladder
+        assert ladder is not None
+        try:
+            merged, _tier, n = ladder.serve_rows(result, mask, a, k)
+        except (FallbackFailedError, InvalidInputError) as failed:
+            raise self.raised("invalid", "check", t0, failed)  # noqa: B904 - the same error
+        return self.rows_served(t0, n, merged)
+
+    async def ajudged(  # noqa: PLR0917 - internal, positional for speed
+        self, permit: int, t0: float, t1: float, result: Any, verdict: Any,
+        a: tuple[Any, ...], k: dict[str, Any],
+    ) -> Any:
+        """Async twin of :meth:`judged`."""
+        decision, mask = self.settle(permit, t0, t1, result, verdict)
+        if decision == "rows":
+            ladder = self.parts.ladder
+            assert ladder is not None
+            try:
+                merged, _tier, n = await ladder.aserve_rows(result, mask, a, k)
+            except (FallbackFailedError, InvalidInputError) as failed:
+                raise self.raised("invalid", "check", t0, failed)  # noqa: B904 - the same error
+            return self.rows_served(t0, n, merged)
+        if decision == "whole":
+            return await self.aserve("invalid", "check", t0, a, k)
+        return result
+
+    def rows_served(self, t0: float, n: int, merged: Any) -> Any:
+        """A per-row fallback replaced *n* rows: record it, return the merged batch."""
+        self.emit(("model", "invalid", "check", n, self.clock() - t0, None))
+        return merged

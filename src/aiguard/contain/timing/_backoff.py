@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
-from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from aiguard._core._clock import MONOTONIC, validate_clock
-from aiguard.contain.timing._workers import check_seconds
+from aiguard._core._validate import duration, real
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -21,21 +20,12 @@ if TYPE_CHECKING:
 __all__ = ["Backoff", "RetryBudget"]
 
 
-def _number(value: Any, argument: str, expected: str, low: float, *, open_low: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ConfigurationError(argument, expected, value)
-    number = float(value)
-    if not math.isfinite(number) or number < low or (open_low and number == low):
-        raise ConfigurationError(argument, expected, value)
-    return number
-
-
 def _initial(value: Any) -> float:
-    return check_seconds(value, "initial", zero=True)
+    return duration(value, "initial", zero=True)
 
 
 def _maximum_seconds(value: Any) -> float:
-    return check_seconds(value, "maximum", zero=True)
+    return duration(value, "maximum", zero=True)
 
 
 def _maximum(instance: Backoff, _attribute: Any, value: float) -> None:
@@ -43,8 +33,8 @@ def _maximum(instance: Backoff, _attribute: Any, value: float) -> None:
         raise ConfigurationError("maximum", f"seconds >= initial ({instance.initial:g})", value)
 
 
-def _multiplier(_instance: Backoff, _attribute: Any, value: Any) -> None:
-    _number(value, "multiplier", "a finite number >= 1", 1.0, open_low=False)
+def _multiplier(value: Any) -> float:
+    return real(value, "multiplier", low=1.0, expected="a finite number >= 1")
 
 
 def _jitter(_instance: Backoff, _attribute: Any, value: Any) -> None:
@@ -76,7 +66,7 @@ class Backoff:
 
     initial: float = attrs.field(default=0.05, converter=_initial)
     maximum: float = attrs.field(default=2.0, converter=_maximum_seconds, validator=_maximum)
-    multiplier: float = attrs.field(default=2.0, validator=_multiplier)
+    multiplier: float = attrs.field(default=2.0, converter=_multiplier)
     jitter: bool = attrs.field(default=True, validator=_jitter)
 
     def ceiling(self, retry_number: int) -> float:
@@ -119,8 +109,8 @@ class RetryBudget:
         >>> from aiguard.testing import FakeClock
         >>> budget = RetryBudget(ratio=0.5, min_per_second=0.0, window=10, clock=FakeClock())
         >>> for _ in range(4):
-        ...     budget._deposit()
-        >>> [budget._withdraw() for _ in range(3)]
+        ...     budget.deposit()
+        >>> [budget.withdraw() for _ in range(3)]
         [True, True, False]
         >>> budget.requests, budget.retries, budget.exhausted
         (4, 2, 1)
@@ -151,16 +141,15 @@ class RetryBudget:
         window: float | timedelta = 10.0,
         clock: Clock = MONOTONIC,
     ) -> None:
-        self.ratio = _number(ratio, "ratio", "a finite number >= 0", 0.0, open_low=False)
-        self.min_per_second = _number(
-            min_per_second, "min_per_second", "a finite number >= 0", 0.0, open_low=False
-        )
+        self.ratio = real(ratio, "ratio", low=0.0, expected="a finite number >= 0")
+        self.min_per_second = real(
+            min_per_second, "min_per_second", low=0.0, expected="a finite number >= 0")
         if self.ratio == 0 and self.min_per_second == 0:
             raise ConfigurationError(
                 "min_per_second", "> 0 when ratio is 0 (else no retry is ever allowed)",
                 min_per_second,
             )
-        self.window = check_seconds(window, "window")
+        self.window = duration(window, "window")
         self._clock = validate_clock(clock)
         self._slice = self.window / self._SLICES
         self._requests = [0] * self._SLICES
@@ -190,15 +179,15 @@ class RetryBudget:
         self._epoch = epoch
         return epoch % self._SLICES
 
-    def _deposit(self) -> None:
-        """Count one request."""
+    def deposit(self) -> None:
+        """Count one request (a :class:`Retry` using this budget calls it per call)."""
         with self._lock:
             slot = self._roll(self._clock())
             self._requests[slot] += 1
             self._total_requests += 1
 
-    def _withdraw(self) -> bool:
-        """Take one retry if the budget allows it."""
+    def withdraw(self) -> bool:
+        """Take one retry if the budget allows it (False: spent, counted in ``exhausted``)."""
         with self._lock:
             slot = self._roll(self._clock())
             allowed = self.ratio * self._total_requests + self.min_per_second * self.window

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import ParamSpec
 
-from aiguard.contain.timing._workers import WorkerPool, check_count, check_seconds
+from aiguard._core._validate import count, duration
+from aiguard.contain.timing._workers import WorkerPool
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -199,7 +200,7 @@ def hedge(after: float | timedelta, *, max_extra: int = 1, max_workers: int = 32
         42
     """
     return Hedge(
-        check_seconds(after, "after"),
-        max_extra=check_count(max_extra, "max_extra"),
-        max_workers=check_count(max_workers, "max_workers"),
+        duration(after, "after"),
+        max_extra=count(max_extra, "max_extra"),
+        max_workers=count(max_workers, "max_workers"),
     )

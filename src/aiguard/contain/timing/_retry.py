@@ -21,8 +21,8 @@ import tenacity as _tenacity
 from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC, validate_clock
+from aiguard._core._validate import count, duration
 from aiguard.contain.timing._backoff import Backoff, RetryBudget
-from aiguard.contain.timing._workers import check_count, check_seconds
 from aiguard.errors import CallRejectedError, ConfigurationError, RetryBudgetExhaustedError
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class Retry:
                 return True
             if should_stop is not None and should_stop():
                 return True
-            if budget is not None and not budget._withdraw():
+            if budget is not None and not budget.withdraw():
                 exhausted.hit = True
                 return True
             return False
@@ -192,7 +192,7 @@ class Retry:
                 or ``should_stop`` end the retries.
         """
         if self.budget is not None:
-            self.budget._deposit()
+            self.budget.deposit()
         # The first attempt runs outside tenacity (the common, successful case
         # then costs a plain call); a retryable failure hands over to tenacity,
         # which sees that failure replayed as its own first attempt.
@@ -242,7 +242,7 @@ class Retry:
     ) -> R:
         """Async twin of :meth:`call`: awaits ``fn(*args, **kwargs)`` and the waits."""
         if self.budget is not None:
-            self.budget._deposit()
+            self.budget.deposit()
         try:
             result = await fn(*args, **kwargs)
         except Exception as exc:
@@ -384,9 +384,9 @@ def retry(
         >>> flaky(42), len(calls), 0 <= clock() < 0.1 + 0.2
         (42, 3, True)
     """
-    attempts = check_count(attempts, "attempts")
+    attempts = count(attempts, "attempts")
     if not isinstance(backoff, Backoff):
-        initial = check_seconds(backoff, "backoff", zero=True)
+        initial = duration(backoff, "backoff", zero=True)
         backoff = Backoff(initial=initial, maximum=max(2.0, initial))
     if budget is not None and not isinstance(budget, RetryBudget):
         raise ConfigurationError("budget", "a RetryBudget or None", budget)
@@ -395,8 +395,8 @@ def retry(
     clock = validate_clock(clock)
     if sleep is not None and not callable(sleep):
         raise ConfigurationError("sleep", "a callable taking seconds, or None", sleep)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ConfigurationError("seed", "an int or None", seed)
+    if seed is not None:
+        seed = count(seed, "seed", minimum=0)
     sync_sleep, async_sleep = _sleepers(clock, sleep)
     return Retry(
         attempts=attempts,

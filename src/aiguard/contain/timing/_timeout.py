@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import ParamSpec
 
-from aiguard.contain.timing._workers import WorkerPool, check_count, check_seconds
+from aiguard._core._validate import count, duration
+from aiguard.contain.timing._workers import WorkerPool
 from aiguard.errors import GuardTimeoutError
 
 if TYPE_CHECKING:
@@ -180,5 +181,5 @@ def timeout(seconds: float | timedelta, *, max_workers: int = 32) -> Timeout:
         the model did not answer within 0.01 s 0.01
     """
     return Timeout(
-        check_seconds(seconds, "seconds"), max_workers=check_count(max_workers, "max_workers")
+        duration(seconds, "seconds"), max_workers=count(max_workers, "max_workers")
     )

@@ -1,4 +1,4 @@
-"""Shared machinery of the time-bounding primitives: argument checks and a worker pool.
+"""Shared machinery of the time-bounding primitives: a worker pool.
 
 Python cannot stop a thread, so a sync call that must be bounded in time runs
 on a worker thread while the caller waits on a future; at the deadline the
@@ -18,44 +18,19 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import math
 import queue
 import threading
 from concurrent.futures import Future
-from datetime import timedelta
-from numbers import Real
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["WorkerPool", "check_count", "check_seconds"]
+__all__ = ["WorkerPool"]
 
 _log = logging.getLogger("aiguard")
 
 R = TypeVar("R")
-
-
-def check_seconds(value: Any, argument: str, *, zero: bool = False) -> float:
-    """Validate a duration: a finite number of seconds (> 0, or >= 0 if *zero*) or a timedelta."""
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    expected = "a number of seconds >= 0" if zero else "a number of seconds > 0"
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ConfigurationError(argument, f"{expected} or a timedelta", value)
-    number = float(value)
-    if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
-        raise ConfigurationError(argument, f"{expected} or a timedelta", value)
-    return number
-
-
-def check_count(value: Any, argument: str, minimum: int = 1) -> int:
-    """Validate an integer >= *minimum* (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(argument, f"an int >= {minimum}", value)
-    return value
 
 
 class WorkerPool:
