@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from aiguard._core._format import attrs_repr
+from aiguard._core._format import readable_repr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -86,5 +86,10 @@ class Outcome:
         return self.served_by == "raised"
 
     def __repr__(self) -> str:
-        """Show the fields, floats without binary noise (``failures=4.36``)."""
-        return attrs_repr(self)
+        """The fields, floats without binary noise; input rejections only when there are some."""
+        fields = [(f.name, getattr(self, f.name)) for f in attrs.fields(type(self))]
+        if not self.rows_rejected and not self.rejected:
+            fields = fields[:-2]
+        else:
+            fields[-1] = ("rejected", dict(self.rejected))
+        return readable_repr(type(self).__name__, fields)
