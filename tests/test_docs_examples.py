@@ -11,7 +11,11 @@ that a reader's own code provides; ``_prelude`` defines small stand-ins for them
 
 A block that cannot run here is skipped only by an HTML comment on the line before
 it, ``<!-- docs-test: skip (reason) -->``; the reason is reported by
-``test_marked_block_is_skipped``. The fleet page's Redis URL is pointed at a local
+``test_marked_block_is_skipped``. Each page must run at least the number of blocks
+``MIN_RUN`` gives it (a page not listed: at least one if it has python or pycon
+blocks), so a page cannot pass with its examples all skipped or removed, and a
+block fenced as ``py``, ``python3``, ``Python``... (which would silently not run)
+is refused. The fleet page's Redis URL is pointed at a local
 ``redis-server`` started for the test.
 """
 
@@ -48,6 +52,20 @@ FENCE = re.compile(r"^```([\w-]*)[ \t]*$")
 SKIP = re.compile(r"^<!-- docs-test: skip \((?P<reason>.+)\) -->$")
 MARKER = "docs-test:"
 RUN = ("python", "pycon")
+# fence languages a reader takes for Python but this test would not run
+PYTHON_LIKE = re.compile(r"^(py|py3|python\d*|pycon\d*|ipython\d*)$", re.IGNORECASE)
+# Blocks each page runs at least; raise a count when a page gains examples. A page not
+# listed runs at least one block if it has any python or pycon block.
+MIN_RUN = {
+    "README.md": 2,
+    "docs/contain/breaker.md": 6,
+    "docs/contain/checks-and-fallbacks.md": 6,
+    "docs/contain/flags.md": 7,
+    "docs/contain/fleet.md": 4,
+    "docs/contain/guard.md": 2,
+    "docs/contain/limits.md": 7,
+    "docs/detect/drift.md": 4,
+}
 # the fleet page shows the production URL; the test runs it against a local redis-server
 REDIS_IN_DOCS = "redis://redis.internal:6379/0"
 
@@ -68,9 +86,11 @@ class Block:
         return f"{self.page}:{self.line}"
 
 
-def blocks(page: str) -> list[Block]:
-    """The fenced code blocks of ``page``, with their skip markers."""
-    lines = (ROOT / page).read_text(encoding="utf-8").splitlines()
+def blocks(page: str, text: str | None = None) -> list[Block]:
+    """The fenced code blocks of ``page`` (its file, or ``text``), with their skip markers."""
+    if text is None:
+        text = (ROOT / page).read_text(encoding="utf-8")
+    lines = text.splitlines()
     found: list[Block] = []
     i = 0
     while i < len(lines):
@@ -97,6 +117,13 @@ def runnable(page: str) -> list[Block]:
 
 
 SKIPPED = [block for page in PAGES for block in runnable(page) if block.skip]
+
+
+def must_run(page: str, found: list[Block]) -> int:
+    """How many of ``page``'s blocks must run: ``MIN_RUN``, else one if it has any to run."""
+    if page in MIN_RUN:
+        return MIN_RUN[page]
+    return int(any(block.lang in RUN for block in found))
 
 
 class _Model:
@@ -307,6 +334,7 @@ def test_page_examples_run(
     finally:
         _close(namespace, closables)
     print(f"{page}: {ran} blocks run, page tests called: {called}")
+    assert ran >= must_run(page, blocks(page)), f"{page}: {ran} blocks ran, fewer than expected"
 
 
 if SKIPPED:  # one visible skip per marked block, with its reason, in pytest's summary
@@ -333,3 +361,38 @@ def test_the_docs_have_examples() -> None:
     total = [block for page in PAGES for block in runnable(page)]
     assert len(total) >= 35
     assert len(SKIPPED) <= 3
+
+
+def test_every_page_in_min_run_exists() -> None:
+    """MIN_RUN names only pages this test runs, so a renamed page cannot escape its count."""
+    assert set(MIN_RUN) <= set(PAGES)
+    assert all(count >= 1 for count in MIN_RUN.values())
+
+
+def test_python_blocks_are_fenced_so_they_run() -> None:
+    """No page fences Python as ``py``, ``python3``, ``Python``...: those blocks would not run."""
+    misfenced = [
+        block.where
+        for page in [*PAGES, *OWN_TEST]
+        for block in blocks(page)
+        if PYTHON_LIKE.match(block.lang) and block.lang not in RUN
+    ]
+    assert misfenced == []
+
+
+def test_a_page_with_every_block_skipped_must_still_run_one() -> None:
+    """An unlisted page whose python blocks are all skipped still owes one run block."""
+    text = "# Page\n\n<!-- docs-test: skip (needs a GPU) -->\n```python\nx = 1\n```\n"
+    found = blocks("docs/new-page.md", text)
+    assert [block.skip for block in found] == ["needs a GPU"]
+    assert must_run("docs/new-page.md", found) == 1
+    assert must_run("docs/prose-only.md", blocks("docs/prose-only.md", "# Page\n\nText.\n")) == 0
+    assert must_run("docs/contain/breaker.md", []) == MIN_RUN["docs/contain/breaker.md"]
+
+
+def test_a_misfenced_block_is_recognised() -> None:
+    """``py`` and ``Python`` fences match the refused pattern, ``pytb`` and ``text`` do not."""
+    langs = [block.lang for block in blocks("p.md", "```py\n1\n```\n```Python\n2\n```\n")]
+    assert [bool(PYTHON_LIKE.match(lang)) for lang in [*langs, "pytb", "text", "python"]] == [
+        True, True, False, False, True,
+    ]

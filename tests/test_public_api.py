@@ -115,6 +115,36 @@ def test_every_public_name_resolves() -> None:
     assert missing == []
 
 
+def test_drift_all_is_pinned() -> None:
+    """``aiguard.drift.__all__`` lists exactly the drift names users import, and each resolves."""
+    import aiguard.drift
+
+    expected = {
+        "Accumulator",
+        "DriftReport",
+        "DriftResult",
+        "DriftWarning",
+        "FeatureDrift",
+        "MethodResult",
+        "Reference",
+        "anderson",
+        "chi2",
+        "cramervonmises",
+        "energy",
+        "hellinger",
+        "jensenshannon",
+        "kl",
+        "ks",
+        "missing_rate",
+        "mmd",
+        "psi",
+        "wasserstein",
+        "ztest",
+    }
+    assert expected == set(aiguard.drift.__all__)
+    assert [name for name in expected if not hasattr(aiguard.drift, name)] == []
+
+
 def test_errors_are_importable_from_the_package() -> None:
     """Each error in ``aiguard.errors`` is the same object at the top level."""
     for name in aiguard.errors.__all__:

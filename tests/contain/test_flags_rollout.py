@@ -7,12 +7,12 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from tests.strategies import flag_names, percents
 
 import aiguard as ag
 from aiguard.contain.flags._rollout import bucket, in_rollout, threshold
 
-names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,30}", fullmatch=True)
-percents = st.floats(0, 100, allow_nan=False)
+names = flag_names(max_size=31)
 keys = st.one_of(st.text(max_size=30), st.integers(), st.uuids())
 
 

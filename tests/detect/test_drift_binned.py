@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.spatial.distance import jensenshannon as scipy_js
 from scipy.stats import entropy
+from tests.strategies import feature_matrices, seeds
 
 from aiguard import drift
 from aiguard.detect._drift.binned import bin_counts, fit_inner_edges, pad_edges
@@ -336,14 +337,7 @@ def test_moved_bins_order_by_movement() -> None:
 
 # --- properties -----------------------------------------------------------------------------------
 
-samples = hnp.arrays(
-    np.float64,
-    st.tuples(st.integers(1, 60), st.integers(1, 3)),
-    elements=st.one_of(
-        st.floats(-1e6, 1e6, allow_nan=False),
-        st.sampled_from([0.0, 1.0, 2.0, np.nan]),
-    ),
-)
+samples = feature_matrices()
 
 
 @settings(max_examples=60, deadline=None)
@@ -404,12 +398,8 @@ def test_compat_all_missing_current_column() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    ref=hnp.arrays(
-        np.float64, st.tuples(st.integers(1, 30), st.integers(1, 3)), elements=st.floats(-1e3, 1e3)
-    ),
-    cur=hnp.arrays(
-        np.float64, st.tuples(st.integers(1, 30), st.integers(1, 3)), elements=st.floats(-1e3, 1e3)
-    ),
+    ref=feature_matrices(rows=(1, 30), elements=st.floats(-1e3, 1e3)),
+    cur=feature_matrices(rows=(1, 30), elements=st.floats(-1e3, 1e3)),
     where=st.sampled_from(["reference", "current"]),
     bad=st.sampled_from([np.inf, -np.inf]),
     seed=st.integers(0, 1000),
@@ -494,7 +484,7 @@ def test_broadcast_path_when_tiles_would_be_too_big(monkeypatch: pytest.MonkeyPa
         st.tuples(st.integers(0, 10**6), st.sampled_from([np.nan, np.inf, -np.inf, 1e308])),
         max_size=6,
     ),
-    seed=st.integers(0, 2**32 - 1),
+    seed=seeds,
 )
 def test_scan_finds_every_non_finite_column_across_chunks(
     rows: int, width: int, specials: list[tuple[int, float]], seed: int

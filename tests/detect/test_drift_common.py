@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from tests.strategies import seeds
 
 from aiguard import drift
 from aiguard.detect._drift._corrections import correct
@@ -88,7 +89,7 @@ def test_min_effect_gates_significant_features() -> None:
 
 @settings(max_examples=20, deadline=None)
 @given(
-    seed=st.integers(0, 2**32 - 1),
+    seed=seeds,
     nan_share=st.floats(0.0, 0.5),
     policy=st.sampled_from(["omit", "propagate"]),
 )

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from tests.detect.scipy_oracle import anderson_ksamp_midrank
+from tests.strategies import sample_pair, sample_pairs, seeds
 
 from aiguard import drift
 from aiguard.detect._drift.inputs import sort_samples
@@ -18,37 +20,8 @@ RTOL, ATOL = 1e-9, 1e-13
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _data(seed: int, n: int, m: int, k: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    if kind == "continuous":
-        return rng.normal(size=(n, k)), rng.normal(0.3, 1.2, size=(m, k))
-    if kind == "discrete":  # many ties, within and across samples
-        return rng.integers(0, 4, size=(n, k)).astype(float), rng.integers(
-            0, 5, size=(m, k)
-        ).astype(float)
-    # mixed: rounded values and exact copies of reference values in current
-    ref = np.round(rng.normal(size=(n, k)), 1)
-    cur = np.round(rng.normal(size=(m, k)), 1)
-    cur[: min(n, m) // 2] = ref[: min(n, m) // 2]
-    return ref, cur
-
-
-samples = st.builds(
-    _data,
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(1, 40),
-    m=st.integers(1, 40),
-    k=st.integers(1, 4),
-    kind=st.sampled_from(["continuous", "discrete", "mixed"]),
-)
-large_samples = st.builds(
-    _data,
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(50, 400),
-    m=st.integers(50, 400),
-    k=st.integers(1, 3),
-    kind=st.sampled_from(["continuous", "discrete", "mixed"]),
-)
+samples = sample_pairs()
+large_samples = sample_pairs(rows=(50, 400), features=(1, 3))
 
 
 def _close(actual: object, expected: object) -> None:
@@ -110,7 +83,7 @@ def _scipy_anderson(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            res = stats.anderson_ksamp([a, b], variant="midrank")
+            res = anderson_ksamp_midrank(a, b)
         except ValueError:  # a single distinct value
             return np.nan, np.nan
     return float(res.statistic), float(res.pvalue)
@@ -340,7 +313,7 @@ def _check_ks_w_cvm(ref: np.ndarray, cur: np.ndarray) -> None:
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    seed=st.integers(0, 2**32 - 1),
+    seed=seeds,
     n=st.integers(1, 60),
     m=st.integers(1, 60),
     kind=st.sampled_from(["zeros", "negative", "positive", "scales"]),
@@ -397,7 +370,7 @@ def tie_free_rows(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 @given(
     case=st.tuples(
-        st.integers(0, 2**32 - 1),  # seed
+        seeds,
         st.integers(1, 300),  # n
         st.integers(1, 300),  # m
         st.sampled_from(["continuous", "discrete", "mixed", "zeros", "negative", "scales"]),
@@ -411,7 +384,7 @@ def test_tie_free_path_matches_scipy(tie_free_rows: None, case: tuple[int, int, 
     """
     seed, n, m, kind = case
     if kind in {"continuous", "discrete", "mixed"}:
-        ref, cur = _data(seed, n, m, 2, kind)
+        ref, cur = sample_pair(seed, n, m, 2, kind)
     else:
         ref, cur = _signed(seed, n, m, kind)
     _check_ks_w_cvm(ref, cur)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
+from tests.strategies import seeds
 
 from aiguard import drift
 from aiguard.detect._drift.discrete import chi2_table
@@ -184,7 +185,7 @@ def _naive_mmd2(x: np.ndarray, y: np.ndarray, h: float) -> float:
 
 @settings(max_examples=15, deadline=None)
 @given(
-    seed=st.integers(0, 2**32 - 1),
+    seed=seeds,
     n=st.integers(2, 12),
     m=st.integers(2, 12),
     d=st.integers(1, 3),

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tests.strategies import feature_matrices
 
 from aiguard import drift
 from aiguard.detect._drift.binned._edges import _more_distinct_than
@@ -30,11 +31,7 @@ def test_distinct_probe_agrees_with_unique(values: np.ndarray, bins: int) -> Non
 
 @SETTINGS
 @given(
-    data=hnp.arrays(
-        np.float64,
-        st.tuples(st.integers(2, 300), st.integers(1, 4)),
-        elements=st.floats(-1e6, 1e6),
-    ),
+    data=feature_matrices(rows=(2, 300), features=(1, 4), elements=st.floats(-1e6, 1e6)),
 )
 def test_summary_mean_and_std_match_numpy(data: np.ndarray) -> None:
     """Reference.summary's mean and std agree with numpy's (ddof=0) to rounding."""

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.strategies import flag_names, percents
 
 from aiguard import Flags
 from aiguard.errors import InvalidInputError, StoreError
@@ -32,11 +33,11 @@ from aiguard.typing import FlagStore
 
 Factory = Callable[[], Any]
 
-names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True)
+names = flag_names(max_size=21)
 records = st.fixed_dictionaries(
     {
         "on": st.booleans(),
-        "percent": st.none() | st.floats(0, 100, allow_nan=False),
+        "percent": st.none() | percents,
         "updated_at": st.none() | st.floats(0, 4e9, allow_nan=False),
         "actor": st.none() | st.text(max_size=20),
         "reason": st.none() | st.text(max_size=40),

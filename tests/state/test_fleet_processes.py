@@ -70,7 +70,7 @@ def test_two_of_four_replicas_tripping_opens_the_fleet_and_recovery_releases_it(
 ) -> None:
     """One bad replica stays alone; a second one forces the healthy two open; healing releases."""
     broken = fleet / "broken"
-    _wait(fleet, dict.fromkeys(REPLICAS, "closed"), timeout=20)  # interpreters start slowly
+    _wait(fleet, dict.fromkeys(REPLICAS, "closed"), timeout=60)  # interpreters start slowly
     broken.write_text("r0", encoding="utf-8")
     _wait(fleet, {"r0": "open"}, timeout=5)
     time.sleep(0.6)  # six polls of the board: one bad replica must not move the others
