@@ -5,7 +5,7 @@ A :class:`Policy` of rules turns a :class:`~aiguard.detect.Signal` into a
 (:mod:`aiguard.rules`).
 """
 
-from aiguard.classify import rules
+from aiguard import rules
 from aiguard.classify._actions import Action, ActionContext
 from aiguard.classify._policy import INCIDENT_TYPES, Decision, Policy, Rule
 from aiguard.classify._runner import ActionResult
