@@ -586,7 +586,7 @@ def test_alarm_deduplication_matches_a_reference_model(steps: list[tuple[bool, f
             expected, last = "escalated", excess
         elif not breached and in_breach:
             expected, in_breach, last = "recovered", False, 0.0
-        assert alarm.step(breached, excess) == expected
+        assert alarm.step(breached=breached, excess=excess) == expected
 
 
 def test_input_drift_interval_queues_slow_traffic() -> None:

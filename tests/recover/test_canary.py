@@ -259,7 +259,7 @@ def test_complete_without_registry_and_with_champion_already_serving() -> None:
                            registry=registry, version="v2", clock=FakeClock())
     for router in (plain, done):
         router(1)  # the candidate serves everyone at 100 %
-        router._samples.record(0, 0.1, False, 1.0)  # the stable arm's earlier window
+        router._samples.record(0, 0.1, error=False, output=1.0)  # the stable arm's earlier window
         event = router.evaluate()
         assert event is not None
         assert (event.kind, router.status) == ("complete", "complete")
@@ -315,7 +315,7 @@ def test_broken_judge_and_failing_promotion_never_reach_the_caller() -> None:
     done = ag.CanaryRouter(abs, abs, steps=(100,), judge=passing, min_samples=1,
                            registry=registry, version="v2", clock=FakeClock())
     done(1)
-    done._samples.record(0, 0.1, False, 1.0)
+    done._samples.record(0, 0.1, error=False, output=1.0)
     event = done.evaluate()
     assert event is not None
     assert (event.kind, done.errors) == ("complete", 1)

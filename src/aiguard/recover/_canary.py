@@ -236,7 +236,8 @@ class CanaryRouter:
         return answer
 
     def _done(self, arm: int, start: float, end: float, *, error: bool, answer: object) -> None:
-        self._samples.record(arm, end - start, error, summarise(answer) if not error else 0.0)
+        self._samples.record(
+            arm, end - start, error=error, output=summarise(answer) if not error else 0.0)
         if end >= self._due and self.status == "running":
             self.evaluate(now=end, blocking=False)
 

@@ -46,7 +46,7 @@ class Samples:
 
     Example:
         >>> samples = Samples(100)
-        >>> samples.record(1, 0.01, False, 0.5)
+        >>> samples.record(1, 0.01, error=False, output=0.5)
         >>> samples.counts()
         {'stable': 0, 'candidate': 1}
     """
@@ -63,7 +63,7 @@ class Samples:
         """Start new windows (keeping the stable arm's when *keep_stable*)."""
         self._arms = (self._arms[0] if keep_stable else self._new(), self._new())
 
-    def record(self, arm: int, latency: float, error: bool, output: float) -> None:
+    def record(self, arm: int, latency: float, *, error: bool, output: float) -> None:
         """Add one call of *arm* (0 stable, 1 candidate)."""
         windows = self._arms[arm]
         windows["latency"].append(latency)

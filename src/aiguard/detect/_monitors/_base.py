@@ -51,7 +51,7 @@ class _Alarm:
         self.breached = False
         self.excess = 0.0
 
-    def step(self, breached: bool, excess: float) -> str | None:
+    def step(self, *, breached: bool, excess: float) -> str | None:
         """Return the status to emit, or None when nothing changed."""
         if breached:
             if not self.breached:
@@ -191,7 +191,7 @@ class Monitor:
         alarm = self._alarms.get(rule)
         if alarm is None:
             alarm = self._alarms[rule] = _Alarm()
-        status = alarm.step(breached, excess)
+        status = alarm.step(breached=breached, excess=excess)
         if status is None:
             return None
         signal = Signal(
