@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiguard import drift
 from aiguard._core import _validate
 from aiguard.contain._checks import Check
 from aiguard.errors import ConfigurationError
@@ -30,6 +29,7 @@ from aiguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from aiguard import drift
     from aiguard.contain._checks import Mask
 
 __all__ = ["missing", "ood", "ood_score", "schema", "within_reference"]
@@ -38,6 +38,8 @@ _IQR_TO_SIGMA = 1.349
 
 
 def _reference(value: object) -> drift.Reference:
+    from aiguard import drift  # noqa: PLC0415 - lazy: the drift statistics import scipy.stats
+
     if not isinstance(value, drift.Reference):
         raise ConfigurationError("reference", "an aiguard.drift.Reference", value)
     return value

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiguard import drift
 from aiguard._core import _validate
 from aiguard.detect._monitors._base import Monitor
 from aiguard.detect._monitors._worker import Worker
@@ -15,6 +14,7 @@ from aiguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from aiguard import drift
     from aiguard.detect._signal import Signal
     from aiguard.typing import CallOutcome, ChangeDetector, Clock
 
@@ -93,6 +93,8 @@ class InputDriftMonitor(Monitor):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        from aiguard import drift  # noqa: PLC0415 - lazy: the drift statistics import scipy.stats
+
         if not isinstance(reference, drift.Reference):
             raise ConfigurationError("reference", "an aiguard.drift.Reference", reference)
         if statistic not in _BINNED:

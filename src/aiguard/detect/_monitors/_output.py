@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aiguard import drift
 from aiguard._core import _validate
 from aiguard.detect._monitors._base import Monitor, window_args
 from aiguard.detect._monitors._worker import Worker
@@ -122,6 +121,8 @@ class OutputMonitor(Monitor):
         if outputs == "auto":
             outputs = "scores" if ref.dtype.kind in "fc" else "classes"
         self.outputs = outputs
+        from aiguard import drift  # noqa: PLC0415 - lazy: the drift statistics import scipy.stats
+
         try:
             if outputs == "scores":
                 ref = ref.astype(np.float64)

@@ -10,16 +10,25 @@ so the C routine behind it is called directly when it is there.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
-from scipy import signal as _signal
 
 __all__ = ["recurse"]
 
-try:  # pragma: no cover - depends on the installed scipy
-    from scipy.signal._sigtools import _linear_filter
-except ImportError:  # pragma: no cover - a scipy without the private routine
-    _linear_filter = None
+
+@functools.cache
+def _filters() -> tuple[Any, Any]:
+    """scipy.signal's routines, imported on first use (importing scipy.signal costs ~0.5 s)."""
+    from scipy import signal  # noqa: PLC0415 - lazy: keeps `import aiguard` light
+
+    try:  # pragma: no cover - depends on the installed scipy
+        from scipy.signal._sigtools import _linear_filter  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - a scipy without the private routine
+        _linear_filter = None
+    return _linear_filter, signal.lfilter
 
 
 def recurse(a: float, u: npt.NDArray[np.float64], y0: float) -> npt.NDArray[np.float64]:
@@ -32,7 +41,8 @@ def recurse(a: float, u: npt.NDArray[np.float64], y0: float) -> npt.NDArray[np.f
     b = np.array([1.0, 0.0])
     den = np.array([1.0, -a])
     zi = np.array([a * y0])
-    if _linear_filter is not None:  # pragma: no branch
-        out: npt.NDArray[np.float64] = _linear_filter(b, den, u, -1, zi)[0]
+    linear_filter, lfilter = _filters()
+    if linear_filter is not None:  # pragma: no branch
+        out: npt.NDArray[np.float64] = linear_filter(b, den, u, -1, zi)[0]
         return out
-    return np.asarray(_signal.lfilter(b, den, u, zi=zi)[0])  # pragma: no cover
+    return np.asarray(lfilter(b, den, u, zi=zi)[0])  # pragma: no cover

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
 from aiguard.detect._streaming._params import as_value, check_int, check_real, decode_float
@@ -48,6 +47,8 @@ __all__ = ["KSWIN", "ks_counts"]
 @functools.lru_cache(maxsize=64)
 def _rule(stat_size: int, alpha: float) -> npt.NDArray[np.bool_]:
     """``rule[j]``: whether :math:`D = j / r` is a drift (scipy's p-value and river's test)."""
+    from scipy import stats  # noqa: PLC0415 - lazy: importing scipy.stats costs ~2 s of `import aiguard`
+
     base = np.arange(stat_size, dtype=np.float64)
     rule = np.zeros(stat_size + 1, dtype=bool)
     with warnings.catch_warnings():
