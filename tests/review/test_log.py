@@ -199,6 +199,7 @@ def test_a_write_failure_is_a_store_error(tmp_path: Path) -> None:
         log.open(open_rec())
 
 
+@pytest.mark.slow
 def test_two_processes_append_to_one_log(tmp_path: Path) -> None:
     """Two writer processes append concurrently; every record of both is read back."""
     path = tmp_path / "shared.jsonl"
@@ -220,6 +221,7 @@ def test_two_processes_append_to_one_log(tmp_path: Path) -> None:
     assert sorted(e.actor for e in notes) == ["a"] * 200 + ["b"] * 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("durability", ["fsync", "batch"])
 def test_kill_9_mid_stream_loses_no_acknowledged_record(tmp_path: Path, durability: str) -> None:
     """A writer killed with SIGKILL: every acknowledged record is there, appending continues."""
