@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from river import drift as river_drift
+
+try:
+    from river import drift as river_drift
+except ImportError:  # river 0.26 needs Python 3.11: on 3.10 the river comparisons skip
+    river_drift = None
 from scipy import stats
 from tests.detect import streams
 
@@ -97,6 +101,8 @@ def test_kswin_rule_is_river_test_on_scipys_pvalue(stat_size: int, alpha: float)
 
 def test_kswin_tests_what_river_tests() -> None:
     """Fed river's own draws, KSWIN's rule flags exactly the windows river's KSWIN flags."""
+    if river_drift is None:
+        pytest.skip("river 0.26 needs Python 3.11")
     stream = streams.abrupt()[:1200]
     river = river_drift.KSWIN(seed=5)
     rule = _rule(30, 0.005)
@@ -142,6 +148,8 @@ def test_kswin_with_the_smallest_window_draws_everything() -> None:
 
 def test_adwin_window_figures_match_river() -> None:
     """width and estimation are river's after the same stream."""
+    if river_drift is None:
+        pytest.skip("river 0.26 needs Python 3.11")
     stream = streams.gradual()
     ours, theirs = ADWIN(), river_drift.ADWIN()
     ours.update_many(stream)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from river import drift as river_drift
+try:
+    from river import drift as river_drift
+except ImportError:  # river 0.26 needs Python 3.11: on 3.10 the river comparisons skip
+    river_drift = None
 from tests.detect.detector_contract import DetectorContract, pytest_generate_tests
 
 from aiguard.detect import ADWIN, CUSUM, DDM, EDDM, HDDM_A, HDDM_W, KSWIN, PageHinkley
@@ -18,7 +21,7 @@ class TestPageHinkley(DetectorContract):
         {"mode": "down", "delta": 0.1, "alpha": 0.99},
         {"threshold": 3.0, "alpha": 1.0, "delta": 0.0},
     ]
-    river = staticmethod(river_drift.PageHinkley)
+    river = None if river_drift is None else staticmethod(river_drift.PageHinkley)
 
 
 class TestADWIN(DetectorContract):
@@ -28,7 +31,7 @@ class TestADWIN(DetectorContract):
         {"delta": 0.1, "clock": 1, "max_buckets": 2, "min_window_length": 1, "grace_period": 0},
         {"delta": 0.01, "clock": 7, "max_buckets": 3, "min_window_length": 10},
     ]
-    river = staticmethod(river_drift.ADWIN)
+    river = None if river_drift is None else staticmethod(river_drift.ADWIN)
 
 
 class TestKSWIN(DetectorContract):
@@ -45,13 +48,13 @@ class TestCUSUM(DetectorContract):
 class TestDDM(DetectorContract):
     cls = DDM
     params = [{}, {"warm_start": 5, "warning_threshold": 1.0, "drift_threshold": 1.5}]
-    river = staticmethod(river_drift.binary.DDM)
+    river = None if river_drift is None else staticmethod(river_drift.binary.DDM)
 
 
 class TestEDDM(DetectorContract):
     cls = EDDM
     params = [{}, {"warm_start": 5, "alpha": 0.8, "beta": 0.7}]
-    river = staticmethod(river_drift.binary.EDDM)
+    river = None if river_drift is None else staticmethod(river_drift.binary.EDDM)
 
 
 class TestHDDM_A(DetectorContract):  # noqa: N801
@@ -61,7 +64,7 @@ class TestHDDM_A(DetectorContract):  # noqa: N801
         {"two_sided_test": True},
         {"drift_confidence": 0.05, "warning_confidence": 0.1, "two_sided_test": True},
     ]
-    river = staticmethod(river_drift.binary.HDDMA)
+    river = None if river_drift is None else staticmethod(river_drift.binary.HDDMA)
 
 
 class TestHDDM_W(DetectorContract):  # noqa: N801
@@ -76,4 +79,4 @@ class TestHDDM_W(DetectorContract):  # noqa: N801
             "two_sided_test": True,
         },
     ]
-    river = staticmethod(river_drift.binary.HDDMW)
+    river = None if river_drift is None else staticmethod(river_drift.binary.HDDMW)
