@@ -20,6 +20,9 @@ modules):
                     state, ``compare``, save / load, the streaming accumulator
 ``report/``         :class:`~aiguard.drift.DriftReport`, its HTML and SVG,
                     and ``aiguard drift`` (the command line)
+``scale/``          the memory budget, sources read a block of columns at a
+                    time (arrays, ``.npy`` and Parquet files, iterators), the
+                    blocked fit and comparison, the progress bar
 ==================  ==========================================================
 
 Shared by all of them: ``_result`` (:class:`~aiguard.drift.DriftResult`,

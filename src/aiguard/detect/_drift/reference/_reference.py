@@ -19,6 +19,17 @@ from aiguard.detect._drift.reference._accumulator import Accumulator
 from aiguard.detect._drift.reference._compare import compare_reference
 from aiguard.detect._drift.reference._fit import fit_reference
 from aiguard.detect._drift.reference._persist import read_reference, write_reference
+from aiguard.detect._drift.scale import (
+    BYTES_PER_VALUE,
+    Progress,
+    Source,
+    check_max_memory,
+    compare_blocked,
+    default_max_memory,
+    fit_blocked,
+    mapping,
+    open_source,
+)
 from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -29,6 +40,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from aiguard.detect._drift.inputs import Table
+    from aiguard.detect._drift.reference._compare import Sheet
     from aiguard.detect._drift.reference._fitted import FittedReference
     from aiguard.detect._drift.report import DriftReport
 
@@ -57,6 +69,15 @@ class Reference:
             ``"doane"``, or explicit edges shared by every numeric column.
         workers: threads sorting the numeric columns; None: one per core (up to
             8) from 2^20 values on, else 1 (see :meth:`compare`).
+        max_memory: the memory budget of the fit, in bytes or as ``"2GB"``
+            (default: half the memory available). Data that do not fit in it
+            (``.npy`` and Parquet paths and iterators of batches always) are
+            fitted in blocks of features, read in chunks of rows, and the
+            sorted columns kept in a scratch file (see
+            :doc:`/detect/drift-at-scale`). The numbers do not depend on it.
+        progress: draw a progress bar on stderr (when it is a terminal)
+            during a blocked fit.
+        spill_dir: directory of the scratch files (default: the system's temporary one).
 
     Raises:
         InvalidInputError: empty data, wrong ndim, inf, a column with no
@@ -82,9 +103,31 @@ class Reference:
         categorical: bool | Sequence[int | str] | None = None,
         bins: BinsSpec = 10,
         workers: int | None = None,
+        max_memory: int | str | None = None,
+        progress: bool = False,
+        spill_dir: str | None = None,
     ) -> None:
         bins = validate_bins(bins)
         workers = check_workers(workers)
+        budget = check_max_memory(max_memory)
+        source = open_source(data, "data", spill_dir)
+        if source is not None and _blocked(source, 0, budget):
+            try:
+                self._fitted = fit_blocked(
+                    source,
+                    feature_names=feature_names,
+                    categorical=categorical,
+                    bins=bins,
+                    workers=workers,
+                    max_memory=budget or default_max_memory(),
+                    spill_dir=spill_dir,
+                    progress=Progress(
+                        "fit", len(source.names), enabled=None if progress else False
+                    ),
+                )
+            finally:
+                source.close()
+            return
         # inf is found by the sort in fit_reference (one pass fewer than checking here)
         table = as_table(
             data,
@@ -230,6 +273,9 @@ class Reference:
         eps: float = 1e-4,
         compat: str | None = None,
         workers: int | None = None,
+        max_memory: int | str | None = None,
+        progress: bool = False,
+        spill_dir: str | None = None,
     ) -> DriftReport:
         """Compare *current* to this reference.
 
@@ -250,6 +296,16 @@ class Reference:
                 features; numpy releases the GIL). None: one per core, up to 8, when
                 reference and current hold at least 2^20 values together, else 1.
                 ``workers=1`` never starts a thread. The numbers do not depend on it.
+            max_memory: the memory budget, in bytes or as ``"2GB"`` (default: half
+                the memory available). A current data set that does not fit (a
+                ``.npy`` or Parquet path or an iterator of batches always), or a
+                reference fitted in blocks, is compared in blocks of features read
+                in chunks of rows. The numbers do not depend on it.
+            progress: draw a progress bar on stderr (when it is a terminal)
+                during a blocked comparison.
+            spill_dir: directory of the scratch files (default: the system's
+                temporary one): an iterator's batches, a row-major ``.npy``
+                file's columns.
 
         Returns:
             A :class:`~aiguard.drift.DriftReport`.
@@ -265,18 +321,44 @@ class Reference:
             >>> report.drifted_features
             ('b',)
         """
-        return compare_reference(
-            self._fitted,
-            current,
-            methods=methods,
-            alpha=alpha,
-            correction=correction,
-            min_effect=min_effect,
-            thresholds=thresholds,
-            eps=eps,
-            compat=compat,
-            workers=workers,
-        )
+        budget = check_max_memory(max_memory)
+        fitted = self._fitted
+        source = open_source(current, "current", spill_dir)
+        fill: Any = None
+        if source is not None and (
+            mapping(fitted.sorted_values) is not None
+            or _blocked(source, fitted.sorted_values.nbytes, budget)
+        ):
+            bar = Progress("compare", fitted.n_features, enabled=None if progress else False)
+
+            def fill(sheet: Sheet, ref: FittedReference, _: object, threads: int | None) -> None:
+                compare_blocked(
+                    sheet,
+                    ref,
+                    source,
+                    workers=threads,
+                    max_memory=budget or default_max_memory(),
+                    spill_dir=spill_dir,
+                    progress=bar,
+                )
+
+        try:
+            return compare_reference(
+                fitted,
+                current,
+                fill=fill,
+                methods=methods,
+                alpha=alpha,
+                correction=correction,
+                min_effect=min_effect,
+                thresholds=thresholds,
+                eps=eps,
+                compat=compat,
+                workers=workers,
+            )
+        finally:
+            if source is not None:
+                source.close()
 
     # --- persistence ----------------------------------------------------------------------------
 
@@ -307,3 +389,16 @@ class Reference:
     def __repr__(self) -> str:
         """Show the shape and kinds."""
         return repr(self._fitted).replace("FittedReference", "Reference", 1)
+
+
+def _blocked(source: Source, ref_bytes: int, budget: int | None) -> bool:
+    """Whether a pass over *source* (and *ref_bytes* of sorted reference) goes in blocks.
+
+    Files and iterators always do; an array does when the in-memory pass (the
+    array, its sorted copy and the merge's work arrays) would exceed the budget.
+    """
+    nbytes = getattr(source, "nbytes", None)
+    if nbytes is None:
+        return True
+    limit = budget if budget is not None else default_max_memory()
+    return bool((ref_bytes + nbytes) * (BYTES_PER_VALUE // 8) > limit)
