@@ -12,25 +12,24 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from aiguard.detect._drift._workers import check_workers
+from aiguard.detect._drift._workers import check_workers, resolve_workers
 from aiguard.detect._drift.binned import BinsSpec, validate_bins
 from aiguard.detect._drift.inputs import as_table
 from aiguard.detect._drift.reference._accumulator import Accumulator
+from aiguard.detect._drift.reference._blocked import compare_blocked, fit_blocked
 from aiguard.detect._drift.reference._compare import compare_reference
 from aiguard.detect._drift.reference._fit import fit_reference
 from aiguard.detect._drift.reference._persist import read_reference, write_reference
 from aiguard.detect._drift.scale import (
-    BYTES_PER_VALUE,
     Progress,
     Source,
     check_max_memory,
-    compare_blocked,
     default_max_memory,
-    fit_blocked,
     mapping,
     open_source,
+    plan_blocks,
 )
-from aiguard.errors import InvalidInputError
+from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
     import os
@@ -111,7 +110,10 @@ class Reference:
         workers = check_workers(workers)
         budget = check_max_memory(max_memory)
         source = open_source(data, "data", spill_dir)
-        if source is not None and _blocked(source, 0, budget):
+        if source is not None and not _blocked(source, 0, budget, workers):
+            data = source.array  # type: ignore[attr-defined]
+            source = None
+        if source is not None:
             try:
                 self._fitted = fit_blocked(
                     source,
@@ -325,10 +327,14 @@ class Reference:
         fitted = self._fitted
         source = open_source(current, "current", spill_dir)
         fill: Any = None
-        if source is not None and (
-            mapping(fitted.sorted_values) is not None
-            or _blocked(source, fitted.sorted_values.nbytes, budget)
+        if (
+            source is not None
+            and mapping(fitted.sorted_values) is None
+            and not _blocked(source, fitted.n_rows, budget, workers)
         ):
+            current = source.array  # type: ignore[attr-defined]
+            source = None
+        if source is not None:
             bar = Progress("compare", fitted.n_features, enabled=None if progress else False)
 
             def fill(sheet: Sheet, ref: FittedReference, _: object, threads: int | None) -> None:
@@ -391,14 +397,19 @@ class Reference:
         return repr(self._fitted).replace("FittedReference", "Reference", 1)
 
 
-def _blocked(source: Source, ref_bytes: int, budget: int | None) -> bool:
-    """Whether a pass over *source* (and *ref_bytes* of sorted reference) goes in blocks.
+def _blocked(source: Source, ref_rows: int, budget: int | None, workers: int | None) -> bool:
+    """Whether a pass over *source* (and *ref_rows* sorted reference rows) goes in blocks.
 
-    Files and iterators always do; an array does when the in-memory pass (the
-    array, its sorted copy and the merge's work arrays) would exceed the budget.
+    Files and iterators always do; an array does when all its features do not
+    fit in one block of the budget (see :func:`~aiguard.detect._drift.scale.plan_blocks`).
     """
-    nbytes = getattr(source, "nbytes", None)
-    if nbytes is None:
+    if not hasattr(source, "array"):
         return True
+    k = len(source.names)
+    values = ref_rows + source.n_rows
     limit = budget if budget is not None else default_max_memory()
-    return bool((ref_bytes + nbytes) * (BYTES_PER_VALUE // 8) > limit)
+    try:
+        step, _ = plan_blocks(values, limit, k, resolve_workers(workers, values * k, k))
+    except ConfigurationError:
+        return True  # the blocked pass raises it, naming the budget
+    return step < k

@@ -3,10 +3,10 @@
 ``_budget`` (``max_memory`` and the block it allows), ``_sources`` (arrays,
 ``.npy`` and Parquet files, iterators of batches, read a block of columns at
 a time), ``_release`` (dropping the pages of a memory map), ``_progress``
-(the progress bar) and ``_blocked`` (the blocked fit and comparison).
+(the progress bar). The blocked fit and comparison that use them live in
+:mod:`~aiguard.detect._drift.reference` (``_blocked``).
 """
 
-from aiguard.detect._drift.scale._blocked import compare_blocked, fit_blocked
 from aiguard.detect._drift.scale._budget import (
     BASELINE,
     BYTES_PER_VALUE,
@@ -26,9 +26,7 @@ __all__ = [
     "Progress",
     "Source",
     "check_max_memory",
-    "compare_blocked",
     "default_max_memory",
-    "fit_blocked",
     "mapping",
     "open_source",
     "plan_blocks",

@@ -35,7 +35,7 @@ BYTES_PER_VALUE: Final = 24
 #: bytes per value of one feature held by each thread merging two sorted columns
 WORK_BYTES_PER_VALUE: Final = 48
 #: the smallest budget accepted
-MIN_MEMORY: Final = 1 << 20
+MIN_MEMORY: Final = 1 << 16
 #: what the process holds besides the blocks (interpreter, numpy, scipy, pyarrow, a chunk
 #: of rows): the constant of the memory bound, measured by tests/detect/test_drift_scale_memory.py
 BASELINE: Final = 200 * (1 << 20)
@@ -113,7 +113,7 @@ def plan_blocks(
 
     Example:
         >>> plan_blocks(1_000_000, 1 << 30, 400, 2)
-        (38, 2)
+        (40, 2)
     """
     values = max(values_per_feature, 1)
     per_feature = BYTES_PER_VALUE * values

@@ -33,7 +33,7 @@ class Progress:
         >>> clock = FakeClock()
         >>> out = io.StringIO()
         >>> bar = Progress("compare", 4, stream=out, enabled=True, clock=clock)
-        >>> clock.advance(2.0)
+        >>> _ = clock.advance(2.0)
         >>> bar.advance(1, 1000)
         >>> out.getvalue()
         '\rcompare: features 1/4  rows read 1,000  elapsed 2.0 s  ETA 6.0 s'

@@ -23,9 +23,8 @@ def mapping(arr: Any) -> mmap.mmap | None:
     base = arr
     while base is not None:
         if isinstance(base, np.memmap):
-            mm = getattr(base, "_mmap", None)
-            if mm is not None:
-                return mm if base.mode in ("r", "r+") else None
+            mm: mmap.mmap | None = getattr(base, "_mmap", None)
+            return mm if base.mode in ("r", "r+") else None
         base = getattr(base, "base", None)
     return None
 

@@ -78,7 +78,7 @@ class ArraySource:
                 argument, "a non-empty 1-D or 2-D numeric array", f"{arr.dtype} {arr.shape}"
             )
         self._array = arr
-        self.nbytes = int(arr.nbytes)
+        self.array = arr
         self.names = _default_names(arr.shape[1])
         self.n_rows = int(arr.shape[0])
 

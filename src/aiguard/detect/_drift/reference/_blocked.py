@@ -10,7 +10,8 @@ A reference fitted in blocks keeps its sorted columns in a scratch file
 (column-major, so a block is one contiguous read), mapped read-only and
 unlinked at once: the file lives as long as the reference and no longer.
 Compare reads the reference's block from that mapping and drops its pages
-again (:func:`~aiguard.detect._drift.scale.release`).
+again (:func:`~aiguard.detect._drift.scale.release`). The budget, the
+sources and the progress bar come from :mod:`~aiguard.detect._drift.scale`.
 
 Cost: one sort per feature for the fit and for each comparison, as in
 memory; a row-major source (an ``.npy`` file, an iterator's scratch file
@@ -33,15 +34,14 @@ from aiguard.detect._drift.inputs import as_table
 from aiguard.detect._drift.reference._compare import Sheet, fill_sheet
 from aiguard.detect._drift.reference._fit import fit_reference
 from aiguard.detect._drift.reference._fitted import FittedReference
-from aiguard.detect._drift.scale._budget import plan_blocks
+from aiguard.detect._drift.scale import plan_blocks
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from aiguard.detect._drift.binned import BinsSpec
-    from aiguard.detect._drift.scale._progress import Progress
-    from aiguard.detect._drift.scale._sources import Source
+    from aiguard.detect._drift.scale import Progress, Source
 
 __all__ = ["compare_blocked", "fit_blocked"]
 
