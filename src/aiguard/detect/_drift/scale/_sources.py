@@ -31,6 +31,8 @@ __all__ = ["ArraySource", "ParquetSource", "Source", "SpillSource", "open_source
 
 #: bytes of one chunk of rows copied from a source
 CHUNK_BYTES = 4 << 20
+#: bytes of the columns read from one Parquet row group at once
+READ_BYTES = 16 << 20
 
 
 class Source(Protocol):
@@ -165,19 +167,21 @@ class ParquetSource:
         labels: dict[str, list[Any]] = {
             n: [] for n, ok in zip(names, numeric, strict=True) if not ok
         }
-        rows = max(1, CHUNK_BYTES // (8 * len(names)))
+        where = np.cumsum(numeric) - 1  # each numeric column's place in out
+        meta = self._file.metadata
         r = 0
-        for batch in self._file.iter_batches(batch_size=rows, columns=names, use_threads=False):
-            size = batch.num_rows
-            k = 0
-            for j, ok in enumerate(numeric):
-                column = batch.column(j)
-                if ok:
-                    out[r : r + size, k] = column.to_numpy(zero_copy_only=False)
-                    k += 1
-                else:
-                    labels[names[j]].append(column.to_numpy(zero_copy_only=False))
-            r += size
+        for group in range(meta.num_row_groups):
+            rows = meta.row_group(group).num_rows
+            step = max(1, READ_BYTES // (8 * max(rows, 1)))
+            for c in range(0, len(names), step):
+                part = self._file.read_row_group(group, columns=names[c : c + step])
+                for j, column in enumerate(part.columns, start=c):
+                    values = column.to_numpy()
+                    if numeric[j]:
+                        out[r : r + rows, where[j]] = values
+                    else:
+                        labels[names[j]].append(values)
+            r += rows
         if not labels:
             return out
         data: dict[str, Any] = {}
