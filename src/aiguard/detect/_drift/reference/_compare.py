@@ -43,8 +43,10 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_METHODS",
     "METHODS",
+    "TESTS",
     "Sheet",
     "build_report",
+    "categorical_chi2",
     "check_methods",
     "check_thresholds",
     "compare_reference",
@@ -412,8 +414,15 @@ def _categorical(sheet: Sheet, ref: FittedReference, table: Table, i: int) -> No
         for m in sheet.binned:
             stats[m][0][pos] = values[m][0]
     if "chi2" in sheet.chosen:
-        stats["chi2"][0][pos], stats["chi2"][1][pos] = _chi2(rc, cc)  # type: ignore[index]
-        sheet.effects["chi2"][pos] = _cramers_v(stats["chi2"][0][pos], rc, cc)
+        chi2, pvalue, effect = categorical_chi2(rc, cc)
+        stats["chi2"][0][pos], stats["chi2"][1][pos] = chi2, pvalue  # type: ignore[index]
+        sheet.effects["chi2"][pos] = effect
+
+
+def categorical_chi2(rc: NDArray[np.int64], cc: NDArray[np.int64]) -> tuple[float, float, float]:
+    """``chi2``, its p-value and Cramér's V of reference and current category counts."""
+    chi2, pvalue = _chi2(rc, cc)
+    return chi2, pvalue, _cramers_v(chi2, rc, cc)
 
 
 def _cramers_v(chi2: float, rc: NDArray[np.int64], cc: NDArray[np.int64]) -> float:

@@ -249,8 +249,14 @@ class Reference:
         """
         return self._fitted.table(current, argument=argument, check_finite=check_finite)
 
-    def accumulator(self) -> Accumulator:
-        """An empty, mergeable bin-count accumulator on this reference's bins.
+    def accumulator(self, *, methods: Sequence[str] | None = None) -> Accumulator:
+        """An empty, mergeable accumulator of current data against this reference.
+
+        Args:
+            methods: the methods its :meth:`Accumulator.compare` will compute
+                (default ``("psi",)``); bin counts are always kept, ``"ks"`` adds
+                slot counts, Cramér-von Mises, Anderson-Darling, Wasserstein and
+                energy keep the current values (see :class:`Accumulator`).
 
         Example:
             >>> import numpy as np
@@ -261,7 +267,15 @@ class Reference:
             >>> acc.n_rows
             100
         """
-        return Accumulator(self)
+        return Accumulator(self, methods)
+
+    def accumulator_from_bytes(self, data: bytes) -> Accumulator:
+        """An accumulator of this reference read from :meth:`Accumulator.to_bytes`.
+
+        Raises:
+            InvalidInputError: not an accumulator's bytes, or of another reference.
+        """
+        return Accumulator.from_bytes(self, data)
 
     def compare(
         self,
