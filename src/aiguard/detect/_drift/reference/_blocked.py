@@ -111,7 +111,7 @@ def fit_blocked(
                     categorical=_block_categorical(categorical, names, start, stop),
                     check_finite=False,
                 )
-                part = fit_reference(table, bins, threads)
+                part = fit_reference(table, bins, threads, overwrite=True)
                 part.sorted_values.T.tofile(fh)  # Fortran order: the columns one after another
                 parts.append(_Part(start, part))
                 del part, table
@@ -212,7 +212,7 @@ def compare_blocked(
             stop = min(k, start + step)
             sub = ref.subset(start, stop)
             part = Sheet(stop - start, sheet.chosen, eps=sheet.eps, compat=sheet.compat)
-            fill_sheet(part, sub, source.read(start, stop), threads)
+            fill_sheet(part, sub, source.read(start, stop), threads, overwrite=True)
             sheet.put(start, part)
             progress.advance(stop - start, source.n_rows)
     finally:

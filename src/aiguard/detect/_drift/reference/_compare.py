@@ -258,12 +258,22 @@ def compare_reference(
     )
 
 
-def fill_sheet(sheet: Sheet, ref: FittedReference, current: Any, workers: int | None) -> None:
-    """Fill *sheet* with every statistic of *current* (the features of *ref*) against *ref*."""
+def fill_sheet(
+    sheet: Sheet,
+    ref: FittedReference,
+    current: Any,
+    workers: int | None,
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Fill *sheet* with every statistic of *current* (the features of *ref*) against *ref*.
+
+    ``overwrite=True``: *current* is the caller's to sort in place.
+    """
     # the finiteness checks happen in the passes below (a sort, or the bin counts)
     table = ref.table(current, check_finite=False)
     if ref.numeric_index:
-        _numeric(sheet, ref, table, workers)
+        _numeric(sheet, ref, table, workers, overwrite=overwrite and sheet.compat is None)
     for i in range(len(ref.categorical_index)):
         _categorical(sheet, ref, table, i)
     sheet.n_rows = table.n_rows
@@ -342,7 +352,9 @@ class Sheet:
         self.n_rows = part.n_rows
 
 
-def _numeric(sheet: Sheet, ref: FittedReference, table: Table, workers: int | None) -> None:
+def _numeric(
+    sheet: Sheet, ref: FittedReference, table: Table, workers: int | None, *, overwrite: bool
+) -> None:
     """Bin counts and every requested statistic of the numeric features (one sort or one read)."""
     num = list(ref.numeric_index)
     cur = table.numeric
@@ -350,7 +362,12 @@ def _numeric(sheet: Sheet, ref: FittedReference, table: Table, workers: int | No
     threads = resolve_workers(workers, ref.sorted_values.size + cur.size, len(num))
     if wanted:  # one sort serves the rank statistics and the bin counts
         cur_sorted = sort_samples(
-            cur, "current", nan_policy="omit", workers=threads, names=ref.numeric_names
+            cur,
+            "current",
+            nan_policy="omit",
+            workers=threads,
+            names=ref.numeric_names,
+            overwrite=overwrite,
         )
         counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref.edges)
     else:
