@@ -296,13 +296,6 @@ def main() -> None:
                 ),
                 flush=True,
             )
-        if "evidently" in args.cases:
-            print(
-                f"\n356,000 x 100 (/{q}), same arrays\n\n| contender | seconds | ratio | "
-                "peak RSS | load |\n|---|---|---|---|---|"
-            )
-            for line in evidently_case(356_000 // q, 100, args.evidently_python, where):
-                print(line, flush=True)
         if "scaling" in args.cases:
             print(
                 "\nscaling, in memory, fit + seven methods\n\n| rows | columns | seconds | "
@@ -310,6 +303,13 @@ def main() -> None:
             )
             rows_grid = [50_000 // q, 100_000 // q, 200_000 // q]
             for line in scaling(rows_grid, [50, 100, 200]):
+                print(line, flush=True)
+        if "evidently" in args.cases:
+            print(
+                f"\n356,000 x 100 (/{q}), same arrays\n\n| contender | seconds | ratio | "
+                "peak RSS | load |\n|---|---|---|---|---|"
+            )
+            for line in evidently_case(356_000 // q, 100, args.evidently_python, where):
                 print(line, flush=True)
     finally:
         if not args.keep:

@@ -321,3 +321,26 @@ def test_blocked_report_does_not_depend_on_the_budget(
     batches = np.array_split(cur, 3)
     got = Reference(ref, max_memory=budget).compare(iter(batches), methods=ALL, max_memory=budget)
     _assert_same(expected, got)
+
+
+def test_cli_reads_files_in_blocks_with_max_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``aiguard drift --max-memory`` on Parquet and .npy prints the in-memory report."""
+    from aiguard.cli import main
+
+    ref, cur = _data(k=4)
+    _write_parquet(tmp_path / "r.parquet", ref, rows=500)
+    _write_parquet(tmp_path / "c.parquet", cur, rows=400)
+    np.save(tmp_path / "r.npy", ref)
+    np.save(tmp_path / "c.npy", cur)
+    base = ["drift", str(tmp_path / "r.parquet"), str(tmp_path / "c.parquet"), "--format", "json"]
+    assert main(base) == 1
+    whole = capsys.readouterr().out
+    assert main([*base, "--max-memory", "160kB", "--quiet"]) == 1
+    assert capsys.readouterr().out == whole
+    npy = ["drift", str(tmp_path / "r.npy"), str(tmp_path / "c.npy"), "--format", "json"]
+    assert main([*npy, "--max-memory", "160kB"]) == 1
+    assert capsys.readouterr().out == whole
+    assert main([*base, "--max-memory", "lots"]) == 2
+    assert "max_memory" in capsys.readouterr().err
