@@ -138,8 +138,12 @@ def test_methods_are_checked() -> None:
     with pytest.raises(ConfigurationError, match="methods"):
         binned.compare(methods=("ks",))
     assert binned.compare(methods="chi2").methods == ("chi2",)
+    ks_only = reference.accumulator(methods=("ks",))
+    batch = _frame(rng, 100, 0.0, 1)
+    ks_only.update(batch)
+    assert ks_only.compare() == reference.compare(batch, methods=("ks",))
     with pytest.raises(ConfigurationError, match="other"):
-        binned + reference.accumulator(methods=("ks",))  # the merge raises
+        binned + ks_only  # the merge raises
 
 
 def test_empty_state_gives_nan_rank_statistics() -> None:

@@ -492,7 +492,7 @@ def _check_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
     return out
 
 
-def _slot_samples(
+def _slot_samples(  # pragma: no cover - scipy's exact KS fallback, old scipy only
     multiplicity: NDArray[np.int64], slots: NDArray[np.int64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Two samples with the ranks of the slot counts (for scipy's exact KS fallback)."""
