@@ -338,6 +338,7 @@ class Reference:
             ('b',)
         """
         budget = check_max_memory(max_memory)
+        check_workers(workers)
         fitted = self._fitted
         source = open_source(current, "current", spill_dir)
         fill: Any = None
