@@ -207,7 +207,7 @@ class SpillSource:
     """An iterator of 2-D numeric batches, written once to a scratch file.
 
     The file holds each batch column-major, one after the other; it is removed
-    by :meth:`close` (or when the source is collected).
+    by :meth:`close`, which the blocked passes call when they end.
     """
 
     def __init__(self, batches: Iterator[Any], argument: str, directory: str | None) -> None:
