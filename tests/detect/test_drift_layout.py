@@ -53,6 +53,7 @@ def test_package_map_names_every_subpackage() -> None:
         "rank",
         "reference",
         "report",
+        "scale",
     ]
 
 

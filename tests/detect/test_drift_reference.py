@@ -313,7 +313,8 @@ def test_accumulator_equals_concatenated_batches() -> None:
     acc_report = acc.compare(methods=BINNED)
     assert acc_report.n_current == len(whole)
     assert acc_report.feature("age").missing_current == pytest.approx(5 / len(whole))
-    assert acc_report.feature("city").bins[-1] == "brest (new)"
+    assert "brest (new)" in acc_report.feature("city").bins
+    assert acc_report.feature("city").bins == report.feature("city").bins  # compare's order
     assert acc.n_rows == len(whole)
     assert "Accumulator(n_rows=387" in repr(acc)
 

@@ -17,9 +17,13 @@ modules):
 ``discrete/``       ``chi2`` on categories, ``ztest`` on proportions
 ``multivariate/``   ``mmd`` over all features at once
 ``reference/``      :class:`~aiguard.drift.Reference` and its frozen fitted
-                    state, ``compare``, save / load, the streaming accumulator
+                    state, ``compare`` (in memory or in blocks of features),
+                    save / load, the streaming accumulator
 ``report/``         :class:`~aiguard.drift.DriftReport`, its HTML and SVG,
                     and ``aiguard drift`` (the command line)
+``scale/``          the memory budget, sources read a block of columns at a
+                    time (arrays, ``.npy`` and Parquet files, iterators),
+                    memory-map page release, the progress bar
 ==================  ==========================================================
 
 Shared by all of them: ``_result`` (:class:`~aiguard.drift.DriftResult`,

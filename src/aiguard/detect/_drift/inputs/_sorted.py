@@ -82,6 +82,7 @@ def sort_samples(
     nan_policy: str = "propagate",
     workers: int = 1,
     names: Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> SortedSamples:
     """Sort each column of a 2-D float64 sample and check it for inf and NaN.
 
@@ -95,17 +96,22 @@ def sort_samples(
         nan_policy: ``"raise"`` raises on any NaN; other policies keep them.
         workers: threads sorting blocks of features (see :mod:`aiguard.detect._drift._workers`).
         names: feature names for error messages (default: the column index).
+        overwrite: sort a Fortran-ordered ``x`` in place (no copy) when the
+            caller owns it.
 
     Returns:
-        The sorted samples (a new Fortran-ordered array; ``x`` is not modified).
+        The sorted samples (a new Fortran-ordered array, or ``x`` itself when
+        overwritten; else ``x`` is not modified).
 
     Raises:
         InvalidInputError: ``inf`` anywhere, or a NaN under ``nan_policy="raise"``.
     """
-    rows = np.empty((x.shape[1], x.shape[0]), dtype=np.float64)
+    in_place = overwrite and x.flags.f_contiguous and x.flags.writeable
+    rows = x.T if in_place else np.empty((x.shape[1], x.shape[0]), dtype=np.float64)
 
     def sort_block(start: int, stop: int) -> None:  # one copy, sorted in place
-        _copy_rows(x, rows, start, stop)
+        if not in_place:
+            _copy_rows(x, rows, start, stop)
         rows[start:stop].sort(axis=1)
 
     run_blocks(sort_block, rows.shape[0], workers)

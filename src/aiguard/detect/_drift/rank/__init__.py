@@ -12,6 +12,7 @@ survival function at large n, vectorised over features.
 from aiguard.detect._drift.rank._functions import anderson, cramervonmises, energy, ks, wasserstein
 from aiguard.detect._drift.rank._merge import RAW_QUANTITIES, merged_quantities
 from aiguard.detect._drift.rank._presorted import CONTINUOUS_METHODS, compare_sorted
+from aiguard.detect._drift.rank._pvalues import ks_pvalue
 
 __all__ = [
     "CONTINUOUS_METHODS",
@@ -21,6 +22,7 @@ __all__ = [
     "cramervonmises",
     "energy",
     "ks",
+    "ks_pvalue",
     "merged_quantities",
     "wasserstein",
 ]

@@ -4,7 +4,8 @@
 state: ``_fitted`` (the frozen :class:`FittedReference` value object) made by
 ``_fit`` (from data) or ``_persist`` (from a saved ``.npz`` file).
 ``_compare`` turns the fitted state and a current data set into a
-:class:`~aiguard.drift.DriftReport`; ``_accumulator`` counts a stream of
+:class:`~aiguard.drift.DriftReport`; ``_blocked`` fits and compares in blocks
+of features within a memory budget; ``_accumulator`` counts a stream of
 batches into the reference's bins.
 """
 

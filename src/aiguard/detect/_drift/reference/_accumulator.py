@@ -1,14 +1,27 @@
-"""Exact, mergeable bin counts of a stream of batches, on a reference's bins.
+"""Exact, mergeable state of a stream of batches against a reference.
 
-For monitors inside a serving process: each ``update(batch)`` bins the batch
-in one vectorised pass (O(rows)), counts are integers so the result does not
+For monitors inside a serving process, Dask-style map/reduce, or replicas:
+each ``update(batch)`` adds a batch to integer state, so the result does not
 depend on how the stream was cut into batches, and ``acc1 + acc2`` merges the
-counts of two replicas. The binned statistics computed from the counts equal
-those of the concatenated batches.
+state of two replicas (associative and commutative). What is kept depends on
+the methods asked for at construction:
+
+* bin counts (always): the binned statistics and ``chi2``, O(bins) per feature;
+* slot counts (``"ks"``): the exact two-sample KS, O(distinct reference values);
+* the current values (``"cramervonmises"``, ``"anderson"``, ``"wasserstein"``,
+  ``"energy"``): 8 bytes per value and feature (see ``_rank_state`` for why
+  nothing smaller is exact).
+
+Every statistic computed from the state equals that of ``Reference.compare``
+on the concatenated batches. :meth:`Accumulator.to_bytes` serialises the
+state without pickle (an ``.npz`` of arrays and a JSON header).
 """
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,8 +34,22 @@ from aiguard.detect._drift.binned import (
     check_eps,
     scan_bin_counts,
 )
-from aiguard.detect._drift.reference._compare import build_report, check_thresholds
-from aiguard.errors import ConfigurationError
+from aiguard.detect._drift.inputs import SortedSamples
+from aiguard.detect._drift.rank import compare_sorted, ks_pvalue
+from aiguard.detect._drift.reference._compare import (
+    METHODS,
+    TESTS,
+    build_report,
+    categorical_chi2,
+    check_thresholds,
+)
+from aiguard.detect._drift.reference._rank_state import (
+    KEPT_METHODS,
+    distinct_values,
+    ks_from_slots,
+    slot_counts,
+)
+from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,12 +63,14 @@ __all__ = ["Accumulator"]
 
 
 class Accumulator:
-    """Bin counts of current data accumulated batch by batch against a :class:`Reference`.
+    """State of current data accumulated batch by batch against a :class:`Reference`.
 
     Create one with :meth:`Reference.accumulator`. Categories that the
     reference never saw are counted by name (they become extra bins with a
     reference count of zero). An accumulator is not locked: give each thread
-    (or worker, or replica) its own and merge them with ``+``.
+    (or worker, or replica) its own and merge them with ``+``. The methods
+    given at construction decide what is kept (see the module doc); the bin
+    counts are always kept.
 
     Example:
         >>> import numpy as np
@@ -59,27 +88,48 @@ class Accumulator:
     __slots__ = (
         "_cat_counts",
         "_counts",
+        "_distinct",
         "_fitted",
+        "_kept",
+        "_methods",
         "_missing",
         "_n_rows",
         "_reference",
+        "_slots",
         "_unseen",
     )
 
-    def __init__(self, reference: Reference) -> None:
+    def __init__(self, reference: Reference, methods: Sequence[str] | None = None) -> None:
         fitted = reference.fitted
+        chosen = _check_methods(methods)
         self._reference = reference
         self._fitted = fitted
+        self._methods = chosen
         self._counts = np.zeros_like(fitted.counts)
         self._cat_counts = [np.zeros_like(c) for c in fitted.category_counts]
         self._unseen: list[dict[str, int]] = [{} for _ in fitted.category_counts]
         self._missing = np.zeros(fitted.n_features, dtype=np.int64)
         self._n_rows = 0
+        p = len(fitted.numeric_index)
+        self._distinct: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = []
+        self._slots: list[NDArray[np.int64]] = []
+        if "ks" in chosen:
+            self._distinct = [distinct_values(fitted.column(i)) for i in range(p)]
+            self._slots = [np.zeros(2 * d.size + 1, dtype=np.int64) for d, _ in self._distinct]
+        keep = bool(KEPT_METHODS.intersection(chosen))
+        self._kept: list[list[NDArray[np.float64]]] | None = (
+            [[] for _ in range(p)] if keep else None
+        )
 
     @property
     def reference(self) -> Reference:
-        """The reference whose bins are counted."""
+        """The reference the state is measured against."""
         return self._reference
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods whose state is kept (the binned ones and ``chi2`` always)."""
+        return self._methods
 
     @property
     def n_rows(self) -> int:
@@ -87,7 +137,7 @@ class Accumulator:
         return self._n_rows
 
     def update(self, batch: Any) -> None:
-        """Add a batch (same features as the reference) to the counts.
+        """Add a batch (same features as the reference) to the state.
 
         Raises:
             InvalidInputError: the batch does not fit the reference (argument ``batch``).
@@ -101,6 +151,8 @@ class Accumulator:
             table.check_finite(candidates)
             self._counts += counts
             self._missing[list(ref.numeric_index)] += table.n_rows - counts.sum(axis=1)
+            if self._slots or self._kept is not None:
+                self._rank_update(table.numeric)
         for i, labels in enumerate(table.categorical):
             self._missing[ref.categorical_index[i]] += table.categorical_missing[i]
             if not labels.size:
@@ -115,18 +167,35 @@ class Accumulator:
                 unseen[value] = unseen.get(value, 0) + count
         self._n_rows += table.n_rows
 
+    def _rank_update(self, numeric: NDArray[np.float64]) -> None:
+        """Slot counts and kept values of the numeric columns (NaN omitted)."""
+        for i in range(numeric.shape[1]):
+            col = numeric[:, i]
+            col = col[~np.isnan(col)]
+            if self._slots:
+                self._slots[i] += slot_counts(self._distinct[i][0], col)
+            if self._kept is not None:
+                self._kept[i].append(col.copy())
+
     def __add__(self, other: object) -> Accumulator:
-        """Merge two accumulators of the same reference (counts add up)."""
+        """Merge two accumulators of the same reference and methods (the state adds up)."""
         if not isinstance(other, Accumulator):
             return NotImplemented
-        if other._reference is not self._reference and not self._fitted.same_bins(other._fitted):
-            raise ConfigurationError("other", "an accumulator of the same reference", other)
-        out = Accumulator(self._reference)
+        if (
+            other._reference is not self._reference and not self._fitted.same_bins(other._fitted)
+        ) or other._methods != self._methods:
+            raise ConfigurationError(
+                "other", "an accumulator of the same reference and methods", other
+            )
+        out = Accumulator(self._reference, self._methods)
         out._counts = self._counts + other._counts
         out._cat_counts = [a + b for a, b in zip(self._cat_counts, other._cat_counts, strict=True)]
         out._unseen = [_merge(a, b) for a, b in zip(self._unseen, other._unseen, strict=True)]
         out._missing = self._missing + other._missing
         out._n_rows = self._n_rows + other._n_rows
+        out._slots = [a + b for a, b in zip(self._slots, other._slots, strict=True)]
+        if self._kept is not None and other._kept is not None:
+            out._kept = [a + b for a, b in zip(self._kept, other._kept, strict=True)]
         return out
 
     def histograms(self) -> list[tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]]:
@@ -144,6 +213,26 @@ class Accumulator:
                 [self._cat_counts[i], np.array([self._unseen[i][u] for u in unseen], np.int64)]
             )
             out[pos] = (labels, rc, cc)
+        return out
+
+    def _sorted_histograms(
+        self,
+    ) -> list[tuple[tuple[str, ...], NDArray[np.int64], NDArray[np.int64]]]:
+        """:meth:`histograms` with each feature's categories sorted, as ``compare`` lists them."""
+        out = self.histograms()
+        for i, pos in enumerate(self._fitted.categorical_index):
+            unseen = self._unseen[i]
+            known = [str(c) for c in self._fitted.categories[i]]
+            _, rc, cc = out[pos]
+            ref_count = dict(zip([*known, *sorted(unseen)], rc.tolist(), strict=True))
+            cur_count = dict(zip([*known, *sorted(unseen)], cc.tolist(), strict=True))
+            cats = sorted(ref_count)
+            labels = tuple(c + (" (new)" if c in unseen else "") for c in cats)
+            out[pos] = (
+                labels,
+                np.array([ref_count[c] for c in cats], dtype=np.int64),
+                np.array([cur_count[c] for c in cats], dtype=np.int64),
+            )
         return out
 
     def statistics(
@@ -169,32 +258,268 @@ class Accumulator:
             rc[j, : r.size], cc[j, : c.size] = r, c
         return binned_statistics(methods, rc, cc, nbins, eps=eps, base=base)
 
+    def _fill_binned(
+        self,
+        binned: list[str],
+        stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]],
+        hist: Any,
+        *,
+        eps: float,
+    ) -> None:
+        """Binned statistics by the same calls as Reference.compare, so the same rounding."""
+        ref = self._fitted
+        num = list(ref.numeric_index)
+        if num:
+            values = binned_statistics(binned, ref.counts, self._counts, ref.nbins, eps=eps)
+            for m in binned:
+                stats[m][0][num] = values[m]
+        for pos in ref.categorical_index:
+            _, rc, cc = hist[pos]
+            nb = np.array([rc.size], dtype=np.intp)
+            values = binned_statistics(binned, rc[None, :], cc[None, :], nb, eps=eps)
+            for m in binned:
+                stats[m][0][pos] = values[m][0]
+
+    def _fill_chi2(
+        self,
+        stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]],
+        effects: dict[str, NDArray[np.float64]],
+        hist: Any,
+    ) -> None:
+        """The chi-squared test of each categorical feature's counts."""
+        for pos in self._fitted.categorical_index:
+            _, rc, cc = hist[pos]
+            chi2, p_chi2, effect = categorical_chi2(rc, cc)
+            stats["chi2"][0][pos], stats["chi2"][1][pos] = chi2, p_chi2  # type: ignore[index]
+            effects["chi2"][pos] = effect
+
     def compare(
         self,
         *,
-        methods: Sequence[str] = ("psi",),
+        methods: Sequence[str] | None = None,
+        alpha: float = 0.05,
+        correction: str | None = "holm",
+        min_effect: float | None = None,
         thresholds: dict[str, float] | None = None,
         eps: float = DEFAULT_EPS,
     ) -> DriftReport:
-        """A :class:`~aiguard.drift.DriftReport` of the binned statistics of the counts so far."""
-        chosen = _check_binned(methods)
-        values = self.statistics(chosen, eps=eps)
+        """A :class:`~aiguard.drift.DriftReport` of the state so far.
+
+        Args:
+            methods: any of the methods given at construction, the binned ones and
+                ``chi2`` (default: those given at construction, else ``("psi",)``).
+            alpha: see :meth:`Reference.compare`.
+            correction: see :meth:`Reference.compare`.
+            min_effect: see :meth:`Reference.compare`.
+            thresholds: see :meth:`Reference.compare`.
+            eps: see :meth:`Reference.compare`.
+
+        Raises:
+            ConfigurationError: a method whose state was not kept.
+
+        Example:
+            >>> import numpy as np
+            >>> from aiguard.drift import Reference
+            >>> rng = np.random.default_rng(1)
+            >>> ref = Reference(rng.normal(size=(2000, 2)))
+            >>> acc = ref.accumulator(methods=("ks", "wasserstein"))
+            >>> for _ in range(3):
+            ...     acc.update(rng.normal([0.0, 0.5], 1.0, size=(200, 2)))
+            >>> acc.compare().drifted_features
+            ('x1',)
+        """
+        chosen = self._check_compare(methods)
+        eps = check_eps(eps)
+        ref = self._fitted
+        k = ref.n_features
+        stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {
+            m: (np.full(k, np.inf), np.full(k, np.nan) if m in TESTS else None) for m in chosen
+        }
+        effects = {m: np.full(k, np.nan) for m in chosen}
+        hist = self._sorted_histograms()
+        binned = [m for m in chosen if m in BINNED_METHODS]
+        num = list(ref.numeric_index)
+        if binned:
+            self._fill_binned(binned, stats, hist, eps=eps)
+        if "ks" in chosen and num:
+            stat, pvalue = self._ks()
+            stats["ks"][0][num] = stat
+            stats["ks"][1][num] = pvalue  # type: ignore[index]
+        kept = [m for m in chosen if m in KEPT_METHODS]
+        if kept and num:
+            for m, (s, p, e) in self._kept_statistics(kept).items():
+                stats[m][0][num] = s
+                effects[m][num] = e
+                if m in TESTS:
+                    stats[m][1][num] = p  # type: ignore[index]
+        if "chi2" in chosen:
+            self._fill_chi2(stats, effects, hist)
         return build_report(
-            self._fitted,
+            ref,
             methods=chosen,
-            stats={m: (values[m], None) for m in chosen},
-            hist=self.histograms(),
+            stats=stats,
+            hist=hist,
             n_current=self._n_rows,
             missing_current=self._missing,
-            alpha=0.05,
-            correction=None,
-            min_effect=None,
+            alpha=alpha,
+            correction=correction,
+            min_effect=min_effect,
             thresholds=check_thresholds(thresholds),
+            effects={m: np.where(np.isnan(e), stats[m][0], e) for m, e in effects.items()},
         )
+
+    def _check_compare(self, methods: Sequence[str] | None) -> tuple[str, ...]:
+        if methods is None:
+            return self._methods
+        out = (methods,) if isinstance(methods, str) else tuple(dict.fromkeys(methods))
+        kept = {*self._methods, *BINNED_METHODS, "chi2"}
+        if not out or any(m not in kept for m in out):
+            raise ConfigurationError(
+                "methods", f"a non-empty subset of the kept methods {sorted(kept)}", methods
+            )
+        return out
+
+    def _ks(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """KS statistic and p-value of each numeric feature from the slot counts."""
+        p = len(self._slots)
+        stat, pvalue = np.full(p, np.nan), np.full(p, np.nan)
+        for i, (slots, (_, multiplicity)) in enumerate(
+            zip(self._slots, self._distinct, strict=True)
+        ):
+            m = int(slots.sum())
+            if not m:
+                continue
+            ref_slots = np.zeros_like(slots)
+            ref_slots[1::2] = multiplicity
+            plus, minus = ks_from_slots(ref_slots, slots)
+            n = int(multiplicity.sum())
+
+            def column(_: int, w: Any = multiplicity, c: Any = slots) -> tuple[Any, Any]:
+                return _slot_samples(w, c)  # pragma: no cover - old scipy only
+
+            d, pv = ks_pvalue(
+                np.array([plus]),
+                np.array([minus]),
+                n,
+                m,
+                alternative="two-sided",
+                method="auto",
+                column=column,
+            )
+            stat[i], pvalue[i] = d[0], pv[0]
+        return stat, pvalue
+
+    def _kept_statistics(
+        self, methods: list[str]
+    ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]:
+        """The statistics that need the current values, from the kept values, sorted once."""
+        assert self._kept is not None  # the methods were checked
+        columns = [np.sort(np.concatenate([np.zeros(0), *parts])) for parts in self._kept]
+        counts = np.array([c.size for c in columns], dtype=np.int64)
+        n = max(1, int(counts.max()))
+        values = np.full((n, len(columns)), np.nan, order="F")
+        for i, c in enumerate(columns):
+            values[: c.size, i] = c
+        cur = SortedSamples(values=values, counts=counts, has_nan=bool((counts < n).any()))
+        ref = self._fitted
+        return compare_sorted(
+            ref.sorted_samples, cur, methods, nan_policy="omit", normed=True, ref_std=ref.std
+        )
+
+    # --- serialisation --------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The state as ``.npz`` bytes (arrays and a JSON header; no pickle).
+
+        Example:
+            >>> import numpy as np
+            >>> from aiguard.drift import Reference
+            >>> rng = np.random.default_rng(0)
+            >>> ref = Reference(rng.normal(size=(500, 2)))
+            >>> acc = ref.accumulator(methods=("ks",))
+            >>> acc.update(rng.normal(size=(100, 2)))
+            >>> ref.accumulator_from_bytes(acc.to_bytes()).n_rows
+            100
+        """
+        header = {
+            "format": _FORMAT,
+            "names": list(self._fitted.names),
+            "methods": list(self._methods),
+            "n_rows": self._n_rows,
+            "unseen": self._unseen,
+        }
+        arrays: dict[str, Any] = {
+            "header": np.array(json.dumps(header)),
+            "counts": self._counts,
+            "missing": self._missing,
+        }
+        for i, c in enumerate(self._cat_counts):
+            arrays[f"cat_{i}"] = c
+        for i, c in enumerate(self._slots):
+            arrays[f"slots_{i}"] = c
+        for i, parts in enumerate(self._kept or []):
+            arrays[f"kept_{i}"] = np.concatenate([np.zeros(0), *parts])
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, reference: Reference, data: bytes) -> Accumulator:
+        """Read the state written by :meth:`to_bytes` for *reference*.
+
+        Raises:
+            InvalidInputError: not an accumulator's bytes, or of another reference.
+        """
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+            header = json.loads(str(arrays["header"]))
+            ok = header.get("format") == _FORMAT
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise InvalidInputError(
+                "data", "bytes from Accumulator.to_bytes", "other bytes"
+            ) from exc
+        fitted = reference.fitted
+        if not ok or header["names"] != list(fitted.names):
+            raise InvalidInputError(
+                "data", "the state of an accumulator of this reference", "other"
+            )
+        out = cls(reference, header["methods"])
+        if arrays["counts"].shape != out._counts.shape:
+            raise InvalidInputError("data", "the bins of this reference", arrays["counts"].shape)
+        out._counts = arrays["counts"].astype(np.int64)
+        out._missing = arrays["missing"].astype(np.int64)
+        out._n_rows = int(header["n_rows"])
+        out._unseen = [{str(k): int(v) for k, v in u.items()} for u in header["unseen"]]
+        out._cat_counts = [arrays[f"cat_{i}"] for i in range(len(out._cat_counts))]
+        out._slots = [arrays[f"slots_{i}"] for i in range(len(out._slots))]
+        if out._kept is not None:
+            out._kept = [[arrays[f"kept_{i}"]] for i in range(len(out._kept))]
+        return out
 
     def __repr__(self) -> str:
         """Show the number of rows and features."""
         return f"Accumulator(n_rows={self._n_rows}, features={self._fitted.n_features})"
+
+
+_FORMAT = "aiguard.drift.Accumulator/1"
+
+
+def _check_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
+    if methods is None:
+        return ("psi",)
+    out = (methods,) if isinstance(methods, str) else tuple(dict.fromkeys(methods))
+    if not out or any(m not in METHODS for m in out):
+        raise ConfigurationError("methods", f"a non-empty subset of {METHODS}", methods)
+    return out
+
+
+def _slot_samples(  # pragma: no cover - scipy's exact KS fallback, old scipy only
+    multiplicity: NDArray[np.int64], slots: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Two samples with the ranks of the slot counts (for scipy's exact KS fallback)."""
+    positions = np.arange(slots.size, dtype=np.float64)
+    return np.repeat(positions[1::2], multiplicity), np.repeat(positions, slots)
 
 
 def _check_binned(methods: Sequence[str]) -> tuple[str, ...]:

@@ -33,14 +33,26 @@ from aiguard.detect._drift.report import DriftReport, FeatureDrift, MethodResult
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from numpy.typing import NDArray
 
     from aiguard.detect._drift.inputs import Table
     from aiguard.detect._drift.reference._fitted import FittedReference
 
-__all__ = ["DEFAULT_METHODS", "METHODS", "build_report", "check_thresholds", "compare_reference"]
+__all__ = [
+    "DEFAULT_METHODS",
+    "METHODS",
+    "TESTS",
+    "Sheet",
+    "build_report",
+    "categorical_chi2",
+    "check_methods",
+    "check_thresholds",
+    "compare_reference",
+    "fill_sheet",
+    "sheet_report",
+]
 
 TESTS: Final = frozenset({"ks", "cramervonmises", "anderson", "chi2"})
 METHODS: Final = (*CONTINUOUS_METHODS, *BINNED_METHODS, "chi2")
@@ -227,45 +239,91 @@ def compare_reference(
     eps: float,
     compat: str | None,
     workers: int | None = None,
+    fill: Callable[[Sheet, FittedReference, Any, int | None], None] | None = None,
 ) -> DriftReport:
-    """Compute a :class:`DriftReport` of *current* against *ref* (see ``Reference.compare``)."""
+    """Compute a :class:`DriftReport` of *current* against *ref* (see ``Reference.compare``).
+
+    *fill* fills the sheet (default :func:`fill_sheet`; the blocked pass gives its own).
+    """
     chosen = check_methods(methods)
     workers = check_workers(workers)
     alpha = check_alpha(alpha)
     check_correction(correction)
     min_effect = check_min_effect(min_effect)
     limits = check_thresholds(thresholds)
-    sheet = _Sheet(ref.n_features, chosen, eps=check_eps(eps), compat=check_compat(compat))
+    sheet = Sheet(ref.n_features, chosen, eps=check_eps(eps), compat=check_compat(compat))
+    (fill or fill_sheet)(sheet, ref, current, workers)
+    return sheet_report(
+        sheet, ref, alpha=alpha, correction=correction, min_effect=min_effect, thresholds=limits
+    )
+
+
+def fill_sheet(
+    sheet: Sheet,
+    ref: FittedReference,
+    current: Any,
+    workers: int | None,
+    *,
+    overwrite: bool = False,
+) -> None:
+    """Fill *sheet* with every statistic of *current* (the features of *ref*) against *ref*.
+
+    ``overwrite=True``: *current* is the caller's to sort in place.
+    """
     # the finiteness checks happen in the passes below (a sort, or the bin counts)
     table = ref.table(current, check_finite=False)
     if ref.numeric_index:
-        _numeric(sheet, ref, table, workers)
+        _numeric(sheet, ref, table, workers, overwrite=overwrite and sheet.compat is None)
     for i in range(len(ref.categorical_index)):
         _categorical(sheet, ref, table, i)
+    sheet.n_rows = table.n_rows
+
+
+def sheet_report(
+    sheet: Sheet,
+    ref: FittedReference,
+    *,
+    alpha: float,
+    correction: str | None,
+    min_effect: float | None,
+    thresholds: dict[str, float],
+) -> DriftReport:
+    """The :class:`DriftReport` of a filled *sheet* (parameters checked)."""
     return build_report(
         ref,
-        methods=chosen,
+        methods=sheet.chosen,
         stats=sheet.stats,
         hist=sheet.hist,
-        n_current=table.n_rows,
+        n_current=sheet.n_rows,
         missing_current=sheet.missing,
         alpha=alpha,
         correction=correction,
         min_effect=min_effect,
-        thresholds=limits,
+        thresholds=thresholds,
         effects={m: np.where(np.isnan(e), sheet.stats[m][0], e) for m, e in sheet.effects.items()},
     )
 
 
-class _Sheet:
+class Sheet:
     """What one comparison fills in, per method and feature, before the decisions.
 
     ``stats[m]`` is ``(statistic, pvalue or None)``, the statistic +inf where
     *m* does not apply; ``effects[m]`` NaN where the statistic is the effect;
-    ``hist[pos]`` the bin labels, reference and current counts of a feature.
+    ``hist[pos]`` the bin labels, reference and current counts of a feature;
+    ``n_rows`` the current rows.
     """
 
-    __slots__ = ("binned", "chosen", "compat", "effects", "eps", "hist", "missing", "stats")
+    __slots__ = (
+        "binned",
+        "chosen",
+        "compat",
+        "effects",
+        "eps",
+        "hist",
+        "missing",
+        "n_rows",
+        "stats",
+    )
 
     def __init__(self, k: int, chosen: tuple[str, ...], *, eps: float, compat: str | None) -> None:
         self.chosen = chosen
@@ -278,9 +336,25 @@ class _Sheet:
         self.effects: dict[str, NDArray[np.float64]] = {m: np.full(k, np.nan) for m in chosen}
         self.hist: list[Any] = [None] * k
         self.missing = np.zeros(k, dtype=np.int64)
+        self.n_rows = 0
+
+    def put(self, start: int, part: Sheet) -> None:
+        """Copy *part*, the sheet of features ``start, start + 1, ...``, into this one."""
+        stop = start + len(part.hist)
+        for m in self.chosen:
+            stat, pval = self.stats[m]
+            stat[start:stop] = part.stats[m][0]
+            if pval is not None:
+                pval[start:stop] = part.stats[m][1]
+            self.effects[m][start:stop] = part.effects[m]
+        self.hist[start:stop] = part.hist
+        self.missing[start:stop] = part.missing
+        self.n_rows = part.n_rows
 
 
-def _numeric(sheet: _Sheet, ref: FittedReference, table: Table, workers: int | None) -> None:
+def _numeric(
+    sheet: Sheet, ref: FittedReference, table: Table, workers: int | None, *, overwrite: bool
+) -> None:
     """Bin counts and every requested statistic of the numeric features (one sort or one read)."""
     num = list(ref.numeric_index)
     cur = table.numeric
@@ -288,7 +362,12 @@ def _numeric(sheet: _Sheet, ref: FittedReference, table: Table, workers: int | N
     threads = resolve_workers(workers, ref.sorted_values.size + cur.size, len(num))
     if wanted:  # one sort serves the rank statistics and the bin counts
         cur_sorted = sort_samples(
-            cur, "current", nan_policy="omit", workers=threads, names=ref.numeric_names
+            cur,
+            "current",
+            nan_policy="omit",
+            workers=threads,
+            names=ref.numeric_names,
+            overwrite=overwrite,
         )
         counts = sorted_bin_counts(cur_sorted.values, cur_sorted.counts, ref.edges)
     else:
@@ -311,7 +390,7 @@ def _numeric(sheet: _Sheet, ref: FittedReference, table: Table, workers: int | N
 
 
 def _numeric_binned(
-    sheet: _Sheet, ref: FittedReference, cur: NDArray[np.float64], counts: NDArray[np.int64]
+    sheet: Sheet, ref: FittedReference, cur: NDArray[np.float64], counts: NDArray[np.int64]
 ) -> None:
     """The binned statistics of the numeric features from their bin *counts*."""
     num = list(ref.numeric_index)
@@ -328,7 +407,7 @@ def _numeric_binned(
         sheet.stats[m][0][num] = values[m]
 
 
-def _categorical(sheet: _Sheet, ref: FittedReference, table: Table, i: int) -> None:
+def _categorical(sheet: Sheet, ref: FittedReference, table: Table, i: int) -> None:
     """Counts over the union of categories, and the statistics, of categorical feature *i*."""
     pos = ref.categorical_index[i]
     labels = table.categorical[i]
@@ -352,8 +431,15 @@ def _categorical(sheet: _Sheet, ref: FittedReference, table: Table, i: int) -> N
         for m in sheet.binned:
             stats[m][0][pos] = values[m][0]
     if "chi2" in sheet.chosen:
-        stats["chi2"][0][pos], stats["chi2"][1][pos] = _chi2(rc, cc)  # type: ignore[index]
-        sheet.effects["chi2"][pos] = _cramers_v(stats["chi2"][0][pos], rc, cc)
+        chi2, pvalue, effect = categorical_chi2(rc, cc)
+        stats["chi2"][0][pos], stats["chi2"][1][pos] = chi2, pvalue  # type: ignore[index]
+        sheet.effects["chi2"][pos] = effect
+
+
+def categorical_chi2(rc: NDArray[np.int64], cc: NDArray[np.int64]) -> tuple[float, float, float]:
+    """``chi2``, its p-value and Cramér's V of reference and current category counts."""
+    chi2, pvalue = _chi2(rc, cc)
+    return chi2, pvalue, _cramers_v(chi2, rc, cc)
 
 
 def _cramers_v(chi2: float, rc: NDArray[np.int64], cc: NDArray[np.int64]) -> float:

@@ -33,8 +33,12 @@ __all__ = ["fit_reference"]
 _QUANTILES = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
 
 
-def fit_reference(table: Table, bins: BinsSpec, workers: int | None) -> FittedReference:
+def fit_reference(
+    table: Table, bins: BinsSpec, workers: int | None, *, overwrite: bool = False
+) -> FittedReference:
     """Fit the reference state of *table* (``bins`` validated, ``workers`` checked).
+
+    ``overwrite=True``: the numeric block is the caller's to sort in place.
 
     Raises:
         InvalidInputError: inf in a numeric column, or a column without any
@@ -43,7 +47,12 @@ def fit_reference(table: Table, bins: BinsSpec, workers: int | None) -> FittedRe
     numeric_names = [table.names[j] for j in table.numeric_index]
     threads = resolve_workers(workers, table.numeric.size, len(numeric_names))
     ordered = sort_samples(  # NaN sorts last; inf is found here
-        table.numeric, "data", nan_policy="omit", workers=threads, names=numeric_names
+        table.numeric,
+        "data",
+        nan_policy="omit",
+        workers=threads,
+        names=numeric_names,
+        overwrite=overwrite,
     )
     columns = [ordered.column(j) for j in range(len(numeric_names))]
     for col, name in zip(columns, numeric_names, strict=True):

@@ -268,6 +268,37 @@ class FittedReference:
             )
         )
 
+    def subset(self, start: int, stop: int) -> FittedReference:
+        """The state of features ``start`` to ``stop - 1`` alone, its sorted columns in memory.
+
+        Read from a memory-mapped state, the block's pages are released again
+        (see :func:`~aiguard.detect._drift.scale.release`), so reading every
+        block in turn never holds more than one block in memory.
+        """
+        from aiguard.detect._drift.scale import release  # noqa: PLC0415 - import cycle
+
+        num = [i for i, pos in enumerate(self.numeric_index) if start <= pos < stop]
+        cat = [i for i, pos in enumerate(self.categorical_index) if start <= pos < stop]
+        cols = slice(num[0], num[-1] + 1) if num else slice(0, 0)
+        values = np.array(self.sorted_values[:, cols], order="F")
+        release(self.sorted_values)
+        return FittedReference(
+            names=self.names[start:stop],
+            numeric_index=[self.numeric_index[i] - start for i in num],
+            categorical_index=[self.categorical_index[i] - start for i in cat],
+            n_rows=self.n_rows,
+            bins=self.bins,
+            sorted_values=values,
+            n_valid=self.n_valid[cols],
+            edges=self.edges[:, cols],
+            nbins=self.nbins[cols],
+            counts=self.counts[cols],
+            missing=self.missing[start:stop],
+            categories=[self.categories[i] for i in cat],
+            category_counts=[self.category_counts[i] for i in cat],
+            summary=self.summary[start:stop],
+        )
+
     def __repr__(self) -> str:
         """Show the shape and kinds."""
         return (

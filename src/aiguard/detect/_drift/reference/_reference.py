@@ -12,14 +12,24 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from aiguard.detect._drift._workers import check_workers
+from aiguard.detect._drift._workers import check_workers, resolve_workers
 from aiguard.detect._drift.binned import BinsSpec, validate_bins
 from aiguard.detect._drift.inputs import as_table
 from aiguard.detect._drift.reference._accumulator import Accumulator
+from aiguard.detect._drift.reference._blocked import compare_blocked, fit_blocked
 from aiguard.detect._drift.reference._compare import compare_reference
 from aiguard.detect._drift.reference._fit import fit_reference
 from aiguard.detect._drift.reference._persist import read_reference, write_reference
-from aiguard.errors import InvalidInputError
+from aiguard.detect._drift.scale import (
+    Progress,
+    Source,
+    check_max_memory,
+    default_max_memory,
+    mapping,
+    open_source,
+    plan_blocks,
+)
+from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
     import os
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from aiguard.detect._drift.inputs import Table
+    from aiguard.detect._drift.reference._compare import Sheet
     from aiguard.detect._drift.reference._fitted import FittedReference
     from aiguard.detect._drift.report import DriftReport
 
@@ -57,6 +68,15 @@ class Reference:
             ``"doane"``, or explicit edges shared by every numeric column.
         workers: threads sorting the numeric columns; None: one per core (up to
             8) from 2^20 values on, else 1 (see :meth:`compare`).
+        max_memory: the memory budget of the fit, in bytes or as ``"2GB"``
+            (default: half the memory available). Data that do not fit in it
+            (``.npy`` and Parquet paths and iterators of batches always) are
+            fitted in blocks of features, read in chunks of rows, and the
+            sorted columns kept in a scratch file (see
+            :doc:`/detect/drift-at-scale`). The numbers do not depend on it.
+        progress: draw a progress bar on stderr (when it is a terminal)
+            during a blocked fit.
+        spill_dir: directory of the scratch files (default: the system's temporary one).
 
     Raises:
         InvalidInputError: empty data, wrong ndim, inf, a column with no
@@ -82,9 +102,34 @@ class Reference:
         categorical: bool | Sequence[int | str] | None = None,
         bins: BinsSpec = 10,
         workers: int | None = None,
+        max_memory: int | str | None = None,
+        progress: bool = False,
+        spill_dir: str | None = None,
     ) -> None:
         bins = validate_bins(bins)
         workers = check_workers(workers)
+        budget = check_max_memory(max_memory)
+        source = open_source(data, "data", spill_dir)
+        if source is not None and not _blocked(source, 0, budget, workers):
+            data = source.array  # type: ignore[attr-defined]
+            source = None
+        if source is not None:
+            try:
+                self._fitted = fit_blocked(
+                    source,
+                    feature_names=feature_names,
+                    categorical=categorical,
+                    bins=bins,
+                    workers=workers,
+                    max_memory=budget or default_max_memory(),
+                    spill_dir=spill_dir,
+                    progress=Progress(
+                        "fit", len(source.names), enabled=None if progress else False
+                    ),
+                )
+            finally:
+                source.close()
+            return
         # inf is found by the sort in fit_reference (one pass fewer than checking here)
         table = as_table(
             data,
@@ -204,8 +249,14 @@ class Reference:
         """
         return self._fitted.table(current, argument=argument, check_finite=check_finite)
 
-    def accumulator(self) -> Accumulator:
-        """An empty, mergeable bin-count accumulator on this reference's bins.
+    def accumulator(self, *, methods: Sequence[str] | None = None) -> Accumulator:
+        """An empty, mergeable accumulator of current data against this reference.
+
+        Args:
+            methods: the methods its :meth:`Accumulator.compare` will compute
+                (default ``("psi",)``); bin counts are always kept, ``"ks"`` adds
+                slot counts, Cramér-von Mises, Anderson-Darling, Wasserstein and
+                energy keep the current values (see :class:`Accumulator`).
 
         Example:
             >>> import numpy as np
@@ -216,7 +267,15 @@ class Reference:
             >>> acc.n_rows
             100
         """
-        return Accumulator(self)
+        return Accumulator(self, methods)
+
+    def accumulator_from_bytes(self, data: bytes) -> Accumulator:
+        """An accumulator of this reference read from :meth:`Accumulator.to_bytes`.
+
+        Raises:
+            InvalidInputError: not an accumulator's bytes, or of another reference.
+        """
+        return Accumulator.from_bytes(self, data)
 
     def compare(
         self,
@@ -230,6 +289,9 @@ class Reference:
         eps: float = 1e-4,
         compat: str | None = None,
         workers: int | None = None,
+        max_memory: int | str | None = None,
+        progress: bool = False,
+        spill_dir: str | None = None,
     ) -> DriftReport:
         """Compare *current* to this reference.
 
@@ -250,6 +312,16 @@ class Reference:
                 features; numpy releases the GIL). None: one per core, up to 8, when
                 reference and current hold at least 2^20 values together, else 1.
                 ``workers=1`` never starts a thread. The numbers do not depend on it.
+            max_memory: the memory budget, in bytes or as ``"2GB"`` (default: half
+                the memory available). A current data set that does not fit (a
+                ``.npy`` or Parquet path or an iterator of batches always), or a
+                reference fitted in blocks, is compared in blocks of features read
+                in chunks of rows. The numbers do not depend on it.
+            progress: draw a progress bar on stderr (when it is a terminal)
+                during a blocked comparison.
+            spill_dir: directory of the scratch files (default: the system's
+                temporary one): an iterator's batches, a row-major ``.npy``
+                file's columns.
 
         Returns:
             A :class:`~aiguard.drift.DriftReport`.
@@ -265,18 +337,49 @@ class Reference:
             >>> report.drifted_features
             ('b',)
         """
-        return compare_reference(
-            self._fitted,
-            current,
-            methods=methods,
-            alpha=alpha,
-            correction=correction,
-            min_effect=min_effect,
-            thresholds=thresholds,
-            eps=eps,
-            compat=compat,
-            workers=workers,
-        )
+        budget = check_max_memory(max_memory)
+        check_workers(workers)
+        fitted = self._fitted
+        source = open_source(current, "current", spill_dir)
+        fill: Any = None
+        if (
+            source is not None
+            and mapping(fitted.sorted_values) is None
+            and not _blocked(source, fitted.n_rows, budget, workers)
+        ):
+            current = source.array  # type: ignore[attr-defined]
+            source = None
+        if source is not None:
+            bar = Progress("compare", fitted.n_features, enabled=None if progress else False)
+
+            def fill(sheet: Sheet, ref: FittedReference, _: object, threads: int | None) -> None:
+                compare_blocked(
+                    sheet,
+                    ref,
+                    source,
+                    workers=threads,
+                    max_memory=budget or default_max_memory(),
+                    spill_dir=spill_dir,
+                    progress=bar,
+                )
+
+        try:
+            return compare_reference(
+                fitted,
+                current,
+                fill=fill,
+                methods=methods,
+                alpha=alpha,
+                correction=correction,
+                min_effect=min_effect,
+                thresholds=thresholds,
+                eps=eps,
+                compat=compat,
+                workers=workers,
+            )
+        finally:
+            if source is not None:
+                source.close()
 
     # --- persistence ----------------------------------------------------------------------------
 
@@ -307,3 +410,21 @@ class Reference:
     def __repr__(self) -> str:
         """Show the shape and kinds."""
         return repr(self._fitted).replace("FittedReference", "Reference", 1)
+
+
+def _blocked(source: Source, ref_rows: int, budget: int | None, workers: int | None) -> bool:
+    """Whether a pass over *source* (and *ref_rows* sorted reference rows) goes in blocks.
+
+    Files and iterators always do; an array does when all its features do not
+    fit in one block of the budget (see :func:`~aiguard.detect._drift.scale.plan_blocks`).
+    """
+    if not hasattr(source, "array"):
+        return True
+    k = len(source.names)
+    values = ref_rows + source.n_rows
+    limit = budget if budget is not None else default_max_memory()
+    try:
+        step, _ = plan_blocks(values, limit, k, resolve_workers(workers, values * k, k))
+    except ConfigurationError:
+        return True  # the blocked pass raises it, naming the budget
+    return step < k

@@ -1,8 +1,11 @@
 """``aiguard drift REFERENCE CURRENT``: compare two data sets from the command line.
 
 Reads CSV (header row; the csv module and numpy, no pandas), Parquet (when
-pyarrow is installed) or, for REFERENCE, a reference saved with
-``Reference.save`` (``.npz``). Exit codes: 0 no drift, 1 drift, 2 bad input
+pyarrow is installed), ``.npy`` or, for REFERENCE, a reference saved with
+``Reference.save`` (``.npz``). ``.npy`` files, and Parquet files with
+``--max-memory``, are read a block of columns at a time within the budget
+(see ``Reference(max_memory=)``), with a progress bar on stderr when it is a
+terminal (``--quiet``: none). Exit codes: 0 no drift, 1 drift, 2 bad input
 (with a one-line message on stderr, no traceback).
 """
 
@@ -91,8 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Compare CURRENT with REFERENCE feature by feature. "
         "Exit code 0: no drift, 1: drift, 2: bad input.",
     )
-    parser.add_argument("reference", help="CSV or Parquet file, or a saved Reference (.npz)")
-    parser.add_argument("current", help="CSV or Parquet file with the same columns")
+    parser.add_argument("reference", help="CSV, Parquet or .npy file, or a saved Reference (.npz)")
+    parser.add_argument("current", help="CSV, Parquet or .npy file with the same columns")
     parser.add_argument(
         "--methods",
         nargs="+",
@@ -123,7 +126,23 @@ def _parser() -> argparse.ArgumentParser:
         help="threads for sorting, merging and counting (default: one per core, up to 8, "
         "from 2^20 values on; 1: no thread)",
     )
+    parser.add_argument(
+        "--max-memory",
+        default=None,
+        help="memory budget for Parquet and .npy files, e.g. 2GB or 512MiB "
+        "(default: half the memory available)",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar on stderr (none when not a terminal)"
+    )
     return parser
+
+
+def _data(path: str, args: argparse.Namespace) -> Any:
+    """A ``.npy`` path (or Parquet, with ``--max-memory``) as it is, else the table read whole."""
+    suffix = Path(path).suffix.lower()
+    blocked = suffix == ".npy" or (args.max_memory is not None and suffix in {".parquet", ".pq"})
+    return path if blocked else read_table(path)
 
 
 def _reference(args: argparse.Namespace) -> Reference:
@@ -133,7 +152,12 @@ def _reference(args: argparse.Namespace) -> Reference:
         return Reference.load(args.reference)
     bins: int | str = int(args.bins) if args.bins.isdigit() else args.bins
     return Reference(
-        read_table(args.reference), categorical=args.categorical, bins=bins, workers=args.workers
+        _data(args.reference, args),
+        categorical=args.categorical,
+        bins=bins,
+        workers=args.workers,
+        max_memory=args.max_memory,
+        progress=not args.quiet,
     )
 
 
@@ -141,14 +165,15 @@ def _run(args: argparse.Namespace) -> int:
     ref = _reference(args)
     if args.save_reference:
         ref.save(args.save_reference)
-    current = read_table(args.current)
     report = ref.compare(
-        current,
+        _data(args.current, args),
         methods=args.methods,
         alpha=args.alpha,
         correction=None if args.correction == "none" else args.correction,
         min_effect=args.min_effect,
         workers=args.workers,
+        max_memory=args.max_memory,
+        progress=not args.quiet,
     )
     render = {
         "table": report.to_table,
