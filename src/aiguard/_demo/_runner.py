@@ -151,7 +151,7 @@ def respond(drill: Drill, policy_for: Any) -> Response:
     def pager(message: Mapping[str, Any]) -> None:
         paged.append(dict(message))
         drill.emit("escalate", f"paged {message.get('target')} ({message.get('reason')})",
-                   severity=message.get("severity"), incident=message.get("id"))
+                   severity=message.get("severity"), incident=message.get("incident"))
         if webhook is not None:
             webhook(message)
 
