@@ -58,7 +58,7 @@ class Night:
         self.registry.register("fraud-v8", make_model(0.09))
         held_out, _ = payments(np.random.default_rng(seed + 1), 10_000)
         self.monitor = OutputMonitor(make_model(0.85)(held_out), window=1_000, every=200,
-                                     clock=self.clock)
+                                     min_rows=1_000, clock=self.clock)
         self.monitor.name = "fraud.outputs"
         self.signals: list[ag.Signal] = []
         self.monitor.subscribe(self.signals.append)

@@ -206,7 +206,8 @@ class Reporter:
 
 def hand_over(drill: Drill, response: Response, signals: list[ag.Signal], served: str) -> float:
     """Give *signals* to the incidents in order (emptying the list); return the first breach time."""
-    taken, signals[:] = list(signals), []
+    # monitors decide on their own threads: order what one call raised by time, then source
+    taken, signals[:] = sorted(signals, key=lambda s: (s.at, s.source)), []
     first = float("inf")
     for signal in taken:
         if signal.status == "breach":
