@@ -10,14 +10,16 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import aiguard as ag
 from aiguard._demo import _runner
 from aiguard.cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCENARIOS = ("recommender", "fraud", "chatbot-latency", "seasonal")
 
@@ -77,10 +79,11 @@ def test_recommender_shows_every_phase_of_the_3am_incident(runs: Any) -> None:
     kinds = {e["kind"] for e in events if e["phase"] == "detect" and e["status"] == "breach"}
     assert kinds == {"drift", "output"}
     classified = [e["severity"] for e in events if e["phase"] == "classify"]
-    assert classified[-1] == "critical"  # drift alone is Medium; the bizarre outputs make it Critical
+    assert classified[-1] == "critical"  # drift alone is Medium; bizarre outputs: Critical
     assert set(classified) <= {"medium", "critical"}
     assert {"kill", "rollback", "page"} <= actions(events)
-    paged = [e["what"] for e in events if e["phase"] == "escalate" and e["what"].startswith("paged")]
+    paged = [e["what"] for e in events
+             if e["phase"] == "escalate" and e["what"].startswith("paged")]
     assert paged[:2] == ["paged on-call (paged)", "paged leadership (critical)"]
     served = [e["served"] for e in events if e["served"]]
     assert "popular_items" in served
@@ -192,7 +195,7 @@ class _Receiver(http.server.ThreadingHTTPServer):
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Receiver
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.bodies.append(json.loads(body))
         self.send_response(200)

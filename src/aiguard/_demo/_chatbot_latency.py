@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +22,9 @@ import aiguard as ag
 from aiguard import drift
 from aiguard._demo._runner import START, Drill, Response, finish, hand_over, respond, write_files
 from aiguard.detect import LatencyMonitor
-from aiguard.testing import FakeClock
+
+if TYPE_CHECKING:
+    from aiguard.testing import FakeClock
 
 PER_SECOND = 20  # questions a simulated second
 DEADLINE = 0.28  # the product's latency budget, seconds

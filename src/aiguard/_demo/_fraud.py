@@ -36,7 +36,8 @@ def make_model(cut: float) -> Any:
 
     def predict(x: np.ndarray) -> np.ndarray:
         score = 1 / (1 + np.exp(-(np.log(x[:, 0]) - 5.0) * 2 - 2.5 * x[:, 1]))
-        return (score > cut).astype(int)
+        flagged: np.ndarray = (score > cut).astype(int)
+        return flagged
 
     return predict
 
@@ -65,7 +66,7 @@ class Night:
         self.breaker = ag.CircuitBreaker(name="fraud", clock=self.clock)
         self.guard = ag.Guard(name="fraud", breaker=self.breaker, fallback=rules_engine,
                               monitors=[self.monitor], clock=self.clock)
-        self.score = self.guard(lambda x: self.registry(x))
+        self.score = self.guard(self.registry.predict)
         self.counts = drill.counts
         self.counts |= {"calls": 0, "payments": 0, "model": 0, "rules_engine": 0,
                         "legit_blocked": 0, "fraud_missed": 0}

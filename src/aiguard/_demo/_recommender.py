@@ -49,7 +49,7 @@ def sessions(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def broken_pipeline(x: np.ndarray) -> np.ndarray:
     """The ETL fault: region empty, defaulted to the first region of the list (Alaska)."""
-    seen = x.copy()
+    seen: np.ndarray = x.copy()
     seen[:, 0] = 0.0
     return seen
 
@@ -195,7 +195,7 @@ def run(drill: Drill) -> None:
         incident_id = _contain(night, response)
         _respond(night, response, incident_id)
         _recover(night, response, incident_id)
-        incident = _review(night, response, incident_id)
+        incident = _review(response, incident_id)
         report = night.reference.compare(broken_pipeline(np.vstack(night.recorded)),
                                          methods=("ks", "psi"))
         files = write_files(drill, incident, report)
@@ -277,6 +277,12 @@ def _replay(night: Night) -> None:
                      verdict=result.verdict)
 
 
+def _session(x: np.ndarray, user: int) -> int:
+    """The canary's sticky key: the session, not the features."""
+    del x
+    return user
+
+
 def _canary(night: Night, response: Response) -> None:
     """recs-v13 gets 10%, 50%, then 100% of sessions, judged at every step."""
     drill = night.drill
@@ -284,7 +290,7 @@ def _canary(night: Night, response: Response) -> None:
                       ag.MetricSpec("error", bad="higher", tolerance=0.01, critical=True,
                                     effect="mean")])
     canary = ag.CanaryRouter(night.v11, night.v13, steps=(10, 50, 100),
-                             key=lambda x, user: user, judge=judge, min_samples=30,
+                             key=_session, judge=judge, min_samples=30,
                              interval=300, registry=night.registry, version="recs-v13",
                              name="recs.canary", clock=night.clock)
     canary.add_listener(lambda e: drill.emit(
@@ -303,7 +309,7 @@ def _canary(night: Night, response: Response) -> None:
                served=night.registry.champion)
 
 
-def _review(night: Night, response: Response, incident_id: str) -> Any:
+def _review(response: Response, incident_id: str) -> Any:
     """Resolve, with the root cause, a contributing factor and the action items."""
     incidents = response.incidents
     incidents.resolve(incident_id, actor="ana",

@@ -13,7 +13,6 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
@@ -23,6 +22,7 @@ from aiguard.testing import FakeClock
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from aiguard.review._incident import Incident
 
@@ -188,8 +188,8 @@ class Reporter:
         if (incident.id, "severity", sev) not in self.seen:
             self.seen.add((incident.id, "severity", sev))
             minutes = int(incident.severity.respond_within.total_seconds() // 60)
-            emit("classify", f"{incident.id} classified {sev.upper()}: respond within {minutes} min",
-                 severity=sev, incident=incident.id)
+            emit("classify", f"{incident.id} classified {sev.upper()}: respond within "
+                 f"{minutes} min", severity=sev, incident=incident.id)
         for action in incident.actions:
             name = str(action["action"])
             if (incident.id, "action", name) not in self.seen:
@@ -205,7 +205,7 @@ class Reporter:
 
 
 def hand_over(drill: Drill, response: Response, signals: list[ag.Signal], served: str) -> float:
-    """Give *signals* to the incidents in order (emptying the list); return the first breach time."""
+    """Give *signals* to the incidents in order (emptying the list); return the first breach."""
     # monitors decide on their own threads: order what one call raised by time, then source
     taken, signals[:] = sorted(signals, key=lambda s: (s.at, s.source)), []
     first = float("inf")

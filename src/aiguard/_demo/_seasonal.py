@@ -40,6 +40,18 @@ class Model:
         return np.asarray(1 / (1 + np.exp(-(np.asarray(amount) - self.threshold) / 10)))
 
 
+def _neutral(amount: np.ndarray, user: int = 0) -> np.ndarray:
+    """The fallback: a neutral score, the manual-review queue decides."""
+    del user
+    return np.full(len(amount), 0.5)
+
+
+def _user(amount: np.ndarray, user: int) -> int:
+    """The canary's sticky key."""
+    del amount
+    return user
+
+
 class Season:
     """Traffic, models, registry, guard, monitor and counters."""
 
@@ -65,8 +77,8 @@ class Season:
         self.signals: list[ag.Signal] = []
         self.monitor.subscribe(self.signals.append)
         self.route: Any = self.registry
-        self.guard = ag.Guard(name="risk", fallback=lambda amount, user=0: np.full(len(amount),
-                              0.5), monitors=[self.monitor], clock=clock)
+        self.guard = ag.Guard(name="risk", fallback=_neutral, monitors=[self.monitor],
+                              clock=clock)
         self.score = self.guard(lambda amount, user=0: self.route(amount, user=user))
         self.counts = drill.counts
         self.counts |= {"calls": 0, "model": 0, "fallback": 0}
@@ -90,7 +102,7 @@ class Season:
             self.monitor.drain()
             if self.signals:
                 self.first_breach = min(self.first_breach, hand_over(
-                    self.drill, response, self.signals, self.registry.champion))
+                    self.drill, response, self.signals, str(self.registry.champion)))
             self.clock.advance(1.0)
             if i % 60 == 0:
                 self.drill.progress(i + 1, seconds, label)
@@ -107,7 +119,7 @@ def _canary(season: Season, response: Response, stable: str, candidate: str) -> 
     drill = season.drill
     canary = ag.CanaryRouter(
         season.models[stable].predict, season.models[candidate].predict, steps=(10, 50, 100),
-        key=lambda amount, user: user, judge=_judge(), min_samples=30, interval=300,
+        key=_user, judge=_judge(), min_samples=30, interval=300,
         registry=season.registry, version=candidate, name=f"canary.{candidate}",
         clock=season.clock)
     canary.add_listener(lambda e: drill.emit(
