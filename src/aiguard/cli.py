@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "flags": ("aiguard.contain.flags._cli", "main", "list, read and flip kill switches"),
     "models": ("aiguard.recover._cli", "main", "model registries: list, history, rollback"),
     "incidents": ("aiguard.review._cli", "main", "list, show, acknowledge and resolve incidents"),
+    "demo": ("aiguard._demo._cli", "main", "the 3 AM drill: an AI incident end to end, simulated"),
 }
 
 

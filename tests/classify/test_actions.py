@@ -54,6 +54,16 @@ def test_rollback_passes_the_reason() -> None:
     assert "previous model version" in action.describe()
 
 
+def test_rollback_names_the_version_a_model_registry_went_back_to() -> None:
+    """With a ModelRegistry the detail names the version, not the ChampionChange record."""
+    registry = ag.ModelRegistry("recs", refresh=None)
+    registry.register("v1", lambda x: x)
+    registry.register("v2", lambda x: x)
+    registry.promote("v2", reason="release", actor="ci")
+    assert ag.rules.rollback(registry)(CTX) == "rolled back to 'v1'"
+    assert registry.champion == "v1"
+
+
 def test_shed_lowers_the_rate_limit_and_its_burst() -> None:
     """shed(limit, to=10) lowers the rate and caps the burst; a second time changes nothing."""
     clock = FakeClock()

@@ -146,6 +146,42 @@ def test_flag_changes_feed_the_matching_incident(clock: FakeClock) -> None:
     incidents.close()
 
 
+def test_watch_guard_ignores_the_signals_of_the_guards_monitors(
+        clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """A guard's listeners also get its monitors' Signals: they are not counted, nothing raises."""
+    from aiguard.detect import OutputMonitor
+
+    monitor = OutputMonitor(np.arange(100) % 2, window=100, every=20, min_rows=20, clock=clock)
+    guard = ag.Guard(name="recs", fallback=lambda x: np.zeros(len(x), dtype=int),
+                     monitors=[monitor], clock=clock, kill_switch="recs.on",
+                     flags=ag.Flags(refresh=None, declare={"recs.on": True}))
+    seen: list[object] = []
+    guard.add_listener(seen.append)
+    incidents = ag.Incidents(clock=clock, count_every=10.0)
+    incidents.watch_guard(guard)
+    incidents.handle(sig(kind="error_rate", source="recs.errors"))
+    assert incidents.flush()
+
+    @guard
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.ones(len(x), dtype=int)  # only ones: the share of class 0 collapses
+
+    for _ in range(5):
+        predict(np.ones(10))
+        monitor.drain()
+    guard.config.flags.set("recs.on", on=False, actor="test")
+    predict(np.ones(10))  # one call served by the fallback
+    monitor.close()
+    assert any(isinstance(s, ag.Signal) for s in seen)  # the listeners did get a Signal
+    clock.advance(10)
+    assert incidents.flush()
+    (inc,) = incidents.open_incidents()
+    assert inc.counters["fallback_calls"] == 1
+    assert incidents.errors == 0
+    assert "listener of guard" not in caplog.text  # the watcher did not raise on the Signal
+    incidents.close()
+
+
 def test_fallbacks_are_counted_not_logged_per_call(clock: FakeClock) -> None:
     """1000 fallback calls become counts on the incident, in a few timeline lines."""
     guard = ag.Guard(name="recs", fallback=lambda x: np.zeros(len(x)),

@@ -166,7 +166,10 @@ class _Rollback(Action):
 
     def __call__(self, context: ActionContext) -> str:
         result = self._registry.rollback(reason=context.why)
-        return "rolled back" if result is None else f"rolled back to {result}"
+        if result is None:
+            return "rolled back"
+        # a ModelRegistry answers with a ChampionChange: name the version, not the record
+        return f"rolled back to {getattr(result, 'version', result)!r}"
 
 
 class _Shed(Action):

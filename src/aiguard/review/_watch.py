@@ -109,7 +109,9 @@ class Watchers:
         counts, lock = self._counts, self._count_lock
 
         def listener(outcome: Any) -> None:
-            if outcome.served_by == "model" and not outcome.rows_replaced:
+            # a guard's listeners also get its monitors' Signals: only Outcomes are counted
+            served_by = getattr(outcome, "served_by", None)
+            if served_by is None or (served_by == "model" and not outcome.rows_replaced):
                 return
             with lock:
                 if outcome.served_by == "raised":
