@@ -431,6 +431,10 @@ class Wrapped(Generic[M]):
 def wrap(model: M, guard: Guard) -> Wrapped[M]:
     """Guard a scikit-learn style model's ``predict`` / ``predict_proba`` / ``decision_function``.
 
+    Every other attribute (``classes_``, ``get_params``, ``named_steps``...)
+    passes through to the model. ``apredict``, ``apredict_proba`` and
+    ``adecision_function`` are the async forms (see :class:`Wrapped`).
+
     Example:
         >>> import aiguard as ag
         >>> class Model:
@@ -440,5 +444,16 @@ def wrap(model: M, guard: Guard) -> Wrapped[M]:
         >>> safe = ag.wrap(Model(), ag.Guard(name="clf", fallback=lambda X: [0] * len(X)))
         >>> safe.predict([[1.0], [2.0]]), safe.classes_
         ([0, 0], [0, 1])
+
+        The async forms run the guarded method in a worker thread and set
+        ``last_outcome`` in the awaiting task:
+
+        >>> import asyncio
+        >>> fresh = ag.wrap(Model(), ag.Guard(name="async", fallback=lambda X: [0] * len(X)))
+        >>> async def endpoint(X):
+        ...     result = await fresh.apredict(X)
+        ...     return result, fresh.guard.last_outcome.reason
+        >>> asyncio.run(endpoint([[1.0]]))
+        ([0], 'error')
     """
     return Wrapped(model, guard)
