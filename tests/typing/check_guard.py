@@ -52,3 +52,21 @@ safe = ag.wrap(Model(), ag.Guard(name="clf"))
 assert_type(safe.model, Model)
 assert_type(safe.guard, ag.Guard)
 outcome: ag.Outcome | None = recs.last_outcome
+
+
+assert_type(recs.call_with_outcome(recommend, np.ones((2, 3)), k=2),
+            tuple[np.ndarray, ag.Outcome])
+recs.call_with_outcome(recommend, np.ones((2, 3)), kk=2)  # type: ignore[call-arg]
+
+
+
+@recs
+async def ascore(x: float, *, k: int = 3) -> float:
+    return x * k
+
+
+async def use_with_outcome() -> None:
+    """acall_with_outcome gives the awaited result of async and sync functions with the outcome."""
+    assert_type(await recs.acall_with_outcome(ascore, 1.0, k=1), tuple[float, ag.Outcome])
+    assert_type(await recs.acall_with_outcome(plain, 1.0), tuple[float, ag.Outcome])
+    await recs.acall_with_outcome(ascore, "x")  # type: ignore[call-overload]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -18,7 +19,7 @@ from aiguard.contain.guard._pipeline import build_async, build_sync
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
     from datetime import timedelta
 
     from typing_extensions import Unpack
@@ -146,6 +147,91 @@ class Guard:
             return None
         return Outcome(self.config.name, *raw)
 
+    def call_with_outcome(
+        self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> tuple[R, Outcome]:
+        """Call *fn* (a function calling through this guard) and return its result and outcome.
+
+        The pair is read where the call ran, so it stays right when the call
+        runs in a worker thread (``asyncio.to_thread``, Starlette's
+        ``run_in_threadpool``): hand this method to the thread, not the bare
+        function. When *fn* calls the guard several times, the outcome is the
+        last call's. If *fn* raises, the exception propagates (the outcome is
+        then in ``last_outcome`` of the context that ran it).
+
+        Raises:
+            ConfigurationError: *fn* is an ``async def`` function (use
+                :meth:`acall_with_outcome`), or it returned without calling
+                through this guard.
+
+        Example:
+            >>> import aiguard as ag
+            >>> g = ag.Guard(name="clf", fallback=lambda x: 0)
+            >>> @g
+            ... def predict(x):
+            ...     return 1 / x
+            >>> g.call_with_outcome(predict, 0)[1].served_by
+            'fallback'
+        """
+        if inspect.iscoroutinefunction(fn):
+            raise ConfigurationError("fn", "a sync function (use acall_with_outcome)", fn)
+        var = self._outcome
+        var.set(None)
+        result = fn(*args, **kwargs)
+        return result, self._read(var.get(), fn)
+
+    @overload
+    async def acall_with_outcome(
+        self, fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
+    ) -> tuple[R, Outcome]: ...
+    @overload
+    async def acall_with_outcome(
+        self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> tuple[R, Outcome]: ...
+    async def acall_with_outcome(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> tuple[Any, Outcome]:
+        """Await *fn* through this guard, return ``(result, outcome)``; sync *fn* run in a thread.
+
+        An ``async def`` *fn* is awaited in the calling task. A sync *fn*
+        (``wrapped.predict``) runs in a worker thread
+        (:func:`asyncio.to_thread`), off the event loop. Either way the outcome
+        returned is this call's own, and it is also set as ``last_outcome`` of
+        the awaiting task, even when *fn* raises.
+
+        Raises:
+            ConfigurationError: *fn* returned without calling through this guard.
+
+        Example:
+            >>> import asyncio
+            >>> import aiguard as ag
+            >>> g = ag.Guard(name="clf", fallback=lambda x: 0)
+            >>> @g
+            ... def predict(x):
+            ...     return 1 / x
+            >>> result, outcome = asyncio.run(g.acall_with_outcome(predict, 0))
+            >>> result, outcome.served_by, outcome.reason
+            (0, 'fallback', 'error')
+        """
+        var = self._outcome
+        if inspect.iscoroutinefunction(fn):
+            var.set(None)
+            result = await fn(*args, **kwargs)
+            return result, self._read(var.get(), fn)
+        ok, value, raw = await asyncio.to_thread(_run_capturing, var, fn, args, kwargs)
+        if raw is not None:
+            var.set(raw)
+        if not ok:
+            raise value
+        return value, self._read(raw, fn)
+
+    def _read(self, raw: OutcomeTuple | None, fn: object) -> Outcome:
+        if raw is None:
+            raise ConfigurationError(
+                "fn", f"a function calling through guard {self.config.name!r}", fn
+            )
+        return Outcome(self.config.name, *raw)
+
     @property
     def monitors(self) -> tuple[MonitorTap, ...]:
         """The monitors fed by this guard."""
@@ -265,8 +351,28 @@ def guard(
     return Guard(**config)
 
 
+def _run_capturing(
+    var: contextvars.ContextVar[OutcomeTuple | None],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[bool, Any, OutcomeTuple | None]:
+    """In a worker thread: call *fn*, return (succeeded, result or exception, outcome)."""
+    var.set(None)
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as exc:  # handed back to the awaiting task, which raises it
+        return False, exc, var.get()
+    return True, result, var.get()
+
+
 class Wrapped(Generic[M]):
-    """A model whose predict methods run through a guard; other attributes pass through."""
+    """A model whose predict methods run through a guard; other attributes pass through.
+
+    ``apredict``, ``apredict_proba`` and ``adecision_function`` are the async
+    forms: they run the guarded method in a worker thread, off the event loop,
+    and set ``guard.last_outcome`` in the awaiting task.
+    """
 
     _METHODS = ("predict", "predict_proba", "decision_function")
 
@@ -293,6 +399,26 @@ class Wrapped(Generic[M]):
         """The guard around the predict methods."""
         return self._guard  # type: ignore[no-any-return]
 
+    async def _athread(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        guarded = self.__dict__.get(method)
+        if guarded is None:
+            raise AttributeError(f"{type(self._model).__name__!r} object has no attribute "
+                                 f"{method!r}")
+        result, _ = await self._guard.acall_with_outcome(guarded, *args, **kwargs)
+        return result
+
+    async def apredict(self, *args: Any, **kwargs: Any) -> Any:
+        """``predict`` through the guard, in a worker thread; ``guard.last_outcome`` is set here."""
+        return await self._athread("predict", args, kwargs)
+
+    async def apredict_proba(self, *args: Any, **kwargs: Any) -> Any:
+        """``predict_proba`` through the guard, in a worker thread (see :meth:`apredict`)."""
+        return await self._athread("predict_proba", args, kwargs)
+
+    async def adecision_function(self, *args: Any, **kwargs: Any) -> Any:
+        """``decision_function`` through the guard, in a worker thread (see :meth:`apredict`)."""
+        return await self._athread("decision_function", args, kwargs)
+
     def __getattr__(self, item: str) -> Any:
         """Pass every other attribute through to the model."""
         return getattr(self._model, item)
@@ -305,6 +431,10 @@ class Wrapped(Generic[M]):
 def wrap(model: M, guard: Guard) -> Wrapped[M]:
     """Guard a scikit-learn style model's ``predict`` / ``predict_proba`` / ``decision_function``.
 
+    Every other attribute (``classes_``, ``get_params``, ``named_steps``...)
+    passes through to the model. ``apredict``, ``apredict_proba`` and
+    ``adecision_function`` are the async forms (see :class:`Wrapped`).
+
     Example:
         >>> import aiguard as ag
         >>> class Model:
@@ -314,5 +444,16 @@ def wrap(model: M, guard: Guard) -> Wrapped[M]:
         >>> safe = ag.wrap(Model(), ag.Guard(name="clf", fallback=lambda X: [0] * len(X)))
         >>> safe.predict([[1.0], [2.0]]), safe.classes_
         ([0, 0], [0, 1])
+
+        The async forms run the guarded method in a worker thread and set
+        ``last_outcome`` in the awaiting task:
+
+        >>> import asyncio
+        >>> fresh = ag.wrap(Model(), ag.Guard(name="async", fallback=lambda X: [0] * len(X)))
+        >>> async def endpoint(X):
+        ...     result = await fresh.apredict(X)
+        ...     return result, fresh.guard.last_outcome.reason
+        >>> asyncio.run(endpoint([[1.0]]))
+        ([0], 'error')
     """
     return Wrapped(model, guard)
