@@ -177,25 +177,23 @@ class _Tally:
 
     __slots__ = ("counts", "key", "lock")
 
-    def __init__(self, key: Callable[[Any], tuple[str, ...] | None]) -> None:
+    def __init__(self, key: Callable[[Any], tuple[str, ...]]) -> None:
         self.counts: dict[tuple[str, ...], int] = {}
         self.key = key
         self.lock = threading.Lock()
 
     def __call__(self, event: object) -> None:
         key = self.key(event)
-        if key is not None:
-            with self.lock:
-                self.counts[key] = self.counts.get(key, 0) + 1
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def snapshot(self) -> dict[tuple[str, ...], int]:
         with self.lock:
             return dict(self.counts)
 
 
-def _transition(event: BreakerEvent) -> tuple[str, ...] | None:
-    if event.kind != "transition":
-        return None
+def _transition(event: BreakerEvent) -> tuple[str, ...]:
+    # registered with outcomes=False: only transitions arrive
     return (event.old.value, event.new.value)
 
 
@@ -354,7 +352,9 @@ class AiguardCollector(Collector):
             except Exception:  # a scrape never fails because of one object
                 self._errors[kind] += 1
                 log_once(f"prometheus:{kind}:{id(obj)}",
-                         "aiguard: the Prometheus collector could not read %r (logged once)", obj)
+                         "aiguard: the Prometheus collector could not read a watched %s "
+                         "(skipped, counted in aiguard_exporter_read_errors_total; logged once)",
+                         type(obj).__name__)
                 continue
             for name, labels, value in got:
                 rows[name].append((labels, value))
