@@ -65,6 +65,8 @@ MIN_RUN = {
     "docs/contain/guard.md": 2,
     "docs/contain/limits.md": 7,
     "docs/detect/drift.md": 4,
+    "docs/integrations/otel.md": 3,
+    "docs/integrations/prometheus.md": 3,
 }
 # the fleet page shows the production URL; the test runs it against a local redis-server
 REDIS_IN_DOCS = "redis://redis.internal:6379/0"

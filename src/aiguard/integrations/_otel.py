@@ -68,6 +68,8 @@ class Instrumentation:
         self._step = max(1, round(1.0 / sample))
         self._phase = 0
         self._pending = threading.local()
+        self._by_guard = {"aiguard.guard": guard.name}
+        self._attributes: dict[tuple[str, str], dict[str, Any]] = {}  # built once per outcome kind
         self._calls = meter.create_counter(
             "aiguard.calls", unit="{call}", description="Guarded calls by who served them and why."
         )
@@ -114,13 +116,16 @@ class Instrumentation:
     def _on_outcome(self, outcome: object) -> None:
         if type(outcome) is not Outcome:  # the guard also passes its monitors' signals
             return
-        served_by, reason = outcome.served_by, outcome.reason or "none"
-        attributes = {"aiguard.guard": outcome.guard, "aiguard.served_by": served_by,
-                      "aiguard.reason": reason}
+        key = (outcome.served_by, outcome.reason or "none")
+        attributes = self._attributes.get(key)
+        if attributes is None:
+            attributes = self._attributes.setdefault(key, {
+                "aiguard.guard": outcome.guard, "aiguard.served_by": key[0],
+                "aiguard.reason": key[1]})
         self._calls.add(1, attributes)
-        self._duration.record(outcome.latency, {"aiguard.guard": outcome.guard})
+        self._duration.record(outcome.latency, self._by_guard)
         if outcome.rows_replaced:
-            self._rows.add(outcome.rows_replaced, {"aiguard.guard": outcome.guard})
+            self._rows.add(outcome.rows_replaced, self._by_guard)
         pending = getattr(self._pending, "items", None)
         self._phase += 1
         if self._phase < self._step and not pending:
