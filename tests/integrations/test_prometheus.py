@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import urllib.request
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -104,6 +105,35 @@ def test_calls_rows_and_latency_histogram_match_the_calls_made(scrape: Any) -> N
     assert get(samples, "aiguard_call_duration_seconds_count", guard="recs") == 200
     assert get(samples, "aiguard_call_duration_seconds_sum", guard="recs") == pytest.approx(
         float(latencies.sum()))
+
+
+def test_counts_are_exact_under_concurrent_callers(scrape: Any) -> None:
+    """Four threads calling one guard: no call is lost from the counters."""
+    recs = ag.Guard(name="recs", fallback=lambda x: 0)
+
+    @recs
+    def predict(x: int) -> int:
+        if x % 3 == 0:
+            raise RuntimeError("down")
+        return x
+
+    collector = AiguardCollector(guards=[recs])
+
+    def work() -> None:
+        for i in range(3000):
+            predict(i)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    samples = scrape(collector)
+    assert get(samples, "aiguard_calls_total", guard="recs", served_by="fallback",
+               reason="error") == 4 * 1000
+    assert get(samples, "aiguard_calls_total", guard="recs", served_by="model",
+               reason="none") == 4 * 2000
+    assert get(samples, "aiguard_call_duration_seconds_count", guard="recs") == 4 * 3000
 
 
 def test_breaker_state_counters_and_transitions(scrape: Any) -> None:
