@@ -66,6 +66,8 @@ MIN_RUN = {
     "docs/contain/limits.md": 7,
     "docs/detect/drift.md": 4,
     "docs/integrations/serving.md": 5,
+    "docs/integrations/otel.md": 3,
+    "docs/integrations/prometheus.md": 3,
 }
 # the fleet page shows the production URL; the test runs it against a local redis-server
 REDIS_IN_DOCS = "redis://redis.internal:6379/0"
