@@ -63,7 +63,7 @@ def _outcome(proba: Any, outcome: ag.Outcome | None) -> dict[str, Any]:
     }
 
 
-def create_app() -> FastAPI:
+def create_app() -> FastAPI:  # noqa: C901 - the whole service in one readable function
     """Build the service from the environment (see the module docstring)."""
     store_url = os.environ.get("AIGUARD_FLAGS_STORE", "file:flags.json")
     if not store_url.startswith("file:"):

@@ -331,14 +331,13 @@ class AiguardCollector(Collector):
         elif kind == "monitor":
             obj.unsubscribe(tally)
         elif kind == "registry":
-            # ModelRegistry has add_listener only; its Listeners set has remove
-            obj._listeners.remove(tally)
+            obj.remove_listener(tally)
 
     def describe(self) -> list[Metric]:
         """Nothing: the families are only known at scrape time (no read at registration)."""
         return []
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterator[Metric]:  # noqa: C901 - one read per kind of watched object
         """Read every watched object and yield one family per metric name."""
         with self._lock:
             watched = list(self._watched.values())

@@ -338,6 +338,10 @@ class ModelRegistry:
         """
         self._listeners.add(listener)
 
+    def remove_listener(self, listener: Callable[[ChampionChange], object]) -> None:
+        """Stop calling *listener* (a listener that was never added is ignored)."""
+        self._listeners.remove(listener)
+
     def history(self) -> list[ChampionChange]:
         """Return the champion changes the store remembers, oldest first.
 
