@@ -36,11 +36,16 @@ from aiguard.detect._drift.binned import (
 )
 from aiguard.detect._drift.inputs import SortedSamples
 from aiguard.detect._drift.rank import compare_sorted, ks_pvalue
+from aiguard.detect._drift.reference._accumulator_parts import (
+    check_binned,
+    check_methods,
+    fill_chi2,
+    merge_counts,
+    slot_samples,
+)
 from aiguard.detect._drift.reference._compare import (
-    METHODS,
     TESTS,
     build_report,
-    categorical_chi2,
     check_thresholds,
 )
 from aiguard.detect._drift.reference._rank_state import (
@@ -101,7 +106,7 @@ class Accumulator:
 
     def __init__(self, reference: Reference, methods: Sequence[str] | None = None) -> None:
         fitted = reference.fitted
-        chosen = _check_methods(methods)
+        chosen = check_methods(methods)
         self._reference = reference
         self._fitted = fitted
         self._methods = chosen
@@ -190,7 +195,7 @@ class Accumulator:
         out = Accumulator(self._reference, self._methods)
         out._counts = self._counts + other._counts
         out._cat_counts = [a + b for a, b in zip(self._cat_counts, other._cat_counts, strict=True)]
-        out._unseen = [_merge(a, b) for a, b in zip(self._unseen, other._unseen, strict=True)]
+        out._unseen = [merge_counts(a, b) for a, b in zip(self._unseen, other._unseen, strict=True)]
         out._missing = self._missing + other._missing
         out._n_rows = self._n_rows + other._n_rows
         out._slots = [a + b for a, b in zip(self._slots, other._slots, strict=True)]
@@ -246,7 +251,7 @@ class Accumulator:
 
         NaN for a feature with no current value yet.
         """
-        methods = _check_binned(methods)
+        methods = check_binned(methods)
         eps = check_eps(eps)
         base = check_base(base)
         hist = self.histograms()
@@ -279,19 +284,6 @@ class Accumulator:
             values = binned_statistics(binned, rc[None, :], cc[None, :], nb, eps=eps)
             for m in binned:
                 stats[m][0][pos] = values[m][0]
-
-    def _fill_chi2(
-        self,
-        stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]],
-        effects: dict[str, NDArray[np.float64]],
-        hist: Any,
-    ) -> None:
-        """The chi-squared test of each categorical feature's counts."""
-        for pos in self._fitted.categorical_index:
-            _, rc, cc = hist[pos]
-            chi2, p_chi2, effect = categorical_chi2(rc, cc)
-            stats["chi2"][0][pos], stats["chi2"][1][pos] = chi2, p_chi2  # type: ignore[index]
-            effects["chi2"][pos] = effect
 
     def compare(
         self,
@@ -353,7 +345,7 @@ class Accumulator:
                 if m in TESTS:
                     stats[m][1][num] = p  # type: ignore[index]
         if "chi2" in chosen:
-            self._fill_chi2(stats, effects, hist)
+            fill_chi2(self._fitted, stats, effects, hist)
         return build_report(
             ref,
             methods=chosen,
@@ -395,7 +387,7 @@ class Accumulator:
             n = int(multiplicity.sum())
 
             def column(_: int, w: Any = multiplicity, c: Any = slots) -> tuple[Any, Any]:
-                return _slot_samples(w, c)  # pragma: no cover - old scipy only
+                return slot_samples(w, c)  # pragma: no cover - old scipy only
 
             d, pv = ks_pvalue(
                 np.array([plus]),
@@ -503,34 +495,3 @@ class Accumulator:
 
 
 _FORMAT = "aiguard.drift.Accumulator/1"
-
-
-def _check_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
-    if methods is None:
-        return ("psi",)
-    out = (methods,) if isinstance(methods, str) else tuple(dict.fromkeys(methods))
-    if not out or any(m not in METHODS for m in out):
-        raise ConfigurationError("methods", f"a non-empty subset of {METHODS}", methods)
-    return out
-
-
-def _slot_samples(  # pragma: no cover - scipy's exact KS fallback, old scipy only
-    multiplicity: NDArray[np.int64], slots: NDArray[np.int64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Two samples with the ranks of the slot counts (for scipy's exact KS fallback)."""
-    positions = np.arange(slots.size, dtype=np.float64)
-    return np.repeat(positions[1::2], multiplicity), np.repeat(positions, slots)
-
-
-def _check_binned(methods: Sequence[str]) -> tuple[str, ...]:
-    out = (methods,) if isinstance(methods, str) else tuple(methods)
-    if not out or any(m not in BINNED_METHODS for m in out):
-        raise ConfigurationError("methods", f"a non-empty subset of {BINNED_METHODS}", methods)
-    return out
-
-
-def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    out = dict(a)
-    for key, value in b.items():
-        out[key] = out.get(key, 0) + value
-    return out
