@@ -94,11 +94,11 @@ def _run_with_runtime_only(script: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_readme_first_command_is_the_runtime_install_and_the_quickstart() -> None:
-    """The first command installs aiguard without extras and runs examples/quickstart.py."""
+def test_readme_first_command_is_the_runtime_install_and_the_demo() -> None:
+    """The first command installs aiguard without extras and runs the drill (aiguard demo)."""
     install, demo = readme_commands()[0].split(" && ")
     assert install == "pip install -e ."
-    assert demo == "python examples/quickstart.py"
+    assert demo == "aiguard demo"
 
 
 def test_quickstart_imports_only_runtime_dependencies() -> None:
