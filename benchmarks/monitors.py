@@ -1,6 +1,6 @@
 """Cost of the monitors attached to a Guard, and their memory after 10 M observations.
 
-Run:  /work/venv/bin/python benchmarks/monitors.py [--only NAME] [--quick]
+Run:  python benchmarks/monitors.py [--only NAME] [--quick]
 
 Groups:
 
