@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from unittest import mock
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,14 @@ def records_on_disk(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.splitlines()]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops)
 def test_log_equals_the_acknowledged_prefix(sequence: list[tuple[str, Any]]) -> None:
     """After every reopen the file holds exactly the acknowledged records, in order."""
-    with tempfile.TemporaryDirectory() as directory:
+    # A process crash (what this simulates) loses nothing the kernel holds, with or without
+    # fsync; fsync only guards against power loss. It is stubbed so that the examples cost
+    # file operations, not disk flushes (tests/review/test_log.py kills real writers).
+    with tempfile.TemporaryDirectory() as directory, mock.patch("os.fsync"):
         path = Path(directory) / "log.jsonl"
         log = IncidentLog(path, durability="batch", batch_interval=60)
         log.append(OPEN)
