@@ -101,13 +101,13 @@ def _cli(tmp_path: Path, *args: str) -> str:
 
 
 async def test_traffic_with_faults(server: str, tmp_path: Path) -> None:
-    """300 requests under injected faults: none fails, fallbacks serve, breaker cycles, incident."""
+    """210 requests under injected faults: none fails, fallbacks serve, breaker cycles, incident."""
     async with httpx.AsyncClient(base_url=server, timeout=10) as client:
-        healthy = await _burst(client, 60)
+        healthy = await _burst(client, 30)
         assert {b["served_by"] for b in healthy} == {"model"}
 
         assert (await client.post("/faults/on")).json() == {"active": True}
-        faulty = await _burst(client, 120, start=1)
+        faulty = await _burst(client, 90, start=1)
         assert {b["served_by"] for b in faulty} == {"base_rate"}  # the fallback's name
         reasons = {b["reason"] for b in faulty}
         assert {"error", "open"} <= reasons, reasons
@@ -117,10 +117,10 @@ async def test_traffic_with_faults(server: str, tmp_path: Path) -> None:
 
         assert (await client.post("/faults/off")).json() == {"active": False}
         await asyncio.sleep(0.7)  # longer than AIGUARD_BREAKER_OPEN_FOR
-        recovered = await _burst(client, 120, start=2)
+        recovered = await _burst(client, 90, start=2)
         assert recovered[-1]["served_by"] == "model"
         assert (await client.get("/health")).json()["breaker"] == "closed"
-        assert sum(b["served_by"] == "model" for b in recovered) >= 100
+        assert sum(b["served_by"] == "model" for b in recovered) >= 75
 
         metrics = await client.get("/metrics/")
         assert metrics.status_code == 200
