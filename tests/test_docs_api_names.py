@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import re
 from pathlib import Path
@@ -203,3 +204,18 @@ def test_every_reference_page_is_in_the_nav() -> None:
     nav = pages(config["nav"])
     reference = [f"reference/{p.name}" for p in (ROOT / "docs" / "reference").glob("*.md")]
     assert set(reference) | {page.removeprefix("docs/") for page in GUIDES} <= set(nav)
+
+
+def test_the_reference_reads_docstrings_as_written() -> None:
+    """The griffe extension makes ``Example:`` an examples section and reST roles code spans."""
+    spec = importlib.util.spec_from_file_location("griffe_docstrings",
+                                                  ROOT / "docs" / "griffe_docstrings.py")
+    assert spec is not None
+    assert spec.loader is not None
+    extension = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(extension)
+    text = ("Uses :class:`~aiguard.Guard` and :func:`aiguard.replay` (:math:`D_n`).\n\n"
+            "The tree::\n\n    a -> b\n\n::\n\n    c\n\nExample:\n    >>> 1 + 1\n    2\n")
+    assert extension.markdown_docstring(text) == (
+        "Uses `Guard` and `aiguard.replay` (`D_n`).\n\n"
+        "The tree:\n\n    a -> b\n\n\n    c\n\nExamples:\n    >>> 1 + 1\n    2\n")
