@@ -68,6 +68,11 @@ MIN_RUN = {
     "docs/integrations/serving.md": 5,
     "docs/integrations/otel.md": 3,
     "docs/integrations/prometheus.md": 3,
+    "docs/tutorial.md": 9,
+    "docs/detect/overview.md": 2,
+    "docs/contain/overview.md": 2,
+    "docs/recover/overview.md": 2,
+    "docs/review/overview.md": 2,
 }
 # the fleet page shows the production URL; the test runs it against a local redis-server
 REDIS_IN_DOCS = "redis://redis.internal:6379/0"
