@@ -343,3 +343,24 @@ def test_ramp_ending_below_100_completes_without_promoting() -> None:
     assert (event.kind, canary.status, canary.percent) == ("complete", "complete", 75)
     assert registry.champion == "v1"
     assert "passed at 75 %" in event.reason
+
+
+def test_keyless_calls_get_the_share_spread_evenly() -> None:
+    """Without a key, every 100 consecutive calls hold the step's share, give or take 3."""
+    canary = ag.CanaryRouter(lambda _x: 0, lambda _x: 1, steps=(25, 100), interval=1e9,
+                             clock=FakeClock())
+    served = [canary(x) for x in range(2000)]
+    assert abs(sum(served) - 500) <= 3
+    assert all(abs(sum(served[i:i + 100]) - 25) <= 3 for i in range(0, 1901, 50))
+
+
+def test_unhashed_key_types_route_by_their_own_bucket_and_steps_reassign() -> None:
+    """Float and tuple keys route by the reference rule; a new step re-reads cached keys."""
+    canary = ag.CanaryRouter(lambda _x: "stable", lambda _x: "candidate", steps=(30, 60),
+                             key=lambda k: k, name="mixed", clock=FakeClock())
+    keys: list[object] = [0.5, 2.0, ("a", 1), *range(40), *(f"u{i}" for i in range(40))]
+    for percent in (30, 60, 0):
+        canary.set_step(percent)
+        for key in keys:
+            expected = "candidate" if reference_in_candidate("mixed", key, percent) else "stable"
+            assert canary(key) == expected == canary.arm(key)

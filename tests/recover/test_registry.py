@@ -366,23 +366,19 @@ def test_second_change_while_the_store_is_down_builds_on_the_first() -> None:
     assert parse(store.inner.read_all()["models.recs"]).version == "v2"  # type: ignore[union-attr]
 
 
-def test_poller_ends_when_its_owner_is_gone() -> None:
-    """The poller holds its owner weakly: once collected, the thread ends."""
+def test_refresh_thread_ends_when_the_registry_is_gone() -> None:
+    """The shared poller holds the registry weakly: once it is collected, the thread ends."""
     import gc
 
-    from aiguard.recover._poller import Poller
-
-    class Owner:
-        def poll(self) -> None:
-            pass
-
-    owner = Owner()
-    poller = Poller(owner.poll, 0.01, "test-poller")
-    del owner
+    registry = ag.ModelRegistry("gone", refresh=0.01)
+    registry.register("v1", abs)
+    poller = registry._poller
+    assert poller is not None
+    assert poller.running
+    del registry
     gc.collect()
-    poller.wake()
-    poller._thread.join(5)
-    assert not poller._thread.is_alive()
+    assert poller.join(5)
+    assert poller.stopped
 
 
 VERSIONS = ["v1", "v2", "v3", "v4"]

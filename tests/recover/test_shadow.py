@@ -288,3 +288,87 @@ def test_large_answers_keep_256_spaced_values_and_count_every_row() -> None:
     assert report.agreement == pytest.approx(float((big != 2).mean()))
     assert len(router._stats.out_primary) == 256
     router.close()
+
+
+@pytest.fixture
+def long_naps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Idle workers nap 60 s: only an explicit wake gets them to a request in time."""
+    import aiguard.recover._shadow as shadow_module
+
+    monkeypatch.setattr(shadow_module, "_NAP_MIN", 60.0)
+    monkeypatch.setattr(shadow_module, "_NAP_MAX", 60.0)
+
+
+def _until_napping(router: ag.ShadowRouter, workers: int) -> None:
+    for _ in range(5000):
+        if router._napping == workers:
+            return
+        threading.Event().wait(0.001)
+    pytest.fail("the workers never napped")
+
+
+@pytest.mark.usefixtures("long_naps")
+def test_a_burst_to_half_full_wakes_a_napping_worker() -> None:
+    """The caller that finds the queue half full wakes the worker (its own nap is 60 s)."""
+    seen = threading.Event()
+    router = ag.ShadowRouter(lambda x: x, lambda x: seen.set(), max_queue=2)
+    _until_napping(router, 1)
+    router(1)  # queue was empty: no wake
+    router(2)  # queue was half full: wake
+    assert seen.wait(5)
+    router.close()
+
+
+@pytest.mark.usefixtures("long_naps")
+def test_a_woken_worker_wakes_the_next_one_when_more_wait() -> None:
+    """Two workers napping, one wake: the first wakes the second (pairs meet in the shadow)."""
+    both = threading.Barrier(2, timeout=5)
+    router = ag.ShadowRouter(lambda x: x, lambda x: both.wait(), max_queue=6, workers=2)
+    _until_napping(router, 2)
+    for x in range(4):
+        router(x)  # only the fourth finds the queue half full (3 of 6): it wakes one worker
+    for _ in range(5000):  # not flush(): it would wake the second worker itself
+        if router.finished == 4:
+            break
+        threading.Event().wait(0.001)
+    assert (router.report().shadowed, router.errors) == (4, 0)
+    router.close()
+
+
+def test_a_nap_announced_while_a_request_waits_returns_at_once() -> None:
+    """Announce, then check: a request appended meanwhile cancels the nap (no 50 ms wait)."""
+    import aiguard.recover._shadow as shadow_module
+
+    gate, started = threading.Event(), threading.Event()
+
+    def held(_x: int) -> None:
+        started.set()
+        gate.wait()
+
+    router = ag.ShadowRouter(lambda x: x, held, max_queue=10)
+    router(0)
+    router.flush(timeout=0)
+    assert started.wait(5)  # the worker holds request 0 in the shadow: it naps no more
+    router(1)  # queued behind it
+    assert router._nap(shadow_module._NAP_MAX) == shadow_module._NAP_MIN
+    assert router._napping == 0
+    gate.set()
+    assert router.flush()
+    router.close()
+
+
+def test_requests_not_sampled_are_not_timed() -> None:
+    """sample=0.3: the caller reads the clock twice per sampled request and never otherwise."""
+    reads = [0]
+    caller = threading.current_thread()
+
+    def clock() -> float:
+        reads[0] += threading.current_thread() is caller
+        return 0.0
+
+    router = ag.ShadowRouter(lambda x: x, lambda x: x, sample=0.3, seed=7, clock=clock)
+    for x in range(200):
+        router(x)
+    draws = random.Random(7)
+    assert reads[0] == 2 * router.offered == 2 * sum(draws.random() < 0.3 for _ in range(200))
+    router.close()

@@ -4,7 +4,14 @@
 (:mod:`aiguard.contain.flags._rollout`): a request key hashes into one of
 10,000 buckets for the router's name, and the candidate serves the keys whose
 bucket is below ``percent * 100``. Raising the percentage only adds keys to
-the candidate; no key moves back and forth while the ramp goes up.
+the candidate; no key moves back and forth while the ramp goes up. The arm of
+a ``str`` or ``int`` key seen before is one dictionary lookup: a per-step
+cache, replaced by a new empty one whenever the percentage changes (a thread
+that computed an arm under the old percentage writes it into the old cache,
+which nobody reads any more). Without a ``key``, call *n* (counted from 0)
+takes bucket ``n * 6181 mod 10,000`` (6181 is prime to 10,000, so every run
+of 10,000 calls visits each bucket once, spread evenly): exactly the share,
+no hashing.
 
 **The ramp.** At each step the router records, per arm, every call's latency,
 error and output (see :mod:`aiguard.recover._samples`). When ``interval``
@@ -53,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["CanaryEvent", "CanaryRouter"]
 
 _CACHE = 1 << 15
+_SPREAD = 6181  # prime to BUCKETS: n * _SPREAD % BUCKETS visits every bucket
 
 EventKind = Literal["promote", "hold", "pause", "rollback", "complete",
                     "manual_pause", "resume", "abort", "set_step"]
@@ -166,7 +174,7 @@ class CanaryRouter:
         self._models = (stable, candidate)
         self._key = key
         self._seq = itertools.count()
-        self._buckets: dict[object, int] = {}
+        self._assigned: dict[object, int] = {}  # str / int key -> arm at this percentage
         self._clock = validate_clock(clock)
         self._samples = Samples(_validate.count(max_samples, "max_samples"))
         self._lock = threading.Lock()
@@ -189,25 +197,35 @@ class CanaryRouter:
             >>> CanaryRouter(abs, abs, steps=(100,)).arm("user-1")
             'candidate'
         """
-        return ARMS[self._bucket(key) < self._threshold]  # type: ignore[return-value]
-
-    def _bucket(self, key: object) -> int:
-        # str and int keys (the usual user ids) are cached in a plain dict, cheaper than
-        # the rollout's typed lru_cache; they never collide (no str equals an int, and
-        # bool, float and others go to the lru_cache, which keeps 1, 1.0 and True apart)
         cls = key.__class__
-        if cls is str or cls is int:
-            found = self._buckets.get(key)
-            if found is None:
-                if len(self._buckets) >= _CACHE:
-                    self._buckets.clear()
-                found = self._buckets[key] = cached_bucket(self.name, key)
-            return found
-        return cached_bucket(self.name, key)
+        if cls is str or cls is int:  # see _assign: other types skip the cache
+            found = self._assigned.get(key)
+            if found is not None:
+                return ARMS[found]  # type: ignore[return-value]
+            return ARMS[self._assign(key)]  # type: ignore[return-value]
+        return ARMS[cached_bucket(self.name, key) < self._threshold]  # type: ignore[return-value]
+
+    def _assign(self, key: object) -> int:
+        # Only str and int keys are cached: they never collide (no str equals an int),
+        # while 1, 1.0 and True are equal keys with different text, so different buckets.
+        # The cache is read before the threshold; _set_percent sets the threshold before
+        # it swaps the cache, so an arm from an old threshold lands in an old cache.
+        assigned = self._assigned
+        arm = 1 if cached_bucket(self.name, key) < self._threshold else 0
+        if len(assigned) >= _CACHE:
+            assigned.clear()
+        assigned[key] = arm
+        return arm
 
     def _route(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
-        key = next(self._seq) if self._key is None else self._key(*args, **kwargs)
-        return 1 if self._bucket(key) < self._threshold else 0
+        if self._key is None:
+            return 1 if next(self._seq) * _SPREAD % BUCKETS < self._threshold else 0
+        key = self._key(*args, **kwargs)
+        cls = key.__class__
+        if cls is str or cls is int:
+            found = self._assigned.get(key)
+            return self._assign(key) if found is None else found
+        return 1 if cached_bucket(self.name, key) < self._threshold else 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the arm the request's key falls in; record latency, error and output."""
@@ -261,6 +279,7 @@ class CanaryRouter:
     def _set_percent(self, percent: float) -> None:
         self._percent = percent
         self._threshold = threshold(percent) if percent < 100 else BUCKETS
+        self._assigned = {}  # after the threshold: see _assign
 
     def add_listener(self, listener: Callable[[CanaryEvent], object]) -> None:
         """Call *listener* with every :class:`CanaryEvent` (one that raises is counted)."""

@@ -30,9 +30,9 @@ from typing_extensions import Self
 from aiguard._core import _validate
 from aiguard._core._clock import validate_clock
 from aiguard._core._events import Listeners, log_once
+from aiguard._core._poller import Poller
 from aiguard.errors import ConfigurationError, StoreError, UnknownVersionError
 from aiguard.recover import _champion
-from aiguard.recover._poller import Poller
 from aiguard.state._records import default_actor
 from aiguard.state._stores import MemoryStore
 
@@ -139,17 +139,26 @@ class ModelRegistry:
         self.stale = False
         """True while the store cannot be read (the last choice stays in force)."""
         self._listeners: Listeners[ChampionChange] = Listeners(f"registry {name!r}")
-        ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: ModelRegistry._after_fork(ref))
-        self._poller = (None if self.refresh_interval is None else
-                        Poller(self.refresh, self.refresh_interval, f"aiguard-models-{name}"))
+        self._poller: Poller | None = None
+        if self.refresh_interval is None:  # no thread; a caller's thread may hold the lock
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: ModelRegistry._renew(ref()))
+        else:  # the shared poller renews the lock in a forked child before it restarts
+            self._poller = Poller(self._tick, interval=self.refresh_interval, first=0,
+                                  name=f"aiguard-models-{name}", weak=True,
+                                  after_fork=self._renew_lock)
+
+    def _tick(self) -> None:
+        self.refresh()
+
+    def _renew_lock(self) -> None:  # pragma: no cover - runs in forked children
+        """A lock held by a parent's thread at the fork would stay held in the child."""
+        self._lock = threading.RLock()
 
     @staticmethod
-    def _after_fork(ref: weakref.ref[ModelRegistry]) -> None:  # pragma: no cover - in children
-        """A lock held by the parent's refresher at the fork would stay held in the child."""
-        registry = ref()
+    def _renew(registry: ModelRegistry | None) -> None:  # pragma: no cover - in children
         if registry is not None:
-            registry._lock = threading.RLock()
+            registry._renew_lock()
 
     def __repr__(self) -> str:
         """Show the name, the versions and the champion."""
@@ -353,7 +362,7 @@ class ModelRegistry:
     def close(self) -> None:
         """Stop the background refresh (the registry keeps serving its champion)."""
         if self._poller is not None:
-            self._poller.close()
+            self._poller.stop()
 
     def __enter__(self) -> Self:
         """Return the registry itself."""

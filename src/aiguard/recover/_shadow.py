@@ -1,20 +1,38 @@
 """ShadowRouter: callers get the primary's answer; a sample also goes to the shadow, later.
 
-The caller's path is: if the ``queue.SimpleQueue`` already holds ``max_queue``
-items, call the primary and count the request as dropped (no timing: the
-answer would go nowhere); otherwise call the primary, time it, and put
-``(args, kwargs, answer, seconds)`` on the queue (a C-level put). Nothing on
-that path waits for the shadow or takes a lock: a full queue, a slow, failing
-or hanging shadow never blocks the primary. (A shadow doing CPU work in pure
-Python holds the interpreter lock while it runs and so shares the CPU with the
-primary; numpy work and I/O release it. ``benchmarks/routers.py`` measures.)
-Background worker threads take requests from the queue, call the shadow
-(awaiting it on their own event loop when it is a coroutine function, with
-``timeout`` enforced there), and add the pair to the comparison windows.
+**The caller's path** (sample 1.0, a sync primary) is: read the length of a
+``collections.deque``; if it holds ``max_queue`` requests, call the primary,
+count a drop and return (no timing: the answer would go nowhere); otherwise
+time the primary, append ``(args, kwargs, answer, seconds)`` to the deque and
+count the request. ``deque.append`` is one C call that takes no lock and wakes
+nobody: unlike ``queue.Queue``/``SimpleQueue``, whose ``put`` signals a waiting
+worker (a system call, then a thread contending for the interpreter right
+after the caller's call), the caller never pays for waking the shadow. With
+``sample`` below 1 the draw comes first, so a request not sampled costs one
+random number and is not timed.
 
-The queue bound is checked, then the item put: with several callers at once
-it may exceed ``max_queue`` by at most one item per concurrent caller.
-Counters are plain integers updated under the interpreter lock.
+**The workers** take requests from the left of the deque. An idle worker naps
+on a lock with a timeout that doubles from 1 ms to 50 ms while nothing
+arrives, so a shadowed request waits at most 50 ms for it; a caller wakes a
+napping worker only when the deque is already half full (a burst), and
+:meth:`ShadowRouter.flush` and :meth:`ShadowRouter.close` wake them at once.
+Between two requests a worker gives the interpreter back
+(``time.sleep(0)``), so a saturated shadow takes the interpreter lock in short
+slices, never for a run of requests, and on Linux its thread runs at a lower
+priority (nice + 10), so the kernel prefers the callers' threads for the CPU.
+A shadow doing CPU work in pure Python still holds the interpreter lock while
+it runs and so shares the CPU with the primary; numpy work and I/O release
+it. ``benchmarks/routers.py`` measures the primary's p50 and p99 beside a
+saturated shadow.
+
+A worker calls the shadow (awaiting it on its own event loop when it is a
+coroutine function, with ``timeout`` enforced there) and adds the pair to the
+comparison windows.
+
+The queue bound is checked, then the request appended: with several callers
+at once it may exceed ``max_queue`` by at most one request per concurrent
+caller. Counters are plain integers, updated without a lock (CPython's
+interpreter loop does not switch threads inside an attribute increment).
 """
 
 from __future__ import annotations
@@ -23,11 +41,11 @@ import asyncio
 import inspect
 import operator
 import os
-import queue
 import random
 import threading
 import time
 import weakref
+from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 from typing_extensions import Self
@@ -46,6 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["ShadowRouter"]
 
 _STOP: Final = object()
+_NAP_MIN: Final = 0.001  # seconds an idle worker first naps; doubled up to _NAP_MAX
+_NAP_MAX: Final = 0.05
 
 
 class ShadowRouter:
@@ -111,21 +131,26 @@ class ShadowRouter:
         self.timeout = None if timeout is None else _validate.duration(timeout, "timeout")
         self._clock = validate_clock(clock)
         self._stats = Comparison(_validate.count(window, "window"), compare)
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._random = random.Random(seed).random  # noqa: S311 - sampling, not security
-        self.offered = self.dropped = self.errors = self.timeouts = self.finished = 0
+        self.workers = _validate.count(workers, "workers")
         self.closed = False
-        self._limit = self.max_queue  # 0 once closed: everything is dropped
-        self._qsize, self._put = self._queue.qsize, self._queue.put
-        self._offer = self._enqueue if self.sample == 1.0 else self._sampled
+        self.dropped = self.errors = self.timeouts = self.finished = 0
+        self._wake_at = self.max_queue // 2  # a caller wakes a napping worker from half full
         self._call = (self.acall if inspect.iscoroutinefunction(primary)
                       else self._sync if self.sample == 1.0 else self._sync_sampled)
-        self.workers = _validate.count(workers, "workers")
         self._start()
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: ShadowRouter._after_fork(ref))
 
     def _start(self) -> None:
+        self._pending: deque[Any] = deque()
+        self._append = self._pending.append
+        self._accepted = 0  # requests appended; offered = accepted + dropped
+        self._limit = 0 if self.closed else self.max_queue  # 0 once closed: all dropped
+        self._napping = 0  # workers napping on the gate (changed under _nap_lock)
+        self._nap_lock = threading.Lock()
+        self._gate = threading.Lock()
+        self._gate.acquire()  # held: a worker naps on it until a release or its timeout
         self._threads = [
             threading.Thread(target=self._work, name=f"aiguard-shadow-{self.name}-{i}",
                              daemon=True)
@@ -140,9 +165,7 @@ class ShadowRouter:
         router = ref()
         if router is not None and not router.closed:
             router._stats._lock = threading.Lock()  # a parent worker may have held it
-            router._queue = queue.SimpleQueue()
-            router._qsize, router._put = router._queue.qsize, router._queue.put
-            router.offered = router.dropped = router.finished = 0
+            router.dropped = router.finished = 0
             router._start()
 
     def __repr__(self) -> str:
@@ -162,62 +185,94 @@ class ShadowRouter:
             operator.attrgetter("_call"),
             doc="Return the primary's answer (a coroutine to await when the primary is async).")
 
+    @property
+    def offered(self) -> int:
+        """Requests sampled for the shadow so far (queued, or dropped on a full queue)."""
+        return self._accepted + self.dropped
+
     def _sync(self, *args: Any, **kwargs: Any) -> Any:
-        if self._qsize() >= self._limit:  # full: no timing either, the answer goes nowhere
+        waiting = len(self._pending)
+        if waiting >= self._limit:  # full: no timing either, the answer goes nowhere
             answer = self.primary(*args, **kwargs)
-            self.offered += 1
             self.dropped += 1
             return answer
         clock = self._clock
         start = clock()
         answer = self.primary(*args, **kwargs)
-        elapsed = clock() - start
-        self.offered += 1
-        self._put((args, kwargs, answer, elapsed))
+        self._append((args, kwargs, answer, clock() - start))
+        self._accepted += 1
+        if waiting >= self._wake_at and self._napping:  # a burst: no worker may nap now
+            self._wake()
         return answer
 
     def _sync_sampled(self, *args: Any, **kwargs: Any) -> Any:
-        clock = self._clock
-        start = clock()
-        answer = self.primary(*args, **kwargs)
-        if self._random() < self.sample:
-            self._enqueue((args, kwargs, answer, clock() - start))
-        return answer
+        if self._random() >= self.sample:  # not sampled: not timed either
+            return self.primary(*args, **kwargs)
+        return self._sync(*args, **kwargs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
         """Await the primary and return its answer; the shadow runs on a worker, never awaited."""
+        if self.sample < 1.0 and self._random() >= self.sample:
+            return await self.primary(*args, **kwargs)
+        waiting = len(self._pending)
+        if waiting >= self._limit:
+            answer = await self.primary(*args, **kwargs)
+            self.dropped += 1
+            return answer
         clock = self._clock
         start = clock()
         answer = await self.primary(*args, **kwargs)
-        self._offer((args, kwargs, answer, clock() - start))
+        self._append((args, kwargs, answer, clock() - start))
+        self._accepted += 1
+        if waiting >= self._wake_at and self._napping:
+            self._wake()
         return answer
 
-    def _enqueue(self, item: tuple[Any, ...]) -> None:
-        self.offered += 1
-        if self._qsize() < self._limit:
-            self._put(item)
-        else:
-            self.dropped += 1
-
-    def _sampled(self, item: tuple[Any, ...]) -> None:
-        if self._random() < self.sample:
-            self._enqueue(item)
+    def _wake(self) -> None:
+        """Wake one napping worker (a no-op when one is being woken already)."""
+        try:  # noqa: SIM105 - a caller may run this: try is free, suppress() builds an object
+            self._gate.release()
+        except RuntimeError:  # released already, not taken yet: that worker wakes
+            pass
 
     # -- the workers ----------------------------------------------------------
 
     def _work(self) -> None:
         _lower_priority()
+        pending, popleft, nap = self._pending, self._pending.popleft, _NAP_MIN
         loop: asyncio.AbstractEventLoop | None = None
         try:
             while True:
-                item = self._queue.get()
+                try:
+                    item = popleft()
+                except IndexError:
+                    nap = self._nap(nap)
+                    continue
                 if item is _STOP:
+                    self._wake()  # the next worker may be napping: it stops too
                     return
+                if pending and self._napping:  # more than this worker can take now
+                    self._wake()
                 loop = self._one(item, loop)
                 self.finished += 1
+                nap = _NAP_MIN
+                time.sleep(0)  # give the interpreter back to the callers between requests
         finally:
             if loop is not None:
                 loop.close()
+
+    def _nap(self, nap: float) -> float:
+        """Nap up to *nap* seconds (less when woken); return the next nap."""
+        with self._nap_lock:
+            self._napping += 1
+        try:  # announced first, then checked: a caller appending now sees the announcement
+            if self._pending:
+                return _NAP_MIN
+            woken = self._gate.acquire(timeout=nap)
+        finally:
+            with self._nap_lock:
+                self._napping -= 1
+        return _NAP_MIN if woken else min(2 * nap, _NAP_MAX)
 
     def _one(
         self, item: tuple[Any, ...], loop: asyncio.AbstractEventLoop | None
@@ -242,6 +297,7 @@ class ShadowRouter:
         if self.timeout is not None and elapsed > self.timeout:
             self.timeouts += 1
             return loop
+        time.sleep(0)  # the shadow's own work and the comparison: two short slices, not one
         self._stats.add(answer, result, t_primary, elapsed)
         return loop
 
@@ -253,7 +309,8 @@ class ShadowRouter:
         For tests and reports; callers never need it.
         """
         deadline = time.monotonic() + _validate.duration(timeout, "timeout", zero=True)
-        while self.finished < self.offered - self.dropped:
+        self._wake()
+        while self.finished < self._accepted:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.001)
@@ -264,7 +321,7 @@ class ShadowRouter:
         snap = self._stats.snapshot()
         return ShadowReport(
             name=self.name, offered=self.offered, shadowed=snap["shadowed"],
-            dropped=self.dropped, pending=max(0, self.offered - self.dropped - self.finished),
+            dropped=self.dropped, pending=max(0, self._accepted - self.finished),
             errors=self.errors, timeouts=self.timeouts, garbage=snap["garbage"],
             agreement=snap["agreement"], compared_rows=snap["compared_rows"],
             score_diff=snap["score_diff"], drift=snap["drift"], latency=snap["latency"])
@@ -279,7 +336,8 @@ class ShadowRouter:
         self.closed = True
         self._limit = 0
         for _ in self._threads:
-            self._queue.put(_STOP)
+            self._append(_STOP)
+        self._wake()
         for thread in self._threads:
             thread.join(timeout)
 

@@ -21,6 +21,7 @@ long-lived router uses constant memory:
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import deque
@@ -114,12 +115,24 @@ class ShadowReport:
         return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=64)
+def _spaced(size: int) -> np.ndarray[Any, Any] | None:
+    """The positions of 256 evenly spaced values among *size* (None: take them all)."""
+    if size <= _PER_CALL:
+        return None
+    return np.linspace(0, size - 1, _PER_CALL).astype(np.intp)
+
+
 def _some(array: np.ndarray[Any, Any]) -> list[Any]:
-    """At most 256 evenly spaced values of *array*: bounded work per request on the worker."""
+    """At most 256 evenly spaced values of *array*: bounded work per request on the worker.
+
+    The positions are cached per size: a stream of same-shaped answers (the
+    usual case) costs one gather and one ``tolist`` each, so the worker holds
+    the interpreter lock for a few microseconds, not tens.
+    """
     flat = array.ravel()
-    if flat.size > _PER_CALL:
-        flat = flat[np.linspace(0, flat.size - 1, _PER_CALL).astype(np.intp)]
-    values: list[Any] = flat.tolist()
+    positions = _spaced(flat.size)
+    values: list[Any] = (flat if positions is None else flat[positions]).tolist()
     return values
 
 
