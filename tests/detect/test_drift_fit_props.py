@@ -11,7 +11,7 @@ from tests.strategies import feature_matrices
 from aiguard import drift
 from aiguard.detect._drift.binned._edges import _more_distinct_than
 
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=60, deadline=None)
 
 
 @SETTINGS
