@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import tempfile
-from unittest import mock
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
