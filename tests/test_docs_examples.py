@@ -68,6 +68,7 @@ MIN_RUN = {
     "docs/integrations/serving.md": 5,
     "docs/integrations/otel.md": 3,
     "docs/integrations/prometheus.md": 3,
+    "docs/integrations/logging.md": 3,
 }
 # the fleet page shows the production URL; the test runs it against a local redis-server
 REDIS_IN_DOCS = "redis://redis.internal:6379/0"
