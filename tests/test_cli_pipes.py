@@ -30,6 +30,22 @@ def test_main_guarded_turns_a_closed_pipe_into_141(capsys: pytest.CaptureFixture
     capsys.readouterr()  # stdout is not a file here: silencing it is skipped, not a crash
 
 
+def test_after_a_closed_pipe_stdout_points_at_the_null_device(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """stdout's file descriptor is pointed at os.devnull: the final flush has nowhere to fail."""
+    with (tmp_path / "stdout").open("w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+
+        def closed(argv: list[str]) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        assert _cli.main_guarded(closed, []) == 141
+        stdout.write("after the reader left")
+        stdout.flush()
+    assert (tmp_path / "stdout").read_text() == ""  # what came after went to the null device
+
+
 class _ClosedPipe(io.StringIO):
     """A stdout whose reader is gone: every write raises BrokenPipeError."""
 
