@@ -39,7 +39,7 @@ FIELDS: Final = (f"{PREFIX}event", f"{PREFIX}name", f"{PREFIX}error")
 ROOT: Final = logging.getLogger("aiguard")
 # The library convention: no output unless the application configures logging (and no
 # "No handlers could be found" fallback to stderr from logging.lastResort either).
-if not any(isinstance(handler, logging.NullHandler) for handler in ROOT.handlers):
+if not any(isinstance(h, logging.NullHandler) for h in ROOT.handlers):  # pragma: no branch
     ROOT.addHandler(logging.NullHandler())
 
 
