@@ -21,12 +21,7 @@ from aiguard.cli import main
 if TYPE_CHECKING:
     from pathlib import Path
 
-# The chatbot drill's fake-clock event loop hangs on Python 3.10 (under investigation):
-# there it is skipped, and the CLI refuses the scenario with a one-line error.
-CHATBOT = sys.version_info >= (3, 11)
-SCENARIOS = ("recommender", "fraud", "chatbot-latency", "seasonal") if CHATBOT else (
-    "recommender", "fraud", "seasonal")
-needs_311 = pytest.mark.skipif(not CHATBOT, reason="the chatbot drill needs Python 3.11")
+SCENARIOS = ("recommender", "fraud", "chatbot-latency", "seasonal")
 
 
 def run_json(capsys: pytest.CaptureFixture[str], scenario: str, out: Path,
@@ -117,7 +112,6 @@ def test_fraud_is_high_and_falls_back_to_rules(runs: Any) -> None:
     assert impact["of them during the incident"] > 0
 
 
-@needs_311
 def test_chatbot_latency_is_high_sheds_and_stays_under_300_ms(runs: Any) -> None:
     """3 s generations -> High, fallback and shedding, users' p99 under 300 ms."""
     _, events = runs["chatbot-latency"]

@@ -3,7 +3,8 @@
 Sub-commands are imported lazily so ``aiguard flags`` never pays for scipy.
 
 Exit codes: 0 success (for ``drift``: no drift), 1 the answer is "bad" (drift
-found), 2 bad input or usage.
+found), 2 bad input or usage, 141 the reader closed the pipe (``aiguard demo
+--json | head -1``: the command stops quietly, without a traceback).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 from typing import TYPE_CHECKING
+
+from aiguard._core._cli import main_guarded
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -45,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module_name, func_name, _ = _COMMANDS[name]
     run: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), func_name)
-    return run(rest)
+    return main_guarded(run, rest)
 
 
 if __name__ == "__main__":  # pragma: no cover

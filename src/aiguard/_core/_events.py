@@ -4,7 +4,7 @@ Breakers, guards and flag sets report what happens to listeners that users
 register. Principle 1 applies: a listener that raises must not break the
 protected call. :class:`Listeners` calls each listener in turn, swallows and
 counts its exception, and logs it once per listener (not once per call) on the
-``"aiguard"`` logger.
+logger of the module that made the list.
 
 The listener list is an immutable tuple swapped under a lock on change, so
 :meth:`Listeners.emit` reads it without locking and the empty check on the hot
@@ -14,9 +14,11 @@ path (``if listeners:``) is one attribute read.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from aiguard._core._logging import fields
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -24,21 +26,42 @@ if TYPE_CHECKING:
 
 __all__ = ["Listeners", "log_once"]
 
-_log = logging.getLogger("aiguard")
 _logged: set[str] = set()
 _logged_lock = threading.Lock()
 
 E = TypeVar("E")
 
 
-def log_once(key: str, message: str, *args: object, exc_info: bool = True) -> bool:
+def _caller_logger(depth: int) -> logging.Logger:
+    """The logger of the aiguard module *depth* frames up (rare paths only: it reads a frame)."""
+    module = str(sys._getframe(depth + 1).f_globals.get("__name__", ""))  # noqa: SLF001
+    return logging.getLogger(module if module.startswith("aiguard.") else "aiguard")
+
+
+def log_once(
+    key: str,
+    message: str,
+    *args: object,
+    exc_info: bool = True,
+    event: str | None = None,
+    name: object = None,
+    logger: logging.Logger | None = None,
+) -> bool:
     """Log *message* at warning level the first time *key* is seen in this process.
+
+    The record carries aiguard's structured fields (:func:`aiguard._core._logging.fields`):
+    ``aiguard_event`` is *event* (default: *key* up to its first ``:``),
+    ``aiguard_name`` is *name*, ``aiguard_error`` the exception being handled
+    (only with *exc_info*, which attaches it anyway).
 
     Args:
         key: what makes two messages "the same" (e.g. ``"listener:recs:123"``).
         message: a ``%``-style logging format.
         *args: its arguments.
         exc_info: attach the exception being handled, if any.
+        event: the record's ``aiguard_event``.
+        name: the record's ``aiguard_name`` (the guard, breaker... concerned).
+        logger: where to log (default: the calling module's logger).
 
     Returns:
         True if this call logged, False if *key* was logged before.
@@ -53,7 +76,10 @@ def log_once(key: str, message: str, *args: object, exc_info: bool = True) -> bo
         if key in _logged:
             return False
         _logged.add(key)
-    _log.warning(message, *args, exc_info=exc_info)
+    target = _caller_logger(1) if logger is None else logger
+    error = sys.exc_info()[1] if exc_info else None  # exc_info=False: the text may be secret
+    target.warning(message, *args, exc_info=exc_info,
+                   extra=fields(event or key.split(":", 1)[0], name, error), stacklevel=2)
     return True
 
 
@@ -77,10 +103,11 @@ class Listeners(Generic[E]):
         (['tripped'], 1, 2)
     """
 
-    __slots__ = ("_lock", "_owner", "errors", "items")
+    __slots__ = ("_lock", "_logger", "_owner", "errors", "items")
 
     def __init__(self, owner: str) -> None:
         self._owner = owner
+        self._logger = _caller_logger(1)  # the module that owns the list
         self._lock = threading.Lock()
         self.items: tuple[Callable[[E], object], ...] = ()
         self.errors = 0
@@ -114,6 +141,9 @@ class Listeners(Generic[E]):
             "aiguard: a listener of %s raised; it is skipped for this event "
             "(logged once, counted in errors)",
             self._owner,
+            event="listener.raised",
+            name=self._owner,
+            logger=self._logger,
         )
 
     def __bool__(self) -> bool:

@@ -54,7 +54,8 @@ def exception_matcher(spec: object, argument: str) -> Callable[[BaseException], 
                     return True
             except Exception:  # noqa: PERF203 - a user predicate must not break the call
                 log_once(f"predicate:{id(predicate)}", "aiguard: the %s predicate %r raised; "
-                         "it counts as not matching", argument, predicate)
+                         "it counts as not matching", argument, predicate,
+                         event="predicate.raised", name=argument)
         return False
 
     return matches

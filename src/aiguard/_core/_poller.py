@@ -7,8 +7,9 @@ never in the protected call. They share this one mechanism:
 * a daemon thread calls ``tick()`` every ``interval`` seconds of the injected
   ``clock``; a tick may return a number of seconds to wait before the next one
   instead (a back-off), and :meth:`Poller.wake` asks for a tick at once;
-* a tick that raises is counted in :attr:`Poller.errors` and logged once
-  (principle 1: the poller keeps going, nothing reaches the caller);
+* a tick that raises is counted in :attr:`Poller.errors` and logged once per
+  run of failures (principle 1: the poller keeps going, nothing reaches the
+  caller): WARNING at the first failure, INFO at the next good tick;
 * threads do not survive ``fork``: one ``os.register_at_fork`` hook, in the
   child, first runs the :func:`renew_after_fork` callbacks (module-level
   locks), then gives every live poller fresh events and calls its owner's
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Final
 
 from aiguard._core._clock import validate_clock
 from aiguard._core._events import log_once
+from aiguard._core._logging import Health
 from aiguard._core._validate import duration
 from aiguard.errors import ConfigurationError
 
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Poller", "renew_after_fork"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 _LIVE: Final[weakref.WeakSet[Poller]] = weakref.WeakSet()
 _RENEW: Final[list[Callable[[], object]]] = []
 
@@ -93,6 +95,7 @@ class Poller:
         "_after_fork",
         "_clock",
         "_due",
+        "_health",
         "_lock",
         "_started",
         "_stop",
@@ -140,6 +143,7 @@ class Poller:
         """Ticks that raised (each counted; the first one logged)."""
         self.last_error: str | None = None
         """The last tick failure, as text."""
+        self._health = Health(_log, "poller", name)
         if weak:
             weakref.finalize(tick.__self__, self.stop)  # type: ignore[attr-defined]
         _LIVE.add(self)
@@ -217,9 +221,11 @@ class Poller:
         except Exception as exc:
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
-            log_once(f"poller:{self.name}:{id(self)}",
-                     "aiguard: background %s failed (%s); it keeps running "
-                     "(logged once, counted in errors)", self.name, self.last_error)
+            self._health.down("aiguard: background %s failed (%s); it keeps running "
+                              "(logged once until a tick succeeds, counted in errors)",
+                              self.name, self.last_error, error=exc)
+        else:
+            self._health.up("aiguard: background %s runs again", self.name)
         finally:
             self.ticks += 1
             self._due = self._clock() + _next_wait(wait, self.interval)
@@ -250,7 +256,8 @@ class Poller:
             except Exception as exc:
                 self.errors += 1
                 log_once(f"poller-fork:{self.name}:{id(self)}",
-                         "aiguard: %s could not renew its state after fork: %r", self.name, exc)
+                         "aiguard: %s could not renew its state after fork: %r", self.name, exc,
+                         event="poller.fork_failed", name=self.name)
         return self._started
 
 

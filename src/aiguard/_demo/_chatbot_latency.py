@@ -20,7 +20,18 @@ import numpy as np
 
 import aiguard as ag
 from aiguard import drift
-from aiguard._demo._runner import START, Drill, Response, finish, hand_over, respond, write_files
+from aiguard._demo._runner import (
+    START,
+    Drill,
+    Response,
+    contained,
+    finish,
+    hand_over,
+    respond,
+    review,
+    timings,
+    write_files,
+)
 from aiguard.detect import LatencyMonitor
 
 if TYPE_CHECKING:
@@ -152,12 +163,13 @@ async def _night(drill: Drill) -> None:
         fault = drill.clock()
         drill.emit("fault", "the LLM server is overloaded: generations take about 3 s",
                    served="llm")
-        for _ in range(600):
+        incident_id = None
+        for _ in range(600):  # the policy contains within seconds (an async serve_until_contained)
             await chat.serve(1, "slow LLM", response)
-            opened = incidents.open_incidents()
-            if opened and opened[0].status.value == "contained":
+            incident_id = contained(response)
+            if incident_id is not None:
                 break
-        incident_id = opened[0].id
+        assert incident_id is not None
         drill.emit("contain", "every question now gets the canned answer at once",
                    served="canned_answer")
         await chat.serve(300, "canned answers", response)
@@ -166,7 +178,11 @@ async def _night(drill: Drill) -> None:
                    incident=incident_id)
         await chat.serve(15 * 60, "canned answers", response)
         await _recover(chat, response, incident_id)
-        incident = _review(response, incident_id)
+        incident = review(
+            response, incident_id,
+            root_cause="a marketing push tripled the questions; the LLM server queued them "
+                       "and generations took 3 s",
+            actions=[("autoscale the LLM server on queue depth", "li")])
         report = drift.Reference(np.array(chat.backend["healthy"])[:, None], feature_names=[
             "llm_latency_s"]).compare(np.array(chat.backend["incident"])[:, None],
                                       methods=("ks", "psi"))
@@ -187,21 +203,9 @@ async def _recover(chat: Chat, response: Response, incident_id: str) -> None:
     await chat.serve(10 * 60, "healthy again", response)
 
 
-def _review(response: Response, incident_id: str) -> Any:
-    incidents = response.incidents
-    incidents.resolve(incident_id, actor="ana",
-                      root_cause="a marketing push tripled the questions; the LLM server "
-                                 "queued them and generations took 3 s")
-    incidents.add_action_item(incident_id, "autoscale the LLM server on queue depth",
-                              owner="li", actor="ana")
-    assert incidents.flush()
-    return incidents.get(incident_id)
-
-
 def _impact(chat: Chat, incident: Any, fault: float) -> dict[str, Any]:
     counts = chat.counts
     latency = np.array(chat.user_latency)
-    contained = incident.status_times["contained"][0]
     return {
         "questions": counts["questions"],
         "answered by the LLM": counts["answered_by_llm"],
@@ -210,7 +214,5 @@ def _impact(chat: Chat, incident: Any, fault: float) -> dict[str, Any]:
         "of them shed by the rate limit": counts["shed"],
         "p99 latency users saw (ms)": round(float(np.quantile(latency, 0.99)) * 1000, 1),
         "max latency users saw (ms)": round(float(latency.max()) * 1000, 1),
-        "fault to detection (s)": round(chat.first_breach - fault, 1),
-        "fault to containment (s)": round(contained - fault, 1),
-        "severity": incident.severity.value,
+        **timings(chat.first_breach, fault, incident),
     }

@@ -49,10 +49,6 @@ def main(argv: Sequence[str]) -> int:
         args = _parser().parse_args(list(argv))
     except SystemExit as exc:  # argparse exits on --help and on errors
         return int(exc.code or 0)
-    if args.scenario == "chatbot-latency" and sys.version_info < (3, 11):  # pragma: no cover
-        # its fake-clock event loop does not advance on 3.10's asyncio
-        sys.stderr.write("aiguard demo: the chatbot-latency drill needs Python 3.11 or newer\n")
-        return 2
     out = args.out if args.out is not None else Path(f"aiguard-demo-{args.scenario}")
     options = Options(scenario=args.scenario, seed=args.seed, out=out, fast=args.fast,
                       json=args.json, webhook=args.webhook)

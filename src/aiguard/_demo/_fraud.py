@@ -9,14 +9,17 @@ is rolled back by hand, the model serves again and the incident is resolved.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import aiguard as ag
 from aiguard import drift
-from aiguard._demo._runner import Drill, Response, finish, hand_over, respond, write_files
+from aiguard._demo import _runner
 from aiguard.detect import OutputMonitor
+
+if TYPE_CHECKING:
+    from aiguard._demo._runner import Drill, Response
 
 ROWS = 20  # payments per call; one call a simulated second
 FAULT_AT = 10 * 60
@@ -95,7 +98,7 @@ class Night:
             self.monitor.drain()
             if self.signals:
                 served = "model" if self.breaker.state.value == "closed" else "rules_engine"
-                self.first_breach = min(self.first_breach, hand_over(
+                self.first_breach = min(self.first_breach, _runner.hand_over(
                     self.drill, response, self.signals, served))
             self.clock.advance(1.0)
             if i % 30 == 0:
@@ -105,7 +108,7 @@ class Night:
 def run(drill: Drill) -> None:
     """Healthy, the bad deploy, containment by rules, rollback, resolution."""
     night = Night(drill)
-    response = respond(drill, lambda escalation: ag.Policy.default(
+    response = _runner.respond(drill, lambda escalation: ag.Policy.default(
         guard=night.guard, escalation=escalation))
     incidents = response.incidents
     incidents.watch_guard(night.guard)
@@ -131,52 +134,37 @@ def run(drill: Drill) -> None:
         drill.emit("recover", f"li rolled fraud back to {change.version} and reset the breaker",
                    served="model", incident=incident_id)
         night.serve(10 * 60, "fraud-v7 again", response)
-        incident = _review(response, incident_id)
+        incident = _runner.review(
+            response, incident_id,
+            root_cause="the nightly retrain picked its cut-off on a sample without fraud "
+                       "labels; fraud-v8 flagged 40% of payments",
+            factors=["no replay against last week's labels before promote"],
+            actions=[("gate promotes on ag.replay with labels", "li")])
         report = drift.Reference(np.vstack(night.windows["healthy"]), feature_names=[
             "amount", "foreign", "hour", "flagged"]).compare(
             np.vstack(night.windows["incident"]), methods=("ks", "psi"))
-        files = write_files(drill, incident, report)
-        finish(drill, _impact(night, incident, fault, blocked_before), files)
+        files = _runner.write_files(drill, incident, report)
+        _runner.finish(drill, _impact(night, incident, fault, blocked_before), files)
     finally:
         night.monitor.close()
         response.close()
 
 
 def _contain(night: Night, response: Response) -> str:
-    for _ in range(600):
-        night.serve(1, "bad deploy", response)
-        opened = response.incidents.open_incidents()
-        if opened and opened[0].status.value == "contained":
-            break
+    incident_id = _runner.serve_until_contained(
+        response, lambda: night.serve(1, "bad deploy", response))
     night.drill.emit("contain", "every payment is now scored by rules_engine",
                      served="rules_engine")
-    return opened[0].id
-
-
-def _review(response: Response, incident_id: str) -> Any:
-    incidents = response.incidents
-    incidents.resolve(incident_id, actor="ana",
-                      root_cause="the nightly retrain picked its cut-off on a sample without "
-                                 "fraud labels; fraud-v8 flagged 40% of payments")
-    incidents.add_factor(incident_id, "no replay against last week's labels before promote",
-                         actor="ana")
-    incidents.add_action_item(incident_id, "gate promotes on ag.replay with labels",
-                              owner="li", actor="ana")
-    assert incidents.flush()
-    return incidents.get(incident_id)
+    return incident_id
 
 
 def _impact(night: Night, incident: Any, fault: float, blocked_before: int) -> dict[str, Any]:
-    counts = night.counts
-    contained = incident.status_times["contained"][0]
     return {
-        "payments scored": counts["payments"],
-        "calls served by the model": counts["model"],
-        "calls served by rules_engine": counts["rules_engine"],
-        "legitimate payments flagged": counts["legit_blocked"],
-        "of them during the incident": counts["legit_blocked"] - blocked_before,
-        "fault to detection (s)": round(night.first_breach - fault, 1),
-        "fault to containment (s)": round(contained - fault, 1),
-        "severity": incident.severity.value,
+        **_runner.tally(night.counts, {
+            "payments scored": "payments", "calls served by the model": "model",
+            "calls served by rules_engine": "rules_engine",
+            "legitimate payments flagged": "legit_blocked"}),
+        "of them during the incident": night.counts["legit_blocked"] - blocked_before,
+        **_runner.timings(night.first_breach, fault, incident),
         "champion now": night.registry.champion,
     }

@@ -24,6 +24,10 @@ from aiguard._demo._runner import (
     finish,
     hand_over,
     respond,
+    review,
+    serve_until_contained,
+    tally,
+    timings,
     write_files,
 )
 from aiguard.detect import InputDriftMonitor, OutputMonitor
@@ -195,7 +199,13 @@ def run(drill: Drill) -> None:
         incident_id = _contain(night, response)
         _respond(night, response, incident_id)
         _recover(night, response, incident_id)
-        incident = _review(response, incident_id)
+        incident = review(
+            response, incident_id,
+            root_cause="ETL deploy at 02:41 wrote an empty region; the feature pipeline "
+                       "defaulted it to the first region (Alaska)",
+            factors=["no input check on region against the training data"],
+            actions=[("checks.within_reference on region in the Guard", "li"),
+                     ("a schema test on the ETL's region column", "ana")])
         report = night.reference.compare(broken_pipeline(np.vstack(night.recorded)),
                                          methods=("ks", "psi"))
         files = write_files(drill, incident, report)
@@ -208,14 +218,11 @@ def run(drill: Drill) -> None:
 
 def _contain(night: Night, response: Response) -> str:
     """Corrupted traffic until an incident is contained; return its id."""
-    for _ in range(600):
-        night.serve(1, corrupt=True, label="3 AM traffic", response=response)
-        opened = response.incidents.open_incidents()
-        if opened and opened[0].status.value == "contained":
-            break
+    incident_id = serve_until_contained(response, lambda: night.serve(
+        1, corrupt=True, label="3 AM traffic", response=response))
     night.drill.emit("contain", "every recommendation now comes from popular_items",
                      served="popular_items")
-    return opened[0].id
+    return incident_id
 
 
 def _respond(night: Night, response: Response, incident_id: str) -> None:
@@ -309,33 +316,13 @@ def _canary(night: Night, response: Response) -> None:
                served=night.registry.champion)
 
 
-def _review(response: Response, incident_id: str) -> Any:
-    """Resolve, with the root cause, a contributing factor and the action items."""
-    incidents = response.incidents
-    incidents.resolve(incident_id, actor="ana",
-                      root_cause="ETL deploy at 02:41 wrote an empty region; the feature "
-                                 "pipeline defaulted it to the first region (Alaska)")
-    incidents.add_factor(incident_id, "no input check on region against the training data",
-                         actor="ana")
-    incidents.add_action_item(incident_id, "checks.within_reference on region in the Guard",
-                              owner="li", actor="ana")
-    incidents.add_action_item(incident_id, "a schema test on the ETL's region column",
-                              owner="ana", actor="ana")
-    assert incidents.flush()
-    return incidents.get(incident_id)
-
-
 def _impact(night: Night, incident: Any, fault: float) -> dict[str, Any]:
-    counts = night.counts
-    contained = incident.status_times["contained"][0]
     return {
-        "sessions scored": counts["sessions"],
-        "calls served by the model": counts["model"],
-        "calls served by popular_items": counts["fallback"],
-        "winter coats shown in Arizona": counts["coats_to_arizona"],
-        "fault to detection (s)": round(night.first_breach - fault, 1),
-        "fault to containment (s)": round(contained - fault, 1),
-        "severity": incident.severity.value,
+        **tally(night.counts, {
+            "sessions scored": "sessions", "calls served by the model": "model",
+            "calls served by popular_items": "fallback",
+            "winter coats shown in Arizona": "coats_to_arizona"}),
+        **timings(night.first_breach, fault, incident),
         "rolled back to": "recs-v11",
         "champion now": night.registry.champion,
     }

@@ -21,7 +21,7 @@ import aiguard as ag
 from aiguard.testing import FakeClock
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from pathlib import Path
 
     from aiguard.review._incident import Incident
@@ -218,6 +218,48 @@ def hand_over(drill: Drill, response: Response, signals: list[ag.Signal], served
         response.incidents.handle(signal)
         assert response.incidents.flush()
     return first
+
+
+def contained(response: Response) -> str | None:
+    """The id of the open incident once it is contained, else None (containment pending)."""
+    opened = response.incidents.open_incidents()
+    return opened[0].id if opened and opened[0].status.value == "contained" else None
+
+
+def serve_until_contained(response: Response, serve_a_second: Callable[[], object]) -> str:
+    """Serve a simulated second at a time until the incident is contained; return its id."""
+    for _ in range(600):
+        serve_a_second()
+        incident_id = contained(response)
+        if incident_id is not None:
+            return incident_id
+    msg = "the drill's incident was not contained within 10 simulated minutes"  # pragma: no cover
+    raise AssertionError(msg)  # pragma: no cover
+
+
+def review(response: Response, incident_id: str, *, root_cause: str,
+           factors: Iterable[str] = (), actions: Iterable[tuple[str, str]] = ()) -> Incident:
+    """Resolve the incident with its root cause, factors and ``(action item, owner)`` pairs."""
+    incidents = response.incidents
+    incidents.resolve(incident_id, actor="ana", root_cause=root_cause)
+    for factor in factors:
+        incidents.add_factor(incident_id, factor, actor="ana")
+    for item, owner in actions:
+        incidents.add_action_item(incident_id, item, owner=owner, actor="ana")
+    assert incidents.flush()
+    return incidents.get(incident_id)
+
+
+def tally(counts: Mapping[str, int], lines: Mapping[str, str]) -> dict[str, int]:
+    """Impact lines read from the drill's counters: ``{line: counter}`` -> ``{line: count}``."""
+    return {line: counts[counter] for line, counter in lines.items()}
+
+
+def timings(first_breach: float, fault: float, incident: Incident) -> dict[str, Any]:
+    """The impact lines of a contained incident: fault to detection, to containment, severity."""
+    return {"fault to detection (s)": round(first_breach - fault, 1),
+            "fault to containment (s)": round(incident.status_times["contained"][0] - fault, 1),
+            "severity": incident.severity.value}
 
 
 def write_files(drill: Drill, incident: Incident, report: Any) -> dict[str, str]:

@@ -15,7 +15,7 @@ import numpy as np
 
 import aiguard as ag
 from aiguard import drift
-from aiguard._demo._runner import Drill, Response, finish, hand_over, respond, write_files
+from aiguard._demo._runner import Drill, Response, finish, hand_over, respond, review, write_files
 from aiguard.detect import InputDriftMonitor
 from aiguard.testing import FakeClock
 
@@ -160,12 +160,9 @@ def run(drill: Drill) -> None:
         second = _canary(season, response, "risk-spring", "risk-spring-b")
         drill.emit("recover", f"registry champion: {season.registry.champion}",
                    served=season.registry.champion, first_canary=first, second_canary=second)
-        incidents.resolve(incident_id, actor="ana", root_cause="seasonal shift of amounts; "
-                          "the winter model was trained on Oct-Dec only")
-        incidents.add_action_item(incident_id, "retrain monthly on a rolling year",
-                                  owner="li", actor="ana")
-        assert incidents.flush()
-        incident = incidents.get(incident_id)
+        incident = review(response, incident_id, root_cause="seasonal shift of amounts; the "
+                          "winter model was trained on Oct-Dec only",
+                          actions=[("retrain monthly on a rolling year", "li")])
         report = season.reference.compare(np.concatenate(season.recent)[:, None],
                                           methods=("ks", "psi"))
         files = write_files(drill, incident, report)

@@ -74,7 +74,8 @@ class Worker:
             if len(self._jobs) >= MAX_QUEUE and not force:
                 self.dropped += 1
                 log_once(f"worker-full:{self.name}", "aiguard: %s queue is full; jobs are "
-                         "dropped and counted", self.name, exc_info=False)
+                         "dropped and counted", self.name, exc_info=False,
+                         event="worker.queue_full", name=self.name)
                 return
             self._jobs.append(job)
             self._cond.notify()
@@ -129,7 +130,8 @@ class Worker:
             except Exception:  # noqa: PERF203 - principle 1: one job never stops the worker
                 self.errors += 1
                 log_once(f"worker-job:{self.name}", "aiguard: a job of %s raised; it is "
-                         "skipped (counted, logged once)", self.name)
+                         "skipped (counted, logged once)", self.name,
+                         event="worker.job_raised", name=self.name)
 
     def close(self, timeout: float = 5.0) -> None:
         """Run what is queued, then stop the thread (pending timers are dropped)."""
@@ -261,7 +263,8 @@ class ActionRunner:
         try:
             self._report(result)
         except Exception:
-            log_once("action-report", "aiguard: reporting an action result raised (logged once)")
+            log_once("action-report", "aiguard: reporting an action result raised (logged once)",
+                     event="policy.report_raised")
 
     def forget(self, incident_id: str) -> None:
         """Drop the idempotency keys of a closed incident."""

@@ -9,7 +9,7 @@ Lists and tuples are converted with :func:`numpy.asarray` once, before any
 check sees them. A result a check cannot judge (a string given to
 :func:`in_range`, a ragged list, a check that raises) is an *invalid* result:
 every row fails, the check's ``errors`` count goes up and the first such
-failure is logged on the ``"aiguard"`` logger.
+failure is logged once on this module's logger (``aiguard.contain._checks``).
 
 The base :class:`Check`, the ``&`` / ``|`` combinations and :func:`custom`
 live here; the built-in rules (:func:`finite`, :func:`in_range`, ...) in
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from aiguard._core._logging import fields
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["NUMERIC", "PY_NUMBERS", "Check", "Mask", "as_array", "as_check", "custom", "extrema",
            "in_unit", "judge", "rows_of", "unguarded"]
 
-_log: Final = logging.getLogger("aiguard")
+_log: Final = logging.getLogger(__name__)
 _ndarray: Final = np.ndarray
 _asarray: Final = np.asarray
 _isfinite: Final = np.isfinite
@@ -105,7 +106,7 @@ def judge(check: Check, result: Any) -> Mask:
     """
     try:
         return check._mask(result)
-    except Exception:
+    except Exception as exc:
         errors = getattr(check, "_errors", 0)
         if not errors:
             _log.warning(
@@ -114,6 +115,7 @@ def judge(check: Check, result: Any) -> Mask:
                 check,
                 type(result).__name__,
                 exc_info=True,
+                extra=fields("check.raised", repr(check), exc),
             )
         check._errors = errors + 1
         return False

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Ladder", "rejection"]
 
-_log: Final = logging.getLogger("aiguard")
 _ndarray: Final = np.ndarray
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aiguard._core._logging import fields
 from aiguard.errors import ConfigurationError, MissingExtraError, StoreError
 from aiguard.state._records import make_record
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AiguardProvider", "OpenFeatureStore"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 # the provider cannot answer at all: the whole read fails and the flag set keeps its values
 _UNREADABLE = frozenset({ErrorCode.PROVIDER_NOT_READY, ErrorCode.PROVIDER_FATAL, ErrorCode.GENERAL})
 
@@ -258,7 +259,7 @@ class OpenFeatureStore:
             _log.warning(
                 "aiguard: OpenFeature flag %r is not a usable boolean (%s %r); "
                 "keeping its last good value",
-                name, details.error_code, details.value,
+                name, details.error_code, details.value, extra=fields("store.garbage", name),
             )
 
     def write(self, name: str, record: Mapping[str, Any]) -> None:

@@ -353,7 +353,8 @@ class AiguardCollector(Collector):
                 log_once(f"prometheus:{kind}:{id(obj)}",
                          "aiguard: the Prometheus collector could not read a watched %s "
                          "(skipped, counted in aiguard_exporter_read_errors_total; logged once)",
-                         type(obj).__name__)
+                         type(obj).__name__, event="prometheus.read_failed",
+                         name=getattr(obj, "name", None))
                 continue
             for name, labels, value in got:
                 rows[name].append((labels, value))

@@ -355,7 +355,7 @@ class CanaryRouter:
         self.errors += 1
         log_once(f"canary:{self.name}:{id(self)}:{what}",
                  "aiguard: canary %r: the %s raised (logged once, counted in errors)",
-                 self.name, what)
+                 self.name, what, event="canary.raised", name=self.name)
 
     # -- manual controls -------------------------------------------------------
 

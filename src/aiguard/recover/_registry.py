@@ -17,6 +17,7 @@ version as soon as it is registered.
 
 from __future__ import annotations
 
+import logging
 import operator
 import os
 import threading
@@ -30,6 +31,7 @@ from typing_extensions import Self
 from aiguard._core import _validate
 from aiguard._core._clock import validate_clock
 from aiguard._core._events import Listeners, log_once
+from aiguard._core._logging import Health
 from aiguard._core._poller import Poller
 from aiguard.errors import ConfigurationError, StoreError, UnknownVersionError
 from aiguard.recover import _champion
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from aiguard.typing import Clock, FlagStore
 
 __all__ = ["ModelRegistry", "ModelVersion"]
+
+_log = logging.getLogger(__name__)
 
 
 def _callables(model: object) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -138,6 +142,8 @@ class ModelRegistry:
         """Failed reads and writes of the store."""
         self.stale = False
         """True while the store cannot be read (the last choice stays in force)."""
+        self._health = {action: Health(_log, f"registry.store_{action}", name)
+                        for action in ("read", "write")}
         self._listeners: Listeners[ChampionChange] = Listeners(f"registry {name!r}")
         self._poller: Poller | None = None
         if self.refresh_interval is None:  # no thread; a caller's thread may hold the lock
@@ -270,8 +276,8 @@ class ModelRegistry:
             if current is None:
                 try:
                     current = _champion.read(self.store, self.name)
-                except StoreError:
-                    self._store_failed("read")
+                except StoreError as exc:
+                    self._store_failed("read", exc)
                     current = self._known
             change = _champion.change_record(
                 current, self.champion, action=action, to=to, at=self._clock(),
@@ -287,17 +293,23 @@ class ModelRegistry:
     def _write(self, change: ChampionChange) -> None:
         try:
             self.store.write(_champion.key(self.name), change.to_record())
-        except StoreError:
-            self._store_failed("write")
+        except StoreError as exc:
+            self._store_failed("write", exc)
             self._unsynced = change
         else:
             self._unsynced = None
+            self._store_ok("write")
 
-    def _store_failed(self, action: str) -> None:
+    def _store_failed(self, action: str, exc: Exception) -> None:
         self.errors += 1
-        log_once(f"models:{self.name}:{id(self)}:{action}",
-                 "aiguard: registry %r cannot %s its store %r; serving its own choice "
-                 "(logged once, counted in errors)", self.name, action, self.store)
+        self._health[action].down(
+            "aiguard: registry %r cannot %s its store %r; serving its own choice "
+            "(logged once until it can again, counted in errors)", self.name, action, self.store,
+            error=exc)
+
+    def _store_ok(self, action: str) -> None:
+        self._health[action].up("aiguard: registry %r can %s its store %r again",
+                                self.name, action, self.store)
 
     # -- replicas ------------------------------------------------------------
 
@@ -314,11 +326,12 @@ class ModelRegistry:
                     return self.champion
             try:
                 change = _champion.read(self.store, self.name)
-            except Exception:
-                self._store_failed("read")
+            except Exception as exc:
+                self._store_failed("read", exc)
                 self.stale = True
                 return self.champion
             self.stale = False
+            self._store_ok("read")
             self._known = change or self._known
             if change is None or change.version == self._active.version:
                 return self.champion
@@ -331,7 +344,8 @@ class ModelRegistry:
                 log_once(f"models:{self.name}:{id(self)}:missing:{change.version}",
                          "aiguard: registry %r: the store chose version %r, which this "
                          "replica has not registered; still serving %r",
-                         self.name, change.version, self.champion, exc_info=False)
+                         self.name, change.version, self.champion, exc_info=False,
+                         event="registry.unknown_version", name=self.name)
                 return self.champion
             self._active = entry
             self._wanted = None

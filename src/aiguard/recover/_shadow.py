@@ -291,7 +291,8 @@ class ShadowRouter:
         except Exception:
             self.errors += 1
             log_once(f"shadow:{self.name}:{id(self)}", "aiguard: shadow model of %r raised "
-                     "(logged once, counted in errors)", self.name)
+                     "(logged once, counted in errors)", self.name,
+                     event="shadow.raised", name=self.name)
             return loop
         elapsed = clock() - start
         if self.timeout is not None and elapsed > self.timeout:

@@ -22,51 +22,36 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
+from aiguard._core._cli import STORE_ERROR, UNKNOWN, USAGE_ERROR, Exit, Parser, actor, out, run
 from aiguard.errors import AiguardError, InvalidInputError, StoreError
 from aiguard.review._incident_log import IncidentLog
 from aiguard.review._postmortem import duration
 from aiguard.review._records import ROLES, Status, utc
-from aiguard.state._records import default_actor
 
 if TYPE_CHECKING:
     from aiguard.review._incident import Incident
 
 __all__ = ["main"]
 
-USAGE_ERROR, UNKNOWN, STORE_ERROR = 2, 3, 4
 
-
-class _Exit(Exception):  # noqa: N818 - control flow, not an error type users see
-    def __init__(self, code: int, message: str) -> None:
-        self.code = code
-        super().__init__(message)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Exit(USAGE_ERROR, f"{self.format_usage()}{self.prog}: error: {message}")
-
-
-def _parser() -> _Parser:
-    common = _Parser(add_help=False)
+def _parser() -> Parser:
+    common = Parser(add_help=False)
     common.add_argument("--log", default=argparse.SUPPRESS,
                         help="the incident log file (default: $AIGUARD_INCIDENT_LOG)")
     common.add_argument("--store", default=argparse.SUPPRESS, help="a redis:// URL instead")
     common.add_argument("--namespace", default=argparse.SUPPRESS, help="Redis key prefix")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON")
-    change = _Parser(add_help=False)
+    change = Parser(add_help=False)
     change.add_argument("--actor", default=None, help="who (default: $USER@hostname)")
     change.add_argument("--reason", default=None, help="why (goes into the timeline)")
-    parser = _Parser(prog="aiguard incidents", parents=[common],
+    parser = Parser(prog="aiguard incidents", parents=[common],
                      description="Read and move aiguard incidents.",
                      epilog="exit codes: 0 done, 2 usage, 3 unknown incident, 4 log error")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sub.add_parser("list", parents=[common], help="open incidents (--all: every one)"
                    ).add_argument("--all", action="store_true")
     sub.add_parser("show", parents=[common], help="one incident").add_argument("id")
@@ -97,18 +82,14 @@ def _open(args: argparse.Namespace, *, readonly: bool) -> IncidentLog:
             store = RedisStore(url, namespace=getattr(args, "namespace", "aiguard"))
             return IncidentLog(store=store)
         if not path:
-            raise _Exit(USAGE_ERROR, "no log: pass --log PATH or --store redis://... "
+            raise Exit(USAGE_ERROR, "no log: pass --log PATH or --store redis://... "
                                      "(or set AIGUARD_INCIDENT_LOG)")
         if readonly and not os.path.exists(path):  # noqa: PTH110 - a str from argv
-            raise _Exit(STORE_ERROR, f"no incident log at {path!r}")
+            raise Exit(STORE_ERROR, f"no incident log at {path!r}")
         return IncidentLog(path, readonly=readonly)
     except AiguardError as exc:
-        raise _Exit(STORE_ERROR if isinstance(exc, StoreError) else USAGE_ERROR,
+        raise Exit(STORE_ERROR if isinstance(exc, StoreError) else USAGE_ERROR,
                     str(exc)) from exc
-
-
-def _out(text: str) -> None:
-    print(text)  # noqa: T201 - a CLI prints
 
 
 def _row(incident: Incident) -> str:
@@ -126,24 +107,24 @@ def _show(incident: Incident) -> str:
 
 def _get(log: IncidentLog, incident_id: str) -> Incident:
     if incident_id not in log:
-        raise _Exit(UNKNOWN, f"unknown incident {incident_id!r}")
+        raise Exit(UNKNOWN, f"unknown incident {incident_id!r}")
     return log.get(incident_id)
 
 
 def _change(log: IncidentLog, args: argparse.Namespace) -> Incident:
     _get(log, args.id)
-    actor = args.actor or default_actor()
+    who = actor(args.actor)
     command = args.command
     if command == "ack":
-        return log.change(args.id, "ack", actor=actor, why=args.reason)
+        return log.change(args.id, "ack", actor=who, why=args.reason)
     if command == "assign":
-        return log.change(args.id, "role", actor=actor, why=args.reason, role=args.role,
+        return log.change(args.id, "role", actor=who, why=args.reason, role=args.role,
                           name=args.name)
     if command == "status":
-        return log.change(args.id, "status", actor=actor, why=args.reason, status=args.status)
+        return log.change(args.id, "status", actor=who, why=args.reason, status=args.status)
     if args.root_cause:
-        log.change(args.id, "field", actor=actor, field="root_cause", value=args.root_cause)
-    return log.change(args.id, "status", actor=actor, why=args.reason, status="resolved")
+        log.change(args.id, "field", actor=who, field="root_cause", value=args.root_cause)
+    return log.change(args.id, "status", actor=who, why=args.reason, status="resolved")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -153,24 +134,24 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if command == "list":
             found = log.incidents() if args.all else log.open_incidents()
-            _out(json.dumps([i.to_dict() for i in found], indent=2) if as_json else
+            out(json.dumps([i.to_dict() for i in found], indent=2) if as_json else
                  "\n".join(_row(i) for i in found) or "no open incidents")
             return 0
         if command == "show":
             incident = _get(log, args.id)
-            _out(json.dumps(incident.to_dict(), indent=2) if as_json else _show(incident))
+            out(json.dumps(incident.to_dict(), indent=2) if as_json else _show(incident))
             return 0
         if command == "postmortem":
             pm = _get(log, args.id).postmortem()
-            _out(json.dumps(pm.data, indent=2) if args.format == "json" or as_json
+            out(json.dumps(pm.data, indent=2) if args.format == "json" or as_json
                  else pm.markdown.rstrip("\n"))
             return 0
         incident = _change(log, args)
-        _out(json.dumps(incident.to_dict(), indent=2) if as_json else _row(incident))
+        out(json.dumps(incident.to_dict(), indent=2) if as_json else _row(incident))
     except InvalidInputError as exc:
-        raise _Exit(USAGE_ERROR, str(exc)) from exc
+        raise Exit(USAGE_ERROR, str(exc)) from exc
     except StoreError as exc:
-        raise _Exit(STORE_ERROR, str(exc)) from exc
+        raise Exit(STORE_ERROR, str(exc)) from exc
     else:
         return 0
     finally:
@@ -184,18 +165,6 @@ def main(argv: list[str]) -> int:
         >>> main(["list"])  # no --log and no $AIGUARD_INCIDENT_LOG
         2
     """
-    logger = logging.getLogger("aiguard")
-    quiet = logging.NullHandler()
-    if not logger.handlers:
-        logger.addHandler(quiet)
-    try:
-        return _run(_parser().parse_args(argv))
-    except _Exit as exc:
-        print(f"aiguard incidents: {exc}", file=sys.stderr)  # noqa: T201
-        return exc.code
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else 0
-    finally:
-        logger.removeHandler(quiet)
+    return run("aiguard incidents", _parser(), _run, argv)
 
 

@@ -250,14 +250,16 @@ class Escalation:
             except Exception:  # noqa: PERF203 - one notifier never stops the others
                 failed += 1
                 log_once(f"notifier:{id(notifier)}", "aiguard: a notifier of %r raised "
-                         "(counted in the timeline, logged once)", name)
+                         "(counted in the timeline, logged once)", name,
+                         event="escalation.notifier_raised", name=name)
         event = EscalationEvent(incident_id=incident.id, target=name, reason=reason, at=now,
                                 failed=failed)
         if self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:
-                log_once("escalation-on-event", "aiguard: escalation on_event raised")
+                log_once("escalation-on-event", "aiguard: escalation on_event raised",
+                         event="escalation.on_event_raised")
         return event
 
     def __repr__(self) -> str:

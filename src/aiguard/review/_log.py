@@ -136,7 +136,8 @@ class FileLines:
         os.fsync(self._fd)
         self.torn += 1
         log_once(f"torn:{self.path}", "aiguard: incident log %s ended with a torn line "
-                 "(a writer crashed mid-record); it was cut off", str(self.path), exc_info=False)
+                 "(a writer crashed mid-record); it was cut off", str(self.path), exc_info=False,
+                 event="incident_log.torn", name=str(self.path))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:

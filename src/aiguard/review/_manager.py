@@ -145,7 +145,7 @@ class Incidents(Watchers):
         except Exception:
             self.errors += 1
             log_once("incidents-record", "aiguard: Incidents could not record a signal or "
-                     "event (counted in .errors, logged once)")
+                     "event (counted in .errors, logged once)", event="incidents.record_failed")
 
     def _evidence(self, signal: Signal, key: str) -> dict[str, Any]:
         data = signal.to_dict()
@@ -255,7 +255,8 @@ class Incidents(Watchers):
             try:
                 hook(incident)
             except Exception:  # noqa: PERF203 - principle 1
-                log_once(f"incident-hook:{id(hook)}", "aiguard: an incident hook raised")
+                log_once(f"incident-hook:{id(hook)}", "aiguard: an incident hook raised",
+                         event="incidents.hook_raised", name=incident.id)
         return incident
 
     # -- escalation timers ---------------------------------------------------

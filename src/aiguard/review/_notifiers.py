@@ -25,6 +25,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from aiguard._core._events import log_once
+from aiguard._core._logging import Health, fields
 from aiguard.classify._runner import Worker
 from aiguard.errors import ConfigurationError
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from aiguard.typing import Clock
 
 __all__ = ["LogNotifier", "Webhook", "message_for", "sign", "slack_payload", "verify_signature"]
+
+_log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Aiguard-Signature"
 
@@ -117,6 +120,9 @@ def verify_signature(secret: bytes, body: bytes, header: str, *, tolerance: floa
 class LogNotifier:
     """Log each message on the ``aiguard.incidents`` logger (one line, JSON).
 
+    The record's ``aiguard_event`` is ``"incident.<event>"`` (``incident.page``...)
+    and its ``aiguard_name`` the incident id, like every aiguard log record's fields.
+
     Example:
         >>> LogNotifier()({"event": "page", "target": "on-call"})
     """
@@ -129,7 +135,9 @@ class LogNotifier:
 
     def __call__(self, message: Mapping[str, Any]) -> None:
         """Log *message*."""
-        self._log.log(self._level, "aiguard incident %s", json.dumps(dict(message), default=str))
+        extra = fields(f"incident.{message.get('event', 'message')}", message.get("incident"))
+        self._log.log(self._level, "aiguard incident %s", json.dumps(dict(message), default=str),
+                      extra=extra)
 
 
 class Webhook:
@@ -185,6 +193,7 @@ class Webhook:
         self.sent = 0
         self.failed = 0
         self.last_error: str | None = None
+        self._health = Health(_log, "webhook", self._safe)
         self._worker = Worker("webhook", clock=time.monotonic)
 
     def __repr__(self) -> str:
@@ -239,11 +248,13 @@ class Webhook:
         except Exception as exc:
             self.failed += 1
             self.last_error = self._clean(exc)
-            log_once(f"webhook:{self._safe}", "aiguard: %r could not deliver a message: %s",
-                     self, self.last_error, exc_info=False)
+            self._health.down("aiguard: %r could not deliver a message: %s (logged once until "
+                              "a delivery succeeds, counted in failed)", self, self.last_error,
+                              error=self.last_error)
             self._report(message, ok=False, detail=self.last_error)
             return
         self.sent += 1
+        self._health.up("aiguard: %r delivers again", self)
         self._report(message, ok=True, detail=f"HTTP {status}")
 
     def _report(self, message: Mapping[str, Any], *, ok: bool, detail: str) -> None:
@@ -251,7 +262,8 @@ class Webhook:
             try:
                 self._on_result(message, ok, detail)
             except Exception:
-                log_once(f"webhook-report:{self._safe}", "aiguard: a webhook's on_result raised")
+                log_once(f"webhook-report:{self._safe}", "aiguard: a webhook's on_result raised",
+                         event="webhook.on_result_raised", name=self._safe)
 
 
 class _Refused(Exception):  # noqa: N818 - a 4xx answer: not retried

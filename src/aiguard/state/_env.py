@@ -10,6 +10,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core._logging import fields
 from aiguard.errors import ConfigurationError, StoreError
 from aiguard.state._records import NAME_PATTERN
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EnvStore"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 
 _ON = frozenset({"on", "true", "1", "yes", "enabled"})
 _OFF = frozenset({"off", "false", "0", "no", "disabled"})
@@ -110,7 +111,7 @@ class EnvStore:
                 self._reported.add(variable)
                 _log.warning(
                     "aiguard: ignoring %s=%.40r (expected on, off or a share like 25%%)",
-                    variable, value,
+                    variable, value, extra=fields("store.garbage", variable),
                 )
             name = variable[len(self.prefix) :].lower().replace("__", ".")
             if name in self._last_good:

@@ -9,7 +9,9 @@ breakers the rule forced are reset. One bad replica alone never opens the
 fleet (unless you ask for ``tripped=1``).
 
 Only the background poller touches the board: the breaker's listener just
-stores the latest report in memory, so the protected call does no I/O.
+stores the latest report in memory, so the protected call does no I/O. A board
+that cannot be reached is logged when it goes down (WARNING) and when it is
+back (INFO), never at every poll in between.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from aiguard._core._clock import validate_clock
+from aiguard._core._logging import Health, fields
 from aiguard._core._poller import Poller
 from aiguard._core._validate import count, duration
 from aiguard.errors import ConfigurationError
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BreakerBoard", "FileBoard", "FleetBreaker", "FleetRule", "MemoryBoard", "share_breaker"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 _TRIPPED = frozenset({"open", "half_open"})
 
 
@@ -187,6 +190,8 @@ class FleetBreaker:
         self.errors = 0
         self._forced = False
         self._warned_size = False
+        self._board_health = Health(_log, "fleet.board", name)
+        self._breaker_health = Health(_log, "fleet.breaker", name)
         self._closed = False
         self._poll_lock = threading.Lock()
         state = _state_name(breaker.state)
@@ -253,17 +258,20 @@ class FleetBreaker:
                 reports = self.board.read_breakers(self.name)
             except Exception as exc:
                 self.errors += 1
-                if not self.stale:
-                    _log.warning("aiguard: shared breaker %r cannot reach its board: %s",
-                                 self.name, exc)
+                self._board_health.down(
+                    "aiguard: shared breaker %r cannot reach its board: %s; keeping the last "
+                    "decision (logged once until it is back)", self.name, exc, error=exc)
                 self.stale = True
                 return self.engaged
             self.stale = False
+            self._board_health.up("aiguard: shared breaker %r reaches its board again",
+                                  self.name)
             self._forget_dead(reports, now)
             if len(reports) > self.rule.of and not self._warned_size:
                 self._warned_size = True
                 _log.warning("aiguard: shared breaker %r sees %d replicas, rule %s",
-                             self.name, len(reports), self.rule)
+                             self.name, len(reports), self.rule,
+                             extra=fields("fleet.oversized", self.name))
             self.tripped = self.rule.count(reports, now=now)
             self.engaged = self.tripped >= self.rule.tripped
             self._apply()
@@ -289,8 +297,11 @@ class FleetBreaker:
                     self.breaker.reset()
         except Exception as exc:
             self.errors += 1
-            _log.warning("aiguard: shared breaker %r could not change its breaker: %r",
-                         self.name, exc)
+            self._breaker_health.down("aiguard: shared breaker %r could not change its "
+                                      "breaker: %r", self.name, exc, error=exc)
+        else:
+            self._breaker_health.up("aiguard: shared breaker %r can change its breaker again",
+                                    self.name)
 
     def close(self) -> None:
         """Stop the poller, release a breaker the rule forced open, take our report down."""

@@ -22,6 +22,7 @@ import logging
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core._logging import fields
 from aiguard._core._validate import count, duration
 from aiguard.errors import ConfigurationError, InvalidInputError, MissingExtraError, StoreError
 from aiguard.state._records import HISTORY_LIMIT, parse_record
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisStore"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 _SCHEMES = ("redis://", "rediss://", "unix://")
 # KEYS: the flags hash, then one history list per flag; ARGV: the history limit, the
 # channel, then a name and its JSON record per flag. HSETNX makes "register unless
@@ -172,7 +173,8 @@ class RedisStore:
         # counted here, logged by whoever handles the StoreError (the flag set logs once
         # per outage); debug here so an outage is not reported twice
         self.errors += 1
-        _log.debug("aiguard: %r could not %s: %s", self, action, exc)
+        _log.debug("aiguard: %r could not %s: %s", self, action, exc,
+                   extra=fields("store.failed", self._safe_url(), exc))
         return StoreError(f"{self!r} could not {action}: {exc}")
 
     def _garbage(self, name: str, raw: bytes) -> None:
@@ -182,7 +184,7 @@ class RedisStore:
             self._reported.add(key)
             _log.warning(
                 "aiguard: %r holds garbage for flag %r (%.60r); keeping its last good value",
-                self, name, raw,
+                self, name, raw, extra=fields("store.garbage", name),
             )
 
     # -- FlagStore --------------------------------------------------------

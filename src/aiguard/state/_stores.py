@@ -18,6 +18,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core._logging import fields
 from aiguard._core._validate import count
 from aiguard.errors import ConfigurationError, StoreError
 from aiguard.state._records import HISTORY_LIMIT, encode_record
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FileStore", "MemoryStore"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 _FORMAT = "aiguard.flags/1"
 
 
@@ -173,11 +174,15 @@ class FileStore:
         """Show the path."""
         return f"FileStore({str(self.path)!r})"
 
-    def _fail(self, message: str, key: str) -> StoreError:
+    def _fail(self, message: str, key: str, exc: Exception) -> StoreError:
         self.errors += 1
-        if key not in self._reported:
+        if not key.startswith("corrupt:"):
+            # an outage: counted here, logged by whoever handles the StoreError (the flag set
+            # logs once when it goes down and once when it is back), as the Redis store does
+            _log.debug("aiguard: %s", message, extra=fields("store.failed", str(self.path), exc))
+        elif key not in self._reported:  # bad content: once per distinct content
             self._reported.add(key)
-            _log.warning("aiguard: %s", message)
+            _log.warning("aiguard: %s", message, extra=fields("store.corrupt", str(self.path), exc))
         return StoreError(message)
 
     def _parse(self, data: bytes) -> dict[str, Any]:
@@ -186,13 +191,13 @@ class FileStore:
             doc = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             message = f"{self!r} is not valid JSON ({exc}); keeping the last good values"
-            raise self._fail(message, f"corrupt:{hash(data)}") from exc
+            raise self._fail(message, f"corrupt:{hash(data)}", exc) from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("flags", {}), dict):
             message = (
                 f'{self!r} is not an aiguard flag file ({{"flags": {{...}}}}); '
                 "keeping the last good values"
             )
-            raise self._fail(message, f"corrupt:{hash(data)}")
+            raise self._fail(message, f"corrupt:{hash(data)}", StoreError("not a flag file"))
         return doc
 
     def _read_bytes(self) -> bytes | None:
@@ -201,7 +206,7 @@ class FileStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise self._fail(f"{self!r} cannot be read: {exc}", "read") from exc
+            raise self._fail(f"{self!r} cannot be read: {exc}", "read", exc) from exc
 
     def read_all(self) -> dict[str, dict[str, Any]]:
         """Return every flag record in the file (only re-parsed when the content changed).
@@ -226,7 +231,7 @@ class FileStore:
                     self._reported.add(f"garbage:{name}")
                     _log.warning(
                         "aiguard: %r holds garbage for flag %r (%.60r); keeping its last good",
-                        self, name, record,
+                        self, name, record, extra=fields("store.garbage", name),
                     )
                 if name in self._last_good:
                     records[name] = self._last_good[name]
@@ -243,7 +248,8 @@ class FileStore:
             try:
                 fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise self._fail(f"{self!r} cannot create its lock file: {exc}", "lock") from exc
+                message = f"{self!r} cannot create its lock file: {exc}"
+                raise self._fail(message, "lock", exc) from exc
             try:
                 _flock(fd, _LOCK_EX)
                 yield
@@ -321,7 +327,7 @@ class FileStore:
             try:
                 self._replace(json.dumps(doc, indent=1, sort_keys=True).encode())
             except OSError as exc:
-                raise self._fail(f"{self!r} cannot be written: {exc}", "write") from exc
+                raise self._fail(f"{self!r} cannot be written: {exc}", "write", exc) from exc
             return names
 
     def history(self, name: str) -> list[dict[str, Any]]:

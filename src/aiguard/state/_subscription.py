@@ -13,6 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core._logging import Health, fields
 from aiguard._core._poller import Poller
 from aiguard._core._validate import duration
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Subscription"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 _PING_AFTER = 5.0  # seconds of silence before the subscriber checks the server is alive
 _FIRST_DELAY = 0.05  # seconds before the first reconnection attempt (doubled up to max_delay)
 
@@ -59,7 +60,7 @@ class Subscription:
         self._errors: tuple[type[BaseException], ...] = (*errors, OSError)
         self._max_delay = duration(max_delay, "max_delay")
         self._delay = _FIRST_DELAY
-        self._connected = True
+        self._health = Health(_log, "subscription", channel)
         self.connects = 0
         """How many times the subscription (re)connected."""
         self.errors = 0
@@ -83,7 +84,9 @@ class Subscription:
         except Exception as exc:
             self.errors += 1
             if self.errors == 1:
-                _log.warning("aiguard: flag change callback %r raised: %r", self._callback, exc)
+                _log.warning("aiguard: flag change callback %r raised: %r (logged once)",
+                             self._callback, exc,
+                             extra=fields("subscription.callback_raised", self.channel, exc))
 
     def _session(self) -> float | None:
         """One connection: listen until closed (None) or failed (the back-off before the next)."""
@@ -91,17 +94,15 @@ class Subscription:
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.channel)
-            self._connected = True
+            self._health.up("aiguard: subscription to %r restored", self.channel)
             self.connects += 1
             self._delay = _FIRST_DELAY
             self._notify()  # changes made while we were away announced nothing to us
             self._listen(pubsub)
         except self._errors as exc:
             self.errors += 1
-            if self._connected:  # once per outage
-                _log.warning("aiguard: subscription lost on %r: %s; reconnecting",
-                             self.channel, exc)
-            self._connected = False
+            self._health.down("aiguard: subscription lost on %r: %s; reconnecting (logged "
+                              "once until it is restored)", self.channel, exc, error=exc)
             delay, self._delay = self._delay, min(self._delay * 2, self._max_delay)
             return delay
         finally:

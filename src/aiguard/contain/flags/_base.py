@@ -20,6 +20,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from aiguard._core._events import log_once
+from aiguard._core._logging import fields
 from aiguard.contain.flags._snapshot import build_snapshot
 from aiguard.state._records import HISTORY_LIMIT, default_actor, make_record, parse_record
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FlagsBase"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 
 
 class FlagsBase:
@@ -132,7 +133,8 @@ class FlagsBase:
             key = f"listener:{id(listener)}"
             if key not in self._reported:
                 self._reported.add(key)
-                _log.warning("aiguard: flag listener %r raised %r", listener, exc)
+                _log.warning("aiguard: flag listener %r raised %r (logged once per listener)",
+                             listener, exc, extra=fields("listener.raised", change.name, exc))
 
     def _register_declared(self) -> None:
         """Write each declared flag the store does not hold yet, never overriding one it holds.
@@ -165,7 +167,8 @@ class FlagsBase:
             self._registration_errors += 1
             log_once(f"flags-register:{id(self)}",
                      "aiguard: could not register declared flags in %r (%r); retrying at each "
-                     "refresh (logged once)", self._store, exc, exc_info=False)
+                     "refresh (logged once)", self._store, exc, exc_info=False,
+                     event="flags.register_failed", name=repr(self._store))
             return
         with self._lock:
             for name in todo:

@@ -25,18 +25,26 @@ cannot be read or written.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import difflib
 import json
-import logging
 import os
-import socket
-import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
+from aiguard._core._cli import (
+    STORE_ERROR,
+    USAGE_ERROR,
+    Exit,
+    Parser,
+    actor,
+    out,
+    run,
+    table,
+    utc,
+)
+from aiguard._core._cli import UNKNOWN as UNKNOWN_FLAG
 from aiguard.contain.flags._flags import Flags
 from aiguard.errors import AiguardError, InvalidInputError, StoreError
-from aiguard.state._records import ALL, FlagState, default_actor, parse_record, validate_name
+from aiguard.state._records import ALL, FlagState, parse_record, validate_name
 from aiguard.state._stores import FileStore, MemoryStore
 
 if TYPE_CHECKING:
@@ -44,21 +52,9 @@ if TYPE_CHECKING:
 
     from aiguard.typing import FlagStore
 
-__all__ = ["main", "open_store"]
+__all__ = ["main", "open_store", "store_from"]
 
-USAGE_ERROR, UNKNOWN_FLAG, STORE_ERROR = 2, 3, 4
 _REDIS = ("redis://", "rediss://", "unix://")
-
-
-class _Exit(Exception):  # noqa: N818 - control flow, not an error type users see
-    def __init__(self, code: int, message: str) -> None:
-        self.code = code
-        super().__init__(message)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise _Exit(USAGE_ERROR, f"{self.format_usage()}{self.prog}: error: {message}")
 
 
 def open_store(spec: str, *, namespace: str = "aiguard") -> FlagStore:
@@ -86,8 +82,25 @@ def open_store(spec: str, *, namespace: str = "aiguard") -> FlagStore:
     raise InvalidInputError("--store", expected, repr(spec))
 
 
-def _parser() -> _Parser:
-    common = _Parser(add_help=False)
+def store_from(spec: str | None, *, namespace: str, variable: str) -> FlagStore:
+    """The store ``--store`` (or the environment's *variable*) names, or :class:`Exit`.
+
+    Raises:
+        Exit: no store named (2), a spec naming no known store (2), a store
+            that cannot be opened (4).
+    """
+    if not spec:
+        raise Exit(USAGE_ERROR, "no store: pass --store memory|file:PATH|redis://HOST:PORT/DB "
+                                f"(or set {variable})")
+    try:
+        return open_store(spec, namespace=namespace)
+    except AiguardError as exc:
+        code = USAGE_ERROR if isinstance(exc, InvalidInputError) else STORE_ERROR
+        raise Exit(code, str(exc)) from exc
+
+
+def _parser() -> Parser:
+    common = Parser(add_help=False)
     common.add_argument("--store", default=argparse.SUPPRESS,
                         help="memory, file:PATH or redis://HOST:PORT/DB "
                              "(default: $AIGUARD_FLAGS_STORE)")
@@ -95,15 +108,15 @@ def _parser() -> _Parser:
                         help="Redis key prefix (default: aiguard)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON instead of a table")
-    change = _Parser(add_help=False)
+    change = Parser(add_help=False)
     change.add_argument("--reason", default=None, help="why (goes into the history)")
     change.add_argument("--actor", default=None, help="who (default: $USER@hostname)")
     change.add_argument("--create", action="store_true",
                         help="allow a flag the store does not hold yet")
-    parser = _Parser(prog="aiguard flags", parents=[common],
+    parser = Parser(prog="aiguard flags", parents=[common],
                      description="List, read and flip aiguard kill switches.",
                      epilog="exit codes: 0 done, 2 usage, 3 unknown flag, 4 store error")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     sub.add_parser("list", parents=[common], help="every flag in the store")
     sub.add_parser("get", parents=[common], help="one flag").add_argument("name")
     sub.add_parser("history", parents=[common], help="who changed a flag, when, why"
@@ -121,10 +134,7 @@ def _parser() -> _Parser:
 
 
 def _when(state: FlagState) -> str:
-    if state.updated_at is None:
-        return "-"
-    stamp = dt.datetime.fromtimestamp(state.updated_at, tz=dt.timezone.utc)
-    return stamp.strftime("%Y-%m-%d %H:%M:%SZ")
+    return utc(state.updated_at)
 
 
 def _value(state: FlagState) -> str:
@@ -145,15 +155,6 @@ def _row(state: FlagState) -> list[str]:
     return [state.name, _value(state), _when(state), state.actor or "-", state.reason or "-"]
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [header, *rows]
-    ]
-    return "\n".join(lines)
-
-
 _HEADER = ["FLAG", "STATE", "UPDATED (UTC)", "ACTOR", "REASON"]
 
 
@@ -161,16 +162,12 @@ def _json(state: FlagState) -> dict[str, Any]:
     return {"name": state.name, **state.to_record()}
 
 
-def _out(text: str) -> None:
-    print(text)  # noqa: T201 - a CLI prints
-
-
 def _read(store: FlagStore) -> tuple[dict[str, FlagState], dict[str, str]]:
     """Read the store directly (Flags would hide an outage): states and invalid records."""
     try:
         raw: Mapping[str, Any] = store.read_all()
     except (StoreError, OSError) as exc:
-        raise _Exit(STORE_ERROR, f"cannot read the flags: {exc}") from exc
+        raise Exit(STORE_ERROR, f"cannot read the flags: {exc}") from exc
     states: dict[str, FlagState] = {}
     invalid: dict[str, str] = {}
     for name, record in raw.items():
@@ -189,23 +186,17 @@ def _try_parse(name: str, record: object) -> FlagState | str:
         return str(exc)
 
 
-def _unknown(name: str, known: Sequence[str], hint: str = "") -> _Exit:
+def _unknown(name: str, known: Sequence[str], hint: str = "") -> Exit:
     close = difflib.get_close_matches(name, known, n=3)
     suggestion = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    return _Exit(UNKNOWN_FLAG, f"unknown flag {name!r} in the store{suggestion}{hint}")
+    return Exit(UNKNOWN_FLAG, f"unknown flag {name!r} in the store{suggestion}{hint}")
 
 
 def _run(args: argparse.Namespace) -> int:
     spec = getattr(args, "store", None) or os.environ.get("AIGUARD_FLAGS_STORE")
-    if not spec:
-        raise _Exit(USAGE_ERROR, "no store: pass --store memory|file:PATH|redis://HOST:PORT/DB "
-                                 "(or set AIGUARD_FLAGS_STORE)")
+    store = store_from(spec, namespace=getattr(args, "namespace", "aiguard"),
+                       variable="AIGUARD_FLAGS_STORE")
     as_json = getattr(args, "json", False)
-    try:
-        store = open_store(spec, namespace=getattr(args, "namespace", "aiguard"))
-    except AiguardError as exc:
-        code = USAGE_ERROR if isinstance(exc, InvalidInputError) else STORE_ERROR
-        raise _Exit(code, str(exc)) from exc
     states, invalid = _read(store)
     command = args.command
     if command == "list":
@@ -216,7 +207,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         validate_name(name)
     except InvalidInputError as exc:
-        raise _Exit(USAGE_ERROR, str(exc)) from exc
+        raise Exit(USAGE_ERROR, str(exc)) from exc
     known = name in states or name in invalid or name == ALL
     if command == "get":
         if not known:
@@ -235,43 +226,43 @@ def _list(
     if as_json:
         doc = {"store": repr(store), "flags": [_json(s) for _, s in sorted(states.items())],
                "invalid": invalid}
-        _out(json.dumps(doc, indent=2))
+        out(json.dumps(doc, indent=2))
         return 0
     rows = [_row(s) for _, s in sorted(states.items())]
     rows += [[name, "INVALID", "-", "-", why] for name, why in sorted(invalid.items())]
     glob = states.get(ALL)
     if glob is not None and not glob.on:
-        _out(f"GLOBAL SHUTDOWN: every AI feature is off ({ALL}, {glob.actor or '?'}, "
+        out(f"GLOBAL SHUTDOWN: every AI feature is off ({ALL}, {glob.actor or '?'}, "
              f"{_when(glob)}: {glob.reason or 'no reason given'})")
-    _out(_table(rows, _HEADER) if rows else f"no flags in {store!r}")
+    out(table(rows, _HEADER) if rows else f"no flags in {store!r}")
     return 0
 
 
 def _get(name: str, states: dict[str, FlagState], invalid: dict[str, str], *, as_json: bool) -> int:
     state = states.get(name)
     if state is None and name in invalid:
-        raise _Exit(STORE_ERROR, f"flag {name!r} holds an invalid record: {invalid[name]}")
+        raise Exit(STORE_ERROR, f"flag {name!r} holds an invalid record: {invalid[name]}")
     if state is None:  # the global switch, never written: on
         state = FlagState(ALL, on=True, reason="never set", source="declared")
-    _out(json.dumps(_json(state), indent=2) if as_json else _table([_row(state)], _HEADER))
+    out(json.dumps(_json(state), indent=2) if as_json else table([_row(state)], _HEADER))
     return 0
 
 
 def _history(name: str, store: FlagStore, *, known: bool, names: list[str], as_json: bool) -> int:
     if not callable(getattr(store, "history", None)):
-        raise _Exit(STORE_ERROR, f"{store!r} keeps no history")
+        raise Exit(STORE_ERROR, f"{store!r} keeps no history")
     try:
         states = Flags(store, refresh=None).history(name)
     except StoreError as exc:
-        raise _Exit(STORE_ERROR, f"cannot read the history: {exc}") from exc
+        raise Exit(STORE_ERROR, f"cannot read the history: {exc}") from exc
     except KeyError:
         states = []
     if not states and not known:
         raise _unknown(name, names)
     if as_json:
-        _out(json.dumps([_json(s) for s in states], indent=2))
+        out(json.dumps([_json(s) for s in states], indent=2))
     else:
-        _out(_table([_row(s) for s in states], _HEADER) if states else f"{name}: no history")
+        out(table([_row(s) for s in states], _HEADER) if states else f"{name}: no history")
     return 0
 
 
@@ -286,25 +277,23 @@ def _change(
 ) -> int:
     on = command in {"on", "set", "restore"}
     percent = args.percent if command == "set" else None
-    user = os.environ.get("USER")
-    actor = args.actor or (f"{user}@{socket.gethostname()}" if user else default_actor())
     flags = Flags(store, refresh=None)
     try:
-        flags.set(name, on=on, percent=percent, reason=args.reason, actor=actor)
+        flags.set(name, on=on, percent=percent, reason=args.reason, actor=actor(args.actor))
     except InvalidInputError as exc:
-        raise _Exit(USAGE_ERROR, str(exc)) from exc
+        raise Exit(USAGE_ERROR, str(exc)) from exc
     except (StoreError, OSError) as exc:
-        raise _Exit(STORE_ERROR, f"cannot write the flag: {exc}") from exc
+        raise Exit(STORE_ERROR, f"cannot write the flag: {exc}") from exc
     state = flags.get(name)
     if as_json:
-        _out(json.dumps({"before": None if before is None else _json(before),
+        out(json.dumps({"before": None if before is None else _json(before),
                          "after": _json(state)}, indent=2))
         return 0
     was = _value(before) if before is not None else ("on" if name == ALL else "new")
     what = "GLOBAL SHUTDOWN (every AI feature off)" if name == ALL and not on else _value(state)
-    _out(f"{name}: {what} (was {was}) by {state.actor}"
+    out(f"{name}: {what} (was {was}) by {state.actor}"
          + (f": {state.reason}" if state.reason else ""))
-    _out("every process using this store applies it within its refresh interval")
+    out("every process using this store applies it within its refresh interval")
     return 0
 
 
@@ -321,18 +310,4 @@ def main(argv: list[str]) -> int:
         >>> main(["get", "recs", "--store", "memory"])  # a fresh memory store knows nothing
         3
     """
-    parser = _parser()
-    logger = logging.getLogger("aiguard")
-    quiet = logging.NullHandler()  # errors are reported once, below, not also by the logger
-    if not logger.handlers:
-        logger.addHandler(quiet)
-    try:
-        args = parser.parse_args(argv)
-        return _run(args)
-    except _Exit as exc:
-        print(f"aiguard flags: {exc}", file=sys.stderr)  # noqa: T201
-        return exc.code
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else 0
-    finally:
-        logger.removeHandler(quiet)
+    return run("aiguard flags", _parser(), _run, argv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from aiguard._core._logging import fields
 from aiguard.contain.flags._base import FlagsBase
 from aiguard.contain.flags._rollout import bucket, cached_bucket
 from aiguard.contain.flags._snapshot import ALL_OFF, remember
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Reading", "try_parse"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 
 
 def try_parse(name: str, record: object) -> FlagState | Exception:
@@ -85,7 +86,9 @@ class Reading(FlagsBase):
         self.faults += 1
         if "fault" not in self._reported:
             self._reported.add("fault")
-            _log.warning("aiguard: flags.enabled(%.60r) failed (%r); answering safely", name, exc)
+            _log.warning("aiguard: flags.enabled(%.60r) failed (%r); answering safely "
+                         "(logged once, counted in faults)", name, exc,
+                         extra=fields("flags.enabled_failed", name, exc))
         return default is True
 
     @property

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
+from aiguard._core._logging import fields
 from aiguard.contain.flags._base import FlagsBase
 from aiguard.contain.flags._reading import try_parse
 from aiguard.contain.flags._types import FlagChange
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Refreshing"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 
 
 class Refreshing(FlagsBase):
@@ -98,6 +99,7 @@ class Refreshing(FlagsBase):
             _log.warning(
                 "aiguard: ignoring invalid record for flag %.60r in %r (%s); "
                 "keeping its last good value", name, self._store, error,
+                extra=fields("flags.invalid_record", name, error),
             )
 
     def _read_failed(self, exc: Exception) -> None:
@@ -106,15 +108,17 @@ class Refreshing(FlagsBase):
         if not self._failing:
             self._failing = True
             _log.warning(
-                "aiguard: flag store %r cannot be read (%s); keeping the last known values",
-                self._store, self._last_error,
+                "aiguard: flag store %r cannot be read (%s); keeping the last known values "
+                "(logged once per outage)", self._store, self._last_error,
+                extra=fields("flags.store.down", self._store, exc),
             )
         self._stale = True
 
     def _read_ok(self) -> None:
         if self._failing:
             self._failing = False
-            _log.warning("aiguard: flag store %r can be read again", self._store)
+            _log.info("aiguard: flag store %r can be read again", self._store,
+                      extra=fields("flags.store.up", self._store))
         self._stale = False
         self._last_read = self._clock()
 

@@ -23,12 +23,14 @@ import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiguard._core._logging import fields
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["WorkerPool"]
 
-_log = logging.getLogger("aiguard")
+_log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
@@ -107,6 +109,7 @@ class WorkerPool:
                                 "waits for a busy worker (and times out if none frees)",
                                 self._name,
                                 exc_info=True,
+                                extra=fields("workers.start_failed", self._name),
                             )
         return future
 
@@ -145,6 +148,7 @@ class WorkerPool:
                 "(Python cannot stop a thread); it keeps running and is counted in "
                 ".abandoned. Further abandonments are not logged.",
                 what,
+                extra=fields("workers.abandoned", what),
             )
         return True
 

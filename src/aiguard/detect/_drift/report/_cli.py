@@ -203,6 +203,8 @@ def main(argv: list[str]) -> int:
         return int(exc.code or 0)
     try:
         return _run(args)
+    except BrokenPipeError:  # the reader closed stdout: `aiguard` ends quietly (141)
+        raise
     except (AiguardError, OSError, csv.Error, UnicodeDecodeError) as exc:
         print(f"aiguard drift: error: {exc}", file=sys.stderr)  # noqa: T201 - a CLI prints
         return 2
