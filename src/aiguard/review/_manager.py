@@ -29,7 +29,6 @@ from aiguard._core._events import log_once
 from aiguard.classify._actions import ActionContext
 from aiguard.classify._policy import Decision, Policy
 from aiguard.classify._runner import ActionResult, ActionRunner, Applied, Worker
-from aiguard.classify._severity import Severity
 from aiguard.classify._values import seconds
 from aiguard.errors import ConfigurationError
 from aiguard.review._incident import Incident
@@ -41,6 +40,7 @@ from aiguard.review._keys import (
     redact_evidence,
     retarget,
 )
+from aiguard.review._people import People
 from aiguard.review._records import Status
 from aiguard.review._watch import Watchers
 
@@ -75,7 +75,7 @@ def _contains_inline_only(policy: Policy) -> bool:
                for action in rule.actions if getattr(action, "contains", False))
 
 
-class Incidents(Watchers):
+class Incidents(Watchers, People):
     """Open, deduplicate, contain, escalate and record incidents from signals.
 
     Args:
@@ -386,81 +386,6 @@ class Incidents(Watchers):
         if event.incident_id in self.log:
             self._write(event.incident_id, "note", kind="escalation", what=event.line,
                         actor="escalation")
-
-    # -- people --------------------------------------------------------------
-
-    def get(self, incident_id: str) -> Incident:
-        """The incident *incident_id* (InvalidInputError if unknown)."""
-        return self.log.get(incident_id)
-
-    def open_incidents(self) -> list[Incident]:
-        """Incidents not yet resolved, oldest first."""
-        return self.log.open_incidents()
-
-    def ack(self, incident_id: str, *, actor: str) -> Incident:
-        """A person acknowledges: the escalation clock stops."""
-        incident = self._write(incident_id, "ack", actor=actor)
-        if self.escalation is not None:
-            self.escalation.acknowledge(incident_id)
-        return incident
-
-    def set_status(self, incident_id: str, status: Status | str, *, actor: str,
-                   reason: str | None = None) -> Incident:
-        """Move to a later status (``contained``, ``mitigated``, ``resolved``, ``reviewed``)."""
-        value = getattr(status, "value", status)
-        incident = self._write(incident_id, "status", status=value, actor=actor, why=reason)
-        if not incident.is_open:
-            self.runner.forget(incident_id)
-            if self.escalation is not None:
-                self.escalation.acknowledge(incident_id)
-        return incident
-
-    def resolve(self, incident_id: str, *, actor: str, reason: str | None = None,
-                root_cause: str | None = None) -> Incident:
-        """Record the root cause (if given) and move to RESOLVED."""
-        if root_cause is not None:
-            self._write(incident_id, "field", field="root_cause", value=root_cause, actor=actor)
-        return self.set_status(incident_id, "resolved", actor=actor, reason=reason)
-
-    def assign(self, incident_id: str, role: str, name: str, *, actor: str) -> Incident:
-        """Give *role* (commander, technical_lead, communications_lead, expert) to *name*."""
-        return self._write(incident_id, "role", role=role, name=name, actor=actor)
-
-    def set_severity(self, incident_id: str, severity: Severity | str, *, actor: str,
-                     reason: str | None = None) -> Incident:
-        """Raise, or lower (a reason is required), the severity."""
-        level = Severity.parse(severity)
-        incident = self._write(incident_id, "severity", severity=level.value, actor=actor,
-                               why=reason)
-        if self.escalation is not None:
-            self.escalation.update(incident)
-        return incident
-
-    def note(self, incident_id: str, what: str, *, actor: str, why: str | None = None,
-             kind: str = "note") -> Incident:
-        """Add a line to the timeline."""
-        return self._write(incident_id, "note", what=what, actor=actor, why=why, kind=kind)
-
-    def set(self, incident_id: str, field: str, value: str | float | None, *,
-            actor: str) -> Incident:
-        """Set a field: root_cause, started_at, went_well, went_wrong, lucky, model_version, ..."""
-        return self._write(incident_id, "field", field=field, value=value, actor=actor)
-
-    def add_factor(self, incident_id: str, what: str, *, actor: str) -> Incident:
-        """Add a contributing factor."""
-        return self._write(incident_id, "factor", what=what, actor=actor)
-
-    def add_action_item(self, incident_id: str, what: str, *, owner: str,
-                        actor: str) -> Incident:
-        """Add an action item with its owner."""
-        return self._write(incident_id, "item", what=what, owner=owner, actor=actor)
-
-    def tag(self, incident_id: str, tag: str, *, actor: str) -> Incident:
-        """Tag the incident (legal, compliance, pr, security): the tag's targets are notified."""
-        incident = self._write(incident_id, "tag", tag=tag, actor=actor)
-        if self.escalation is not None:
-            self.escalation.update(incident)
-        return incident
 
     # -- lifecycle -----------------------------------------------------------
 
