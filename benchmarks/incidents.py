@@ -2,7 +2,7 @@
 
     python benchmarks/incidents.py            # full run (several minutes)
     python benchmarks/incidents.py --quick    # smoke run
-    python benchmarks/incidents.py --only latency    # one part: latency or append
+    python benchmarks/incidents.py --only latency    # one part: latency, wakeup or append
 
 1. **Signal to containment.** A breach ``Signal`` is handed to
    ``Incidents.handle`` on the caller's thread; the default policy classifies
@@ -29,7 +29,13 @@
    inline-safe flips run on it). ``handle`` itself (what the caller pays) is
    reported too.
 
-2. **Log append rate.** Records of the same shape (a note of ~150 bytes) per
+2. **Waking the worker.** What ``handle`` costs the caller (inline design,
+   memory log, the caller blocks after ``handle``) with the incidents'
+   worker under ``SCHED_BATCH`` (the default when every containment is
+   inline) and, for comparison, under the default policy (``background``
+   patched out for that block), interleaved in blocks of 100.
+
+3. **Log append rate.** Records of the same shape (a note of ~150 bytes) per
    second, one thread: ``IncidentLog`` with fsync per record and batched,
    against a hand-written JSON Lines writer (``write`` + ``flush`` +
    ``os.fsync`` per line, no validation, no lock) and SQLite (stdlib) with a
@@ -52,6 +58,7 @@ from typing import TYPE_CHECKING
 from _bench import markdown_table, parser, versions
 
 import aiguard as ag
+from aiguard.classify import _runner
 from aiguard.detect import Signal
 
 if TYPE_CHECKING:
@@ -61,6 +68,7 @@ BUDGET_MS = 1.0
 BUSY_FOR = 0.01  # seconds the caller keeps running Python code after handing a signal over
 BLOCK = 100  # signals per block; the two designs alternate block by block
 FLAG = "recs.model"
+BACKGROUND = _runner.background
 
 
 class Target:
@@ -217,6 +225,8 @@ def main() -> None:
     print(f"# Incidents benchmark\n\n{versions(['hypothesis'])}; sqlite {sqlite3.sqlite_version}")
     if not args.only or any(o in "latency" for o in args.only):
         latency_section(n_latency)
+    if not args.only or any(o in "wakeup" for o in args.only):
+        wakeup_section(n_latency)
     if not args.only or any(o in "append" for o in args.only):
         append_section(n_fsync, n_batch)
 
@@ -236,6 +246,26 @@ def latency_section(n_latency: int) -> None:
           "'worker': Incidents(inline=False). 'CPU p99' (inline rows): the caller's own CPU "
           "time from the signal to the action (time.thread_time); the rest of the wall "
           "time is the OS running other threads and processes.")
+
+
+def wakeup_section(n: int) -> None:
+    print(f"\n## Waking the worker: what handle() costs the caller ({n} signals per row)\n")
+    load = os.getloadavg()[0]
+    found: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(max(1, n // BLOCK)):
+        for batch in (True, False):
+            if not batch:
+                _runner.background = lambda: False  # the worker keeps the default policy
+            try:
+                found[batch].extend(latency_block(Target("fallback"), ag.IncidentLog,
+                                                  min(n, BLOCK), busy=False, inline=True)[1])
+            finally:
+                _runner.background = BACKGROUND
+    rows = [["SCHED_BATCH" if batch else "default (SCHED_OTHER)", *summary(found[batch])]
+            for batch in (True, False)]
+    print(markdown_table(["incidents worker", "handle() p50 ms", "p95 ms", "p99 ms", "max ms"],
+                         rows))
+    print(f"\nload average at the start: {load:.2f}, at the end: {os.getloadavg()[0]:.2f}.")
 
 
 def append_section(n_fsync: int, n_batch: int) -> None:

@@ -234,3 +234,21 @@ def test_validation_of_inline_and_a_bad_retry_rule_leaves_no_thread() -> None:
     with pytest.raises(ag.ConfigurationError, match="retry_delays"):
         ag.Incidents(retry_delays=(-1,))
     assert workers() == before
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_incident_ids_are_made_once_per_new_incident(inline: bool) -> None:
+    """new_id is called for a new incident only, never for a signal joining an open one."""
+    made: list[str] = []
+
+    def new_id() -> str:
+        made.append(f"INC-{len(made) + 1:04d}")
+        return made[-1]
+
+    incidents = ag.Incidents(clock=FakeClock(T0), new_id=new_id, inline=inline)
+    for source in ("recs.errors", "recs.errors", "search.errors", "recs.errors"):
+        incidents.handle(Signal(source=source, kind="error_rate", value=0.4, at=0.0))
+        assert incidents.flush()
+    assert made == ["INC-0001", "INC-0002"]
+    assert sorted(i.id for i in incidents.open_incidents()) == made
+    incidents.close()

@@ -9,8 +9,7 @@ Durability (``durability=``):
   ``benchmarks/incidents.py``).
 * ``"batch"``: the line is written at once (it survives ``kill -9``: it is in
   the kernel) and a background thread fsyncs every ``batch_interval``
-  seconds (under Linux's ``SCHED_BATCH``, so its wake-ups never preempt a
-  serving thread); a power cut can lose the last interval's records. Many times
+  seconds; a power cut can lose the last interval's records. Many times
   more records per second.
 
 Crash safety: a line is a record only when it ends with a newline and parses
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiguard._core._events import log_once
-from aiguard.classify._runner import background
 from aiguard.errors import ConfigurationError, InvalidInputError, StoreError
 from aiguard.review._incident import Incident
 from aiguard.review._records import check_record
@@ -187,7 +185,6 @@ class FileLines:
         return data[: data.rfind(b"\n") + 1].splitlines()
 
     def _syncer(self, interval: float) -> None:
-        background()  # its timer wake-ups must not preempt a serving thread (Linux)
         while not self._stop.wait(interval):
             self.sync()
 

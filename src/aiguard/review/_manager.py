@@ -274,12 +274,7 @@ class Incidents(Watchers, People):
             if current is not None:
                 self._write(current.id, "signal", signal=self._evidence(signal, key))
             return
-        if early is None or early.decision is None:
-            decision = self.policy.classify(signal)
-            planned = self._new_id()
-        else:
-            decision, planned = early.decision, early.incident_id
-        incident_id = current.id if current is not None else planned
+        decision, incident_id = self._decide(signal, current, early)
         context = ActionContext(incident_id=incident_id, severity=decision.severity,
                                 reason=self._reason(decision, signal), incident=current,
                                 actor=self.actor)
@@ -305,6 +300,17 @@ class Incidents(Watchers, People):
         if self.escalation is not None and current is not None:
             self.escalation.update(self.log.get(incident.id))
         self._schedule_tick()
+
+    def _decide(self, signal: Signal, current: Incident | None,
+                early: _Early | None) -> tuple[Decision, str]:
+        """The decision (made by handle() when inline) and the incident's id (new ones once)."""
+        if early is None or early.decision is None:
+            decision, planned = self.policy.classify(signal), None
+        else:
+            decision, planned = early.decision, early.incident_id
+        if current is not None:
+            return decision, current.id
+        return decision, self._new_id() if planned is None else planned
 
     @staticmethod
     def _reason(decision: Decision, signal: Signal) -> str:
