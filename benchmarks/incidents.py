@@ -1,21 +1,41 @@
 """Incidents: signal -> incident -> containment latency, and durable log append rates.
 
-    python benchmarks/incidents.py            # full run (about half a minute)
+    python benchmarks/incidents.py            # full run (several minutes)
     python benchmarks/incidents.py --quick    # smoke run
+    python benchmarks/incidents.py --only latency    # one part: latency, wakeup or append
 
 1. **Signal to containment.** A breach ``Signal`` is handed to
-   ``Incidents.handle`` on the caller's thread; the worker classifies it with
-   the default policy, forces the guard's breaker open (``fallback(guard)``)
-   and only then writes the incident's records. The latency is from just
-   before ``handle`` to the breaker's transition listener firing, read with
-   ``time.perf_counter`` on both threads. Each round resolves the incident and
-   resets the breaker, so every signal opens a new incident and applies the
-   action again. Measured with the log in memory, in a file with ``fsync`` per
-   record, and in a file with batched fsync. Budget (issue 11): applied within
-   1 ms of the signal, off the caller's thread. ``handle`` itself (what the
-   caller pays) is reported too.
+   ``Incidents.handle`` on the caller's thread; the default policy classifies
+   it and its containment action is applied: ``fallback(guard)`` (the
+   guard's breaker forced open) for an error-rate signal, or
+   ``kill("recs.model", flags=flags)`` (a flag in a memory store turned off)
+   for a fairness signal. The latency is from just before ``handle`` to the
+   breaker's (or the flag set's) listener firing, read with
+   ``time.perf_counter`` on whichever thread applies it. Each round resolves
+   the incident and resets the target, so every signal opens a new incident
+   and applies the action again. Two designs side by side, interleaved in
+   blocks of 100 signals so load bursts hit both alike:
 
-2. **Log append rate.** Records of the same shape (a note of ~150 bytes) per
+   * ``inline`` (the default, ``Incidents(inline=True)``): the inline-safe
+     action is applied by the thread that calls ``handle``; the worker only
+     writes the records.
+   * ``worker`` (``Incidents(inline=False)``, the earlier design): the
+     worker thread classifies and applies; ``handle`` waits up to
+     ``handoff`` (1 ms) for it.
+
+   Measured with the log in memory, in a file with ``fsync`` per record, and
+   in a file with batched fsync. Budget (issue 11): applied within 1 ms of
+   the signal, off the caller's thread (see docs/classify.md for why the
+   inline-safe flips run on it). ``handle`` itself (what the caller pays) is
+   reported too.
+
+2. **Waking the worker.** What ``handle`` costs the caller (inline design,
+   memory log, the caller blocks after ``handle``) with the incidents'
+   worker under ``SCHED_BATCH`` (the default when every containment is
+   inline) and, for comparison, under the default policy (``background``
+   patched out for that block), interleaved in blocks of 100.
+
+3. **Log append rate.** Records of the same shape (a note of ~150 bytes) per
    second, one thread: ``IncidentLog`` with fsync per record and batched,
    against a hand-written JSON Lines writer (``write`` + ``flush`` +
    ``os.fsync`` per line, no validation, no lock) and SQLite (stdlib) with a
@@ -29,46 +49,122 @@ import json
 import os
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _bench import markdown_table, parser, versions
 
 import aiguard as ag
+from aiguard.classify import _runner
 from aiguard.detect import Signal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BUDGET_MS = 1.0
 BUSY_FOR = 0.01  # seconds the caller keeps running Python code after handing a signal over
+BLOCK = 100  # signals per block; the two designs alternate block by block
+FLAG = "recs.model"
+BACKGROUND = _runner.background
 
 
-def latency_run(log: ag.IncidentLog, n: int, *, busy: bool) -> tuple[list[float], list[float]]:
-    breaker = ag.CircuitBreaker(name="recs")
-    guard = ag.Guard(name="recs", breaker=breaker)
-    incidents = ag.Incidents(ag.Policy.default(guard=guard), log=log)
-    applied: list[float] = []
-    breaker.add_listener(lambda e: e.new.value == "forced_open" and applied.append(
-        time.perf_counter()), outcomes=False)
-    latencies, handle_cost = [], []
-    signal = Signal(source="recs.errors", kind="error_rate", value=0.4, threshold=0.05, at=0.0)
+class Target:
+    """A guard and a flag set, a policy using one of them, and when the action landed."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.breaker = ag.CircuitBreaker(name="recs")
+        self.guard = ag.Guard(name="recs", breaker=self.breaker)
+        self.flags = ag.Flags(refresh=None, declare={FLAG: True})
+        self.applied: list[float] = []
+        self.cpu: list[float] = []  # the applying thread's CPU clock (the caller's, inline)
+        if action == "fallback":
+            self.policy = ag.Policy.default(guard=self.guard)
+            self.signal = Signal(source="recs.errors", kind="error_rate", value=0.4,
+                                 threshold=0.05, at=0.0)
+            self.breaker.add_listener(lambda e: e.new.value == "forced_open" and self.mark(),
+                                      outcomes=False)
+        else:
+            self.policy = ag.Policy.default(flags=self.flags, kill_switch=FLAG)
+            self.signal = Signal(source="recs.fairness", kind="fairness", value=0.3,
+                                 threshold=0.1, at=0.0)
+            self.flags.add_listener(lambda c: c.new is not None and not c.new.on and
+                                    self.mark())
+
+    def mark(self) -> None:
+        self.applied.append(time.perf_counter())
+        self.cpu.append(time.thread_time())
+
+    def reset(self) -> None:
+        if self.action == "fallback":
+            self.breaker.reset()
+        else:
+            self.flags.set(FLAG, on=True, reason="bench reset", actor="bench")
+
+
+def latency_block(target: Target, make_log: Callable[[], ag.IncidentLog], n: int, *,
+                  busy: bool, inline: bool) -> tuple[list[float], list[float], list[float]]:
+    incidents = ag.Incidents(target.policy, log=make_log(), inline=inline)
+    latencies, handle_cost, cpu = [], [], []
     for _ in range(n):
+        cpu_start = time.thread_time()
         start = time.perf_counter()
-        incidents.handle(signal)
+        incidents.handle(target.signal)
         handle_cost.append(time.perf_counter() - start)
         while busy and time.perf_counter() - start < BUSY_FOR:  # the caller keeps the GIL
             pass
         incidents.flush()
-        latencies.append(applied[-1] - start)
+        latencies.append(target.applied[-1] - start)
+        cpu.append(target.cpu[-1] - cpu_start)  # meaningful when applied on this thread
         (incident,) = incidents.open_incidents()
         incidents.resolve(incident.id, actor="bench")
-        breaker.reset()
+        target.reset()
     incidents.close()
-    return latencies, handle_cost
+    return latencies, handle_cost, cpu
 
 
-def quantiles_ms(values: list[float]) -> tuple[str, str, str]:
-    cuts = statistics.quantiles(values, n=100)
-    return f"{cuts[49] * 1e3:.3f}", f"{cuts[98] * 1e3:.3f}", f"{max(values) * 1e3:.3f}"
+def ms(value: float) -> str:
+    return f"{value * 1e3:.3f}"
+
+
+def summary(values: list[float]) -> list[str]:
+    """p50, p95, p99 and max in ms."""
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return [ms(cuts[49]), ms(cuts[94]), ms(cuts[98]), ms(max(values))]
+
+
+def latency_table(n: int, tmp: Path) -> list[list[str]]:
+    configs: list[tuple[str, str, Callable[[], ag.IncidentLog], bool]] = [
+        ("fallback", "memory", ag.IncidentLog, False),
+        ("fallback", "memory", ag.IncidentLog, True),
+        ("fallback", "file, fsync per record", lambda: ag.IncidentLog(tmp / "a.jsonl"), True),
+        ("fallback", "file, batched fsync",
+         lambda: ag.IncidentLog(tmp / "b.jsonl", durability="batch"), True),
+        ("kill", "memory", ag.IncidentLog, True),
+    ]
+    rows = []
+    for action, label, make, busy in configs:
+        found: dict[bool, tuple[list[float], list[float], list[float]]] = {
+            True: ([], [], []), False: ([], [], [])}
+        for _ in range(max(1, n // BLOCK)):
+            for inline in (True, False):
+                measured = latency_block(Target(action), make, min(n, BLOCK), busy=busy,
+                                         inline=inline)
+                for kept, new in zip(found[inline], measured, strict=True):
+                    kept.extend(new)
+        for inline in (True, False):
+            lat, cost, cpu = found[inline]
+            within = sum(x <= BUDGET_MS / 1e3 for x in lat) / len(lat)
+            rows.append([action, label, "busy" if busy else "waits",
+                         "inline" if inline else "worker", *summary(lat), f"{within:.1%}",
+                         ms(statistics.quantiles(cpu, n=100)[98]) if inline else "-",
+                         f"{statistics.median(cost) * 1e6:.0f}",
+                         f"{statistics.quantiles(cost, n=100)[98] * 1e6:.0f}"])
+        print(f"  done: {action}, {label}", file=sys.stderr)
+    return rows
 
 
 def note(i: int, incident: str = "INC-B") -> dict[str, object]:
@@ -127,27 +223,52 @@ def main() -> None:
     n_fsync = 200 if args.quick else 2000
     n_batch = 2000 if args.quick else 20000
     print(f"# Incidents benchmark\n\n{versions(['hypothesis'])}; sqlite {sqlite3.sqlite_version}")
-    print(f"\n## Signal -> containment action ({n_latency} signals each)\n")
-    rows = []
+    if not args.only or any(o in "latency" for o in args.only):
+        latency_section(n_latency)
+    if not args.only or any(o in "wakeup" for o in args.only):
+        wakeup_section(n_latency)
+    if not args.only or any(o in "append" for o in args.only):
+        append_section(n_fsync, n_batch)
+
+
+def latency_section(n_latency: int) -> None:
+    print(f"\n## Signal -> containment action ({n_latency} signals per row)\n")
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
-        for label, make, busy in (
-            ("memory", ag.IncidentLog, False),
-            ("memory", ag.IncidentLog, True),
-            ("file, fsync per record", lambda: ag.IncidentLog(Path(d) / "a.jsonl"), True),
-            ("file, batched fsync", lambda: ag.IncidentLog(Path(d) / "b.jsonl",
-                                                           durability="batch"), True),
-        ):
-            lat, cost = latency_run(make(), n_latency, busy=busy)
-            p50, p99, worst = quantiles_ms(lat)
-            within = sum(x <= BUDGET_MS / 1e3 for x in lat) / len(lat)
-            rows.append([label, "busy" if busy else "waits", p50, p99, worst, f"{within:.1%}",
-                         f"{statistics.median(cost) * 1e6:.0f}"])
-    print(markdown_table(["log", "caller", "p50 ms", "p99 ms", "max ms",
-                          f"<= {BUDGET_MS:g} ms", "handle() us"], rows))
-    print(f"\nload average at the start: {load:.2f} on {os.cpu_count()} cores. 'busy': the "
-          f"caller runs Python code for {BUSY_FOR * 1e3:g} ms after handle(); 'waits': it "
-          "blocks at once.")
+        rows = latency_table(n_latency, Path(d))
+    print(markdown_table(["action", "log", "caller", "design", "p50 ms", "p95 ms", "p99 ms",
+                          "max ms", f"<= {BUDGET_MS:g} ms", "CPU p99 ms", "handle() p50 us",
+                          "handle() p99 us"], rows))
+    print(f"\nload average at the start: {load:.2f}, at the end: {os.getloadavg()[0]:.2f}, on "
+          f"{os.cpu_count()} cores; switch interval {sys.getswitchinterval() * 1e3:g} ms. "
+          f"'busy': the caller runs Python code for {BUSY_FOR * 1e3:g} ms after handle(); "
+          "'waits': it blocks at once. 'inline': Incidents(inline=True), the default; "
+          "'worker': Incidents(inline=False). 'CPU p99' (inline rows): the caller's own CPU "
+          "time from the signal to the action (time.thread_time); the rest of the wall "
+          "time is the OS running other threads and processes.")
+
+
+def wakeup_section(n: int) -> None:
+    print(f"\n## Waking the worker: what handle() costs the caller ({n} signals per row)\n")
+    load = os.getloadavg()[0]
+    found: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(max(1, n // BLOCK)):
+        for batch in (True, False):
+            if not batch:
+                _runner.background = lambda: False  # the worker keeps the default policy
+            try:
+                found[batch].extend(latency_block(Target("fallback"), ag.IncidentLog,
+                                                  min(n, BLOCK), busy=False, inline=True)[1])
+            finally:
+                _runner.background = BACKGROUND
+    rows = [["SCHED_BATCH" if batch else "default (SCHED_OTHER)", *summary(found[batch])]
+            for batch in (True, False)]
+    print(markdown_table(["incidents worker", "handle() p50 ms", "p95 ms", "p99 ms", "max ms"],
+                         rows))
+    print(f"\nload average at the start: {load:.2f}, at the end: {os.getloadavg()[0]:.2f}.")
+
+
+def append_section(n_fsync: int, n_batch: int) -> None:
     print(f"\n## Log append rate (records/s, one thread; {n_fsync} fsync'd, {n_batch} batched)\n")
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)

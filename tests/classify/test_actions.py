@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import aiguard as ag
 from aiguard.classify import ActionContext, ActionResult
-from aiguard.classify._runner import MAX_QUEUE, ActionRunner, Worker
+from aiguard.classify._runner import MAX_QUEUE, ActionRunner, Worker, background
 from aiguard.detect import Signal
 from aiguard.testing import FakeClock
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CTX = ActionContext(incident_id="INC-1", severity=ag.Severity.HIGH, reason="test")
 
@@ -29,14 +33,63 @@ def test_fallback_forces_the_breaker_open_once() -> None:
 
 
 def test_kill_turns_the_flag_off_with_incident_and_actor() -> None:
-    """kill(flags, name) stamps the incident id and reason on the flag."""
+    """kill(name, flags=flags) stamps the incident id and reason on the flag."""
     flags = ag.Flags(refresh=None, declare={"recs.model": True})
-    action = ag.rules.kill(flags, "recs.model")
+    action = ag.rules.kill("recs.model", flags=flags)
     assert action(CTX) == "flag 'recs.model' turned off"
     state = flags.get("recs.model")
     assert (state.on, state.actor, state.reason) == (False, "aiguard", "INC-1: test")
     assert action(CTX) == "flag 'recs.model' already off"
     assert action.describe() == "turn kill switch 'recs.model' off"
+
+
+def test_kill_still_takes_the_first_spelling() -> None:
+    """kill(flags, name), the spelling before kill(name, flags=...), builds the same action."""
+    flags = ag.Flags(refresh=None, declare={"recs.model": True})
+    old, new = ag.rules.kill(flags, "recs.model"), ag.rules.kill("recs.model", flags=flags)
+    assert (old.name, old.key, old.inline) == (new.name, new.key, new.inline)
+    assert old(CTX) == "flag 'recs.model' turned off"
+    assert new(CTX) == "flag 'recs.model' already off"
+
+
+def test_which_built_in_actions_are_inline_safe(tmp_path: Path) -> None:
+    """In-memory flips of aiguard's own objects are inline-safe; I/O and duck types are not."""
+    breaker = ag.CircuitBreaker(name="recs")
+
+    class DuckBreaker:  # force_open may do anything: not ours to judge
+        name = "duck"
+        state = None
+
+        def force_open(self) -> None:
+            """Force open."""
+
+    class DuckLimit:
+        rate, per = 5.0, 1.0
+
+        def set_rate(self, rate: float) -> None:
+            """Set the rate."""
+
+    memory = ag.Flags(refresh=None)
+    on_disk = ag.Flags(ag.FileStore(tmp_path / "flags.json"), refresh=None)
+    inline = {
+        "fallback(guard)": ag.rules.fallback(ag.Guard(name="recs", breaker=breaker)),
+        "fallback(breaker)": ag.rules.fallback(breaker),
+        "kill, memory store": ag.rules.kill("recs.model", flags=memory),
+        "shed(RateLimit)": ag.rules.shed(ag.RateLimit(100), to=10),
+        "shutdown, memory store": ag.rules.shutdown(memory),
+    }
+    worker = {
+        "fallback(duck)": ag.rules.fallback(DuckBreaker()),
+        "kill, file store": ag.rules.kill("recs.model", flags=on_disk),
+        "shutdown, file store": ag.rules.shutdown(on_disk),
+        "shed(duck)": ag.rules.shed(DuckLimit(), to=1),
+        "rollback": ag.rules.rollback(ag.ModelRegistry("recs", refresh=None)),
+        "page": ag.rules.page(ag.Escalation(levels=[("on-call", 0, print)])),
+        "notify": ag.rules.notify(print),
+    }
+    assert {name: a.inline for name, a in inline.items()} == dict.fromkeys(inline, True)
+    assert {name: a.inline for name, a in worker.items()} == dict.fromkeys(worker, False)
+    assert all(a.contains for a in inline.values())
 
 
 def test_rollback_passes_the_reason() -> None:
@@ -108,8 +161,12 @@ def test_page_and_notify() -> None:
 
 @pytest.mark.parametrize(("build", "argument"), [
     (lambda: ag.rules.fallback(ag.Guard(name="g")), "guard"),
+    (lambda: ag.rules.kill("f", flags=object()), "flags"),
+    (lambda: ag.rules.kill("f"), "flags"),  # type: ignore[call-overload]
+    (lambda: ag.rules.kill("", flags=ag.Flags(refresh=None)), "flag"),
     (lambda: ag.rules.kill(object(), "f"), "flags"),
-    (lambda: ag.rules.kill(ag.Flags(refresh=None), ""), "flag"),
+    (lambda: ag.rules.kill(ag.Flags(refresh=None), "f",  # type: ignore[call-overload]
+                           flags=ag.Flags(refresh=None)), "flags"),
     (lambda: ag.rules.rollback(object()), "registry"),
     (lambda: ag.rules.shed(object(), to=1), "rate_limit"),
     (lambda: ag.rules.shed(ag.RateLimit(5), to=0), "to"),
@@ -314,3 +371,91 @@ def test_a_users_own_containment_action_runs_first_and_contains() -> None:
     assert order[0] == "quarantine"
     assert incidents.open_incidents()[0].status is ag.Status.CONTAINED
     incidents.close()
+
+
+def test_apply_inline_runs_on_the_calling_thread_once_and_settle_reports_it() -> None:
+    """apply_inline acts at once, once per incident; the result is reported only by settle."""
+    clock = FakeClock(50.0)
+    results: list[ActionResult] = []
+    runner = ActionRunner(Worker("t", clock=clock), results.append, clock=clock)
+    action = Flaky(0)
+    applied = runner.apply_inline(action, CTX)
+    assert applied is not None
+    assert (action.calls, applied.detail, applied.error, results) == (1, "done", None, [])
+    assert runner.apply_inline(action, CTX) is None  # claimed: not applied twice
+    runner.apply(action, CTX, observe_only=False)  # nor by the worker
+    assert runner.worker.flush()
+    assert action.calls == 1
+    clock.advance(3)
+    runner.settle(applied, CTX)
+    assert [(r.status, r.attempt, r.at, r.detail) for r in results] == [
+        ("applied", 1, 50.0, "done")]
+    runner.worker.close()
+
+
+def test_a_failed_inline_attempt_is_attempt_one_of_the_retry_rule() -> None:
+    """An inline action that raises is reported failed by settle, then retried after 1 s."""
+    clock = FakeClock()
+    results: list[ActionResult] = []
+    runner = ActionRunner(Worker("t", clock=clock), results.append, clock=clock)
+    action = Flaky(1)
+    applied = runner.apply_inline(action, CTX)
+    assert applied is not None
+    assert applied.error == "ConnectionError: registry down (try 1)"
+    runner.settle(applied, CTX)
+    clock.advance(1)
+    assert runner.worker.flush()
+    assert [(r.status, r.attempt) for r in results] == [("failed", 1), ("applied", 2)]
+    assert action.calls == 2
+    runner.worker.close()
+
+
+def test_settle_moves_the_claim_to_the_incident_the_signal_joined() -> None:
+    """Claimed under a planned id, reported under the real one; dropped if that one had it."""
+    clock = FakeClock()
+    results: list[ActionResult] = []
+    runner = ActionRunner(Worker("t", clock=clock), results.append, clock=clock)
+    action = Flaky(0)
+    planned = ActionContext(incident_id="INC-P", severity=ag.Severity.HIGH, reason="r")
+    applied = runner.apply_inline(action, planned)
+    assert applied is not None
+    runner.settle(applied, CTX)  # the signal joined INC-1: the claim moves there
+    assert [r.incident_id for r in results] == ["INC-1"]
+    assert runner.snapshot()["applied_keys"] == 1
+    assert runner.apply_inline(action, planned) is not None  # INC-P's claim was released
+    second = runner.apply_inline(action, ActionContext(incident_id="INC-Q",
+                                                       severity=ag.Severity.HIGH, reason="r"))
+    assert second is not None
+    runner.settle(second, CTX)  # INC-1 had it already: nothing more is reported
+    assert len(results) == 1
+    runner.worker.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_a_batch_worker_runs_under_sched_batch_and_a_default_one_does_not() -> None:
+    """Worker(batch=True) puts its own thread under SCHED_BATCH; the caller's is untouched."""
+    seen: dict[str, int] = {}
+    batch, plain = Worker("b", clock=time.monotonic, batch=True), Worker("p", clock=time.monotonic)
+    batch.submit(lambda: seen.update(batch=os.sched_getscheduler(0)))
+    plain.submit(lambda: seen.update(plain=os.sched_getscheduler(0)))
+    assert batch.flush()
+    assert plain.flush()
+    assert seen == {"batch": os.SCHED_BATCH, "plain": os.SCHED_OTHER}
+    assert (batch.batch, plain.batch) == (True, False)
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    batch.close()
+    plain.close()
+
+
+def test_background_answers_false_where_the_policy_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused sched_setscheduler (seccomp, not Linux) leaves the thread as it was."""
+    def refuse(*_args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refuse, raising=False)
+    assert background() is False
+    worker = Worker("t", clock=time.monotonic, batch=True)
+    assert worker.flush()
+    assert worker.batch is False
+    worker.close()

@@ -87,6 +87,27 @@ def test_evidence_keeps_aggregates_and_drops_rows_unless_opted_in(clock: FakeClo
     incidents.close()
 
 
+def test_a_raising_redaction_drops_the_rows_and_is_counted(clock: FakeClock) -> None:
+    """capture_rows whose redact raises: the rows are dropped, never recorded raw."""
+    def redact(_rows: object) -> object:
+        raise ValueError("cannot parse")
+
+    incidents = ag.Incidents(clock=clock, capture_rows={"recs": redact})
+    incidents.handle(sig(evidence={"rejected": 2, "rows": [["Alice", "12 Elm St"]]}))
+    assert incidents.flush()
+    (inc,) = incidents.open_incidents()
+    assert inc.signals[0]["evidence"] == {"rejected": 2}
+    assert incidents.errors == 1
+    incidents.close()
+
+
+@pytest.mark.parametrize("bad", [["recs"], {"recs": "mask"}, {3: len}])
+def test_capture_rows_must_map_guards_to_callables(bad: object) -> None:
+    """capture_rows that is not {guard name: callable} is refused, naming the argument."""
+    with pytest.raises(ag.ConfigurationError, match=r"^capture_rows must be a mapping"):
+        ag.Incidents(capture_rows=bad)  # type: ignore[arg-type]
+
+
 def test_dedup_key_contract() -> None:
     """evidence['guard'] wins, else the source up to the first dot."""
     assert default_key(sig(source="recs.latency")) == "recs"

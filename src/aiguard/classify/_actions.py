@@ -6,29 +6,48 @@ when its target is already in the wanted state (a breaker already forced open,
 a flag already off). :meth:`Action.describe` says what it would do, which is
 all an ``observe_only`` policy records.
 
-================  =============================================  ==========================
-action            what it does                                   target
-================  =============================================  ==========================
-``fallback(g)``   force the fallback: breaker FORCED_OPEN        a Guard with a breaker, or
-                                                                 a CircuitBreaker
-``kill(f, name)`` turn one AI feature off (kill switch)          a Flags set and a flag name
-``rollback(r)``   ``r.rollback(reason=...)``                     any model registry
-``shed(l, to=)``  lower a rate limit to *to* calls per period    a RateLimit
-``shutdown(f)``   the global switch: every AI feature off        a Flags set
-``page(e)``       start the escalation path for the incident     an Escalation
-``notify(n)``     send a notification                            any notifier callable
-================  =============================================  ==========================
+Where an action runs (:attr:`Action.inline`): an *inline-safe* action is an
+in-memory state flip of aiguard's own objects (a lock, a few assignments, the
+object's listeners; no I/O, nothing that can wait on the network or the
+disk). :class:`~aiguard.Incidents` applies it on the thread that hands the
+signal over, at once: handing it to a thread would cost more than doing it,
+and a woken thread can wait milliseconds for the OS and the GIL. Every other
+action runs on the incidents' worker thread.
+
+===================  ==========================================  ====================  ======
+action               what it does                                target                inline
+===================  ==========================================  ====================  ======
+``fallback(g)``      force the fallback: breaker FORCED_OPEN     a Guard with a        yes
+                                                                 breaker, or a
+                                                                 CircuitBreaker
+``kill(name,         turn one AI feature off (kill switch)       a flag name in a      memory
+flags=f)``                                                       Flags set             store
+``rollback(r)``      ``r.rollback(reason=...)``                  any model registry    no
+``shed(l, to=)``     lower a rate limit to *to* calls per        a RateLimit           yes
+                     period
+``shutdown(f)``      the global switch: every AI feature off     a Flags set           memory
+                                                                                       store
+``page(e)``          start the escalation path for the incident  an Escalation         no
+``notify(n)``        send a notification                         any notifier          no
+===================  ==========================================  ====================  ======
+
+"memory store": inline when the flags live in a :class:`~aiguard.MemoryStore`
+(the default); a file or Redis store is written by the worker.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
 from aiguard.classify._severity import Severity  # noqa: TC001 - attrs resolves the annotation
 from aiguard.classify._values import positive
+from aiguard.contain._limits import RateLimit
+from aiguard.contain.breaker import CircuitBreaker
+from aiguard.contain.flags import Flags
 from aiguard.errors import ConfigurationError
+from aiguard.state._stores import MemoryStore
 
 if TYPE_CHECKING:
     from aiguard.typing import Notifier
@@ -73,7 +92,10 @@ class Action:
 
     Subclasses implement ``__call__(context) -> str`` returning what was done.
     Any object with ``name``, ``key``, ``describe()`` and ``__call__`` works
-    (the :class:`aiguard.typing.Action` Protocol).
+    (the :class:`aiguard.typing.Action` Protocol). Optional class attributes:
+    ``contains = True`` (a containment action), ``inline = True`` (also
+    inline-safe: set it only for a cheap in-memory change that never does
+    I/O or waits, since it then runs on the thread handing the signal over).
 
     Example:
         >>> class Log(Action):
@@ -90,6 +112,9 @@ class Action:
     #: a containment action: applying it moves the incident to CONTAINED, and it
     #: runs before the incident's records are written
     contains = False
+    #: inline-safe: an in-memory flip with no I/O, applied on the thread that
+    #: hands the signal over (only containment actions are ever run inline)
+    inline = False
 
     def __init__(self, name: str, key: str) -> None:
         self.name = name
@@ -108,6 +133,11 @@ class Action:
         return self.name
 
 
+def _memory_flags(flags: Any) -> bool:
+    """Whether writing *flags* stays in memory (aiguard's Flags over a MemoryStore)."""
+    return isinstance(flags, Flags) and isinstance(flags.store, MemoryStore)
+
+
 class _Fallback(Action):
     contains = True
 
@@ -117,6 +147,7 @@ class _Fallback(Action):
             raise ConfigurationError(
                 "guard", "a Guard with a breaker, or a CircuitBreaker", target)
         self._breaker = breaker
+        self.inline = isinstance(breaker, CircuitBreaker)  # state in memory, behind one lock
         name = getattr(target, "name", "?")
         super().__init__(f"fallback({name})", f"fallback:{name}")
 
@@ -139,6 +170,7 @@ class _Kill(Action):
         if not isinstance(flag, str) or not flag:
             raise ConfigurationError("flag", "a flag name", flag)
         self._flags, self._flag = flags, flag
+        self.inline = _memory_flags(flags)
         super().__init__(f"kill({flag!r})", f"kill:{flag}")
 
     def describe(self) -> str:
@@ -179,6 +211,7 @@ class _Shed(Action):
         if not callable(getattr(limit, "set_rate", None)):
             raise ConfigurationError("rate_limit", "a RateLimit", limit)
         self._limit, self._to = limit, positive(to, "to")
+        self.inline = isinstance(limit, RateLimit)
         super().__init__(f"shed(to={to!r})", f"shed:{id(limit)}")
 
     def describe(self) -> str:
@@ -198,6 +231,7 @@ class _Shutdown(Action):
         if not callable(getattr(flags, "shutdown", None)):
             raise ConfigurationError("flags", "a Flags set", flags)
         self._flags = flags
+        self.inline = _memory_flags(flags)
         super().__init__("shutdown()", "shutdown")
 
     def describe(self) -> str:
@@ -259,15 +293,43 @@ def fallback(guard: Any) -> Action:
     return _Fallback(guard)
 
 
-def kill(flags: Any, flag: str) -> Action:
-    """Turn the kill switch *flag* off in *flags*, stamped with the incident id and actor.
+@overload
+def kill(flag: str, *, flags: Flags) -> Action: ...
+
+
+@overload
+def kill(flags: Flags, flag: str, /) -> Action: ...
+
+
+def kill(flag: Any, name: str | None = None, *, flags: Any = None) -> Action:
+    """Turn the kill switch *flag* of *flags* off, stamped with the incident id and actor.
+
+    Spelled like :func:`aiguard.kill_switch` and ``Guard(kill_switch=..., flags=...)``:
+    the flag's name, then the set holding it. The first spelling,
+    ``kill(flags, name)``, is still accepted.
+
+    Args:
+        flag: the flag's name (``"recs.personalized"``).
+        name: only in the first spelling, ``kill(flags, name)``: the flag's name
+            (*flag* is then the flag set).
+        flags: the :class:`~aiguard.Flags` set holding it.
+
+    Raises:
+        ConfigurationError: *flags* is not a flag set, *flag* not a name.
 
     Example:
         >>> import aiguard as ag
-        >>> kill(ag.Flags(refresh=None), "recs.personalized")
+        >>> flags = ag.Flags(refresh=None)
+        >>> kill("recs.personalized", flags=flags)
         kill('recs.personalized')
+        >>> kill("recs.personalized", flags=flags).inline  # a MemoryStore: applied at once
+        True
     """
-    return _Kill(flags, flag)
+    if name is None:
+        return _Kill(flags, flag)
+    if flags is not None:
+        raise ConfigurationError("flags", "given once: kill(name, flags=flags)", flags)
+    return _Kill(flag, name)
 
 
 def rollback(registry: Any) -> Action:

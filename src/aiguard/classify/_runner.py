@@ -2,9 +2,28 @@
 
 The caller only appends to a deque and notifies a condition (no I/O, no wait).
 The worker runs jobs in order, then any timer that is due on the injected
-clock. With a real clock it wakes at least every ``poll`` seconds while timers
-are pending; with :class:`~aiguard.testing.FakeClock` tests advance the clock
-and call :meth:`Worker.flush`, which runs every due timer before returning.
+clock. It sleeps on the condition and is woken by each submit (no polling
+for jobs); with a real clock it also wakes every ``poll`` seconds while
+timers are pending; with :class:`~aiguard.testing.FakeClock` tests advance
+the clock and call :meth:`Worker.flush`, which runs every due timer before
+returning.
+
+A woken worker still has to be scheduled by the OS and to take the GIL from
+a thread running Python code (up to the interpreter's 5 ms switch interval):
+on a loaded machine that takes milliseconds to tens of milliseconds. So the
+inline-safe containment actions (:attr:`aiguard.rules.Action.inline`) are
+applied by :meth:`ActionRunner.apply_inline` on the thread that has the
+signal, and only *reported* by the worker (:meth:`ActionRunner.settle`).
+
+Waking the worker must not cost the waker either. On Linux a freshly woken
+thread preempts the thread that woke it; on a busy machine the waker then
+waits a whole time slice (about 5 ms, measured in ``benchmarks/incidents.py``)
+for a CPU. A worker built with ``batch=True`` therefore runs under
+``SCHED_BATCH`` (:func:`background`), the policy Linux gives work that may
+wait: the same CPU share, but its wake-ups never preempt the serving thread.
+The price: it starts a job a little later on a busy machine, so a worker
+that must contain something fast keeps the default policy. Elsewhere, or
+where the policy cannot be set, nothing changes.
 
 Retry rule for a failing action (:class:`ActionRunner`): it is tried again
 after 1 s, 5 s and 30 s on the runner's clock (``retry_delays``); every failure
@@ -18,6 +37,7 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +53,29 @@ if TYPE_CHECKING:
     from aiguard.classify._actions import ActionContext
     from aiguard.typing import Action, Clock
 
-__all__ = ["ActionResult", "ActionRunner", "Worker"]
+__all__ = ["ActionResult", "ActionRunner", "Applied", "Worker", "background"]
 
 MAX_QUEUE = 10_000
+
+
+def background() -> bool:
+    """Put the calling thread under ``SCHED_BATCH`` (Linux): its wake-ups never preempt others.
+
+    Returns whether the policy was set (False: not Linux, or not allowed).
+
+    Example:
+        >>> import threading
+        >>> seen = []
+        >>> thread = threading.Thread(target=lambda: seen.append(background()))
+        >>> thread.start(); thread.join()
+        >>> seen in ([True], [False])
+        True
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))  # 0: the calling thread
+    except (AttributeError, OSError):  # not Linux, or refused (a seccomp profile): as it was
+        return False
+    return True
 
 
 class Worker:
@@ -51,8 +91,10 @@ class Worker:
         >>> worker.close()
     """
 
-    def __init__(self, name: str, *, clock: Clock, poll: float = 0.05) -> None:
+    def __init__(self, name: str, *, clock: Clock, poll: float = 0.05,
+                 batch: bool = False) -> None:
         self.name = name
+        self._batch = batch
         self._clock = validate_clock(clock)
         self._poll = poll
         self._cond = threading.Condition()
@@ -65,6 +107,9 @@ class Worker:
         """Jobs that raised (logged once)."""
         self.dropped = 0
         """Jobs refused because the queue held ``MAX_QUEUE`` (logged once)."""
+        self.batch = False
+        """Whether the thread runs under ``SCHED_BATCH`` (asked with ``batch=True``,
+        granted on Linux; see :func:`background`)."""
         self._thread = threading.Thread(target=self._run, name=f"aiguard-{name}", daemon=True)
         self._thread.start()
 
@@ -124,6 +169,8 @@ class Worker:
                 self._cond.wait(self._poll if self._timers else None)
 
     def _run(self) -> None:
+        if self._batch:
+            self.batch = background()
         while (job := self._next()) is not None:
             try:
                 job()
@@ -175,6 +222,28 @@ class ActionResult:
         return self.status in ("applied", "observed")
 
 
+@attrs.frozen(kw_only=True)
+class Applied:
+    """An action applied inline, on the signalling thread, waiting to be reported by the worker.
+
+    Attributes:
+        action: the action.
+        incident_id: the incident id it was claimed under (idempotency).
+        detail: what it returned, or None when it raised.
+        error: the error when it raised (then retried by the worker), else None.
+        at: the runner's clock when it finished.
+
+    Example:
+        >>> Applied(action=None, incident_id="INC-1", detail="done", error=None, at=0.0).error
+    """
+
+    action: Any
+    incident_id: str
+    detail: str | None
+    error: str | None
+    at: float
+
+
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
@@ -215,16 +284,29 @@ class ActionRunner:
         self._done: dict[str, set[str]] = {}  # incident id -> keys applied
         self._lock = threading.Lock()
 
-    def _claim(self, action: Action, context: ActionContext) -> bool:
-        key = action.key
+    @staticmethod
+    def _key(action: Action, context: ActionContext) -> str:
         if getattr(action, "repeat_on_raise", False):
-            key = f"{action.key}@{context.severity.value}"
+            return f"{action.key}@{context.severity.value}"
+        return action.key
+
+    def _claim(self, action: Action, context: ActionContext) -> bool:
+        key = self._key(action, context)
         with self._lock:
             done = self._done.setdefault(context.incident_id, set())
             if key in done:
                 return False
             done.add(key)
             return True
+
+    def _release(self, action: Action, incident_id: str, context: ActionContext) -> None:
+        key = self._key(action, context)
+        with self._lock:
+            done = self._done.get(incident_id)
+            if done is not None:
+                done.discard(key)
+                if not done:
+                    del self._done[incident_id]
 
     def apply(self, action: Action, context: ActionContext, *, observe_only: bool) -> None:
         """Queue *action* for *context*'s incident unless it already ran for it (idempotent)."""
@@ -237,6 +319,40 @@ class ActionRunner:
         if self._claim(action, context):
             self._attempt(action, context, 1, observe_only=observe_only)
 
+    def apply_inline(self, action: Action, context: ActionContext) -> Applied | None:
+        """Apply *action* on the calling thread, once per incident; None if it already ran.
+
+        Nothing is reported here (the caller must not pay for a record):
+        hand the :class:`Applied` to :meth:`settle` on the worker. An action
+        that raises is caught; :meth:`settle` reports it and retries it.
+        """
+        if not self._claim(action, context):
+            return None
+        try:
+            detail, error = str(action(context)), None
+        except Exception as exc:
+            detail, error = None, _error_text(exc)
+        return Applied(action=action, incident_id=context.incident_id, detail=detail,
+                       error=error, at=self._clock())
+
+    def settle(self, applied: Applied, context: ActionContext) -> None:
+        """Report an inline application for *context*'s incident (call it from the worker).
+
+        When the incident turned out to have another id than the one claimed
+        (a signal raced its incident's opening), the claim moves to it; if
+        the action had already run for that incident, nothing is reported.
+        A failed inline attempt counts as attempt 1 of the retry rule.
+        """
+        action = applied.action
+        if applied.incident_id != context.incident_id:
+            self._release(action, applied.incident_id, context)
+            if not self._claim(action, context):
+                return
+        if applied.error is None:
+            self._send(context, action, "applied", str(applied.detail), 1, at=applied.at)
+        else:
+            self._failed(action, context, 1, applied.error)
+
     def _attempt(self, action: Action, context: ActionContext, attempt: int, *,
                  observe_only: bool) -> None:
         if observe_only:
@@ -245,20 +361,24 @@ class ActionRunner:
         try:
             detail = action(context)
         except Exception as exc:
-            if attempt > len(self.retry_delays):
-                self._send(context, action, "gave_up", _error_text(exc), attempt)
-                return
-            self._send(context, action, "failed", _error_text(exc), attempt)
-            at = self._clock() + self.retry_delays[attempt - 1]
-            self.worker.later(at, lambda: self._attempt(action, context, attempt + 1,
-                                                        observe_only=False))
+            self._failed(action, context, attempt, _error_text(exc))
             return
         self._send(context, action, "applied", str(detail), attempt)
 
+    def _failed(self, action: Action, context: ActionContext, attempt: int, error: str) -> None:
+        if attempt > len(self.retry_delays):
+            self._send(context, action, "gave_up", error, attempt)
+            return
+        self._send(context, action, "failed", error, attempt)
+        at = self._clock() + self.retry_delays[attempt - 1]
+        self.worker.later(at, lambda: self._attempt(action, context, attempt + 1,
+                                                    observe_only=False))
+
     def _send(self, context: ActionContext, action: Action, status: str, detail: str,
-              attempt: int) -> None:
+              attempt: int, *, at: float | None = None) -> None:
         result = ActionResult(incident_id=context.incident_id, action=action.name,
-                              status=status, detail=detail, attempt=attempt, at=self._clock(),
+                              status=status, detail=detail, attempt=attempt,
+                              at=self._clock() if at is None else at,
                               contains=bool(getattr(action, "contains", False)))
         try:
             self._report(result)

@@ -218,8 +218,12 @@ class IncidentLog:
             held.remove(incident.id)
 
     def find_open(self, key: str) -> Incident | None:
-        """The open incident with deduplication key *key*, if any (an index lookup)."""
-        held = self._open_by_key.get(key)
+        """The open incident with deduplication key *key*, if any (an index lookup).
+
+        Safe without the log's lock (``Incidents.handle`` calls it on the
+        signalling thread while the worker writes): it reads a copy of the index entry.
+        """
+        held = tuple(self._open_by_key.get(key, ()))
         return self._incidents[held[0]] if held else None
 
     def between(self, start: float, end: float) -> list[Incident]:

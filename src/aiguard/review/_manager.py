@@ -7,9 +7,14 @@ guard. Every later signal with that key joins the open incident (its severity
 is raised when the new decision is worse); a key with no open incident opens a
 new one. Pass ``dedup_key=`` to change it.
 
-Order of work on the worker, per breach signal: classify, apply the
-containment actions (the 1 ms budget), then write the incident's records
-(fsync), then page and notify.
+Order of work, per breach signal. On the thread that calls :meth:`Incidents.handle`
+(``inline=True``, the default): classify, and apply the *inline-safe*
+containment actions (:attr:`aiguard.rules.Action.inline`: in-memory flips such
+as ``fallback(guard)``, ``kill`` on a memory flag store, ``shed``), each once
+per incident; that is the 1 ms budget, met without waiting for another
+thread. Then on the worker: apply the other containment actions (rollback,
+flag stores on disk or Redis, users' own), write the incident's records
+(fsync) with every action's result, then page and notify.
 """
 
 from __future__ import annotations
@@ -18,30 +23,59 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from aiguard._core._events import log_once
 from aiguard.classify._actions import ActionContext
-from aiguard.classify._policy import Policy
-from aiguard.classify._runner import ActionResult, ActionRunner, Worker
-from aiguard.classify._severity import Severity
+from aiguard.classify._policy import Decision, Policy
+from aiguard.classify._runner import ActionResult, ActionRunner, Applied, Worker
 from aiguard.classify._values import seconds
 from aiguard.errors import ConfigurationError
 from aiguard.review._incident import Incident
 from aiguard.review._incident_log import IncidentLog
-from aiguard.review._keys import RAW_KEYS, default_key, new_incident_id, retarget
+from aiguard.review._keys import (
+    capture_table,
+    default_key,
+    new_incident_id,
+    redact_evidence,
+    retarget,
+)
+from aiguard.review._people import People
 from aiguard.review._records import Status
 from aiguard.review._watch import Watchers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from aiguard.classify._policy import Decision
     from aiguard.detect._signal import Signal
     from aiguard.review._escalation import Escalation, EscalationEvent
     from aiguard.typing import Clock, IncidentHook
 
 __all__ = ["Incidents"]
 
-class Incidents(Watchers):
+
+@attrs.frozen
+class _Early:
+    """What :meth:`Incidents.handle` did on the signalling thread, for the worker to finish."""
+
+    key: str
+    decision: Decision | None  # None: not a breach
+    incident_id: str  # the open incident's id, or the id planned for the new one
+    applied: tuple[Applied, ...]
+    waits: bool  # containment is left for the worker: the caller may wait for it
+
+
+def _nothing() -> None:
+    """The no-op ``contained`` callback."""
+
+
+def _contains_inline_only(policy: Policy) -> bool:
+    """Whether every containment action of *policy* is inline-safe (none left to the worker)."""
+    return all(getattr(action, "inline", False) is True for rule in policy.rules
+               for action in rule.actions if getattr(action, "contains", False))
+
+
+class Incidents(Watchers, People):
     """Open, deduplicate, contain, escalate and record incidents from signals.
 
     Args:
@@ -55,15 +89,25 @@ class Incidents(Watchers):
         retry_delays: seconds before each retry of a failed action.
         count_every: seconds between fallback-count records on the timeline.
         tick_every: seconds between escalation checks.
-        capture_rows: ``{guard: redact}``: keep raw rows found in the evidence of
-            that guard's signals, passed through ``redact``; otherwise evidence
-            keys holding rows (``rows``, ``inputs``, ``outputs``, ...) are dropped.
+        capture_rows: ``{key: redact}``, per deduplication key (the guard's
+            name by default): for the signals of that guard, evidence keys
+            that hold raw rows (``rows``, ``inputs``, ``outputs``,
+            ``examples``, ``values``) are kept, passed through ``redact``
+            (a callable taking the value and returning what may be recorded,
+            e.g. masked or truncated rows). For every other guard those keys
+            are dropped before anything is written, sent or exported. A
+            ``redact`` that raises drops the value (counted, logged once).
         hooks: callables (:class:`aiguard.typing.IncidentHook`) called with
             every incident after each change.
         actor: the name the system acts under.
+        inline: apply the inline-safe containment actions on the thread that
+            calls :meth:`handle` (default); False runs every action on the
+            worker (containment then waits for that thread to be scheduled).
         handoff: seconds :meth:`handle` waits at most for the worker to
-            contain (0: never wait; see :meth:`handle`).
-        new_id: makes a new incident's id (default ``INC-`` and 8 random hex digits).
+            apply containment actions that are not inline-safe (0: never
+            wait; see :meth:`handle`).
+        new_id: makes a new incident's id (default ``INC-`` and 8 random hex
+            digits); called by :meth:`handle`'s thread.
 
     Example:
         >>> import aiguard as ag
@@ -89,7 +133,8 @@ class Incidents(Watchers):
                  tick_every: float = 1.0,
                  capture_rows: Mapping[str, Callable[[Any], Any]] | None = None,
                  hooks: Sequence[IncidentHook] = (), actor: str = "aiguard",
-                 handoff: float = 0.001, new_id: Callable[[], str] = new_incident_id) -> None:
+                 inline: bool = True, handoff: float = 0.001,
+                 new_id: Callable[[], str] = new_incident_id) -> None:
         self.policy = Policy.default() if policy is None else policy
         if not isinstance(self.policy, Policy):
             raise ConfigurationError("policy", "a Policy", policy)
@@ -106,14 +151,25 @@ class Incidents(Watchers):
         if not callable(new_id):
             raise ConfigurationError("new_id", "a callable returning an incident id", new_id)
         self._new_id = new_id
-        self._capture = dict(capture_rows or {})
+        self._capture = capture_table(capture_rows)
+        if not isinstance(inline, bool):
+            raise ConfigurationError("inline", "a bool", inline)
+        self._inline = inline
+        self._planned: dict[str, str] = {}  # key -> id planned for the incident being opened
+        self._plan_lock = threading.Lock()
         self._hooks = tuple(hooks)
         self.actor = actor
-        self.worker = Worker("incidents", clock=clock)
-        self.runner = ActionRunner(self.worker, self._action_done, clock=clock,
-                                   retry_delays=retry_delays)
-        self._tick_every = float(tick_every)
         self._handoff = seconds(handoff, "handoff", zero=True)
+        # records may wait, containment may not: a worker that contains keeps its wake-ups prompt
+        self.worker = Worker("incidents", clock=clock,
+                             batch=inline and _contains_inline_only(self.policy))
+        try:
+            self.runner = ActionRunner(self.worker, self._action_done, clock=clock,
+                                       retry_delays=retry_delays)
+        except ConfigurationError:
+            self.worker.close()
+            raise
+        self._tick_every = float(tick_every)
         self._ticking = False
         self._pending: list[ActionResult] = []
         self.errors = 0
@@ -125,17 +181,64 @@ class Incidents(Watchers):
     def handle(self, signal: Signal) -> None:
         """Take *signal* from any thread; never raises.
 
-        The worker does the work. The calling thread waits at most ``handoff``
-        seconds, until the worker has applied the containment actions: a
-        thread that keeps running Python code holds the GIL, and a woken
-        worker would otherwise wait out the interpreter's switch interval
-        (5 ms) before it could contain anything. Signals are rare (one per
-        breach), so this is paid once per breach, not per call.
+        With ``inline=True`` this thread classifies the signal and applies
+        the inline-safe containment actions at once (microseconds: a breaker
+        forced open, a flag flipped in memory). Everything else happens on
+        the worker: other actions, records, escalation. The calling thread
+        then waits only when containment is left to the worker, and at most
+        ``handoff`` seconds: a thread that keeps running Python code holds
+        the GIL, and a woken worker would otherwise wait out the
+        interpreter's switch interval (5 ms) before it could contain
+        anything. Signals are rare (one per breach), so this is paid once per
+        breach, not per call.
         """
+        early = None
+        if self._inline:
+            try:
+                early = self._contain_inline(signal)
+            except Exception:  # the worker retries the whole signal and counts it there
+                early = None
+        waits = early is None or early.waits
+        if not (waits and self._handoff) or self.worker.on_worker():
+            self.worker.submit(lambda: self._guarded(self._process, signal, _nothing, early))
+            return
         contained = threading.Event()
-        self.worker.submit(lambda: self._guarded(self._process, signal, contained.set))
-        if self._handoff and not self.worker.on_worker():
-            contained.wait(self._handoff)
+        self.worker.submit(lambda: self._guarded(self._process, signal, contained.set, early))
+        contained.wait(self._handoff)
+
+    def _contain_inline(self, signal: Signal) -> _Early:
+        """Classify *signal* and apply its inline-safe containment actions on this thread."""
+        key = self._key(signal)
+        if not signal.breach:
+            return _Early(key, None, "", (), waits=False)
+        decision = self.policy.classify(signal)
+        incident_id = self._incident_id(key)
+        contains = [a for a in decision.actions if getattr(a, "contains", False)]
+        if decision.observe_only or not contains:
+            return _Early(key, decision, incident_id, (), waits=False)
+        context = ActionContext(incident_id=incident_id, severity=decision.severity,
+                                reason=self._reason(decision, signal), actor=self.actor)
+        applied: list[Applied] = []
+        waits = False
+        for action in contains:
+            if getattr(action, "inline", False) is True:
+                done = self.runner.apply_inline(action, context)
+                if done is not None:
+                    applied.append(done)
+            else:
+                waits = True
+        return _Early(key, decision, incident_id, tuple(applied), waits=waits)
+
+    def _incident_id(self, key: str) -> str:
+        """The open incident's id for *key*, else the id planned for the one to be opened."""
+        current = self.log.find_open(key)
+        if current is not None:
+            return current.id
+        with self._plan_lock:
+            planned = self._planned.get(key)
+            if planned is None or planned in self.log:
+                planned = self._planned[key] = self._new_id()
+            return planned
 
     __call__ = handle
 
@@ -149,41 +252,43 @@ class Incidents(Watchers):
 
     def _evidence(self, signal: Signal, key: str) -> dict[str, Any]:
         data = signal.to_dict()
-        evidence = dict(data["evidence"])
-        redact = self._capture.get(key)
-        for name in RAW_KEYS:
-            if name in evidence:
-                if redact is None:
-                    del evidence[name]
-                else:
-                    evidence[name] = redact(evidence[name])
-        data["evidence"] = evidence
+        data["evidence"], failed = redact_evidence(data["evidence"], self._capture.get(key))
+        if failed:
+            self.errors += 1
+            log_once(f"redact:{key}", "aiguard: the capture_rows redaction of %r raised; the "
+                     "rows were dropped (counted, logged once)", key, exc_info=False)
         return data
 
-    def _process(self, signal: Signal, contained: Callable[[], object] = lambda: None) -> None:
+    def _process(self, signal: Signal, contained: Callable[[], object] = _nothing,
+                 early: _Early | None = None) -> None:
         try:
-            self._classify_and_act(signal, contained)
+            self._classify_and_act(signal, contained, early)
         finally:
             contained()
 
-    def _classify_and_act(self, signal: Signal, contained: Callable[[], object]) -> None:
-        key = self._key(signal)
+    def _classify_and_act(self, signal: Signal, contained: Callable[[], object],
+                          early: _Early | None) -> None:
+        key = self._key(signal) if early is None else early.key
         current = self.log.find_open(key)
         if not signal.breach:
             if current is not None:
                 self._write(current.id, "signal", signal=self._evidence(signal, key))
             return
-        decision = self.policy.classify(signal)
-        incident_id = current.id if current is not None else self._new_id()
+        decision, incident_id = self._decide(signal, current, early)
         context = ActionContext(incident_id=incident_id, severity=decision.severity,
                                 reason=self._reason(decision, signal), incident=current,
                                 actor=self.actor)
+        for applied in () if early is None else early.applied:
+            self.runner.settle(applied, context)
         contains = [a for a in decision.actions if getattr(a, "contains", False)]
         for action in contains:  # containment first: the 1 ms budget
             self.runner.run_now(action, context, observe_only=decision.observe_only)
         contained()
         time.sleep(0)  # hand the GIL back to the thread that waited for the containment
         incident = self._record(current, incident_id, key, decision, signal)
+        with self._plan_lock:
+            if self._planned.get(key) in self.log:
+                del self._planned[key]
         for result in self._take_pending(incident.id):
             self._action_done(result)
         later = [a for a in decision.actions if a not in contains]
@@ -195,6 +300,17 @@ class Incidents(Watchers):
         if self.escalation is not None and current is not None:
             self.escalation.update(self.log.get(incident.id))
         self._schedule_tick()
+
+    def _decide(self, signal: Signal, current: Incident | None,
+                early: _Early | None) -> tuple[Decision, str]:
+        """The decision (made by handle() when inline) and the incident's id (new ones once)."""
+        if early is None or early.decision is None:
+            decision, planned = self.policy.classify(signal), None
+        else:
+            decision, planned = early.decision, early.incident_id
+        if current is not None:
+            return decision, current.id
+        return decision, self._new_id() if planned is None else planned
 
     @staticmethod
     def _reason(decision: Decision, signal: Signal) -> str:
@@ -278,81 +394,6 @@ class Incidents(Watchers):
             self._write(event.incident_id, "note", kind="escalation", what=event.line,
                         actor="escalation")
 
-    # -- people --------------------------------------------------------------
-
-    def get(self, incident_id: str) -> Incident:
-        """The incident *incident_id* (InvalidInputError if unknown)."""
-        return self.log.get(incident_id)
-
-    def open_incidents(self) -> list[Incident]:
-        """Incidents not yet resolved, oldest first."""
-        return self.log.open_incidents()
-
-    def ack(self, incident_id: str, *, actor: str) -> Incident:
-        """A person acknowledges: the escalation clock stops."""
-        incident = self._write(incident_id, "ack", actor=actor)
-        if self.escalation is not None:
-            self.escalation.acknowledge(incident_id)
-        return incident
-
-    def set_status(self, incident_id: str, status: Status | str, *, actor: str,
-                   reason: str | None = None) -> Incident:
-        """Move to a later status (``contained``, ``mitigated``, ``resolved``, ``reviewed``)."""
-        value = getattr(status, "value", status)
-        incident = self._write(incident_id, "status", status=value, actor=actor, why=reason)
-        if not incident.is_open:
-            self.runner.forget(incident_id)
-            if self.escalation is not None:
-                self.escalation.acknowledge(incident_id)
-        return incident
-
-    def resolve(self, incident_id: str, *, actor: str, reason: str | None = None,
-                root_cause: str | None = None) -> Incident:
-        """Record the root cause (if given) and move to RESOLVED."""
-        if root_cause is not None:
-            self._write(incident_id, "field", field="root_cause", value=root_cause, actor=actor)
-        return self.set_status(incident_id, "resolved", actor=actor, reason=reason)
-
-    def assign(self, incident_id: str, role: str, name: str, *, actor: str) -> Incident:
-        """Give *role* (commander, technical_lead, communications_lead, expert) to *name*."""
-        return self._write(incident_id, "role", role=role, name=name, actor=actor)
-
-    def set_severity(self, incident_id: str, severity: Severity | str, *, actor: str,
-                     reason: str | None = None) -> Incident:
-        """Raise, or lower (a reason is required), the severity."""
-        level = Severity.parse(severity)
-        incident = self._write(incident_id, "severity", severity=level.value, actor=actor,
-                               why=reason)
-        if self.escalation is not None:
-            self.escalation.update(incident)
-        return incident
-
-    def note(self, incident_id: str, what: str, *, actor: str, why: str | None = None,
-             kind: str = "note") -> Incident:
-        """Add a line to the timeline."""
-        return self._write(incident_id, "note", what=what, actor=actor, why=why, kind=kind)
-
-    def set(self, incident_id: str, field: str, value: str | float | None, *,
-            actor: str) -> Incident:
-        """Set a field: root_cause, started_at, went_well, went_wrong, lucky, model_version, ..."""
-        return self._write(incident_id, "field", field=field, value=value, actor=actor)
-
-    def add_factor(self, incident_id: str, what: str, *, actor: str) -> Incident:
-        """Add a contributing factor."""
-        return self._write(incident_id, "factor", what=what, actor=actor)
-
-    def add_action_item(self, incident_id: str, what: str, *, owner: str,
-                        actor: str) -> Incident:
-        """Add an action item with its owner."""
-        return self._write(incident_id, "item", what=what, owner=owner, actor=actor)
-
-    def tag(self, incident_id: str, tag: str, *, actor: str) -> Incident:
-        """Tag the incident (legal, compliance, pr, security): the tag's targets are notified."""
-        incident = self._write(incident_id, "tag", tag=tag, actor=actor)
-        if self.escalation is not None:
-            self.escalation.update(incident)
-        return incident
-
     # -- lifecycle -----------------------------------------------------------
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -370,4 +411,3 @@ class Incidents(Watchers):
     def __repr__(self) -> str:
         """How many incidents are open."""
         return f"Incidents(open={len(self.open_incidents())}, policy={self.policy!r})"
-
