@@ -1,9 +1,10 @@
 """The CI script, the README and pyproject.toml agree with one another.
 
-``.ci/run`` runs the README's test command, tests every Python that
-pyproject's classifiers list, and runs the suite once on the oldest runtime
-dependencies pyproject declares (``.ci/oldest.txt``); these tests keep the
-three files from drifting apart.
+``.ci/run`` runs the README's two commands (the demo on the runtime install
+alone, the test command in the gate), knows every Python that pyproject's
+classifiers list, and runs the suite on the oldest runtime dependencies
+pyproject declares (``.ci/oldest.txt``); these tests keep the three files from
+drifting apart.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert install == "pip install -e '.[dev]'"
     assert test.startswith("python -m pytest ")
     assert test in [line.strip() for line in CI.read_text(encoding="utf-8").splitlines()]
+
+
+def test_ci_runs_the_readme_first_command_on_the_runtime_install() -> None:
+    """The README's first command, the demo, runs in CI on a venv without the dev extra."""
+    install, demo = readme_commands()[0].split(" && ")
+    assert install == "pip install -e ."
+    text = CI.read_text(encoding="utf-8")
+    assert 'make_venv .ci-venv-demo "$gate_python" -e .\n' in text
+    assert f".ci-venv-demo/bin/{demo} --out" in text
+    assert 'timed "demo leg" demo_leg' in text
 
 
 def test_ci_tests_every_python_the_classifiers_list() -> None:
