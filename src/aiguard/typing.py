@@ -188,7 +188,10 @@ class Action(Protocol):
 
     ``key`` identifies it for idempotency (applied once per incident); an
     optional ``contains = True`` marks a containment action (applied first;
-    once applied, the incident is CONTAINED);
+    once applied, the incident is CONTAINED); an optional ``inline = True``
+    marks an action cheap and safe to apply on the signalling thread (an
+    in-memory switch of aiguard's own objects), which ``Incidents`` applies at
+    signal time rather than on its worker;
     ``describe()`` says what it would do (all that ``observe_only`` records);
     calling it applies it and returns what was done, or raises (recorded,
     retried).
