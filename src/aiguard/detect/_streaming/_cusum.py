@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
+from aiguard.detect._streaming._base import Knob, Param
+from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import as_value, check_real, decode_float
-from aiguard.detect._streaming._windows import Windows
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["CUSUM"]
 
 
-class CUSUM(StreamingDetector):
+class CUSUM(LanedDetector):
     """Two-sided tabular CUSUM for a shift of the mean away from *target*.
 
     Formulas in :mod:`aiguard.detect._streaming._cusum`. Use it when the
@@ -100,23 +100,6 @@ class CUSUM(StreamingDetector):
         self._min_down = min(self._min_down, self._s_down)
         self._drift = self.upper > self._h or self.lower > self._h
 
-    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
-        found: list[int] = []
-        windows = Windows(len(x))
-        for start, stop in windows:
-            if windows.dense:  # a detection every few values: the per-value loop is cheaper
-                hits = self._loop(x[start:stop].tolist())
-                found += [start + hit for hit in hits]
-                windows.note((stop - start) / (len(hits) + 1))
-                continue
-            if self._drift:
-                self.reset()
-            hit = self._run(x[start:stop])
-            if hit is not None:
-                found.append(start + hit)
-                windows.restart(start + hit + 1, hit + 1)
-        return found
-
     def _loop(self, values: list[float]) -> list[int]:
         """The per-value recursion over *values* (same operations as ``update``); detections."""
         found = []
@@ -157,6 +140,39 @@ class CUSUM(StreamingDetector):
         self._min_up, self._min_down = float(mins[0, last]), float(mins[1, last])
         self._drift = hit is not None
         return hit
+
+    def _lane_fresh(self) -> npt.NDArray[np.float64]:
+        return np.zeros(6)  # drift, n, s_up, s_down, min_up, min_down
+
+    def _lane_pack(self) -> npt.NDArray[np.float64]:
+        return np.array(
+            [self._drift, self._n, self._s_up, self._s_down, self._min_up, self._min_down],
+            dtype=np.float64,
+        )
+
+    def _lane_load(self, state: npt.NDArray[np.float64]) -> None:
+        self._drift, self._n = bool(state[0]), int(state[1])
+        self._s_up, self._s_down, self._min_up, self._min_down = state[2:].tolist()
+
+    def _lane_inputs(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        steps = np.empty((len(x), 2, x.shape[1]))
+        np.subtract(x, self._upper, out=steps[:, 0])
+        np.subtract(self._lower, x, out=steps[:, 1])
+        return steps
+
+    def _lane_step(
+        self,
+        state: npt.NDArray[np.float64],
+        inputs: npt.NDArray[np.float64],
+        drift: npt.NDArray[np.bool_],
+    ) -> None:
+        np.copyto(state[1:], 0.0, where=drift)
+        state[1] += 1.0
+        sums, mins = state[2:4], state[4:6]
+        sums += inputs
+        np.minimum(mins, sums, out=mins)
+        hit = np.subtract(sums, mins) > self._h
+        np.logical_or(hit[0], hit[1], out=drift)
 
     def _get_state(self) -> dict[str, Any]:
         return {

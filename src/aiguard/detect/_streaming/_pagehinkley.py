@@ -39,8 +39,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
+from aiguard.detect._streaming._base import Knob, Param
 from aiguard.detect._streaming._filter import recurse
+from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import (
     as_value,
     check_choice,
@@ -49,7 +50,6 @@ from aiguard.detect._streaming._params import (
     decode_float,
     encode_float,
 )
-from aiguard.detect._streaming._windows import Windows
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,7 +59,7 @@ __all__ = ["PageHinkley"]
 _MODES = ("up", "down", "both")
 
 
-class PageHinkley(StreamingDetector):
+class PageHinkley(LanedDetector):
     """Page-Hinkley change detector for a shift in the mean (river's parameters and defaults).
 
     Formulas in :mod:`aiguard.detect._streaming._pagehinkley`. Use it for a
@@ -112,6 +112,7 @@ class PageHinkley(StreamingDetector):
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
         self._table = recurse(self._alpha, np.full(1024, self._delta), 0.0)
+        self._fresh_column = self._lane_fresh()[1:, None]
         self.reset()
 
     def reset(self) -> None:
@@ -152,23 +153,6 @@ class PageHinkley(StreamingDetector):
         if self._n + count <= len(self._table):
             return self._table[self._n : self._n + count]
         return recurse(self._alpha, np.full(count, self._delta), self._d)
-
-    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
-        found: list[int] = []
-        windows = Windows(len(x))
-        for start, stop in windows:
-            if windows.dense:  # a detection every few values: the per-value loop is cheaper
-                hits = self._loop(x[start:stop].tolist())
-                found += [start + hit for hit in hits]
-                windows.note((stop - start) / (len(hits) + 1))
-                continue
-            if self._drift:
-                self.reset()
-            hit = self._run(x[start:stop])
-            if hit is not None:
-                found.append(start + hit)
-                windows.restart(start + hit + 1, hit + 1)
-        return found
 
     def _loop(self, values: list[float]) -> list[int]:
         """``update`` on each value without the per-call checks; the indices of the detections."""
@@ -212,6 +196,51 @@ class PageHinkley(StreamingDetector):
         self._min_inc, self._max_dec = float(min_inc[last]), float(max_dec[last])
         self._drift = hit is not None
         return hit
+
+    def _lane_fresh(self) -> npt.NDArray[np.float64]:
+        # drift, n, sum, y, d, min_inc, max_dec
+        return np.array([0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -1.0])
+
+    def _lane_pack(self) -> npt.NDArray[np.float64]:
+        return np.array(
+            [self._drift, self._n, self._sum, self._y, self._d, self._min_inc, self._max_dec],
+            dtype=np.float64,
+        )
+
+    def _lane_load(self, state: npt.NDArray[np.float64]) -> None:
+        self._drift, self._n = bool(state[0]), int(state[1])
+        self._sum, self._y, self._d, self._min_inc, self._max_dec = state[2:].tolist()
+
+    def _lane_inputs(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return x
+
+    def _lane_step(
+        self,
+        state: npt.NDArray[np.float64],
+        inputs: npt.NDArray[np.float64],
+        drift: npt.NDArray[np.bool_],
+    ) -> None:
+        np.copyto(state[1:], self._fresh_column, where=drift)
+        n, total, y, d, min_inc, max_dec = state[1:]
+        n += 1.0
+        total += inputs
+        dev = np.divide(total, n)
+        np.subtract(inputs, dev, out=dev)
+        y *= self._alpha
+        y += dev
+        d *= self._alpha
+        d += self._delta
+        inc = np.subtract(y, d)
+        dec = np.add(y, d, out=dev)
+        np.minimum(min_inc, inc, out=min_inc)
+        np.maximum(max_dec, dec, out=max_dec)
+        if self._up:
+            np.greater(np.subtract(inc, min_inc, out=inc), self._threshold, out=drift)
+            if self._down:
+                drift |= np.subtract(max_dec, dec, out=dec) > self._threshold
+        else:
+            np.greater(np.subtract(max_dec, dec, out=dec), self._threshold, out=drift)
+        drift &= n >= self._min_instances
 
     def _get_state(self) -> dict[str, Any]:
         return {
