@@ -235,3 +235,30 @@ def test_performance_ids_must_match_predictions() -> None:
 
     with pytest.raises(InvalidInputError, match="ids"):
         PerformanceMonitor().observe([1], [0, 1])
+
+
+def test_fairness_memory_does_not_grow_with_calls() -> None:
+    """Traced memory after 40 batches of 1,000 is what it was after 10 (fixed-size state)."""
+    import gc  # noqa: PLC0415 - only this test needs it
+    import tracemalloc  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    preds = rng.integers(0, 2, 1000)
+    groups = rng.choice(np.array(["a", "b", "c"]), 1000)
+    mon = FairnessMonitor(every=500)
+    mon.observe(preds, groups)
+    tracemalloc.start()
+    try:
+        sizes = []
+        for calls in (10, 30):
+            for _ in range(calls):
+                mon.observe(preds, groups)
+            gc.collect()
+            sizes.append(tracemalloc.get_traced_memory()[0])
+    finally:
+        tracemalloc.stop()
+    assert sizes[1] - sizes[0] < 512  # before the fix: ~4 KiB more (np.unique temporaries)
+    mon.observe([1, 1], ["d", "a"])  # a group arriving late keeps the earlier codes
+    assert sorted(mon.groups[:3]) == ["a", "b", "c"]
+    assert mon.groups[3] == "d"
+    assert mon.metrics()["selection_rate"]["d"] == 1.0
