@@ -239,8 +239,8 @@ def test_performance_ids_must_match_predictions() -> None:
 
 def test_fairness_memory_does_not_grow_with_calls() -> None:
     """Traced memory after 40 batches of 1,000 is what it was after 10 (fixed-size state)."""
-    import gc  # noqa: PLC0415 - only this test needs it
-    import tracemalloc  # noqa: PLC0415
+    import gc
+    import tracemalloc
 
     rng = np.random.default_rng(0)
     preds = rng.integers(0, 2, 1000)
