@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -239,9 +241,6 @@ def test_performance_ids_must_match_predictions() -> None:
 
 def test_fairness_memory_does_not_grow_with_calls() -> None:
     """Traced memory after 40 batches of 1,000 is what it was after 10 (fixed-size state)."""
-    import gc
-    import tracemalloc
-
     rng = np.random.default_rng(0)
     preds = rng.integers(0, 2, 1000)
     groups = rng.choice(np.array(["a", "b", "c"]), 1000)
