@@ -196,11 +196,14 @@ class LanedDetector(StreamingDetector):
     ) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _lane_pack(self) -> npt.NDArray[np.float64]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _lane_pack(self) -> npt.NDArray[np.float64]:
+        """The state (``_state_fields``, in order) as a float vector."""
+        return np.array([getattr(self, "_" + name) for name in self._state_fields], dtype=float)
 
-    def _lane_load(self, state: npt.NDArray[np.float64]) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _lane_load(self, state: npt.NDArray[np.float64]) -> None:
+        """The inverse of :meth:`_lane_pack`."""
+        for (name, kind), value in zip(self._state_fields.items(), state.tolist(), strict=True):
+            setattr(self, "_" + name, kind(value))
 
     def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
         found: list[int] = []

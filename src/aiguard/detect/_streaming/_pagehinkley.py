@@ -34,25 +34,19 @@ hypothesis-generated streams).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from aiguard._core import _validate
 from aiguard.detect._streaming._base import Knob, Param
 from aiguard.detect._streaming._filter import recurse
 from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import (
     as_value,
     check_choice,
-    check_int,
-    check_real,
-    decode_float,
-    encode_float,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 __all__ = ["PageHinkley"]
 
@@ -89,6 +83,15 @@ class PageHinkley(LanedDetector):
         "mode",
     )
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
+    _state_fields: ClassVar[dict[str, type]] = {
+        "drift": bool,
+        "n": int,
+        "sum": float,
+        "y": float,
+        "d": float,
+        "min_inc": float,
+        "max_dec": float,
+    }
     min_instances = Param[int]()
     delta = Param[float]()
     threshold = Param[float]()
@@ -104,10 +107,10 @@ class PageHinkley(LanedDetector):
         alpha: float = 1 - 0.0001,
         mode: str = "both",
     ) -> None:
-        self._min_instances = check_int("min_instances", min_instances, minimum=1)
-        self._delta = check_real("delta", delta, low=0.0)
-        self._threshold = check_real("threshold", threshold, low=0.0, low_open=True)
-        self._alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True)
+        self._min_instances = _validate.count(min_instances, "min_instances", minimum=1)
+        self._delta = _validate.real(delta, "delta", low=0.0)
+        self._threshold = _validate.real(threshold, "threshold", low=0.0, low_open=True)
+        self._alpha = _validate.real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
         self._mode = check_choice("mode", mode, _MODES)
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
@@ -201,16 +204,6 @@ class PageHinkley(LanedDetector):
         # drift, n, sum, y, d, min_inc, max_dec
         return np.array([0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -1.0])
 
-    def _lane_pack(self) -> npt.NDArray[np.float64]:
-        return np.array(
-            [self._drift, self._n, self._sum, self._y, self._d, self._min_inc, self._max_dec],
-            dtype=np.float64,
-        )
-
-    def _lane_load(self, state: npt.NDArray[np.float64]) -> None:
-        self._drift, self._n = bool(state[0]), int(state[1])
-        self._sum, self._y, self._d, self._min_inc, self._max_dec = state[2:].tolist()
-
     def _lane_inputs(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return x
 
@@ -241,23 +234,3 @@ class PageHinkley(LanedDetector):
         else:
             np.greater(np.subtract(max_dec, dec, out=dec), self._threshold, out=drift)
         drift &= n >= self._min_instances
-
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "drift": self._drift,
-            "n": self._n,
-            "sum": self._sum,
-            "y": self._y,
-            "d": self._d,
-            "min_inc": encode_float(self._min_inc),
-            "max_dec": self._max_dec,
-        }
-
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._drift = bool(state["drift"])
-        self._n = int(state["n"])
-        self._sum = decode_float(state["sum"])
-        self._y = decode_float(state["y"])
-        self._d = decode_float(state["d"])
-        self._min_inc = decode_float(state["min_inc"])
-        self._max_dec = decode_float(state["max_dec"])
