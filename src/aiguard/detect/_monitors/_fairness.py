@@ -15,8 +15,11 @@ from aiguard.errors import ConfigurationError, InvalidInputError
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
     from aiguard.detect._signal import Signal
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from aiguard.typing import CallOutcome
 
 __all__ = ["FAIRNESS_METRICS", "FairnessMonitor"]
 
@@ -91,12 +94,9 @@ class FairnessMonitor(Monitor):
         min_group: int = 30,
         max_groups: int = 64,
         group_of: Callable[[tuple[Any, ...], Mapping[str, Any]], Any] | None = None,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(**options)
         if metric not in FAIRNESS_METRICS:
             raise ConfigurationError("metric", f"one of {FAIRNESS_METRICS}", metric)
         self.metric = metric
