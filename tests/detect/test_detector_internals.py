@@ -75,7 +75,7 @@ def test_recurse_is_the_python_loop_to_the_bit(values: list[float], a: float, st
 
 
 @pytest.mark.filterwarnings("ignore:ks_2samp:RuntimeWarning")  # scipy falls back to asymp
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)  # scipy's exact KS costs ~15 ms an example
 @given(
     first=st.lists(st.integers(0, 6), min_size=30, max_size=30),
     second=st.lists(st.integers(0, 6), min_size=30, max_size=30),
@@ -103,7 +103,7 @@ def test_kswin_tests_what_river_tests() -> None:
     """Fed river's own draws, KSWIN's rule flags exactly the windows river's KSWIN flags."""
     if river_drift is None:
         pytest.skip("river 0.26 needs Python 3.11")
-    stream = streams.abrupt()[:1200]
+    stream = streams.abrupt()[1200:1800]  # the shift at 300 (river's KSWIN costs ~2 ms a value)
     river = river_drift.KSWIN(seed=5)
     rule = _rule(30, 0.005)
     flags = []
