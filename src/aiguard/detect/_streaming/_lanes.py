@@ -52,7 +52,7 @@ __all__ = ["LanedDetector", "Step", "run_lanes"]
 #: lanes per block at most, and at least (with fewer, numpy's per-call cost dominates)
 MOST_LANES, FEWEST_LANES = 4096, 256
 #: the largest typical gap between detections run in lanes (longer lanes: too many steps)
-MOST_GAP = 64
+MOST_GAP = 512
 
 
 class Step(Protocol):
