@@ -71,7 +71,7 @@ class DetectorContract:
     cls: ClassVar[type]
     params: ClassVar[list[dict[str, Any]]] = [{}]
     river: ClassVar[Callable[..., Any] | None] = None
-    hypothesis_length: ClassVar[int] = 600
+    hypothesis_length: ClassVar[int] = 400  # up to 4 segments: 1,600 values fed one by one
     #: values of each named stream used, around its middle (a slow detector uses fewer)
     named_length: ClassVar[int] = 4000
     #: calibration: reference values and the target (one alarm per this many values)

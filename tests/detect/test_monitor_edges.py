@@ -241,7 +241,7 @@ def test_performance_ids_must_match_predictions() -> None:
 
 
 def test_fairness_memory_does_not_grow_with_calls() -> None:
-    """Memory allocated under the monitor after 40 batches of 1,000 is what it was after 10."""
+    """Memory allocated under the monitor after 32 batches of 1,000 is what it was after 8."""
     rng = np.random.default_rng(0)
     preds = rng.integers(0, 2, 1000)
     groups = rng.choice(np.array(["a", "b", "c"]), 1000)
@@ -250,10 +250,10 @@ def test_fairness_memory_does_not_grow_with_calls() -> None:
     # only blocks allocated with the monitor's module on the stack: other tests' threads
     # allocate too while tracemalloc traces the whole process
     mine = [tracemalloc.Filter(True, _fairness.__file__, all_frames=True)]
-    tracemalloc.start(30)
+    tracemalloc.start(15)
     try:
         sizes = []
-        for calls in (10, 30):
+        for calls in (8, 24):
             for _ in range(calls):
                 mon.observe(preds, groups)
             gc.collect()
