@@ -38,6 +38,8 @@ class TestKSWIN(DetectorContract):
     cls = KSWIN
     params = [{"seed": 7}, {"alpha": 0.05, "window_size": 40, "stat_size": 10, "seed": 1}]
     hypothesis_length = 200
+    named_length = 1200  # KSWIN's per-value update runs at ~5 k values/s
+    calibration = (600, 50)  # calibration runs update_many 25 times on 20 * 50 values
 
 
 class TestCUSUM(DetectorContract):

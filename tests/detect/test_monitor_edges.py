@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ from aiguard.detect import (
     OutputMonitor,
     PerformanceMonitor,
 )
+from aiguard.detect._monitors import _fairness
 from aiguard.detect._monitors._ring import Rows
 from aiguard.errors import ConfigurationError
 from aiguard.testing import FakeClock
@@ -235,3 +238,31 @@ def test_performance_ids_must_match_predictions() -> None:
 
     with pytest.raises(InvalidInputError, match="ids"):
         PerformanceMonitor().observe([1], [0, 1])
+
+
+def test_fairness_memory_does_not_grow_with_calls() -> None:
+    """Memory allocated under the monitor after 32 batches of 1,000 is what it was after 8."""
+    rng = np.random.default_rng(0)
+    preds = rng.integers(0, 2, 1000)
+    groups = rng.choice(np.array(["a", "b", "c"]), 1000)
+    mon = FairnessMonitor(every=500)
+    mon.observe(preds, groups)
+    # only blocks allocated with the monitor's module on the stack: other tests' threads
+    # allocate too while tracemalloc traces the whole process
+    mine = [tracemalloc.Filter(True, _fairness.__file__, all_frames=True)]
+    tracemalloc.start(15)
+    try:
+        sizes = []
+        for calls in (8, 24):
+            for _ in range(calls):
+                mon.observe(preds, groups)
+            gc.collect()
+            snapshot = tracemalloc.take_snapshot().filter_traces(mine)
+            sizes.append(sum(stat.size for stat in snapshot.statistics("filename")))
+    finally:
+        tracemalloc.stop()
+    assert sizes[1] - sizes[0] < 512  # before the fix: ~4 KiB more (np.unique temporaries)
+    mon.observe([1, 1], ["d", "a"])  # a group arriving late keeps the earlier codes
+    assert sorted(mon.groups[:3]) == ["a", "b", "c"]
+    assert mon.groups[3] == "d"
+    assert mon.metrics()["selection_rate"]["d"] == 1.0

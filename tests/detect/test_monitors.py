@@ -405,7 +405,8 @@ def test_performance_tap_uses_request_id_and_sampling() -> None:
 
 # -- fairness ----------------------------------------------------------------------------
 
-@settings(max_examples=40, deadline=None)
+# each example builds four fairlearn MetricFrames (~0.1 s): 15 cover the group/label mixes
+@settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 1), st.integers(0, 1)),
                 min_size=2, max_size=200))
 def test_fairness_metrics_equal_fairlearn(rows: list[tuple[str, int, int]]) -> None:

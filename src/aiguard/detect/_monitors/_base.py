@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import numpy as np
 
@@ -39,7 +39,21 @@ if TYPE_CHECKING:
 
     from aiguard.typing import CallOutcome, ChangeDetector, Clock
 
-__all__ = ["Monitor", "check_callable", "window_args"]
+__all__ = ["Monitor", "MonitorOptions", "check_callable", "window_args"]
+
+
+class MonitorOptions(TypedDict, total=False):
+    """The keywords every monitor takes, passed on to :class:`Monitor` (``**options``).
+
+    ``sample``: share of observations kept (default 1.0); ``clock``: seconds
+    (default ``time.perf_counter``); ``detector``: an optional change detector
+    fed the monitor's main figure; ``name``: the ``source`` of the signals.
+    """
+
+    sample: float
+    clock: Clock | None
+    detector: ChangeDetector | None
+    name: str | None
 
 
 class _Alarm:
@@ -80,9 +94,9 @@ class Monitor:
     def __init__(
         self,
         *,
-        name: str | None,
-        sample: float,
-        clock: Clock | None,
+        name: str | None = None,
+        sample: float = 1.0,
+        clock: Clock | None = None,
         detector: ChangeDetector | None = None,
     ) -> None:
         if name is None:

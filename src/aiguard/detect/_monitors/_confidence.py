@@ -14,8 +14,11 @@ from aiguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
     from aiguard.detect._signal import Signal
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from aiguard.typing import CallOutcome
 
 __all__ = ["ConfidenceMonitor", "confidence"]
 
@@ -84,12 +87,9 @@ class ConfidenceMonitor(Monitor):
         window: int = 1000,
         every: int = 100,
         min_rows: int = 100,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(**options)
         self.drop = _validate.fraction(drop, "drop")
         self.window, self.every = window_args(window, every)
         self.min_rows = _validate.count(min_rows, "min_rows")

@@ -14,8 +14,11 @@ from aiguard.detect._monitors._ring import Slices
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
     from aiguard.detect._signal import Signal
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from aiguard.typing import CallOutcome
 
 __all__ = ["ERROR_KINDS", "ErrorRateMonitor"]
 
@@ -100,12 +103,9 @@ class ErrorRateMonitor(Monitor):
         max_rate: float | None = None,
         baseline: float | None = None,
         min_calls: int = 20,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(**options)
         self.window = _validate.duration(window, "window")
         n = _validate.count(slices, "slices")
         self.margin = _validate.fraction(margin, "margin")

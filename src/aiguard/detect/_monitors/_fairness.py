@@ -15,8 +15,11 @@ from aiguard.errors import ConfigurationError, InvalidInputError
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
     from aiguard.detect._signal import Signal
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from aiguard.typing import CallOutcome
 
 __all__ = ["FAIRNESS_METRICS", "FairnessMonitor"]
 
@@ -91,12 +94,9 @@ class FairnessMonitor(Monitor):
         min_group: int = 30,
         max_groups: int = 64,
         group_of: Callable[[tuple[Any, ...], Mapping[str, Any]], Any] | None = None,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(**options)
         if metric not in FAIRNESS_METRICS:
             raise ConfigurationError("metric", f"one of {FAIRNESS_METRICS}", metric)
         self.metric = metric
@@ -111,6 +111,8 @@ class FairnessMonitor(Monitor):
             check_callable(group_of, "group_of", "a callable (args, kwargs) -> groups")
         self._group_of = group_of
         self._codes: dict[str, int] = {}
+        self._names = np.array([], dtype=str)  # the groups' names, sorted
+        self._name_codes = np.array([], dtype=np.int32)  # their codes, in that order
         self._window = Rows(self.window, (np.int32, np.bool_, np.int8))
         self.overflow = 0
 
@@ -181,17 +183,35 @@ class FairnessMonitor(Monitor):
         }
 
     def _encode(self, groups: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        values, inverse = np.unique(groups, return_inverse=True)
-        lookup = np.empty(values.size, dtype=np.int32)
-        codes = self._codes
-        for i, value in enumerate(values.tolist()):
-            code = codes.get(value)
-            if code is None and len(codes) < self.max_groups:
-                code = codes[value] = len(codes)
-            lookup[i] = -1 if code is None else code
-        out = lookup[inverse.reshape(-1)]
-        self.overflow += int(np.count_nonzero(out < 0))
-        return out
+        """Each row's group code, -1 past ``max_groups`` (counted in ``overflow``).
+
+        Known groups are found by binary search in their sorted names (no
+        per-call ``np.unique``: it is slower, and its temporaries kept the
+        interpreter's traced memory creeping up call after call); only rows of
+        groups never seen go through ``np.unique``, once per new group.
+        """
+        codes = np.full(groups.shape, -1, dtype=np.int32)
+        new = self._lookup(groups, codes)
+        if new.any() and len(self._codes) < self.max_groups:
+            for value in np.unique(groups[new]).tolist():
+                if len(self._codes) < self.max_groups:
+                    self._codes[value] = len(self._codes)
+            names = np.array(list(self._codes))
+            order = np.argsort(names)
+            self._names, self._name_codes = names[order], order.astype(np.int32)
+            self._lookup(groups, codes)
+        self.overflow += int(np.count_nonzero(codes < 0))
+        return codes
+
+    def _lookup(self, groups: np.ndarray[Any, Any], codes: np.ndarray[Any, Any]) -> Any:
+        """Fill *codes* for the rows of known groups; return the mask of the others."""
+        if not self._names.size:
+            return np.ones(groups.shape, dtype=bool)
+        at = np.searchsorted(self._names, groups)
+        np.minimum(at, self._names.size - 1, out=at)
+        known = self._names[at] == groups
+        codes[known] = self._name_codes[at[known]]
+        return ~known
 
     def _evaluate(self, now: float) -> Signal | None:
         found = self.metrics(min_group=self.min_group)

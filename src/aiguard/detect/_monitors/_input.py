@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._monitors._base import Monitor
-from aiguard.detect._monitors._worker import Worker
+from aiguard.detect._monitors._worker import BackgroundMonitor
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from typing_extensions import Unpack
+
     from aiguard import drift
+    from aiguard.detect._monitors._base import MonitorOptions
     from aiguard.detect._signal import Signal
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from aiguard.typing import CallOutcome
 
 __all__ = ["InputDriftMonitor"]
 
@@ -24,7 +26,7 @@ _BINNED = ("psi", "jensenshannon", "hellinger", "kl")
 _TOP = 10  # features listed with their statistic in a signal's evidence
 
 
-class InputDriftMonitor(Monitor):
+class InputDriftMonitor(BackgroundMonitor):
     """Per-feature drift of the model's inputs against the training data.
 
     ``observe(batch)`` (or a Guard, with the call's first argument) only puts
@@ -87,12 +89,9 @@ class InputDriftMonitor(Monitor):
         statistic: str = "psi",
         min_rows: int = 100,
         queue: int = 64,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(queue=queue, **options)
         from aiguard import drift  # noqa: PLC0415 - lazy: the drift statistics import scipy.stats
 
         if not isinstance(reference, drift.Reference):
@@ -105,7 +104,6 @@ class InputDriftMonitor(Monitor):
         self.threshold = _validate.real(threshold, "threshold", low=0, low_open=True)
         self.statistic = statistic
         self.min_rows = _validate.count(min_rows, "min_rows")
-        self._worker = Worker(self.name, _validate.count(queue, "queue"))
         self._acc = reference.accumulator()
         self._since: float | None = None
         self._chunk = min(self.every, 256)
@@ -114,11 +112,6 @@ class InputDriftMonitor(Monitor):
         self._pending_rows = 0
         self._pending_at = 0.0
         self.comparisons = 0
-
-    @property
-    def dropped(self) -> int:
-        """Batches dropped because the background queue was full."""
-        return self._worker.dropped
 
     def tap(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
@@ -155,16 +148,10 @@ class InputDriftMonitor(Monitor):
             return
         self._worker.submit(self._process, batch, self._clock())
 
-    def drain(self) -> None:
-        """Queue the gathered rows, then wait until the background thread has taken them in."""
+    def _send_pending(self) -> None:
         if self._pending:
             pending, self._pending, self._pending_rows = self._pending, [], 0
             self._worker.submit(self._process, pending, self._clock())
-        self._worker.drain()
-
-    def close(self) -> None:
-        """Stop the background thread (after the queued batches)."""
-        self._worker.close()
 
     # -- background thread ------------------------------------------------------------
 

@@ -26,8 +26,11 @@ from aiguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
     from aiguard.detect._signal import Signal
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from aiguard.typing import CallOutcome
 
 __all__ = ["LatencyMonitor", "LogHistogram"]
 
@@ -147,12 +150,9 @@ class LatencyMonitor(Monitor):
         baseline: Any = None,
         min_count: int = 30,
         relative_error: float = 0.01,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(**options)
         self.window = _validate.duration(window, "window")
         n = _validate.count(slices, "slices")
         self.quantile = _validate.real(quantile, "quantile", low=0.5, high=0.999)

@@ -11,14 +11,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._monitors._base import Monitor, window_args
-from aiguard.detect._monitors._worker import Worker
+from aiguard.detect._monitors._base import window_args
+from aiguard.detect._monitors._worker import BackgroundMonitor
 from aiguard.errors import AiguardError, ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
+    from aiguard.typing import CallOutcome
 
 __all__ = ["OutputMonitor"]
 
@@ -27,7 +30,7 @@ _SCALARS = frozenset({float, int, bool, str, np.float64, np.float32, np.int64, n
 _MAX_SHARES = 20  # classes listed in a signal's evidence
 
 
-class OutputMonitor(Monitor):
+class OutputMonitor(BackgroundMonitor):
     """Outputs over the last ``window`` rows against reference outputs (held-out predictions).
 
     Outputs are collected in blocks of ``every`` rows; each full block is
@@ -99,12 +102,9 @@ class OutputMonitor(Monitor):
         min_rows: int = 50,
         bins: int = 10,
         queue: int = 64,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(queue=queue, **options)
         size, self.every = window_args(window, every)
         self.window = size - size % self.every
         self.psi = _validate.real(psi, "psi", low=0, low_open=True)
@@ -137,16 +137,10 @@ class OutputMonitor(Monitor):
             raise ConfigurationError("reference", "finite outputs", str(exc)) from exc
         self._detector_rule = "distribution" if outputs == "scores" else "share"
         self._buffer: list[Any] = []
-        self._worker = Worker(self.name, _validate.count(queue, "queue"))
         # background side
         self._blocks: deque[tuple[Any, float, float]] = deque(maxlen=self.window // self.every)
         self._rest: list[np.ndarray[Any, Any]] = []
         self._rest_rows = 0
-
-    @property
-    def dropped(self) -> int:
-        """Blocks dropped because the background queue was full."""
-        return self._worker.dropped
 
     def tap(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any], result: Any, outcome: CallOutcome  # noqa: ARG002 - the MonitorTap signature
@@ -176,14 +170,6 @@ class OutputMonitor(Monitor):
             arr = np.concatenate([np.asarray(self._buffer, dtype=arr.dtype), arr])
             self._buffer = []
         self._worker.submit(self._process, arr, self._clock())
-
-    def drain(self) -> None:
-        """Wait until the background thread has taken in every queued block."""
-        self._worker.drain()
-
-    def close(self) -> None:
-        """Stop the background thread (after the queued blocks)."""
-        self._worker.close()
 
     # -- background thread ------------------------------------------------------------
 

@@ -15,8 +15,11 @@ from aiguard.errors import ConfigurationError, InvalidInputError
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
     from aiguard.detect._signal import Signal
-    from aiguard.typing import CallOutcome, ChangeDetector, Clock
+    from aiguard.typing import CallOutcome
 
 __all__ = ["METRICS", "PerformanceMonitor", "metrics_of"]
 
@@ -109,12 +112,9 @@ class PerformanceMonitor(Monitor):
         max_pending: int = 100_000,
         ttl: Any = 3600.0,
         request_id: Callable[[tuple[Any, ...], Mapping[str, Any]], Any] | None = None,
-        sample: float = 1.0,
-        clock: Clock | None = None,
-        detector: ChangeDetector | None = None,
-        name: str | None = None,
+        **options: Unpack[MonitorOptions],
     ) -> None:
-        super().__init__(name=name, sample=sample, clock=clock, detector=detector)
+        super().__init__(**options)
         if metric not in METRICS:
             raise ConfigurationError("metric", f"one of {METRICS}", metric)
         self.metric = metric

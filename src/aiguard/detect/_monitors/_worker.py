@@ -13,12 +13,18 @@ import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core import _validate
 from aiguard._core._events import log_once
+from aiguard.detect._monitors._base import Monitor
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Worker"]
+    from typing_extensions import Unpack
+
+    from aiguard.detect._monitors._base import MonitorOptions
+
+__all__ = ["BackgroundMonitor", "Worker"]
 
 _STOP = object()
 
@@ -93,3 +99,28 @@ class Worker:
                          self._name)
             finally:
                 done()
+
+
+class BackgroundMonitor(Monitor):
+    """A monitor that compares on a :class:`Worker` thread: ``dropped``, ``drain``, ``close``."""
+
+    def __init__(self, *, queue: int, **options: Unpack[MonitorOptions]) -> None:
+        super().__init__(**options)
+        self._worker = Worker(self.name, _validate.count(queue, "queue"))
+
+    @property
+    def dropped(self) -> int:
+        """Work dropped because the background queue was full."""
+        return self._worker.dropped
+
+    def drain(self) -> None:
+        """Queue what the caller's side gathered, then wait until the thread has taken it all in."""
+        self._send_pending()
+        self._worker.drain()
+
+    def close(self) -> None:
+        """Stop the background thread (after the queued work)."""
+        self._worker.close()
+
+    def _send_pending(self) -> None:
+        """Queue the rows gathered on the caller's side (none unless a subclass gathers)."""

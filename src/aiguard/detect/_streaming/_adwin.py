@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from aiguard._core import _validate
 from aiguard.detect._streaming._adwin_batch import run_batch
 from aiguard.detect._streaming._adwin_core import AdwinCore
 from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
-from aiguard.detect._streaming._params import as_value, check_int, check_real, decode_float
+from aiguard.detect._streaming._params import as_value, decode_float
 from aiguard.detect._streaming._windows import Windows
 
 if TYPE_CHECKING:
@@ -67,11 +68,13 @@ class ADWIN(StreamingDetector):
         min_window_length: int = 5,
         grace_period: int = 10,
     ) -> None:
-        self._delta = check_real("delta", delta, low=0.0, high=1.0, low_open=True, high_open=True)
-        self._clock = check_int("clock", clock, minimum=1)
-        self._max_buckets = check_int("max_buckets", max_buckets, minimum=2)
-        self._min_window_length = check_int("min_window_length", min_window_length, minimum=1)
-        self._grace_period = check_int("grace_period", grace_period, minimum=0)
+        self._delta = _validate.real(
+            delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self._clock = _validate.count(clock, "clock", minimum=1)
+        self._max_buckets = _validate.count(max_buckets, "max_buckets", minimum=2)
+        self._min_window_length = _validate.count(min_window_length, "min_window_length", minimum=1)
+        self._grace_period = _validate.count(grace_period, "grace_period", minimum=0)
         self.reset()
 
     def reset(self) -> None:
@@ -119,7 +122,7 @@ class ADWIN(StreamingDetector):
     def _get_state(self) -> dict[str, Any]:
         core = self._core
         return {
-            "drift": self._drift,
+            **super()._get_state(),
             "width": core.width,
             "total": core.total,
             "variance": core.variance,
@@ -130,7 +133,7 @@ class ADWIN(StreamingDetector):
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
         core = self._core
-        self._drift = bool(state["drift"])
+        super()._set_state(state)
         core.width = decode_float(state["width"])
         core.total = decode_float(state["total"])
         core.variance = decode_float(state["variance"])

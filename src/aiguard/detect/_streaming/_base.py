@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar, ove
 import attrs
 import numpy as np
 
-from aiguard.detect._streaming._params import as_binary_many, as_values
+from aiguard.detect._streaming._params import (
+    as_binary_many,
+    as_values,
+    decode_float,
+    encode_float,
+)
 from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -78,10 +83,21 @@ class Knob:
     capped_by: str | None = None
 
 
+_ENCODE: dict[type, Any] = {bool: bool, int: int, float: encode_float}
+_DECODE: dict[type, Any] = {bool: bool, int: int, float: decode_float}
+
+
 class StreamingDetector:
-    """Base of the streaming change detectors (see :class:`aiguard.typing.Detector`)."""
+    """Base of the streaming change detectors (see :class:`aiguard.typing.Detector`).
+
+    A subclass names its scalar state in ``_state_fields`` (attribute without
+    its leading underscore -> ``bool``, ``int`` or ``float``, in a fixed order):
+    ``_get_state`` / ``_set_state`` (de)serialise those; a subclass with more
+    (lists, windows) extends both.
+    """
 
     _param_names: ClassVar[tuple[str, ...]] = ()
+    _state_fields: ClassVar[dict[str, type]] = {"drift": bool}
     _knob: ClassVar[Knob]
     _binary: ClassVar[bool] = False
     _drift: bool
@@ -113,11 +129,15 @@ class StreamingDetector:
         """Forget everything seen: back to the state just after construction."""
         raise NotImplementedError
 
-    def _get_state(self) -> dict[str, Any]:  # pragma: no cover - every detector overrides
-        raise NotImplementedError
+    def _get_state(self) -> dict[str, Any]:
+        return {
+            name: _ENCODE[kind](getattr(self, "_" + name))
+            for name, kind in self._state_fields.items()
+        }
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        for name, kind in self._state_fields.items():
+            setattr(self, "_" + name, _DECODE[kind](state[name]))
 
     def params(self) -> dict[str, Any]:
         """The constructor arguments, by name."""

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from aiguard.detect._streaming._params import as_binary_many, as_values, check_int
+from aiguard._core import _validate
+from aiguard.detect._streaming._params import as_binary_many, as_values
 from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ def calibrate(
     seed: int,
 ) -> None:
     """Set *detector*'s knob for at most one alarm per *false_alarms_per* values (see module)."""
-    per = check_int("false_alarms_per", false_alarms_per, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
+    per = _validate.count(false_alarms_per, "false_alarms_per", minimum=1)
+    seed = _validate.count(seed, "seed", minimum=0)
     binary = type(detector)._binary
     reference = as_binary_many(reference_stream) if binary else as_values(reference_stream)
     if len(reference) < MIN_REFERENCE:

@@ -23,22 +23,20 @@ running minima, so ``update`` and ``update_many`` (``np.cumsum`` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
-from aiguard.detect._streaming._params import as_value, check_real, decode_float
-from aiguard.detect._streaming._windows import Windows
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
+from aiguard._core import _validate
+from aiguard.detect._streaming._base import Knob, Param
+from aiguard.detect._streaming._lanes import LanedDetector
+from aiguard.detect._streaming._params import as_value
 
 __all__ = ["CUSUM"]
 
 
-class CUSUM(StreamingDetector):
+class CUSUM(LanedDetector):
     """Two-sided tabular CUSUM for a shift of the mean away from *target*.
 
     Formulas in :mod:`aiguard.detect._streaming._cusum`. Use it when the
@@ -59,14 +57,22 @@ class CUSUM(StreamingDetector):
 
     _param_names: ClassVar[tuple[str, ...]] = ("target", "k", "h")
     _knob: ClassVar[Knob] = Knob("h", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
+    _state_fields: ClassVar[dict[str, type]] = {
+        "drift": bool,
+        "n": int,
+        "s_up": float,
+        "s_down": float,
+        "min_up": float,
+        "min_down": float,
+    }
     target = Param[float]()
     k = Param[float]()
     h = Param[float]()
 
     def __init__(self, *, target: float = 0.0, k: float = 0.5, h: float = 5.0) -> None:
-        self._target = check_real("target", target)
-        self._k = check_real("k", k, low=0.0)
-        self._h = check_real("h", h, low=0.0, low_open=True)
+        self._target = _validate.real(target, "target")
+        self._k = _validate.real(k, "k", low=0.0)
+        self._h = _validate.real(h, "h", low=0.0, low_open=True)
         self._upper = self._target + self._k
         self._lower = self._target - self._k
         self.reset()
@@ -99,23 +105,6 @@ class CUSUM(StreamingDetector):
         self._min_up = min(self._min_up, self._s_up)
         self._min_down = min(self._min_down, self._s_down)
         self._drift = self.upper > self._h or self.lower > self._h
-
-    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
-        found: list[int] = []
-        windows = Windows(len(x))
-        for start, stop in windows:
-            if windows.dense:  # a detection every few values: the per-value loop is cheaper
-                hits = self._loop(x[start:stop].tolist())
-                found += [start + hit for hit in hits]
-                windows.note((stop - start) / (len(hits) + 1))
-                continue
-            if self._drift:
-                self.reset()
-            hit = self._run(x[start:stop])
-            if hit is not None:
-                found.append(start + hit)
-                windows.restart(start + hit + 1, hit + 1)
-        return found
 
     def _loop(self, values: list[float]) -> list[int]:
         """The per-value recursion over *values* (same operations as ``update``); detections."""
@@ -158,20 +147,25 @@ class CUSUM(StreamingDetector):
         self._drift = hit is not None
         return hit
 
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "drift": self._drift,
-            "n": self._n,
-            "s_up": self._s_up,
-            "min_up": self._min_up,
-            "s_down": self._s_down,
-            "min_down": self._min_down,
-        }
+    def _lane_fresh(self) -> npt.NDArray[np.float64]:
+        return np.zeros(6)  # drift, n, s_up, s_down, min_up, min_down
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._drift = bool(state["drift"])
-        self._n = int(state["n"])
-        self._s_up = decode_float(state["s_up"])
-        self._min_up = decode_float(state["min_up"])
-        self._s_down = decode_float(state["s_down"])
-        self._min_down = decode_float(state["min_down"])
+    def _lane_inputs(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        steps = np.empty((len(x), 2, x.shape[1]))
+        np.subtract(x, self._upper, out=steps[:, 0])
+        np.subtract(self._lower, x, out=steps[:, 1])
+        return steps
+
+    def _lane_step(
+        self,
+        state: npt.NDArray[np.float64],
+        inputs: npt.NDArray[np.float64],
+        drift: npt.NDArray[np.bool_],
+    ) -> None:
+        np.copyto(state[1:], 0.0, where=drift)
+        state[1] += 1.0
+        sums, mins = state[2:4], state[4:6]
+        sums += inputs
+        np.minimum(mins, sums, out=mins)
+        hit = np.subtract(sums, mins) > self._h
+        np.logical_or(hit[0], hit[1], out=drift)

@@ -30,22 +30,18 @@ batch without per-value method calls.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from aiguard._core import _validate
 from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
 from aiguard.detect._streaming._params import (
     as_binary,
-    check_int,
-    check_real,
-    decode_float,
-    encode_float,
 )
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
 
     import numpy.typing as npt
 
@@ -55,6 +51,7 @@ __all__ = ["DDM", "EDDM"]
 class _WarningDetector(StreamingDetector):
     """A binary detector that also raises a warning before a drift."""
 
+    _state_fields: ClassVar[dict[str, type]] = {"drift": bool, "warning": bool}
     _binary: ClassVar[bool] = True
     _warning: bool
 
@@ -95,6 +92,15 @@ class DDM(_WarningDetector):
 
     _param_names: ClassVar[tuple[str, ...]] = ("warm_start", "warning_threshold", "drift_threshold")
     _knob: ClassVar[Knob] = Knob("drift_threshold", 0.01, 1000.0, quieter_when_larger=True)
+    _state_fields: ClassVar[dict[str, type]] = {
+        "drift": bool,
+        "warning": bool,
+        "n": float,
+        "p": float,
+        "p_min": float,
+        "s_min": float,
+        "ps_min": float,
+    }
     warm_start = Param[int]()
     warning_threshold = Param[float]()
     drift_threshold = Param[float]()
@@ -102,9 +108,9 @@ class DDM(_WarningDetector):
     def __init__(
         self, *, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0
     ) -> None:
-        self._warm_start = check_int("warm_start", warm_start, minimum=0)
-        self._warning_threshold = check_real("warning_threshold", warning_threshold, low=0.0)
-        self._drift_threshold = check_real("drift_threshold", drift_threshold, low=0.0)
+        self._warm_start = _validate.count(warm_start, "warm_start", minimum=0)
+        self._warning_threshold = _validate.real(warning_threshold, "warning_threshold", low=0.0)
+        self._drift_threshold = _validate.real(drift_threshold, "drift_threshold", low=0.0)
         self.reset()
 
     def reset(self) -> None:
@@ -142,23 +148,6 @@ class DDM(_WarningDetector):
         self._n, self._p, self._p_min, self._s_min, self._ps_min = n, p, p_min, s_min, ps_min
         return found
 
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "drift": self._drift,
-            "warning": self._warning,
-            "n": self._n,
-            "p": self._p,
-            "p_min": self._p_min,
-            "s_min": self._s_min,
-            "ps_min": encode_float(self._ps_min),
-        }
-
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._drift, self._warning = bool(state["drift"]), bool(state["warning"])
-        self._n, self._p = decode_float(state["n"]), decode_float(state["p"])
-        self._p_min, self._s_min = decode_float(state["p_min"]), decode_float(state["s_min"])
-        self._ps_min = decode_float(state["ps_min"])
-
 
 class EDDM(_WarningDetector):
     """Early Drift Detection Method (Baena-García et al. 2006) on 0/1 errors, as river 0.26.
@@ -184,14 +173,25 @@ class EDDM(_WarningDetector):
 
     _param_names: ClassVar[tuple[str, ...]] = ("warm_start", "alpha", "beta")
     _knob: ClassVar[Knob] = Knob("beta", 1e-4, 1.0, quieter_when_larger=False, capped_by="alpha")
+    _state_fields: ClassVar[dict[str, type]] = {
+        "drift": bool,
+        "warning": bool,
+        "n": int,
+        "last_error": int,
+        "n_errors": int,
+        "count": float,
+        "mean": float,
+        "sq": float,
+        "p2s_max": float,
+    }
     warm_start = Param[int]()
     alpha = Param[float]()
     beta = Param[float]()
 
     def __init__(self, *, warm_start: int = 30, alpha: float = 0.95, beta: float = 0.9) -> None:
-        self._warm_start = check_int("warm_start", warm_start, minimum=0)
-        self._alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True)
-        self._beta = check_real("beta", beta, low=0.0, high=1.0, low_open=True)
+        self._warm_start = _validate.count(warm_start, "warm_start", minimum=0)
+        self._alpha = _validate.real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
+        self._beta = _validate.real(beta, "beta", low=0.0, high=1.0, low_open=True)
         if self._beta > self._alpha:
             raise ConfigurationError("beta", f"at most alpha ({self._alpha})", beta)
         self.reset()
@@ -292,23 +292,3 @@ class EDDM(_WarningDetector):
         self._n, self._last_error, self._n_errors = n, last_error, n_errors
         self._count, self._mean, self._sq, self._p2s_max = count, mean, sq, p2s_max
         return found
-
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "drift": self._drift,
-            "warning": self._warning,
-            "n": self._n,
-            "last_error": self._last_error,
-            "n_errors": self._n_errors,
-            "count": self._count,
-            "mean": self._mean,
-            "sq": self._sq,
-            "p2s_max": self._p2s_max,
-        }
-
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._drift, self._warning = bool(state["drift"]), bool(state["warning"])
-        self._n, self._last_error = int(state["n"]), int(state["last_error"])
-        self._n_errors = int(state["n_errors"])
-        self._count, self._mean = decode_float(state["count"]), decode_float(state["mean"])
-        self._sq, self._p2s_max = decode_float(state["sq"]), decode_float(state["p2s_max"])

@@ -35,9 +35,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from aiguard._core import _validate
 from aiguard.detect._streaming._base import Knob, Param
 from aiguard.detect._streaming._ddm import _WarningDetector
-from aiguard.detect._streaming._params import check_bool, check_real, decode_float, encode_float
+from aiguard.detect._streaming._params import check_bool, decode_float
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -46,11 +47,11 @@ __all__ = ["HDDM_A", "HDDM_W"]
 
 
 def _confidences(drift_confidence: float, warning_confidence: float) -> tuple[float, float]:
-    drift = check_real(
-        "drift_confidence", drift_confidence, low=0.0, high=1.0, low_open=True, high_open=True
+    drift = _validate.real(
+        drift_confidence, "drift_confidence", low=0.0, high=1.0, low_open=True, high_open=True
     )
-    warning = check_real(
-        "warning_confidence", warning_confidence, low=0.0, high=1.0, low_open=True, high_open=True
+    warning = _validate.real(
+        warning_confidence, "warning_confidence", low=0.0, high=1.0, low_open=True, high_open=True
     )
     return drift, warning
 
@@ -197,6 +198,12 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
         "two_sided_test",
     )
     _knob: ClassVar[Knob] = Knob("drift_confidence", 1e-15, 0.5, quieter_when_larger=False)
+    _state_fields: ClassVar[dict[str, type]] = {
+        "drift": bool,
+        "warning": bool,
+        "up_cut": float,
+        "down_cut": float,
+    }
     drift_confidence = Param[float]()
     warning_confidence = Param[float]()
     lambda_val = Param[float]()
@@ -213,7 +220,9 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
         self._drift_confidence, self._warning_confidence = _confidences(
             drift_confidence, warning_confidence
         )
-        self._lambda_val = check_real("lambda_val", lambda_val, low=0.0, high=1.0, low_open=True)
+        self._lambda_val = _validate.real(
+            lambda_val, "lambda_val", low=0.0, high=1.0, low_open=True
+        )
         self._two_sided_test = check_bool("two_sided_test", two_sided_test)
         self._log_drift = math.log(1 / self._drift_confidence)
         self._log_warning = math.log(1 / self._warning_confidence)
@@ -288,18 +297,14 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
     _SAMPLES = ("total", "cut_up", "after_up", "cut_down", "after_down")
 
     def _get_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"drift": self._drift, "warning": self._warning}
+        state = super()._get_state()
         for name in self._SAMPLES:
             mean, started, bound = getattr(self, "_" + name)
             state[name] = [mean, started, bound]
-        state["up_cut"] = encode_float(self._up_cut)
-        state["down_cut"] = encode_float(self._down_cut)
         return state
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._drift, self._warning = bool(state["drift"]), bool(state["warning"])
+        super()._set_state(state)
         for name in self._SAMPLES:
             mean, started, bound = state[name]
             setattr(self, "_" + name, (decode_float(mean), bool(started), decode_float(bound)))
-        self._up_cut = decode_float(state["up_cut"])
-        self._down_cut = decode_float(state["down_cut"])

@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from aiguard._core import _validate
 from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
-from aiguard.detect._streaming._params import as_value, check_int, check_real, decode_float
+from aiguard.detect._streaming._params import as_value, decode_float
 from aiguard.detect._streaming._windows import Windows
 from aiguard.errors import ConfigurationError
 
@@ -113,13 +114,15 @@ class KSWIN(StreamingDetector):
         stat_size: int = 30,
         seed: int | None = None,
     ) -> None:
-        self._alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
-        self._stat_size = check_int("stat_size", stat_size, minimum=1)
-        self._window_size = check_int("window_size", window_size, minimum=2)
+        self._alpha = _validate.real(
+            alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True
+        )
+        self._stat_size = _validate.count(stat_size, "stat_size", minimum=1)
+        self._window_size = _validate.count(window_size, "window_size", minimum=2)
         if self._window_size < 2 * self._stat_size:
             expected = f"at least 2 * stat_size ({2 * self._stat_size})"
             raise ConfigurationError("window_size", expected, window_size)
-        self._seed = None if seed is None else check_int("seed", seed, minimum=0)
+        self._seed = None if seed is None else _validate.count(seed, "seed", minimum=0)
         self._rule = _rule(self._stat_size, self._alpha)
         self.reset()
 
@@ -183,13 +186,13 @@ class KSWIN(StreamingDetector):
     def _get_state(self) -> dict[str, Any]:
         state = self._rng.bit_generator.state
         return {
-            "drift": self._drift,
+            **super()._get_state(),
             "window": self._window.tolist(),
             "rng": {**state, "state": {k: str(v) for k, v in state["state"].items()}},
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._drift = bool(state["drift"])
+        super()._set_state(state)
         self._window = np.array([decode_float(v) for v in state["window"]], dtype=np.float64)
         if len(self._window) > self._window_size:
             raise ValueError("the window is longer than window_size")

@@ -17,49 +17,47 @@ A drift is detected once :math:`n \ge` ``min_instances`` when
 (``"down"``) or either (``"both"``), :math:`\lambda` = ``threshold``.
 :math:`M_0 = -1` is river's starting value, kept for identical detections.
 
-**Vectorised.** Both sums are computed as :math:`U_n = Y_n - D_n` and
-:math:`L_n = Y_n + D_n` with :math:`Y_n = \alpha Y_{n-1} + d_n` and
-:math:`D_n = \alpha D_{n-1} + \delta` (so :math:`D` depends on :math:`n` only
-and is tabulated once). The running mean is the running *sum* divided by
-:math:`n`; ``np.cumsum`` adds in order and the recursion for :math:`Y` is a
-first-order filter computed in C in the same order
-(:mod:`~aiguard.detect._streaming._filter`), so ``update`` and ``update_many``
-give the same bits. river updates its mean by Welford's recursion and its
-sums directly; the statistics agree with river's to about 1e-12 relative, so a
-detection could differ only where the statistic lands within that distance of
-the threshold (the tests compare detections with river's on named and
-hypothesis-generated streams).
+**Vectorised.** The running mean is the running *sum* divided by :math:`n`
+(``np.cumsum`` adds in order), and :math:`U` and :math:`L` are each a
+first-order filter, :math:`U_n = \alpha U_{n-1} + (d_n - \delta)`, computed in C
+in the order of the loop (:mod:`~aiguard.detect._streaming._filter`), so
+``update`` and ``update_many`` give the same bits. On streams with a detection
+every few values ``update_many`` runs lanes side by side instead
+(:mod:`~aiguard.detect._streaming._lanes`), with the same operations.
+
+**Against river.** river computes the same sums in the same order, except that
+it adds :math:`d_n` and subtracts :math:`\delta` in two roundings where the filter
+adds :math:`(d_n - \delta)` in one, and that it updates its mean by Welford's
+recursion (:math:`\bar x_n = \bar x_{n-1} + (x_n - \bar x_{n-1}) / n`), which no
+numpy routine computes in order; the statistics agree with river's to about
+1e-13 relative (a test bounds it), so a detection could differ only where the
+statistic lands within that distance of the threshold (the tests compare
+detections with river's on named and hypothesis-generated streams).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
+from aiguard._core import _validate
+from aiguard.detect._streaming._base import Knob, Param
 from aiguard.detect._streaming._filter import recurse
+from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import (
     as_value,
     check_choice,
-    check_int,
-    check_real,
-    decode_float,
-    encode_float,
 )
-from aiguard.detect._streaming._windows import Windows
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 __all__ = ["PageHinkley"]
 
 _MODES = ("up", "down", "both")
 
 
-class PageHinkley(StreamingDetector):
+class PageHinkley(LanedDetector):
     """Page-Hinkley change detector for a shift in the mean (river's parameters and defaults).
 
     Formulas in :mod:`aiguard.detect._streaming._pagehinkley`. Use it for a
@@ -89,6 +87,15 @@ class PageHinkley(StreamingDetector):
         "mode",
     )
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
+    _state_fields: ClassVar[dict[str, type]] = {
+        "drift": bool,
+        "n": int,
+        "sum": float,
+        "inc": float,
+        "dec": float,
+        "min_inc": float,
+        "max_dec": float,
+    }
     min_instances = Param[int]()
     delta = Param[float]()
     threshold = Param[float]()
@@ -104,14 +111,14 @@ class PageHinkley(StreamingDetector):
         alpha: float = 1 - 0.0001,
         mode: str = "both",
     ) -> None:
-        self._min_instances = check_int("min_instances", min_instances, minimum=1)
-        self._delta = check_real("delta", delta, low=0.0)
-        self._threshold = check_real("threshold", threshold, low=0.0, low_open=True)
-        self._alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True)
+        self._min_instances = _validate.count(min_instances, "min_instances", minimum=1)
+        self._delta = _validate.real(delta, "delta", low=0.0)
+        self._threshold = _validate.real(threshold, "threshold", low=0.0, low_open=True)
+        self._alpha = _validate.real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
         self._mode = check_choice("mode", mode, _MODES)
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
-        self._table = recurse(self._alpha, np.full(1024, self._delta), 0.0)
+        self._fresh_column = self._lane_fresh()[1:, None]
         self.reset()
 
     def reset(self) -> None:
@@ -119,8 +126,8 @@ class PageHinkley(StreamingDetector):
         self._drift = False
         self._n = 0
         self._sum = 0.0
-        self._y = 0.0
-        self._d = 0.0
+        self._inc = 0.0
+        self._dec = 0.0
         self._min_inc = math.inf
         self._max_dec = -1.0
 
@@ -131,44 +138,15 @@ class PageHinkley(StreamingDetector):
             self.reset()
         self._n += 1
         self._sum += value
-        self._y = self._alpha * self._y + (value - self._sum / self._n)
-        self._d = self._alpha * self._d + self._delta
-        inc, dec = self._y - self._d, self._y + self._d
+        dev = value - self._sum / self._n
+        inc = self._inc = self._alpha * self._inc + (dev - self._delta)
+        dec = self._dec = self._alpha * self._dec + (dev + self._delta)
         self._min_inc = min(self._min_inc, inc)
         self._max_dec = max(self._max_dec, dec)
         if self._n >= self._min_instances:
             self._drift = (self._up and inc - self._min_inc > self._threshold) or (
                 self._down and self._max_dec - dec > self._threshold
             )
-
-    def _d_values(self, count: int) -> npt.NDArray[np.float64]:
-        """:math:`D` for the next *count* values (a slice of the table while it lasts)."""
-        if self._n + count > len(self._table) and len(self._table) < 1 << 20:
-            size = min(1 << 20, max(2 * len(self._table), self._n + count))
-            more = recurse(
-                self._alpha, np.full(size - len(self._table), self._delta), self._table[-1]
-            )
-            self._table = np.concatenate([self._table, more])
-        if self._n + count <= len(self._table):
-            return self._table[self._n : self._n + count]
-        return recurse(self._alpha, np.full(count, self._delta), self._d)
-
-    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
-        found: list[int] = []
-        windows = Windows(len(x))
-        for start, stop in windows:
-            if windows.dense:  # a detection every few values: the per-value loop is cheaper
-                hits = self._loop(x[start:stop].tolist())
-                found += [start + hit for hit in hits]
-                windows.note((stop - start) / (len(hits) + 1))
-                continue
-            if self._drift:
-                self.reset()
-            hit = self._run(x[start:stop])
-            if hit is not None:
-                found.append(start + hit)
-                windows.restart(start + hit + 1, hit + 1)
-        return found
 
     def _loop(self, values: list[float]) -> list[int]:
         """``update`` on each value without the per-call checks; the indices of the detections."""
@@ -189,46 +167,57 @@ class PageHinkley(StreamingDetector):
         dev = np.arange(self._n + 1, self._n + count + 1, dtype=np.float64)
         np.divide(sums, dev, out=dev)
         np.subtract(x, dev, out=dev)
-        y = recurse(self._alpha, dev, self._y)
-        d = self._d_values(count)
-        inc = y - d
-        dec = np.add(y, d, out=dev)
+        inc = recurse(self._alpha, dev - self._delta, self._inc)
+        dec = recurse(self._alpha, np.add(dev, self._delta, out=dev), self._dec)
         min_inc = np.minimum.accumulate(inc)
         np.minimum(min_inc, self._min_inc, out=min_inc)
         max_dec = np.maximum.accumulate(dec)
         np.maximum(max_dec, self._max_dec, out=max_dec)
-        if self._up:
-            alarm = np.subtract(inc, min_inc, out=inc) > self._threshold
+        if self._up:  # dev is free: a buffer for the gaps
+            alarm = np.subtract(inc, min_inc, out=dev) > self._threshold
             if self._down:
-                alarm |= np.subtract(max_dec, dec, out=dec) > self._threshold
+                alarm |= np.subtract(max_dec, dec, out=dev) > self._threshold
         else:
-            alarm = np.subtract(max_dec, dec, out=dec) > self._threshold
+            alarm = np.subtract(max_dec, dec, out=dev) > self._threshold
         alarm[: max(0, self._min_instances - self._n - 1)] = False
         hit = int(np.argmax(alarm)) if alarm.any() else None
         last = count - 1 if hit is None else hit
         self._n += last + 1
         self._sum = float(sums[last])
-        self._y, self._d = float(y[last]), float(d[last])
+        self._inc, self._dec = float(inc[last]), float(dec[last])
         self._min_inc, self._max_dec = float(min_inc[last]), float(max_dec[last])
         self._drift = hit is not None
         return hit
 
-    def _get_state(self) -> dict[str, Any]:
-        return {
-            "drift": self._drift,
-            "n": self._n,
-            "sum": self._sum,
-            "y": self._y,
-            "d": self._d,
-            "min_inc": encode_float(self._min_inc),
-            "max_dec": self._max_dec,
-        }
+    def _lane_fresh(self) -> npt.NDArray[np.float64]:
+        # drift, n, sum, inc, dec, min_inc, max_dec
+        return np.array([0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -1.0])
 
-    def _set_state(self, state: Mapping[str, Any]) -> None:
-        self._drift = bool(state["drift"])
-        self._n = int(state["n"])
-        self._sum = decode_float(state["sum"])
-        self._y = decode_float(state["y"])
-        self._d = decode_float(state["d"])
-        self._min_inc = decode_float(state["min_inc"])
-        self._max_dec = decode_float(state["max_dec"])
+    def _lane_inputs(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return x
+
+    def _lane_step(
+        self,
+        state: npt.NDArray[np.float64],
+        inputs: npt.NDArray[np.float64],
+        drift: npt.NDArray[np.bool_],
+    ) -> None:
+        np.copyto(state[1:], self._fresh_column, where=drift)
+        n, total, inc, dec, min_inc, max_dec = state[1:]
+        n += 1.0
+        total += inputs
+        dev = np.divide(total, n)
+        np.subtract(inputs, dev, out=dev)
+        inc *= self._alpha
+        inc += dev - self._delta
+        dec *= self._alpha
+        dec += np.add(dev, self._delta, out=dev)
+        np.minimum(min_inc, inc, out=min_inc)
+        np.maximum(max_dec, dec, out=max_dec)
+        if self._up:
+            np.greater(np.subtract(inc, min_inc, out=dev), self._threshold, out=drift)
+            if self._down:
+                drift |= np.subtract(max_dec, dec, out=dev) > self._threshold
+        else:
+            np.greater(np.subtract(max_dec, dec, out=dev), self._threshold, out=drift)
+        drift &= n >= self._min_instances

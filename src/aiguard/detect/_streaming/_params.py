@@ -1,8 +1,9 @@
 """Validation of detector parameters and of the values fed to a detector.
 
-Parameters are checked once, at construction, and may be numpy scalars; a bad
-one is a :class:`~aiguard.errors.ConfigurationError` naming the argument, the
-expectation and the value. Values fed to ``update`` / ``update_many`` must be
+Parameters are checked once, at construction, with :mod:`aiguard._core._validate`
+(numbers, counts) and the two checks below (a bool, a choice); they may be numpy
+scalars; a bad one is a :class:`~aiguard.errors.ConfigurationError` naming the
+argument, the expectation and the value. Values fed to ``update`` / ``update_many`` must be
 finite (binary detectors: 0 or 1); a bad value is an
 :class:`~aiguard.errors.InvalidInputError` naming its index, raised before the
 detector's state changes.
@@ -26,43 +27,11 @@ __all__ = [
     "as_values",
     "check_bool",
     "check_choice",
-    "check_int",
-    "check_real",
     "decode_float",
     "encode_float",
 ]
 
 Floats = npt.NDArray[np.float64]
-
-
-def check_real(
-    name: str,
-    value: object,
-    *,
-    low: float = -math.inf,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """Return *value* as a float if it is a finite real number (not a bool) within the bounds."""
-    lo = "(" if low_open else "["
-    hi = ")" if high_open else "]"
-    expected = f"a real number in {lo}{low:g}, {high:g}{hi}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConfigurationError(name, expected, value)
-    number = float(value)
-    below = number <= low if low_open else number < low
-    above = number >= high if high_open else number > high
-    if not math.isfinite(number) or below or above:
-        raise ConfigurationError(name, expected, value)
-    return number
-
-
-def check_int(name: str, value: object, *, minimum: int) -> int:
-    """Return *value* as an int if it is an integer (not a bool) of at least *minimum*."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
-        raise ConfigurationError(name, f"an int >= {minimum}", value)
-    return int(value)
 
 
 def check_bool(name: str, value: object) -> bool:

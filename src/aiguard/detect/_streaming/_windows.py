@@ -59,21 +59,29 @@ class Windows:
             if not self._restarted:
                 self.size = min(self.size * 2, self.largest)
 
-    def restart(self, pos: int, gap: int) -> None:
+    def restart(self, pos: int, gap: float, *, weight: float = 0.25) -> None:
         """Continue at *pos*, *gap* values after the previous start, with a window fit to the gaps.
 
         The next window is about twice the typical gap between detections (an
         exponential average), so a stream full of detections is processed in
         windows just long enough to hold the next one.
         """
-        self.note(gap)
+        self.note(gap, weight=weight)
         self.pos = pos
 
-    def note(self, gap: float) -> None:
-        """Record a typical gap between detections (the next window is about twice it)."""
-        self._gap = 0.75 * self._gap + 0.25 * gap
+    def note(self, gap: float, *, weight: float = 0.25) -> None:
+        """Record a typical gap between detections (the next window is about twice it).
+
+        *weight* is the new gap's share in the exponential average (1: forget the past).
+        """
+        self._gap = (1.0 - weight) * self._gap + weight * gap
         self.size = min(self.largest, max(self.smallest, int(2 * self._gap)))
         self._restarted = True
+
+    @property
+    def gap(self) -> float:
+        """The typical gap between detections (an exponential average)."""
+        return self._gap
 
     @property
     def dense(self) -> bool:
