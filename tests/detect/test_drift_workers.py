@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiguard import drift
@@ -39,6 +39,7 @@ def test_default_workers_follow_size_cores_and_features(monkeypatch: pytest.Monk
     assert _workers.resolve_workers(None, big, 50) == 1
 
 
+@settings(deadline=None)  # worker threads start per example: slow on a loaded machine
 @given(k=st.integers(0, 40), workers=st.integers(1, 9))
 def test_blocks_cover_every_index_once(k: int, workers: int) -> None:
     """run_blocks calls fn on contiguous blocks that partition range(k)."""
