@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aiguard.detect._drift._checks import check_alpha, check_min_effect
+from aiguard.detect._drift._corrections import check_correction
 from aiguard.detect._drift.binned import (
     BINNED_METHODS,
     DEFAULT_EPS,
@@ -45,12 +47,12 @@ from aiguard.detect._drift.reference._accumulator_parts import (
 )
 from aiguard.detect._drift.reference._compare import (
     TESTS,
-    build_report,
+    Sheet,
     check_thresholds,
+    sheet_report,
 )
 from aiguard.detect._drift.reference._rank_state import (
     KEPT_METHODS,
-    distinct_values,
     ks_from_slots,
     slot_counts,
 )
@@ -119,7 +121,7 @@ class Accumulator:
         self._distinct: list[tuple[NDArray[np.float64], NDArray[np.int64]]] = []
         self._slots: list[NDArray[np.int64]] = []
         if "ks" in chosen:
-            self._distinct = [distinct_values(fitted.column(i)) for i in range(p)]
+            self._distinct = list(fitted.distinct)
             self._slots = [np.zeros(2 * d.size + 1, dtype=np.int64) for d, _ in self._distinct]
         keep = bool(KEPT_METHODS.intersection(chosen))
         self._kept: list[list[NDArray[np.float64]]] | None = (
@@ -321,13 +323,26 @@ class Accumulator:
             ('x1',)
         """
         chosen = self._check_compare(methods)
-        eps = check_eps(eps)
+        sheet = self.sheet(chosen, eps=check_eps(eps))
+        check_correction(correction)
+        return sheet_report(
+            sheet,
+            self._fitted,
+            alpha=check_alpha(alpha),
+            correction=correction,
+            min_effect=check_min_effect(min_effect),
+            thresholds=check_thresholds(thresholds),
+        )
+
+    def sheet(self, chosen: tuple[str, ...], *, eps: float) -> Sheet:
+        """Every statistic of *chosen* (checked) per feature, before the decisions.
+
+        What :meth:`compare` decides on; the Dask comparison computes it on
+        a worker for each block of features and decides on the client.
+        """
         ref = self._fitted
-        k = ref.n_features
-        stats: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {
-            m: (np.full(k, np.inf), np.full(k, np.nan) if m in TESTS else None) for m in chosen
-        }
-        effects = {m: np.full(k, np.nan) for m in chosen}
+        sheet = Sheet(ref.n_features, chosen, eps=eps, compat=None)
+        stats, effects = sheet.stats, sheet.effects
         hist = self._sorted_histograms()
         binned = [m for m in chosen if m in BINNED_METHODS]
         num = list(ref.numeric_index)
@@ -346,19 +361,10 @@ class Accumulator:
                     stats[m][1][num] = p  # type: ignore[index]
         if "chi2" in chosen:
             fill_chi2(self._fitted, stats, effects, hist)
-        return build_report(
-            ref,
-            methods=chosen,
-            stats=stats,
-            hist=hist,
-            n_current=self._n_rows,
-            missing_current=self._missing,
-            alpha=alpha,
-            correction=correction,
-            min_effect=min_effect,
-            thresholds=check_thresholds(thresholds),
-            effects={m: np.where(np.isnan(e), stats[m][0], e) for m, e in effects.items()},
-        )
+        sheet.hist[:] = hist
+        sheet.missing[:] = self._missing
+        sheet.n_rows = self._n_rows
+        return sheet
 
     def _check_compare(self, methods: Sequence[str] | None) -> tuple[str, ...]:
         if methods is None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from aiguard.detect._drift.binned import BinsSpec, bin_labels, validate_bins
 from aiguard.detect._drift.inputs import SortedSamples, Table, as_table
+from aiguard.detect._drift.reference._rank_state import distinct_values
 from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -247,6 +248,11 @@ class FittedReference:
             counts=self.n_valid,
             has_nan=bool((self.n_valid < self.n_rows).any()),
         )
+
+    @functools.cached_property
+    def distinct(self) -> tuple[tuple[NDArray[np.float64], NDArray[np.int64]], ...]:
+        """Each numeric column's distinct values and multiplicities (the KS slots' bounds)."""
+        return tuple(distinct_values(self.column(i)) for i in range(len(self.numeric_index)))
 
     def inner_edges(self, i: int) -> NDArray[np.float64]:
         """The real inner edges of the ``i``-th numeric column (a read-only view)."""

@@ -48,9 +48,18 @@ KEPT_METHODS = frozenset({"cramervonmises", "anderson", "wasserstein", "energy"}
 def distinct_values(
     column: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """The distinct values of a sorted NaN-free column and their multiplicities."""
-    values, counts = np.unique(column, return_counts=True)
-    return values, counts.astype(np.int64)
+    """The distinct values of a sorted NaN-free column and their multiplicities.
+
+    Example:
+        >>> values, counts = distinct_values(np.array([1.0, 1.0, 2.0, 5.0, 5.0, 5.0]))
+        >>> values.tolist(), counts.tolist()
+        ([1.0, 2.0, 5.0], [2, 1, 3])
+    """
+    # the column is sorted: a new value starts where it differs from its predecessor
+    first = np.flatnonzero(np.r_[True, column[1:] != column[:-1]]) if column.size else column[:0]
+    first = first.astype(np.intp)
+    counts = np.diff(np.r_[first, column.size]).astype(np.int64)
+    return column[first], counts
 
 
 def slot_counts(distinct: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.int64]:
