@@ -51,8 +51,12 @@ GiB = 1 << 30
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import json, resource, sys, time
     from aiguard.drift import Reference
+
+    def cpu():
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        return use.ru_utime + use.ru_stime
 
     def peak():
         with open("/proc/self/status") as fh:
@@ -67,6 +71,7 @@ CHILD = textwrap.dedent(
     page = report.to_html() if html == "1" else ""
     t3 = time.perf_counter()
     print(json.dumps({"fit": t1 - t0, "compare": t2 - t1, "html": t3 - t2, "peak": peak(),
+                      "cpu": cpu(),
                       "drifted": len(report.drifted_features), "html_bytes": len(page)}))
     """
 )
@@ -174,7 +179,7 @@ def blocked_case(
     return (
         f"| {name} | {rows:,} x {cols} | Parquet {size:.1f} GiB (made in {made:.0f} s) | "
         f"{budget} | {res['fit']:.1f} | {res['compare']:.1f} | {res['html']:.2f} | "
-        f"**{total:.1f}** | **{peak:.2f} GiB** | <= {limits[0]:.0f} s, < {limits[1]} GiB: "
+        f"**{total:.1f}** | {res['cpu']:.1f} | **{peak:.2f} GiB** | <= {limits[0]:.0f} s, < {limits[1]} GiB: "
         f"{'met' if ok else 'NOT met'} | {before} | {res['drifted']} drifted |"
     )
 
