@@ -10,7 +10,7 @@ A reference fitted in blocks keeps its sorted columns in a scratch file
 (column-major, so a block is one contiguous read), mapped read-only and
 unlinked at once: the file lives as long as the reference and no longer.
 Compare reads the reference's block from that mapping and drops its pages
-again (:func:`~aiguard.detect._drift.scale.release`). The budget, the
+again (:func:`~aiguard.detect._drift.scale.release`) after the block. The budget, the
 sources and the progress bar come from :mod:`~aiguard.detect._drift.scale`.
 
 Cost: one sort per feature for the fit and for each comparison, as in
@@ -34,7 +34,7 @@ from aiguard.detect._drift.inputs import as_table
 from aiguard.detect._drift.reference._compare import Sheet, fill_sheet
 from aiguard.detect._drift.reference._fit import fit_reference
 from aiguard.detect._drift.reference._fitted import FittedReference
-from aiguard.detect._drift.scale import plan_blocks
+from aiguard.detect._drift.scale import plan_blocks, release
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -213,6 +213,7 @@ def compare_blocked(
             sub = ref.subset(start, stop)
             part = Sheet(stop - start, sheet.chosen, eps=sheet.eps, compat=sheet.compat)
             fill_sheet(part, sub, source.read(start, stop), threads, overwrite=True)
+            release(ref.sorted_values)  # the block's pages of a mapped reference
             sheet.put(start, part)
             progress.advance(stop - start, source.n_rows)
     finally:

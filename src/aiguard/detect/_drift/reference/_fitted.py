@@ -275,19 +275,18 @@ class FittedReference:
         )
 
     def subset(self, start: int, stop: int) -> FittedReference:
-        """The state of features ``start`` to ``stop - 1`` alone, its sorted columns in memory.
+        """The state of features ``start`` to ``stop - 1`` alone.
 
-        Read from a memory-mapped state, the block's pages are released again
-        (see :func:`~aiguard.detect._drift.scale.release`), so reading every
-        block in turn never holds more than one block in memory.
+        Its sorted columns are a view (no copy: a block of a column-major
+        state is contiguous). Of a memory-mapped state, the pages the block
+        reads stay resident until the caller releases them
+        (:func:`~aiguard.detect._drift.scale.release`), which the blocked
+        comparison does after each block.
         """
-        from aiguard.detect._drift.scale import release  # noqa: PLC0415 - import cycle
-
         num = [i for i, pos in enumerate(self.numeric_index) if start <= pos < stop]
         cat = [i for i, pos in enumerate(self.categorical_index) if start <= pos < stop]
         cols = slice(num[0], num[-1] + 1) if num else slice(0, 0)
-        values = np.array(self.sorted_values[:, cols], order="F")
-        release(self.sorted_values)
+        values = self.sorted_values[:, cols]
         return FittedReference(
             names=self.names[start:stop],
             numeric_index=[self.numeric_index[i] - start for i in num],
