@@ -396,9 +396,9 @@ def main() -> None:
         if {"wide", "long"} & set(args.cases):
             print(
                 "\n| case | shape | source | max_memory | fit s | compare s | html s | total s "
-                "| peak RSS | budget | load | result |"
+                "| CPU s (whole process) | peak RSS | budget | load | result |"
             )
-            print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         if "wide" in args.cases:
             print(
                 blocked_case(

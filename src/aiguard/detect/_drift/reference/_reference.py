@@ -60,7 +60,9 @@ class Reference:
         data: 2-D array-like, samples in rows and features in columns (or 1-D
             for one feature); a pandas or polars DataFrame gives the feature
             names and its ``object`` / ``category`` / ``string`` columns are
-            categorical.
+            categorical. A Dask array or DataFrame is fitted as a Dask graph
+            on the active scheduler (the ``aiguard[dask]`` extra; see
+            :doc:`/detect/drift-at-scale`).
         feature_names: names of the columns (default: the frame's column
             names, else ``x0, x1, ...``).
         categorical: ``True`` (every column), or the names / indices of the
@@ -304,7 +306,11 @@ class Reference:
         """Compare *current* to this reference.
 
         Args:
-            current: data with the same features (DataFrames are matched by column name).
+            current: data with the same features (DataFrames are matched by column
+                name). A Dask array or DataFrame is compared as a Dask graph on the
+                active scheduler, chunk by chunk into mergeable state; ``max_memory``
+                is then the memory of one task on a worker (default 1 GiB) and
+                ``compat`` must be None (see :doc:`/detect/drift-at-scale`).
             methods: statistics to compute (default ``("ks", "chi2", "psi")``); each
                 applies to the kinds it supports: rank and distance statistics to
                 numeric features, ``chi2`` / ``ztest`` to categorical ones, the
