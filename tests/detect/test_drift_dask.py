@@ -304,3 +304,15 @@ def test_other_frames_label_columns_are_read_as_objects() -> None:
     """A frame that is not pandas still gives its string column's labels (None is missing)."""
     summary = Reference(_Frame()).summary["c"]
     assert (summary["count"], summary["missing"]) == (2, 1)
+
+
+def test_threaded_scheduler_gives_the_same_report() -> None:
+    """Dask's default threaded scheduler (tasks run concurrently) gives the in-memory report."""
+    ref, cur = _data(seed=9, k=3)
+    reference = Reference(ref)
+    methods = ("ks", "wasserstein", "psi")
+    with dask.config.set(scheduler="threads"):
+        lazy_ref = Reference(da.from_array(ref, chunks=(200, 3)))
+        lazy = reference.compare(da.from_array(cur, chunks=(150, 3)), methods=methods)
+    assert lazy_ref.summary == reference.summary
+    assert lazy == reference.compare(cur, methods=methods)

@@ -131,6 +131,19 @@ def _n_rows(data: Any, parts: list[Any]) -> int:
     return int(sum(dask.compute(*[dask.delayed(len)(p) for p in parts])))
 
 
+def _shipped(dask: Any, fitted: FittedReference) -> Any:
+    """The fitted reference as one value of the graph: scattered to a distributed cluster once.
+
+    Under a ``distributed.Client`` it is scattered (sent to one worker, then
+    copied worker to worker as tasks need it, never through the scheduler's
+    graph); under another scheduler it is one key of the graph.
+    """
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    if client is not None and hasattr(client, "scatter"):
+        return client.scatter(fitted, hash=False)
+    return dask.delayed(fitted, name=f"aiguard-reference-{uuid.uuid4().hex}", traverse=False)
+
+
 def compare_dask(
     sheet: Sheet,
     fitted: FittedReference,
@@ -167,7 +180,7 @@ def compare_dask(
     methods = sheet.chosen
     n_current = _n_rows(current, parts) if KEPT_METHODS.intersection(methods) else 0
     step = plan_dask_blocks(fitted, n_current, methods, max_memory or TASK_MEMORY)
-    whole = dask.delayed(fitted, name=f"aiguard-reference-{uuid.uuid4().hex}", traverse=False)
+    whole = _shipped(dask, fitted)
     finals = []
     for start in range(0, fitted.n_features, step):
         stop = min(fitted.n_features, start + step)
