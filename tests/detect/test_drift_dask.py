@@ -316,3 +316,14 @@ def test_threaded_scheduler_gives_the_same_report() -> None:
         lazy = reference.compare(da.from_array(cur, chunks=(150, 3)), methods=methods)
     assert lazy_ref.summary == reference.summary
     assert lazy == reference.compare(cur, methods=methods)
+
+
+@pytest.mark.parametrize("top", [0, 255, 256, 70_000, 2**33])
+def test_slot_counts_travel_in_the_narrowest_type(top: int) -> None:
+    """Slot counts of any size survive ``to_bytes`` exactly (stored as 1, 2, 4 or 8 bytes)."""
+    from aiguard.detect._drift.reference._accumulator import _narrow  # noqa: PLC0415
+
+    counts = np.array([0, 1, top], dtype=np.int64)
+    narrow = _narrow(counts)
+    assert narrow.astype(np.int64).tolist() == counts.tolist()
+    assert narrow.itemsize == {0: 1, 255: 1, 256: 2, 70_000: 4, 2**33: 8}[top]

@@ -454,7 +454,7 @@ class Accumulator:
         for i, c in enumerate(self._cat_counts):
             arrays[f"cat_{i}"] = c
         for i, c in enumerate(self._slots):
-            arrays[f"slots_{i}"] = c
+            arrays[f"slots_{i}"] = _narrow(c)
         for i, parts in enumerate(self._kept or []):
             arrays[f"kept_{i}"] = np.concatenate([np.zeros(0), *parts])
         buffer = io.BytesIO()
@@ -490,7 +490,7 @@ class Accumulator:
         out._n_rows = int(header["n_rows"])
         out._unseen = [{str(k): int(v) for k, v in u.items()} for u in header["unseen"]]
         out._cat_counts = [arrays[f"cat_{i}"] for i in range(len(out._cat_counts))]
-        out._slots = [arrays[f"slots_{i}"] for i in range(len(out._slots))]
+        out._slots = [arrays[f"slots_{i}"].astype(np.int64) for i in range(len(out._slots))]
         if out._kept is not None:
             out._kept = [[arrays[f"kept_{i}"]] for i in range(len(out._kept))]
         return out
@@ -501,3 +501,16 @@ class Accumulator:
 
 
 _FORMAT = "aiguard.drift.Accumulator/1"
+
+
+def _narrow(counts: NDArray[np.int64]) -> NDArray[Any]:
+    """Non-negative counts in the narrowest unsigned type that holds them (read back as int64).
+
+    KS slot counts are mostly small (a chunk's values spread over ``2d + 1``
+    slots): one byte each instead of eight, for the state a Dask chunk sends back.
+    """
+    top = int(counts.max()) if counts.size else 0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return counts.astype(dtype)
+    return counts
