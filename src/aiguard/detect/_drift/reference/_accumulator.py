@@ -36,7 +36,7 @@ from aiguard.detect._drift.binned import (
     check_eps,
     scan_bin_counts,
 )
-from aiguard.detect._drift.inputs import SortedSamples
+from aiguard.detect._drift.inputs import SortedSamples, sort_samples
 from aiguard.detect._drift.rank import compare_sorted, ks_pvalue
 from aiguard.detect._drift.reference._accumulator_parts import (
     check_binned,
@@ -54,7 +54,7 @@ from aiguard.detect._drift.reference._compare import (
 from aiguard.detect._drift.reference._rank_state import (
     KEPT_METHODS,
     ks_from_slots,
-    slot_counts,
+    sorted_slot_counts,
 )
 from aiguard.errors import ConfigurationError, InvalidInputError
 
@@ -176,13 +176,17 @@ class Accumulator:
 
     def _rank_update(self, numeric: NDArray[np.float64]) -> None:
         """Slot counts and kept values of the numeric columns (NaN omitted)."""
-        for i in range(numeric.shape[1]):
-            col = numeric[:, i]
-            col = col[~np.isnan(col)]
-            if self._slots:
-                self._slots[i] += slot_counts(self._distinct[i][0], col)
-            if self._kept is not None:
-                self._kept[i].append(col.copy())
+        p = numeric.shape[1]
+        # groups of columns, each copied column-major and sorted once (NaN last): a strided
+        # column of a row-major batch read value by value is several times slower
+        for first in range(0, p, _GROUP):
+            ordered = sort_samples(numeric[:, first : first + _GROUP], "batch", nan_policy="omit")
+            for j in range(ordered.values.shape[1]):
+                i, col = first + j, ordered.column(j)
+                if self._slots:
+                    self._slots[i] += sorted_slot_counts(self._distinct[i][0], col)
+                if self._kept is not None:
+                    self._kept[i].append(col.copy())
 
     def __add__(self, other: object) -> Accumulator:
         """Merge two accumulators of the same reference and methods (the state adds up)."""
@@ -501,6 +505,8 @@ class Accumulator:
 
 
 _FORMAT = "aiguard.drift.Accumulator/1"
+#: columns of a batch sorted together by ``update`` (a bounded copy of the batch)
+_GROUP = 16
 
 
 def _narrow(counts: NDArray[np.int64]) -> NDArray[Any]:

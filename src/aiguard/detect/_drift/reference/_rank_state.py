@@ -39,7 +39,13 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["KEPT_METHODS", "distinct_values", "ks_from_slots", "slot_counts"]
+__all__ = [
+    "KEPT_METHODS",
+    "distinct_values",
+    "ks_from_slots",
+    "slot_counts",
+    "sorted_slot_counts",
+]
 
 #: the rank statistics that need the current values kept (see the module doc)
 KEPT_METHODS = frozenset({"cramervonmises", "anderson", "wasserstein", "energy"})
@@ -70,9 +76,18 @@ def slot_counts(distinct: NDArray[np.float64], values: NDArray[np.float64]) -> N
         >>> slot_counts(np.array([1.0, 2.0]), np.array([0.5, 1.0, 1.5, 1.5, 2.0, 9.0])).tolist()
         [1, 1, 2, 1, 1]
     """
-    # sorted once, the values are counted per slot by 2 d searches of the slots' bounds
-    # (sorted queries: each search starts where the last ended), not m unsorted searches
-    ordered = np.sort(values)
+    return sorted_slot_counts(distinct, np.sort(values))
+
+
+def sorted_slot_counts(
+    distinct: NDArray[np.float64], ordered: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """:func:`slot_counts` of values already sorted.
+
+    Sorted, the values are counted per slot by ``2 d`` searches of the slots'
+    bounds (sorted queries: each search starts where the last ended), not by
+    ``m`` unsorted searches.
+    """
     bounds = np.empty(2 * distinct.size + 2, dtype=np.int64)
     bounds[0], bounds[-1] = 0, ordered.size
     bounds[1:-1:2] = np.searchsorted(ordered, distinct, side="left")  # before v_t
