@@ -51,8 +51,12 @@ GiB = 1 << 30
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import json, resource, sys, time
     from aiguard.drift import Reference
+
+    def cpu():
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        return use.ru_utime + use.ru_stime
 
     def peak():
         with open("/proc/self/status") as fh:
@@ -67,6 +71,7 @@ CHILD = textwrap.dedent(
     page = report.to_html() if html == "1" else ""
     t3 = time.perf_counter()
     print(json.dumps({"fit": t1 - t0, "compare": t2 - t1, "html": t3 - t2, "peak": peak(),
+                      "cpu": cpu(),
                       "drifted": len(report.drifted_features), "html_bytes": len(page)}))
     """
 )
@@ -86,6 +91,77 @@ EVIDENTLY = textwrap.dedent(
     snapshot = Report([DataDriftPreset()]).run(current_data=cur_df, reference_data=ref_df)
     snapshot.dict()
     print(json.dumps({"seconds": time.perf_counter() - t0, "version": evidently.__version__}))
+    """
+)
+
+
+DASK = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    import numpy as np
+
+    def peak():
+        with open("/proc/self/status") as fh:
+            return int(next(x for x in fh if x.startswith("VmHWM:")).split()[1]) * 1024
+
+    def cpu():
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        return use.ru_utime + use.ru_stime
+
+    def block(seed, index, rows, cols, shift):
+        rng = np.random.default_rng([seed, index])
+        x = rng.standard_normal((rows, cols))
+        if shift:
+            x[:, ::5] += 0.1
+        return x
+
+    def lazy(seed, rows, cols, chunk, shift):
+        import dask, dask.array as da
+        parts = [
+            da.from_delayed(
+                dask.delayed(block)(seed, i, min(chunk, rows - start), cols, shift),
+                shape=(min(chunk, rows - start), cols),
+                dtype=np.float64,
+            )
+            for i, start in enumerate(range(0, rows, chunk))
+        ]
+        return da.concatenate(parts)
+
+    if __name__ == "__main__":
+        from distributed import Client, LocalCluster
+        from aiguard.drift import Reference
+        rows, cols, ref_rows, chunk, check = map(int, sys.argv[1:6])
+        methods = ("ks", "psi")
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          memory_limit="2GB", dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            client.run(lambda: __import__("aiguard.drift"))  # imports are not the work
+            w0 = [sum(v) for v in client.run(
+                lambda: (resource.getrusage(resource.RUSAGE_SELF).ru_utime,
+                         resource.getrusage(resource.RUSAGE_SELF).ru_stime)).values()]
+            t0 = time.perf_counter()
+            reference = Reference(lazy(1, ref_rows, cols, chunk, False))
+            t1 = time.perf_counter()
+            report = reference.compare(lazy(2, rows, cols, chunk, True), methods=methods)
+            t2 = time.perf_counter()
+            peaks = client.run(peak)
+            w1 = [sum(v) for v in client.run(
+                lambda: (resource.getrusage(resource.RUSAGE_SELF).ru_utime,
+                         resource.getrusage(resource.RUSAGE_SELF).ru_stime)).values()]
+        out = {"fit": t1 - t0, "compare": t2 - t1, "client_peak": peak(), "client_cpu": cpu(),
+               "worker_peaks": sorted(peaks.values()),
+               "worker_cpu": sum(w1) - sum(w0), "drifted": len(report.drifted_features)}
+        if check:
+            t3 = time.perf_counter()
+            eager = Reference(np.vstack(
+                [block(1, i, min(chunk, ref_rows - s), cols, False)
+                 for i, s in enumerate(range(0, ref_rows, chunk))]))
+            batches = (block(2, i, min(chunk, rows - s), cols, True)
+                       for i, s in enumerate(range(0, rows, chunk)))
+            one = eager.compare(batches, methods=methods, max_memory="3GB")
+            out["one_machine"] = time.perf_counter() - t3
+            out["equal"] = one == report and eager.summary == reference.summary
+        print(json.dumps(out))
     """
 )
 
@@ -174,8 +250,9 @@ def blocked_case(
     return (
         f"| {name} | {rows:,} x {cols} | Parquet {size:.1f} GiB (made in {made:.0f} s) | "
         f"{budget} | {res['fit']:.1f} | {res['compare']:.1f} | {res['html']:.2f} | "
-        f"**{total:.1f}** | **{peak:.2f} GiB** | <= {limits[0]:.0f} s, < {limits[1]} GiB: "
-        f"{'met' if ok else 'NOT met'} | {before} | {res['drifted']} drifted |"
+        f"**{total:.1f}** | {res['cpu']:.1f} | **{peak:.2f} GiB** | "
+        f"<= {limits[0]:.0f} s, < {limits[1]} GiB: {'met' if ok else 'NOT met'} | {before} | "
+        f"{res['drifted']} drifted |"
     )
 
 
@@ -227,6 +304,45 @@ def evidently_case(rows: int, cols: int, python: str | None, where: Path) -> lis
     return lines
 
 
+def dask_case(rows: int, cols: int, ref_rows: int, chunk: int, *, check: bool, where: Path) -> str:
+    script = where / "dask_case.py"
+    script.write_text(DASK)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    before = load()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(rows),
+            str(cols),
+            str(ref_rows),
+            str(chunk),
+            str(int(check)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=where,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1][:160]
+        return f"| {rows:,} x {cols} | failed: {last} |"
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    workers = " / ".join(f"{p / GiB:.2f}" for p in res["worker_peaks"])
+    one = (
+        f"{res['one_machine']:.1f} s, {'equal' if res['equal'] else 'NOT equal'}"
+        if check
+        else "not run"
+    )
+    return (
+        f"| {rows:,} x {cols} (reference {ref_rows:,} x {cols}, chunks of {chunk:,} rows) | "
+        f"{res['fit']:.1f} | {res['compare']:.1f} | {res['worker_cpu']:.1f} | {workers} GiB | "
+        f"{res['client_peak'] / GiB:.2f} GiB | {res['drifted']} | {one} | {before} |"
+    )
+
+
 def scaling(rows_grid: list[int], cols_grid: list[int]) -> list[str]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     from aiguard.drift import Reference
@@ -251,7 +367,15 @@ def main() -> None:
         "--cases",
         nargs="+",
         default=["wide", "long", "evidently", "scaling"],
-        choices=["wide", "long", "evidently", "scaling"],
+        choices=["wide", "long", "evidently", "scaling", "dask"],
+    )
+    parser.add_argument(
+        "--dask-rows", type=int, default=10_000_000, help="rows of the Dask case's current data"
+    )
+    parser.add_argument(
+        "--dask-check",
+        action="store_true",
+        help="also compare the same data on one machine (blocked, from an iterator) for equality",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--dir", default=None, help="where the data files go (default: a temp dir)")
@@ -272,9 +396,9 @@ def main() -> None:
         if {"wide", "long"} & set(args.cases):
             print(
                 "\n| case | shape | source | max_memory | fit s | compare s | html s | total s "
-                "| peak RSS | budget | load | result |"
+                "| CPU s (whole process) | peak RSS | budget | load | result |"
             )
-            print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         if "wide" in args.cases:
             print(
                 blocked_case(
@@ -304,6 +428,24 @@ def main() -> None:
             rows_grid = [50_000 // q, 100_000 // q, 200_000 // q]
             for line in scaling(rows_grid, [50, 100, 200]):
                 print(line, flush=True)
+        if "dask" in args.cases:
+            print(
+                "\nDask, 2-worker LocalCluster (processes, 1 thread and 2 GB each), KS + PSI, "
+                "data generated lazily on the workers\n\n| current | fit s | compare s | "
+                "worker CPU s | peak RSS per worker | client peak RSS | drifted | one machine "
+                "| load |\n|---|---|---|---|---|---|---|---|---|"
+            )
+            print(
+                dask_case(
+                    args.dask_rows // q,
+                    100,
+                    100_000 // q,
+                    500_000 // q,
+                    check=args.dask_check,
+                    where=where,
+                ),
+                flush=True,
+            )
         if "evidently" in args.cases:
             print(
                 f"\n356,000 x 100 (/{q}), same arrays\n\n| contender | seconds | ratio | "

@@ -20,6 +20,7 @@ def test_package_map_names_every_subpackage() -> None:
     assert mapped == SUBPACKAGES
     assert SUBPACKAGES == [
         "binned",
+        "dask",
         "discrete",
         "inputs",
         "multivariate",

@@ -24,6 +24,9 @@ modules):
 ``scale/``          the memory budget, sources read a block of columns at a
                     time (arrays, ``.npy`` and Parquet files, iterators),
                     memory-map page release, the progress bar
+``dask/``           fit and compare of Dask arrays and DataFrames as Dask
+                    graphs (chunks to accumulator state, tree-reduced); Dask
+                    is imported only when given a Dask collection
 ==================  ==========================================================
 
 Shared by all of them: ``_result`` (:class:`~aiguard.drift.DriftResult`,

@@ -106,12 +106,22 @@ def _frame_columns(
             ("string", "Categorical", "Utf8", "String", "Cat")
         )
         values = data[col]
-        arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
-        if is_cat:
-            arr = arr.astype(object)
+        arr = _categorical_array(values) if is_cat else None
+        if arr is None:
+            arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+            if is_cat:
+                arr = arr.astype(object)
         arrays.append(arr)
         flags.append(is_cat)
     return names, arrays, flags
+
+
+def _categorical_array(values: Any) -> NDArray[Any] | None:
+    """A pandas label column as objects, missing values (``pd.NA`` too) as None; else None."""
+    try:  # pandas' string columns hold pd.NA, which is no label (Dask makes such columns)
+        return np.asarray(values.to_numpy(dtype=object, na_value=None))
+    except (TypeError, AttributeError):  # not pandas (polars, a plain array)
+        return None
 
 
 def categorical_labels(column: NDArray[Any], argument: str) -> tuple[NDArray[np.str_], int]:

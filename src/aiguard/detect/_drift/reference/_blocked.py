@@ -10,11 +10,12 @@ A reference fitted in blocks keeps its sorted columns in a scratch file
 (column-major, so a block is one contiguous read), mapped read-only and
 unlinked at once: the file lives as long as the reference and no longer.
 Compare reads the reference's block from that mapping and drops its pages
-again (:func:`~aiguard.detect._drift.scale.release`). The budget, the
+again (:func:`~aiguard.detect._drift.scale.release`) after the block. The budget, the
 sources and the progress bar come from :mod:`~aiguard.detect._drift.scale`.
 
-Cost: one sort per feature for the fit and for each comparison, as in
-memory; a row-major source (an ``.npy`` file, an iterator's scratch file
+The next block is read in a background thread while the current one is
+computed (:func:`prefetched`). Cost: one sort per feature for the fit and for
+each comparison, as in memory; a row-major source (an ``.npy`` file, an iterator's scratch file
 is column-major) is read once per block, a Parquet file reads only the
 block's columns.
 """
@@ -23,8 +24,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,16 +36,36 @@ from aiguard.detect._drift.inputs import as_table
 from aiguard.detect._drift.reference._compare import Sheet, fill_sheet
 from aiguard.detect._drift.reference._fit import fit_reference
 from aiguard.detect._drift.reference._fitted import FittedReference
-from aiguard.detect._drift.scale import plan_blocks
+from aiguard.detect._drift.scale import plan_blocks, release
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from aiguard.detect._drift.binned import BinsSpec
     from aiguard.detect._drift.scale import Progress, Source
 
 __all__ = ["compare_blocked", "fit_blocked"]
+
+
+def prefetched(source: Source, k: int, step: int) -> Iterator[tuple[int, int, Any]]:
+    """``(start, stop, block)`` for each block of *step* of the *k* columns of *source*.
+
+    The next block is read in a background thread while the caller computes
+    the current one (pyarrow and numpy's copies release the GIL), so reading
+    and sorting overlap on two cores. At most two blocks of current data are
+    held: within :data:`~aiguard.detect._drift.scale.BYTES_PER_VALUE`, which
+    counts a sorted copy that the in-place sort of a block does not make.
+    """
+    bounds = [(start, min(k, start + step)) for start in range(0, k, step)]
+    with ThreadPoolExecutor(1, thread_name_prefix="aiguard-read") as pool:
+        pending = pool.submit(source.read, *bounds[0])
+        for i, (start, stop) in enumerate(bounds):
+            block = pending.result()
+            if i + 1 < len(bounds):
+                pending = pool.submit(source.read, *bounds[i + 1])
+            yield start, stop, block
+            del block
 
 
 def _block_categorical(
@@ -102,10 +124,9 @@ def fit_blocked(
     parts: list[_Part] = []
     try:
         with os.fdopen(fd, "wb") as fh:
-            for start in range(0, k, step):
-                stop = min(k, start + step)
+            for start, stop, block in prefetched(source, k, step):
                 table = as_table(
-                    source.read(start, stop),
+                    block,
                     argument="data",
                     feature_names=names[start:stop],
                     categorical=_block_categorical(categorical, names, start, stop),
@@ -114,7 +135,7 @@ def fit_blocked(
                 part = fit_reference(table, bins, threads, overwrite=True)
                 part.sorted_values.T.tofile(fh)  # Fortran order: the columns one after another
                 parts.append(_Part(start, part))
-                del part, table
+                del part, table, block
                 progress.advance(stop - start, n)
         return _assemble(parts, names, n, bins, Path(scratch))
     finally:
@@ -208,11 +229,12 @@ def compare_blocked(
     if step < k:
         source = source.columnar(spill_dir)
     try:
-        for start in range(0, k, step):
-            stop = min(k, start + step)
+        for start, stop, block in prefetched(source, k, step):
             sub = ref.subset(start, stop)
             part = Sheet(stop - start, sheet.chosen, eps=sheet.eps, compat=sheet.compat)
-            fill_sheet(part, sub, source.read(start, stop), threads, overwrite=True)
+            fill_sheet(part, sub, block, threads, overwrite=True)
+            del block
+            release(ref.sorted_values)  # the block's pages of a mapped reference
             sheet.put(start, part)
             progress.advance(stop - start, source.n_rows)
     finally:

@@ -23,12 +23,14 @@ from aiguard.detect._drift.inputs import sort_samples
 from aiguard.detect._drift.reference._fitted import FittedReference
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from numpy.typing import NDArray
 
     from aiguard.detect._drift.binned import BinsSpec
-    from aiguard.detect._drift.inputs import Table
+    from aiguard.detect._drift.inputs import SortedSamples, Table
 
-__all__ = ["fit_reference"]
+__all__ = ["fit_reference", "fit_sorted"]
 
 _QUANTILES = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
 
@@ -54,34 +56,67 @@ def fit_reference(
         names=numeric_names,
         overwrite=overwrite,
     )
-    columns = [ordered.column(j) for j in range(len(numeric_names))]
-    for col, name in zip(columns, numeric_names, strict=True):
-        if col.size == 0:
-            raise empty_error("data", name)
-    edges, nbins = pad_edges([fit_inner_edges(col, bins) for col in columns])
     categories, category_counts = [], []
-    for labels, pos in zip(table.categorical, table.categorical_index, strict=True):
-        if labels.size == 0:
-            raise empty_error("data", table.names[pos])
+    for labels in table.categorical:
         values, count = np.unique(labels, return_counts=True)
         categories.append(values)
         category_counts.append(count.astype(np.int64))
-    missing = np.zeros(len(table.names), dtype=np.int64)
-    missing[list(table.numeric_index)] = table.n_rows - ordered.counts
-    missing[list(table.categorical_index)] = table.categorical_missing
-    summary: list[dict[str, Any]] = [{} for _ in table.names]
-    buffer = np.empty(table.n_rows)  # one work array for every column (no page faults per column)
-    for pos, col in zip(table.numeric_index, columns, strict=True):
-        summary[pos] = _numeric_summary(col, int(missing[pos]), buffer)
-    for pos, values, count in zip(
-        table.categorical_index, categories, category_counts, strict=True
-    ):
-        summary[pos] = _categorical_summary(values, count, int(missing[pos]))
-    return FittedReference(
+    return fit_sorted(
         names=table.names,
         numeric_index=table.numeric_index,
         categorical_index=table.categorical_index,
         n_rows=table.n_rows,
+        bins=bins,
+        ordered=ordered,
+        categories=categories,
+        category_counts=category_counts,
+        categorical_missing=table.categorical_missing,
+    )
+
+
+def fit_sorted(
+    *,
+    names: tuple[str, ...],
+    numeric_index: Sequence[int],
+    categorical_index: Sequence[int],
+    n_rows: int,
+    bins: BinsSpec,
+    ordered: SortedSamples,
+    categories: list[NDArray[Any]],
+    category_counts: list[NDArray[np.int64]],
+    categorical_missing: Sequence[int],
+) -> FittedReference:
+    """The fitted state from the sorted numeric columns and the category counts.
+
+    What :func:`fit_reference` does after its sort; the Dask fit, which
+    merges sorted chunks instead, ends here too, so both give the same state.
+
+    Raises:
+        InvalidInputError: a column without any non-missing value.
+    """
+    p = len(numeric_index)
+    columns = [ordered.column(j) for j in range(p)]
+    for col, pos in zip(columns, numeric_index, strict=True):
+        if col.size == 0:
+            raise empty_error("data", names[pos])
+    for count, pos in zip(category_counts, categorical_index, strict=True):
+        if count.size == 0:
+            raise empty_error("data", names[pos])
+    edges, nbins = pad_edges([fit_inner_edges(col, bins) for col in columns])
+    missing = np.zeros(len(names), dtype=np.int64)
+    missing[list(numeric_index)] = n_rows - ordered.counts
+    missing[list(categorical_index)] = categorical_missing
+    summary: list[dict[str, Any]] = [{} for _ in names]
+    buffer = np.empty(n_rows)  # one work array for every column (no page faults per column)
+    for pos, col in zip(numeric_index, columns, strict=True):
+        summary[pos] = _numeric_summary(col, int(missing[pos]), buffer)
+    for pos, values, count in zip(categorical_index, categories, category_counts, strict=True):
+        summary[pos] = _categorical_summary(values, count, int(missing[pos]))
+    return FittedReference(
+        names=names,
+        numeric_index=numeric_index,
+        categorical_index=categorical_index,
+        n_rows=n_rows,
         bins=bins,
         sorted_values=ordered.values,
         n_valid=ordered.counts,

@@ -36,6 +36,7 @@ import numpy as np
 
 from aiguard.detect._drift.binned import BinsSpec, bin_labels, validate_bins
 from aiguard.detect._drift.inputs import SortedSamples, Table, as_table
+from aiguard.detect._drift.reference._rank_state import distinct_values
 from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -248,6 +249,11 @@ class FittedReference:
             has_nan=bool((self.n_valid < self.n_rows).any()),
         )
 
+    @functools.cached_property
+    def distinct(self) -> tuple[tuple[NDArray[np.float64], NDArray[np.int64]], ...]:
+        """Each numeric column's distinct values and multiplicities (the KS slots' bounds)."""
+        return tuple(distinct_values(self.column(i)) for i in range(len(self.numeric_index)))
+
     def inner_edges(self, i: int) -> NDArray[np.float64]:
         """The real inner edges of the ``i``-th numeric column (a read-only view)."""
         return self.edges[: int(self.nbins[i]) - 1, i]
@@ -269,19 +275,18 @@ class FittedReference:
         )
 
     def subset(self, start: int, stop: int) -> FittedReference:
-        """The state of features ``start`` to ``stop - 1`` alone, its sorted columns in memory.
+        """The state of features ``start`` to ``stop - 1`` alone.
 
-        Read from a memory-mapped state, the block's pages are released again
-        (see :func:`~aiguard.detect._drift.scale.release`), so reading every
-        block in turn never holds more than one block in memory.
+        Its sorted columns are a view (no copy: a block of a column-major
+        state is contiguous). Of a memory-mapped state, the pages the block
+        reads stay resident until the caller releases them
+        (:func:`~aiguard.detect._drift.scale.release`), which the blocked
+        comparison does after each block.
         """
-        from aiguard.detect._drift.scale import release  # noqa: PLC0415 - import cycle
-
         num = [i for i, pos in enumerate(self.numeric_index) if start <= pos < stop]
         cat = [i for i, pos in enumerate(self.categorical_index) if start <= pos < stop]
         cols = slice(num[0], num[-1] + 1) if num else slice(0, 0)
-        values = np.array(self.sorted_values[:, cols], order="F")
-        release(self.sorted_values)
+        values = self.sorted_values[:, cols]
         return FittedReference(
             names=self.names[start:stop],
             numeric_index=[self.numeric_index[i] - start for i in num],

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiguard.detect._drift._workers import check_workers, resolve_workers
 from aiguard.detect._drift.binned import BinsSpec, validate_bins
+from aiguard.detect._drift.dask import is_dask
 from aiguard.detect._drift.inputs import as_table
 from aiguard.detect._drift.reference._accumulator import Accumulator
 from aiguard.detect._drift.reference._blocked import compare_blocked, fit_blocked
@@ -59,7 +60,9 @@ class Reference:
         data: 2-D array-like, samples in rows and features in columns (or 1-D
             for one feature); a pandas or polars DataFrame gives the feature
             names and its ``object`` / ``category`` / ``string`` columns are
-            categorical.
+            categorical. A Dask array or DataFrame is fitted as a Dask graph
+            on the active scheduler (the ``aiguard[dask]`` extra; see
+            :doc:`/detect/drift-at-scale`).
         feature_names: names of the columns (default: the frame's column
             names, else ``x0, x1, ...``).
         categorical: ``True`` (every column), or the names / indices of the
@@ -109,6 +112,13 @@ class Reference:
         bins = validate_bins(bins)
         workers = check_workers(workers)
         budget = check_max_memory(max_memory)
+        if is_dask(data):
+            from aiguard.detect._drift.dask._fit import fit_dask  # noqa: PLC0415 - optional
+
+            self._fitted = fit_dask(
+                data, feature_names=feature_names, categorical=categorical, bins=bins
+            )
+            return
         source = open_source(data, "data", spill_dir)
         if source is not None and not _blocked(source, 0, budget, workers):
             data = source.array  # type: ignore[attr-defined]
@@ -296,7 +306,11 @@ class Reference:
         """Compare *current* to this reference.
 
         Args:
-            current: data with the same features (DataFrames are matched by column name).
+            current: data with the same features (DataFrames are matched by column
+                name). A Dask array or DataFrame is compared as a Dask graph on the
+                active scheduler, chunk by chunk into mergeable state; ``max_memory``
+                is then the memory of one task on a worker (default 1 GiB) and
+                ``compat`` must be None (see :doc:`/detect/drift-at-scale`).
             methods: statistics to compute (default ``("ks", "chi2", "psi")``); each
                 applies to the kinds it supports: rank and distance statistics to
                 numeric features, ``chi2`` / ``ztest`` to categorical ones, the
@@ -340,8 +354,27 @@ class Reference:
         budget = check_max_memory(max_memory)
         check_workers(workers)
         fitted = self._fitted
-        source = open_source(current, "current", spill_dir)
         fill: Any = None
+        if is_dask(current):
+            from aiguard.detect._drift.dask._compare import compare_dask  # noqa: PLC0415
+
+            def fill(sheet: Sheet, ref: FittedReference, data: Any, _: int | None) -> None:
+                compare_dask(sheet, ref, data, max_memory=budget)
+
+            return compare_reference(
+                fitted,
+                current,
+                fill=fill,
+                methods=methods,
+                alpha=alpha,
+                correction=correction,
+                min_effect=min_effect,
+                thresholds=thresholds,
+                eps=eps,
+                compat=compat,
+                workers=workers,
+            )
+        source = open_source(current, "current", spill_dir)
         if (
             source is not None
             and mapping(fitted.sorted_values) is None

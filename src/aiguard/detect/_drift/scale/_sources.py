@@ -176,11 +176,10 @@ class ParquetSource:
             for c in range(0, len(names), step):
                 part = self._file.read_row_group(group, columns=names[c : c + step])
                 for j, column in enumerate(part.columns, start=c):
-                    values = column.to_numpy()
                     if numeric[j]:
-                        out[r : r + rows, where[j]] = values
+                        _copy_numeric(column, out[r : r + rows, where[j]])
                     else:
-                        labels[names[j]].append(values)
+                        labels[names[j]].append(column.to_numpy())
             r += rows
         if not labels:
             return out
@@ -201,6 +200,28 @@ class ParquetSource:
     def close(self) -> None:
         """Close the file."""
         self._file.close()
+
+
+def _copy_numeric(column: Any, out: np.ndarray[Any, Any]) -> None:
+    """Copy a numeric Arrow column (float, integer or boolean) into *out*, null as NaN.
+
+    Each chunk is cast to float64 and read straight from its buffer: pyarrow's
+    ``to_numpy`` would import pandas on first use (about a second of CPU).
+    """
+    import pyarrow as pa  # noqa: PLC0415 - optional
+
+    r = 0
+    for chunk in column.chunks:
+        size = len(chunk)
+        double = chunk if chunk.type == pa.float64() else chunk.cast(pa.float64())
+        data = double.buffers()[1]
+        part = out[r : r + size]
+        part[:] = np.frombuffer(data, np.float64, size, double.offset * 8)
+        if double.null_count:
+            bits = np.frombuffer(double.buffers()[0], np.uint8)
+            valid = np.unpackbits(bits, bitorder="little")[double.offset : double.offset + size]
+            part[valid == 0] = np.nan
+        r += size
 
 
 class SpillSource:
