@@ -140,8 +140,8 @@ class Night:
         """Bizarre outputs are Critical here: kill, roll back, page; the rest as by default."""
         critical = rules.when(
             rules.kind("output") & rules.source("recs.*"), severity="critical",
-            actions=[rules.kill("recs.personalized", flags=self.flags), rules.rollback(self.registry),
-                     rules.page(escalation)],
+            actions=[rules.kill("recs.personalized", flags=self.flags),
+                     rules.rollback(self.registry), rules.page(escalation)],
             type="data_quality", name="bizarre recommendations")
         return ag.Policy([critical, *rules.default_rules(escalation=escalation)])
 
