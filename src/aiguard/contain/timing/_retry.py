@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import inspect
 import random
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import tenacity as _tenacity
-from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._validate import count, duration
 from aiguard.contain.timing._backoff import Backoff, RetryBudget
+from aiguard.contain.timing._base import Wrapper
 from aiguard.errors import CallRejectedError, ConfigurationError, RetryBudgetExhaustedError
 
 if TYPE_CHECKING:
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Backoff", "Retry", "RetryBudget", "retry"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 RetryOn = type[Exception] | tuple[Any, ...] | list[Any] | Any
@@ -82,7 +80,7 @@ class _Exhausted:
         self.hit = False
 
 
-class Retry:
+class Retry(Wrapper):
     """Call the model again when it fails: the object :func:`retry` builds.
 
     Attributes:
@@ -278,22 +276,6 @@ class Retry:
             raise
         finally:
             self._last.set(retrying.statistics.get("attempt_number", 1))
-
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        """Decorate a sync or ``async def`` function."""
-        if inspect.iscoroutinefunction(fn):
-            acall = self.acall
-
-            async def async_shell(*args: Any, **kwargs: Any) -> Any:
-                return await acall(fn, args, kwargs)
-
-            return functools.wraps(fn)(async_shell)  # type: ignore[return-value]
-        call = self.call
-
-        def shell(*args: P.args, **kwargs: P.kwargs) -> R:
-            return call(fn, args, kwargs)
-
-        return functools.wraps(fn)(shell)
 
     def __repr__(self) -> str:
         """Show the configuration."""
