@@ -10,6 +10,7 @@ breaker is open, and instant waits in tests when the clock is a fake one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import random
@@ -25,7 +26,7 @@ from aiguard.contain.timing._base import Wrapper
 from aiguard.errors import CallRejectedError, ConfigurationError, RetryBudgetExhaustedError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterator
     from datetime import timedelta
 
     from aiguard.typing import Clock
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["Backoff", "Retry", "RetryBudget", "retry"]
 
 R = TypeVar("R")
+T = TypeVar("T")
+Rt = TypeVar("Rt", _tenacity.Retrying, _tenacity.AsyncRetrying)
 
 RetryOn = type[Exception] | tuple[Any, ...] | list[Any] | Any
 
@@ -69,6 +72,33 @@ def _retry_predicate(retry_on: Any) -> Callable[[BaseException], bool]:
         return isinstance(exc, named) or any(p(exc) for p in predicates)
 
     return matches
+
+
+def _replaying(first: BaseException, fn: Callable[..., T]) -> Callable[..., T]:
+    """*fn*, except that its first call raises *first* again.
+
+    Tenacity then sees the failure of the attempt made outside it as its own first attempt.
+    """
+    replayed = [first]
+
+    def attempt(*a: Any, **k: Any) -> T:
+        if replayed:
+            raise replayed.pop()
+        return fn(*a, **k)
+
+    return attempt
+
+
+def _areplaying(first: BaseException, fn: Callable[..., Awaitable[R]]) -> Callable[..., Any]:
+    """Async twin of :func:`_replaying` (tenacity awaits only coroutine functions)."""
+    replayed = [first]
+
+    async def attempt(*a: Any, **k: Any) -> R:
+        if replayed:
+            raise replayed.pop()
+        return await fn(*a, **k)
+
+    return attempt
 
 
 class _Exhausted:
@@ -165,6 +195,23 @@ class Retry(Wrapper):
             f"retry budget exhausted after {self._last.get()} attempt(s); last error: {exc!r}"
         )
 
+    @contextlib.contextmanager
+    def _retrying(self, template: Rt, should_stop: Callable[[], bool] | None) -> Iterator[Rt]:
+        """Retry under a copy of *template* (sync or async) that attempts, budget and stop end.
+
+        On the way out it records the attempts made and names a spent budget.
+        """
+        exhausted = _Exhausted()
+        retrying = template.copy(stop=self._stop(should_stop, exhausted))
+        try:
+            yield retrying
+        except BaseException as exc:
+            if exhausted.hit and self._raise_on_exhausted:
+                raise self._spent(exc) from exc
+            raise
+        finally:
+            self._last.set(retrying.statistics.get("attempt_number", 1))
+
     def call(
         self,
         fn: Callable[..., R],
@@ -200,35 +247,10 @@ class Retry(Wrapper):
             if not self._matches(exc):
                 self._last.set(1)
                 raise
-            return self._retry(fn, args, kwargs, should_stop, exc)
+            with self._retrying(self._sync_retrying, should_stop) as retrying:
+                return retrying(_replaying(exc, fn), *args, **kwargs)
         self._last.set(1)
         return result
-
-    def _retry(
-        self,
-        fn: Callable[..., R],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        should_stop: Callable[[], bool] | None,
-        first: BaseException,
-    ) -> R:
-        replayed: list[BaseException] = [first]
-
-        def attempt(*a: Any, **k: Any) -> R:
-            if replayed:
-                raise replayed.pop()
-            return fn(*a, **k)
-
-        exhausted = _Exhausted()
-        retrying = self._sync_retrying.copy(stop=self._stop(should_stop, exhausted))
-        try:
-            return retrying(attempt, *args, **kwargs)
-        except BaseException as exc:
-            if exhausted.hit and self._raise_on_exhausted:
-                raise self._spent(exc) from exc
-            raise
-        finally:
-            self._last.set(retrying.statistics.get("attempt_number", 1))
 
     async def acall(
         self,
@@ -247,35 +269,10 @@ class Retry(Wrapper):
             if not self._matches(exc):
                 self._last.set(1)
                 raise
-            return await self._aretry(fn, args, kwargs, should_stop, exc)
+            with self._retrying(self._async_retrying, should_stop) as retrying:
+                return await retrying(_areplaying(exc, fn), *args, **kwargs)
         self._last.set(1)
         return result
-
-    async def _aretry(
-        self,
-        fn: Callable[..., Awaitable[R]],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        should_stop: Callable[[], bool] | None,
-        first: BaseException,
-    ) -> R:
-        replayed: list[BaseException] = [first]
-
-        async def attempt(*a: Any, **k: Any) -> R:
-            if replayed:
-                raise replayed.pop()
-            return await fn(*a, **k)
-
-        exhausted = _Exhausted()
-        retrying = self._async_retrying.copy(stop=self._stop(should_stop, exhausted))
-        try:
-            return await retrying(attempt, *args, **kwargs)
-        except BaseException as exc:
-            if exhausted.hit and self._raise_on_exhausted:
-                raise self._spent(exc) from exc
-            raise
-        finally:
-            self._last.set(retrying.statistics.get("attempt_number", 1))
 
     def __repr__(self) -> str:
         """Show the configuration."""
