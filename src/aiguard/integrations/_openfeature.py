@@ -12,10 +12,10 @@ Importing this module imports ``openfeature``; nothing else in aiguard does.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiguard.errors import ConfigurationError, MissingExtraError, StoreError
+from aiguard.state._readonly import ReadOnlyStore
 from aiguard.state._records import make_record
 
 try:
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AiguardProvider", "OpenFeatureStore"]
 
-_log = logging.getLogger("aiguard")
 # the provider cannot answer at all: the whole read fails and the flag set keeps its values
 _UNREADABLE = frozenset({ErrorCode.PROVIDER_NOT_READY, ErrorCode.PROVIDER_FATAL, ErrorCode.GENERAL})
 
@@ -170,7 +169,7 @@ class AiguardProvider(AbstractProvider):
         return self._mismatch(flag_key, default_value)
 
 
-class OpenFeatureStore:
+class OpenFeatureStore(ReadOnlyStore):
     """An aiguard flag store that reads boolean flags from an OpenFeature client.
 
     Each :meth:`read_all` evaluates every name in *names* once (with
@@ -209,12 +208,9 @@ class OpenFeatureStore:
         self.names = tuple(names)
         if not self.names or not all(isinstance(n, str) and n for n in self.names):
             raise ConfigurationError("names", "a non-empty list of flag names", names)
+        super().__init__()
         self.client = client
         self.context = context
-        self.garbage = 0
-        """Answers of the wrong type or shape, counted per read."""
-        self._last_good: dict[str, dict[str, Any]] = {}
-        self._reported: set[str] = set()
 
     def __repr__(self) -> str:
         """Show the flag names read."""
@@ -242,7 +238,10 @@ class OpenFeatureStore:
             if code == ErrorCode.FLAG_NOT_FOUND:
                 continue
             if code is not None or not isinstance(details.value, bool):
-                self._garbage(name, details)
+                self._unusable(
+                    name, "aiguard: OpenFeature flag %r is not a usable boolean (%s %r); "
+                    "keeping its last good value", name, details.error_code, details.value,
+                )
                 if name in self._last_good:
                     records[name] = dict(self._last_good[name])
                 continue
@@ -251,23 +250,5 @@ class OpenFeatureStore:
             records[name] = dict(record)
         return records
 
-    def _garbage(self, name: str, details: Any) -> None:
-        self.garbage += 1
-        if name not in self._reported:
-            self._reported.add(name)
-            _log.warning(
-                "aiguard: OpenFeature flag %r is not a usable boolean (%s %r); "
-                "keeping its last good value",
-                name, details.error_code, details.value,
-            )
-
-    def write(self, name: str, record: Mapping[str, Any]) -> None:
-        """Refuse: flags read from OpenFeature are changed in the flag system itself.
-
-        Raises:
-            StoreError: always.
-        """
-        del record
-        raise StoreError(
-            f"OpenFeatureStore is read-only: change {name!r} in your OpenFeature flag system"
-        )
+    def _refusal(self, name: str) -> str:
+        return f"OpenFeatureStore is read-only: change {name!r} in your OpenFeature flag system"
