@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - the dev environment has openfea
     raise MissingExtraError("the OpenFeature adapter", "openfeature", "openfeature-sdk") from exc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable
 
     from openfeature.evaluation_context import EvaluationContext
 
@@ -126,7 +126,11 @@ class AiguardProvider(AbstractProvider):
             value=value, reason=reason, variant="on" if value else "off", flag_metadata=metadata
         )
 
-    def _mismatch(self, flag_key: str, default_value: Any) -> FlagResolutionDetails[Any]:
+    def _mismatch(
+        self, flag_key: str, default_value: Any, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[Any]:
+        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
+        del evaluation_context
         return FlagResolutionDetails(
             value=default_value,
             reason=Reason.ERROR,
@@ -134,39 +138,9 @@ class AiguardProvider(AbstractProvider):
             error_message=f"aiguard flag {flag_key!r} is boolean",
         )
 
-    def resolve_string_details(
-        self, flag_key: str, default_value: str, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[str]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
-
-    def resolve_integer_details(
-        self, flag_key: str, default_value: int, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[int]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
-
-    def resolve_float_details(
-        self,
-        flag_key: str,
-        default_value: float,
-        evaluation_context: EvaluationContext | None = None,
-    ) -> FlagResolutionDetails[float]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
-
-    def resolve_object_details(
-        self,
-        flag_key: str,
-        default_value: Sequence[Any] | Mapping[str, Any],
-        evaluation_context: EvaluationContext | None = None,
-    ) -> FlagResolutionDetails[Sequence[Any] | Mapping[str, Any]]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
+    # every non-boolean lookup gets the same answer, whatever the type asked for
+    resolve_string_details = resolve_integer_details = _mismatch
+    resolve_float_details = resolve_object_details = _mismatch
 
 
 class OpenFeatureStore(ReadOnlyStore):
