@@ -68,7 +68,7 @@ class Pooled(Wrapper):
     __slots__ = ("_lock", "_pool", "max_workers")
 
     #: the name of the pool's threads (``aiguard-timeout-1``, ...).
-    thread_name = "aiguard"
+    _thread_name = "aiguard"
 
     def __init__(self, max_workers: int) -> None:
         self.max_workers = max_workers
@@ -78,5 +78,5 @@ class Pooled(Wrapper):
     def _workers(self) -> WorkerPool:
         with self._lock:
             if self._pool is None:
-                self._pool = WorkerPool(self.max_workers, self.thread_name)
+                self._pool = WorkerPool(self.max_workers, self._thread_name)
             return self._pool

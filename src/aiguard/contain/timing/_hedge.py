@@ -47,7 +47,7 @@ class Hedge(Pooled):
 
     __slots__ = ("after", "hedged", "max_extra")
 
-    thread_name = "aiguard-hedge"
+    _thread_name = "aiguard-hedge"
 
     def __init__(self, after: float, *, max_extra: int = 1, max_workers: int = 32) -> None:
         super().__init__(max_workers)

@@ -48,7 +48,7 @@ class Timeout(Pooled):
 
     __slots__ = ("seconds",)
 
-    thread_name = "aiguard-timeout"
+    _thread_name = "aiguard-timeout"
 
     def __init__(self, seconds: float, *, max_workers: int = 32) -> None:
         super().__init__(max_workers)
