@@ -12,11 +12,10 @@ Importing this module imports ``openfeature``; nothing else in aiguard does.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiguard._core._logging import fields
 from aiguard.errors import ConfigurationError, MissingExtraError, StoreError
+from aiguard.state._readonly import ReadOnlyStore
 from aiguard.state._records import make_record
 
 try:
@@ -28,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - the dev environment has openfea
     raise MissingExtraError("the OpenFeature adapter", "openfeature", "openfeature-sdk") from exc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable
 
     from openfeature.evaluation_context import EvaluationContext
 
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AiguardProvider", "OpenFeatureStore"]
 
-_log = logging.getLogger(__name__)
 # the provider cannot answer at all: the whole read fails and the flag set keeps its values
 _UNREADABLE = frozenset({ErrorCode.PROVIDER_NOT_READY, ErrorCode.PROVIDER_FATAL, ErrorCode.GENERAL})
 
@@ -128,7 +126,11 @@ class AiguardProvider(AbstractProvider):
             value=value, reason=reason, variant="on" if value else "off", flag_metadata=metadata
         )
 
-    def _mismatch(self, flag_key: str, default_value: Any) -> FlagResolutionDetails[Any]:
+    def _mismatch(
+        self, flag_key: str, default_value: Any, evaluation_context: EvaluationContext | None = None
+    ) -> FlagResolutionDetails[Any]:
+        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
+        del evaluation_context
         return FlagResolutionDetails(
             value=default_value,
             reason=Reason.ERROR,
@@ -136,42 +138,12 @@ class AiguardProvider(AbstractProvider):
             error_message=f"aiguard flag {flag_key!r} is boolean",
         )
 
-    def resolve_string_details(
-        self, flag_key: str, default_value: str, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[str]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
-
-    def resolve_integer_details(
-        self, flag_key: str, default_value: int, evaluation_context: EvaluationContext | None = None
-    ) -> FlagResolutionDetails[int]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
-
-    def resolve_float_details(
-        self,
-        flag_key: str,
-        default_value: float,
-        evaluation_context: EvaluationContext | None = None,
-    ) -> FlagResolutionDetails[float]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
-
-    def resolve_object_details(
-        self,
-        flag_key: str,
-        default_value: Sequence[Any] | Mapping[str, Any],
-        evaluation_context: EvaluationContext | None = None,
-    ) -> FlagResolutionDetails[Sequence[Any] | Mapping[str, Any]]:
-        """Answer ``TYPE_MISMATCH``: aiguard flags are boolean."""
-        del evaluation_context
-        return self._mismatch(flag_key, default_value)
+    # every non-boolean lookup gets the same answer, whatever the type asked for
+    resolve_string_details = resolve_integer_details = _mismatch
+    resolve_float_details = resolve_object_details = _mismatch
 
 
-class OpenFeatureStore:
+class OpenFeatureStore(ReadOnlyStore):
     """An aiguard flag store that reads boolean flags from an OpenFeature client.
 
     Each :meth:`read_all` evaluates every name in *names* once (with
@@ -210,12 +182,9 @@ class OpenFeatureStore:
         self.names = tuple(names)
         if not self.names or not all(isinstance(n, str) and n for n in self.names):
             raise ConfigurationError("names", "a non-empty list of flag names", names)
+        super().__init__()
         self.client = client
         self.context = context
-        self.garbage = 0
-        """Answers of the wrong type or shape, counted per read."""
-        self._last_good: dict[str, dict[str, Any]] = {}
-        self._reported: set[str] = set()
 
     def __repr__(self) -> str:
         """Show the flag names read."""
@@ -243,7 +212,10 @@ class OpenFeatureStore:
             if code == ErrorCode.FLAG_NOT_FOUND:
                 continue
             if code is not None or not isinstance(details.value, bool):
-                self._garbage(name, details)
+                self._unusable(
+                    name, "aiguard: OpenFeature flag %r is not a usable boolean (%s %r); "
+                    "keeping its last good value", name, details.error_code, details.value,
+                )
                 if name in self._last_good:
                     records[name] = dict(self._last_good[name])
                 continue
@@ -252,23 +224,5 @@ class OpenFeatureStore:
             records[name] = dict(record)
         return records
 
-    def _garbage(self, name: str, details: Any) -> None:
-        self.garbage += 1
-        if name not in self._reported:
-            self._reported.add(name)
-            _log.warning(
-                "aiguard: OpenFeature flag %r is not a usable boolean (%s %r); "
-                "keeping its last good value",
-                name, details.error_code, details.value, extra=fields("store.garbage", name),
-            )
-
-    def write(self, name: str, record: Mapping[str, Any]) -> None:
-        """Refuse: flags read from OpenFeature are changed in the flag system itself.
-
-        Raises:
-            StoreError: always.
-        """
-        del record
-        raise StoreError(
-            f"OpenFeatureStore is read-only: change {name!r} in your OpenFeature flag system"
-        )
+    def _refusal(self, name: str) -> str:
+        return f"OpenFeatureStore is read-only: change {name!r} in your OpenFeature flag system"

@@ -6,12 +6,11 @@ declared flags are never registered here (see :meth:`aiguard.Flags.declare`).
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from aiguard._core._logging import fields
-from aiguard.errors import ConfigurationError, StoreError
+from aiguard.errors import ConfigurationError
+from aiguard.state._readonly import ReadOnlyStore
 from aiguard.state._records import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -19,13 +18,12 @@ if TYPE_CHECKING:
 
 __all__ = ["EnvStore"]
 
-_log = logging.getLogger(__name__)
 
 _ON = frozenset({"on", "true", "1", "yes", "enabled"})
 _OFF = frozenset({"off", "false", "0", "no", "disabled"})
 
 
-class EnvStore:
+class EnvStore(ReadOnlyStore):
     """Flags from environment variables: read-only, for containers and local runs.
 
     ``AIGUARD_FLAG_RECS__PERSONALIZED=off`` sets flag ``recs.personalized``:
@@ -57,12 +55,9 @@ class EnvStore:
     ) -> None:
         if not isinstance(prefix, str) or not prefix:
             raise ConfigurationError("prefix", "a non-empty string", prefix)
+        super().__init__()
         self.prefix = prefix
         self._environ: Mapping[str, str] = os.environ if environ is None else environ
-        self._last_good: dict[str, dict[str, Any]] = {}
-        self._reported: set[str] = set()
-        self.garbage = 0
-        """Variables whose name or value could not be understood, counted per read."""
 
     def __repr__(self) -> str:
         """Show the prefix."""
@@ -106,27 +101,18 @@ class EnvStore:
             if parsed is not None:
                 records[parsed[0]] = parsed[1]
                 continue
-            self.garbage += 1
-            if variable not in self._reported:
-                self._reported.add(variable)
-                _log.warning(
-                    "aiguard: ignoring %s=%.40r (expected on, off or a share like 25%%)",
-                    variable, value, extra=fields("store.garbage", variable),
-                )
+            self._unusable(
+                variable, "aiguard: ignoring %s=%.40r (expected on, off or a share like 25%%)",
+                variable, value,
+            )
             name = variable[len(self.prefix) :].lower().replace("__", ".")
             if name in self._last_good:
                 records[name] = self._last_good[name]
         self._last_good = records
         return {name: dict(record) for name, record in records.items()}
 
-    def write(self, name: str, record: Mapping[str, Any]) -> None:
-        """Refuse: the environment is read-only to a running process.
-
-        Raises:
-            StoreError: always.
-        """
-        del record
-        raise StoreError(
+    def _refusal(self, name: str) -> str:
+        return (
             f"EnvStore is read-only: set {self.variable(name, self.prefix)} in the "
             "environment and restart, or use a FileStore or RedisStore to flip flags live"
         )

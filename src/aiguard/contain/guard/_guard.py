@@ -288,20 +288,15 @@ class Guard:
         c = self.config
         if inspect.iscoroutinefunction(fn):
             guarded, set_model = build_async(c, fn, sink)
-            if c.input_check is not None:
-                guarded = _monitoring.screen_async(guarded, c, c.input_check, sink,
-                                                   self._outcome.get)
-            if c.monitors:
-                guarded = _monitoring.tap_async(guarded, [m.tap for m in c.monitors],
-                                                self._outcome.get, self._faults, c.name)
+            screen, tap = _monitoring.screen_async, _monitoring.tap_async
         else:
             guarded, set_model = build_sync(c, fn, sink)
-            if c.input_check is not None:
-                guarded = _monitoring.screen_sync(guarded, c, c.input_check, sink,
-                                                  self._outcome.get)
-            if c.monitors:
-                guarded = _monitoring.tap_sync(guarded, [m.tap for m in c.monitors],
-                                               self._outcome.get, self._faults, c.name)
+            screen, tap = _monitoring.screen_sync, _monitoring.tap_sync
+        if c.input_check is not None:
+            guarded = screen(guarded, c, c.input_check, sink, self._outcome.get)
+        if c.monitors:
+            taps = [m.tap for m in c.monitors]
+            guarded = tap(guarded, taps, self._outcome.get, self._faults, c.name)
         functools.update_wrapper(guarded, fn)
         guarded.__aiguard_guard__ = self  # type: ignore[attr-defined]
         guarded.__aiguard_set_model__ = set_model  # type: ignore[attr-defined]

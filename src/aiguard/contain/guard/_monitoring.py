@@ -144,6 +144,41 @@ class Screen:
         return ok, reasons
 
 
+class _Rejected:
+    """One call whose inputs failed the check: what the sync and async screens record of it."""
+
+    __slots__ = ("clock", "n", "nbad", "ok", "reasons", "sink", "t0")
+
+    def __init__(self, ok: np.ndarray[Any, Any], reasons: dict[str, int], sink: Sink,
+                 clock: Callable[[], float], t0: float) -> None:
+        self.ok, self.reasons, self.sink, self.clock, self.t0 = ok, reasons, sink, clock, t0
+        self.n = len(ok)
+        self.nbad = int(self.n - np.count_nonzero(ok))
+
+    def refuse(self) -> InvalidInputError:
+        """Record the call as raised (no fallback to serve it); return the error to raise."""
+        self.sink.emit(("raised", "invalid_input", "input_check", 0, self.clock() - self.t0,
+                        None, self.nbad, self.reasons))  # type: ignore[arg-type]
+        return InvalidInputError("inputs", f"rows passing {list(self.reasons)}",
+                                 f"{self.nbad} of {self.n} rows rejected")
+
+    def whole(self, tier: str, result: Any) -> Any:
+        """Record the whole call as served by fallback *tier*; return its *result*."""
+        self.sink.emit((tier, "invalid_input", "input_check", self.nbad, self.clock() - self.t0,
+                        None, self.nbad, self.reasons))  # type: ignore[arg-type]
+        return result
+
+    def rows(self, batch: Any, *, good: bool) -> Any:
+        """The rows of *batch* that passed (``good=True``) or failed the check."""
+        return _take(batch, np.flatnonzero(self.ok if good else ~self.ok))
+
+    def merged(self, raw: Any, good: Any, bad: Any) -> Any:
+        """Record the model's outcome *raw* with the rejected rows added; merge in row order."""
+        self.sink.store((*raw[:3], raw[3] + self.nbad, self.clock() - self.t0, raw[5],
+                         self.nbad, self.reasons))
+        return _merge(self.n, self.ok, good, bad)
+
+
 def screen_sync(fn: Callable[..., Any], parts: GuardConfig, screen: Screen, sink: Sink,
                 current: Callable[[], Any]) -> Callable[..., Any]:
     """Wrap the pipeline *fn* with the input check."""
@@ -156,22 +191,15 @@ def screen_sync(fn: Callable[..., Any], parts: GuardConfig, screen: Screen, sink
         ok, reasons = screen.judge(a[0])
         if ok is None:
             return fn(*a, **k)
-        n, nbad = len(ok), int(len(ok) - np.count_nonzero(ok))
+        rejected = _Rejected(ok, reasons, sink, clock, t0)
         if ladder is None:
-            sink.emit(("raised", "invalid_input", "input_check", 0, clock() - t0, None, nbad,
-                       reasons))  # type: ignore[arg-type]
-            raise InvalidInputError("inputs", f"rows passing {list(reasons)}",
-                                    f"{nbad} of {n} rows rejected")
-        if not screen.rows or nbad == n:
+            raise rejected.refuse()
+        if not screen.rows or rejected.nbad == rejected.n:
             result, tier = ladder.serve(a, k)
-            sink.emit((tier, "invalid_input", "input_check", nbad, clock() - t0, None, nbad,
-                       reasons))  # type: ignore[arg-type]
-            return result
-        good = fn(_take(a[0], np.flatnonzero(ok)), *a[1:], **k)
-        bad, _tier = ladder.serve((_take(a[0], np.flatnonzero(~ok)), *a[1:]), k)
-        raw = current()
-        sink.store((*raw[:3], raw[3] + nbad, clock() - t0, raw[5], nbad, reasons))
-        return _merge(n, ok, good, bad)
+            return rejected.whole(tier, result)
+        good = fn(rejected.rows(a[0], good=True), *a[1:], **k)
+        bad, _tier = ladder.serve((rejected.rows(a[0], good=False), *a[1:]), k)
+        return rejected.merged(current(), good, bad)
 
     return screened
 
@@ -188,22 +216,15 @@ def screen_async(fn: Callable[..., Awaitable[Any]], parts: GuardConfig, screen: 
         ok, reasons = screen.judge(a[0])
         if ok is None:
             return await fn(*a, **k)
-        n, nbad = len(ok), int(len(ok) - np.count_nonzero(ok))
+        rejected = _Rejected(ok, reasons, sink, clock, t0)
         if ladder is None:
-            sink.emit(("raised", "invalid_input", "input_check", 0, clock() - t0, None, nbad,
-                       reasons))  # type: ignore[arg-type]
-            raise InvalidInputError("inputs", f"rows passing {list(reasons)}",
-                                    f"{nbad} of {n} rows rejected")
-        if not screen.rows or nbad == n:
+            raise rejected.refuse()
+        if not screen.rows or rejected.nbad == rejected.n:
             result, tier = await ladder.aserve(a, k)
-            sink.emit((tier, "invalid_input", "input_check", nbad, clock() - t0, None, nbad,
-                       reasons))  # type: ignore[arg-type]
-            return result
-        good = await fn(_take(a[0], np.flatnonzero(ok)), *a[1:], **k)
-        bad, _tier = await ladder.aserve((_take(a[0], np.flatnonzero(~ok)), *a[1:]), k)
-        raw = current()
-        sink.store((*raw[:3], raw[3] + nbad, clock() - t0, raw[5], nbad, reasons))
-        return _merge(n, ok, good, bad)
+            return rejected.whole(tier, result)
+        good = await fn(rejected.rows(a[0], good=True), *a[1:], **k)
+        bad, _tier = await ladder.aserve((rejected.rows(a[0], good=False), *a[1:]), k)
+        return rejected.merged(current(), good, bad)
 
     return screened
 

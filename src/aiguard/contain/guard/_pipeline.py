@@ -20,17 +20,18 @@ share live in ``_parts.py`` (:class:`~aiguard.contain.guard._parts.Driver`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiguard._core._events import log_once
 from aiguard.contain._checks import unguarded
-from aiguard.contain.guard._parts import Driver, Sink, compose_async, compose_sync
+from aiguard.contain.guard._parts import Driver, OutcomeTuple, Sink, compose_async, compose_sync
 from aiguard.errors import CircuitOpenError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiguard.contain.guard._config import GuardConfig
+    from aiguard.typing import Clock
 
 __all__ = ["build_async", "build_sync"]
 
@@ -40,36 +41,66 @@ __all__ = ["build_async", "build_sync"]
 # Hence the per-line complexity exemptions on them.
 
 
-# build_sync and build_async are one function each (77 and 78 lines of code) on purpose:
-# the closures they return are the Guard's per-call path, and every extra Python call
-# there costs ~80 ns of the full Guard's 1.5 us budget (benchmarks/overhead.py, "guard").
+class _Wiring(NamedTuple):
+    """What both shells read once, at construction: the stages' bound methods (None when absent)."""
+
+    drv: Driver
+    clock: Clock
+    ks: str | None
+    flags_enabled: Callable[..., bool] | None
+    rl_admit: Callable[[float], int] | None
+    #: a bulkhead only counts slots: the call's end, whatever its outcome, frees one.
+    bh_release: Callable[[int], None] | None
+    br_admit: Callable[[float], int] | None
+    br_record: Callable[[int, float, float, float], None] | None
+    #: no timeout, retry or hedge: the model itself is the call to execute.
+    direct: bool
+    check_or_judge: bool
+    #: the check, when no breaker judges results: tried inline before the slow path.
+    quick_check: Callable[[Any], Any] | None
+    store: Callable[[OutcomeTuple], object]
+    listeners: list[Callable[..., Any]]
+    notify: Callable[[OutcomeTuple], None]
+
+
+def _wiring(parts: GuardConfig, sink: Sink) -> _Wiring:
+    breaker, bulkhead, check = parts.breaker, parts.bulkhead, parts.check
+    judges = breaker is not None and breaker.judges_results
+    return _Wiring(
+        Driver(parts, sink),
+        parts.clock,
+        parts.kill_switch,
+        parts.flags.enabled if parts.flags is not None else None,
+        parts.rate_limit.admit if parts.rate_limit is not None else None,
+        bulkhead.ignore if bulkhead is not None else None,
+        breaker.admit if breaker is not None else None,
+        breaker.record if breaker is not None else None,
+        parts.timeout is None and parts.retry is None and parts.hedge is None,
+        check is not None or judges,
+        unguarded(check) if check is not None and not judges else None,
+        sink.store,
+        sink.listeners,
+        sink.notify,
+    )
+
+
+# What build_sync and build_async set up once is shared (_wiring); the closures they
+# return stay twins, line for line, because they are the Guard's per-call path and every
+# extra Python call there costs ~80 ns of the full Guard's 1.5 us budget
+# (benchmarks/overhead.py, "guard").
 def build_sync(
     parts: GuardConfig, model: Callable[..., Any], sink: Sink
 ) -> tuple[Callable[..., Any], Callable[[Callable[..., Any]], None]]:
     """Return (guarded function, set_model) for a synchronous model."""
-    drv = Driver(parts, sink)
-    clock = parts.clock
-    flags_enabled = parts.flags.enabled if parts.flags is not None else None
-    ks = parts.kill_switch
-    rl_admit = parts.rate_limit.admit if parts.rate_limit is not None else None
-    bulkhead = parts.bulkhead
-    bh_admit = bulkhead.admit if bulkhead is not None else None
-    # A bulkhead only counts slots: the call's end, whatever its outcome, frees one.
-    bh_release = bulkhead.ignore if bulkhead is not None else None
-    breaker = parts.breaker
-    br_admit = breaker.admit if breaker is not None else None
-    br_record = breaker.record if breaker is not None else None
+    (drv, clock, ks, flags_enabled, rl_admit, bh_release, br_admit, br_record, direct,
+     check_or_judge, quick_check, store, listeners, notify) = _wiring(parts, sink)
+    bh_admit = parts.bulkhead.admit if parts.bulkhead is not None else None
     current = [model]
 
     def call_model(*a: Any, **k: Any) -> Any:
         return current[0](*a, **k)
 
-    direct = parts.timeout is None and parts.retry is None and parts.hedge is None
     execute = model if direct else compose_sync(parts, call_model)
-    judges = breaker is not None and breaker.judges_results
-    check_or_judge = parts.check is not None or judges
-    quick_check = unguarded(parts.check) if parts.check is not None and not judges else None
-    store, listeners, notify = sink.store, sink.listeners, sink.notify
     serve, judged, failed, raised = drv.serve, drv.judged, drv.failed, drv.raised
 
     def guarded(*a: Any, **k: Any) -> Any:
@@ -133,30 +164,17 @@ def build_async(
     parts: GuardConfig, model: Callable[..., Awaitable[Any]], sink: Sink
 ) -> tuple[Callable[..., Awaitable[Any]], Callable[[Callable[..., Any]], None]]:
     """Return (guarded coroutine function, set_model) for an ``async def`` model."""
-    drv = Driver(parts, sink)
-    clock = parts.clock
-    flags_enabled = parts.flags.enabled if parts.flags is not None else None
-    ks = parts.kill_switch
-    rl_admit = parts.rate_limit.admit if parts.rate_limit is not None else None
+    (drv, clock, ks, flags_enabled, rl_admit, bh_release, br_admit, br_record, direct,
+     check_or_judge, quick_check, store, listeners, notify) = _wiring(parts, sink)
     bulkhead = parts.bulkhead
     bh_try = bulkhead.try_admit if bulkhead is not None else None
     bh_aadmit = bulkhead.aadmit if bulkhead is not None else None
-    # A bulkhead only counts slots: the call's end, whatever its outcome, frees one.
-    bh_release = bulkhead.ignore if bulkhead is not None else None
-    breaker = parts.breaker
-    br_admit = breaker.admit if breaker is not None else None
-    br_record = breaker.record if breaker is not None else None
     current = [model]
 
     async def call_model(*a: Any, **k: Any) -> Any:
         return await current[0](*a, **k)
 
-    direct = parts.timeout is None and parts.retry is None and parts.hedge is None
     execute = model if direct else compose_async(parts, call_model)
-    judges = breaker is not None and breaker.judges_results
-    check_or_judge = parts.check is not None or judges
-    quick_check = unguarded(parts.check) if parts.check is not None and not judges else None
-    store, listeners, notify = sink.store, sink.listeners, sink.notify
     serve, judged, failed, raised = drv.aserve, drv.ajudged, drv.failed, drv.raised
 
     async def guarded(*a: Any, **k: Any) -> Any:

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
-import inspect
-import threading
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from typing_extensions import ParamSpec
-
 from aiguard._core._validate import count, duration
-from aiguard.contain.timing._workers import WorkerPool
+from aiguard.contain.timing._base import Pooled
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -21,14 +16,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Hedge", "hedge"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 _FIRST = concurrent.futures.FIRST_COMPLETED
 _FuturesTimeout = concurrent.futures.TimeoutError
 
 
-class Hedge:
+class Hedge(Pooled):
     """Start extra requests when the first is slow; the first success wins.
 
     Extra request ``k`` (1 to ``max_extra``) starts ``k * after`` seconds after
@@ -51,30 +45,32 @@ class Hedge:
         hedged: how many extra requests were started (ever).
     """
 
-    __slots__ = ("_lock", "_pool", "after", "hedged", "max_extra", "max_workers")
+    __slots__ = ("after", "hedged", "max_extra")
+
+    _thread_name = "aiguard-hedge"
 
     def __init__(self, after: float, *, max_extra: int = 1, max_workers: int = 32) -> None:
+        super().__init__(max_workers)
         self.after = after
         self.max_extra = max_extra
-        self.max_workers = max_workers
         self.hedged = 0
-        self._pool: WorkerPool | None = None
-        self._lock = threading.Lock()
 
     @property
     def abandoned(self) -> int:
         """How many slower sync requests were still running when the call returned."""
         return 0 if self._pool is None else self._pool.abandoned
 
-    def _workers(self) -> WorkerPool:
-        with self._lock:
-            if self._pool is None:
-                self._pool = WorkerPool(self.max_workers, "aiguard-hedge")
-            return self._pool
+    def _wait(self, started: int, start: float, now: float) -> float | None:
+        """Seconds until extra request ``started + 1`` is due (None: all have started)."""
+        if started < self.max_extra:
+            return max(0.0, start + (started + 1) * self.after - now)
+        return None
 
-    def _count_hedge(self) -> None:
+    def _count_hedge(self, started: int) -> int:
+        """Count one more extra request; return how many this call has started."""
         with self._lock:
             self.hedged += 1
+        return started + 1
 
     def call(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         """Call ``fn(*args, **kwargs)`` on the worker pool, hedging when it is slow.
@@ -94,9 +90,7 @@ class Hedge:
         started = 0
         try:
             while True:
-                wait = None
-                if started < self.max_extra:
-                    wait = max(0.0, start + (started + 1) * self.after - time.monotonic())
+                wait = self._wait(started, start, time.monotonic())
                 done, pending = concurrent.futures.wait(pending, wait, _FIRST)
                 for future in done:
                     if future.exception() is None:
@@ -104,8 +98,7 @@ class Hedge:
                 if not pending:
                     return first.result()  # every request failed: the first one's error
                 if not done:
-                    started += 1
-                    self._count_hedge()
+                    started = self._count_hedge(started)
                     pending.add(pool.submit(fn, args, kwargs))
         finally:
             for future in pending:
@@ -125,11 +118,10 @@ class Hedge:
         started, start = 0, loop.time()
         try:
             while True:
-                wait = None
-                if started < self.max_extra:
-                    wait = max(0.0, start + (started + 1) * self.after - loop.time())
                 done, pending = await asyncio.wait(
-                    pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                    pending,
+                    timeout=self._wait(started, start, loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 winner = None
                 for task in done:  # look at every finished task: no unretrieved errors
@@ -140,28 +132,11 @@ class Hedge:
                 if not pending:
                     return first.result()  # every request failed: the first one's error
                 if not done:
-                    started += 1
-                    self._count_hedge()
+                    started = self._count_hedge(started)
                     pending.add(asyncio.ensure_future(fn(*args, **kwargs)))
         finally:
             for task in pending:
                 task.cancel()
-
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        """Decorate a sync or ``async def`` function."""
-        if inspect.iscoroutinefunction(fn):
-            acall = self.acall
-
-            async def async_shell(*args: Any, **kwargs: Any) -> Any:
-                return await acall(fn, args, kwargs)
-
-            return functools.wraps(fn)(async_shell)  # type: ignore[return-value]
-        call = self.call
-
-        def shell(*args: P.args, **kwargs: P.kwargs) -> R:
-            return call(fn, args, kwargs)
-
-        return functools.wraps(fn)(shell)
 
     def __repr__(self) -> str:
         """Show the configuration."""

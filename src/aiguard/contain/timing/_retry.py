@@ -10,31 +10,32 @@ breaker is open, and instant waits in tests when the clock is a fake one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
-import functools
 import inspect
 import random
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import tenacity as _tenacity
-from typing_extensions import ParamSpec
 
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._validate import count, duration
 from aiguard.contain.timing._backoff import Backoff, RetryBudget
+from aiguard.contain.timing._base import Wrapper
 from aiguard.errors import CallRejectedError, ConfigurationError, RetryBudgetExhaustedError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterator
     from datetime import timedelta
 
     from aiguard.typing import Clock
 
 __all__ = ["Backoff", "Retry", "RetryBudget", "retry"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+Rt = TypeVar("Rt", _tenacity.Retrying, _tenacity.AsyncRetrying)
 
 RetryOn = type[Exception] | tuple[Any, ...] | list[Any] | Any
 
@@ -73,6 +74,33 @@ def _retry_predicate(retry_on: Any) -> Callable[[BaseException], bool]:
     return matches
 
 
+def _replaying(first: BaseException, fn: Callable[..., T]) -> Callable[..., T]:
+    """*fn*, except that its first call raises *first* again.
+
+    Tenacity then sees the failure of the attempt made outside it as its own first attempt.
+    """
+    replayed = [first]
+
+    def attempt(*a: Any, **k: Any) -> T:
+        if replayed:
+            raise replayed.pop()
+        return fn(*a, **k)
+
+    return attempt
+
+
+def _areplaying(first: BaseException, fn: Callable[..., Awaitable[R]]) -> Callable[..., Any]:
+    """Async twin of :func:`_replaying` (tenacity awaits only coroutine functions)."""
+    replayed = [first]
+
+    async def attempt(*a: Any, **k: Any) -> R:
+        if replayed:
+            raise replayed.pop()
+        return await fn(*a, **k)
+
+    return attempt
+
+
 class _Exhausted:
     """Per-call flag: did the budget stop this call's retries?"""
 
@@ -82,7 +110,7 @@ class _Exhausted:
         self.hit = False
 
 
-class Retry:
+class Retry(Wrapper):
     """Call the model again when it fails: the object :func:`retry` builds.
 
     Attributes:
@@ -167,6 +195,23 @@ class Retry:
             f"retry budget exhausted after {self._last.get()} attempt(s); last error: {exc!r}"
         )
 
+    @contextlib.contextmanager
+    def _retrying(self, template: Rt, should_stop: Callable[[], bool] | None) -> Iterator[Rt]:
+        """Retry under a copy of *template* (sync or async) that attempts, budget and stop end.
+
+        On the way out it records the attempts made and names a spent budget.
+        """
+        exhausted = _Exhausted()
+        retrying = template.copy(stop=self._stop(should_stop, exhausted))
+        try:
+            yield retrying
+        except BaseException as exc:
+            if exhausted.hit and self._raise_on_exhausted:
+                raise self._spent(exc) from exc
+            raise
+        finally:
+            self._last.set(retrying.statistics.get("attempt_number", 1))
+
     def call(
         self,
         fn: Callable[..., R],
@@ -202,35 +247,10 @@ class Retry:
             if not self._matches(exc):
                 self._last.set(1)
                 raise
-            return self._retry(fn, args, kwargs, should_stop, exc)
+            with self._retrying(self._sync_retrying, should_stop) as retrying:
+                return retrying(_replaying(exc, fn), *args, **kwargs)
         self._last.set(1)
         return result
-
-    def _retry(
-        self,
-        fn: Callable[..., R],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        should_stop: Callable[[], bool] | None,
-        first: BaseException,
-    ) -> R:
-        replayed: list[BaseException] = [first]
-
-        def attempt(*a: Any, **k: Any) -> R:
-            if replayed:
-                raise replayed.pop()
-            return fn(*a, **k)
-
-        exhausted = _Exhausted()
-        retrying = self._sync_retrying.copy(stop=self._stop(should_stop, exhausted))
-        try:
-            return retrying(attempt, *args, **kwargs)
-        except BaseException as exc:
-            if exhausted.hit and self._raise_on_exhausted:
-                raise self._spent(exc) from exc
-            raise
-        finally:
-            self._last.set(retrying.statistics.get("attempt_number", 1))
 
     async def acall(
         self,
@@ -249,51 +269,10 @@ class Retry:
             if not self._matches(exc):
                 self._last.set(1)
                 raise
-            return await self._aretry(fn, args, kwargs, should_stop, exc)
+            with self._retrying(self._async_retrying, should_stop) as retrying:
+                return await retrying(_areplaying(exc, fn), *args, **kwargs)
         self._last.set(1)
         return result
-
-    async def _aretry(
-        self,
-        fn: Callable[..., Awaitable[R]],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        should_stop: Callable[[], bool] | None,
-        first: BaseException,
-    ) -> R:
-        replayed: list[BaseException] = [first]
-
-        async def attempt(*a: Any, **k: Any) -> R:
-            if replayed:
-                raise replayed.pop()
-            return await fn(*a, **k)
-
-        exhausted = _Exhausted()
-        retrying = self._async_retrying.copy(stop=self._stop(should_stop, exhausted))
-        try:
-            return await retrying(attempt, *args, **kwargs)
-        except BaseException as exc:
-            if exhausted.hit and self._raise_on_exhausted:
-                raise self._spent(exc) from exc
-            raise
-        finally:
-            self._last.set(retrying.statistics.get("attempt_number", 1))
-
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        """Decorate a sync or ``async def`` function."""
-        if inspect.iscoroutinefunction(fn):
-            acall = self.acall
-
-            async def async_shell(*args: Any, **kwargs: Any) -> Any:
-                return await acall(fn, args, kwargs)
-
-            return functools.wraps(fn)(async_shell)  # type: ignore[return-value]
-        call = self.call
-
-        def shell(*args: P.args, **kwargs: P.kwargs) -> R:
-            return call(fn, args, kwargs)
-
-        return functools.wraps(fn)(shell)
 
     def __repr__(self) -> str:
         """Show the configuration."""

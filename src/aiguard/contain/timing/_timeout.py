@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
-import inspect
 import sys
-import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from typing_extensions import ParamSpec
-
 from aiguard._core._validate import count, duration
-from aiguard.contain.timing._workers import WorkerPool
+from aiguard.contain.timing._base import Pooled
 from aiguard.errors import GuardTimeoutError
 
 if TYPE_CHECKING:
@@ -22,13 +17,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Timeout", "timeout"]
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 _FuturesTimeout = concurrent.futures.TimeoutError
 
 
-class Timeout:
+class Timeout(Pooled):
     """Give up on a model call that has not answered within ``seconds``.
 
     * ``async`` calls are cancelled at the deadline (:func:`asyncio.timeout`).
@@ -52,13 +46,13 @@ class Timeout:
         max_workers: the most worker threads sync calls may use.
     """
 
-    __slots__ = ("_lock", "_pool", "max_workers", "seconds")
+    __slots__ = ("seconds",)
+
+    _thread_name = "aiguard-timeout"
 
     def __init__(self, seconds: float, *, max_workers: int = 32) -> None:
+        super().__init__(max_workers)
         self.seconds = seconds
-        self.max_workers = max_workers
-        self._pool: WorkerPool | None = None
-        self._lock = threading.Lock()
 
     @property
     def abandoned(self) -> int:
@@ -69,12 +63,6 @@ class Timeout:
     def stuck(self) -> int:
         """How many abandoned sync calls are still running right now."""
         return 0 if self._pool is None else self._pool.stuck
-
-    def _workers(self) -> WorkerPool:
-        with self._lock:
-            if self._pool is None:
-                self._pool = WorkerPool(self.max_workers, "aiguard-timeout")
-            return self._pool
 
     def _expired(self) -> GuardTimeoutError:
         return GuardTimeoutError(
@@ -132,22 +120,6 @@ class Timeout:
                 return await asyncio.wait_for(fn(*args, **kwargs), self.seconds)
             except asyncio.TimeoutError:
                 raise self._expired() from None
-
-    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
-        """Decorate a sync or ``async def`` function."""
-        if inspect.iscoroutinefunction(fn):
-            acall = self.acall
-
-            async def async_shell(*args: Any, **kwargs: Any) -> Any:
-                return await acall(fn, args, kwargs)
-
-            return functools.wraps(fn)(async_shell)  # type: ignore[return-value]
-        call = self.call
-
-        def shell(*args: P.args, **kwargs: P.kwargs) -> R:
-            return call(fn, args, kwargs)
-
-        return functools.wraps(fn)(shell)
 
     def __repr__(self) -> str:
         """Show the deadline."""
