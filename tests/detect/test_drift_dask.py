@@ -321,7 +321,7 @@ def test_threaded_scheduler_gives_the_same_report() -> None:
 @pytest.mark.parametrize("top", [0, 255, 256, 70_000, 2**33])
 def test_slot_counts_travel_in_the_narrowest_type(top: int) -> None:
     """Slot counts of any size survive ``to_bytes`` exactly (stored as 1, 2, 4 or 8 bytes)."""
-    from aiguard.detect._drift.reference._accumulator import _narrow
+    from aiguard.detect._drift.reference._accumulator_parts import narrow as _narrow
 
     counts = np.array([0, 1, top], dtype=np.int64)
     narrow = _narrow(counts)

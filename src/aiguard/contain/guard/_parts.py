@@ -172,13 +172,17 @@ class Driver:
     ``judged`` have ``async`` twins ``aserve`` / ``ajudged``, line for line.
     """
 
-    __slots__ = ("_mask", "clock", "emit", "parts")
+    __slots__ = ("_mask", "clock", "emit", "parts", "serve")
 
     def __init__(self, parts: GuardConfig, sink: Sink) -> None:
         self.parts = parts
         self.clock = parts.clock
         self.emit = sink.emit
         self._mask = None if parts.check is None else unguarded(parts.check)
+        self.serve = _serving(self, sink)
+        """``serve(reason, stage, t0, args, kwargs, *, error=None)``: serve the whole
+        call from the ladder, or raise the refusal or error (a closure: a kill-switched
+        call is served through it, budget 1 µs added)."""
 
     def reason_of(self, exc: BaseException) -> tuple[str, str]:
         """Map an exception raised inside the breaker's scope to (reason, stage)."""
@@ -260,18 +264,6 @@ class Driver:
             return "rows", mask
         return "whole", None
 
-    def serve(self, reason: str, stage: str, t0: float, a: tuple[Any, ...],
-              k: dict[str, Any], *, error: BaseException | None = None) -> Any:
-        """Serve the whole call from the ladder, or raise the refusal or error."""
-        ladder = self.parts.ladder
-        if ladder is None:
-            raise self.refused(reason, stage, t0, error)
-        try:
-            result, tier = ladder.serve(a, k, cause=error)
-        except FallbackFailedError as failed:
-            raise self.raised(reason, stage, t0, failed)  # noqa: B904 - the same error
-        return self.served(tier, reason, stage, t0, error, result)
-
     async def aserve(self, reason: str, stage: str, t0: float, a: tuple[Any, ...],
                      k: dict[str, Any], *, error: BaseException | None = None) -> Any:
         """Async twin of :meth:`serve`."""
@@ -337,3 +329,25 @@ class Driver:
         """A per-row fallback replaced *n* rows: record it, return the merged batch."""
         self.emit(("model", "invalid", "check", n, self.clock() - t0, None))
         return merged
+
+
+def _serving(drv: Driver, sink: Sink) -> Callable[..., Any]:
+    """The driver's ``serve``, a closure over what it reads (cheaper than a bound method)."""
+    ladder, clock = drv.parts.ladder, drv.clock
+    store, listeners, notify = sink.store, sink.listeners, sink.notify
+
+    def serve(reason: str, stage: str, t0: float, a: tuple[Any, ...], k: dict[str, Any], *,
+              error: BaseException | None = None) -> Any:
+        if ladder is None:
+            raise drv.refused(reason, stage, t0, error)
+        try:
+            result, tier = ladder.serve(a, k, cause=error)
+        except FallbackFailedError as failed:
+            raise drv.raised(reason, stage, t0, failed)  # noqa: B904 - the same error
+        outcome = (tier, reason, stage, 0, clock() - t0, error)  # Sink.emit, inlined
+        store(outcome)
+        if listeners:
+            notify(outcome)
+        return result
+
+    return serve

@@ -19,9 +19,7 @@ state without pickle (an ``.npz`` of arrays and a JSON header).
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,11 +37,15 @@ from aiguard.detect._drift.binned import (
 from aiguard.detect._drift.inputs import SortedSamples, sort_samples
 from aiguard.detect._drift.rank import compare_sorted, ks_pvalue
 from aiguard.detect._drift.reference._accumulator_parts import (
+    FORMAT,
     check_binned,
     check_methods,
     fill_chi2,
     merge_counts,
+    narrow,
+    read_npz,
     slot_samples,
+    write_npz,
 )
 from aiguard.detect._drift.reference._compare import (
     TESTS,
@@ -444,7 +446,7 @@ class Accumulator:
             100
         """
         header = {
-            "format": _FORMAT,
+            "format": FORMAT,
             "names": list(self._fitted.names),
             "methods": list(self._methods),
             "n_rows": self._n_rows,
@@ -458,12 +460,10 @@ class Accumulator:
         for i, c in enumerate(self._cat_counts):
             arrays[f"cat_{i}"] = c
         for i, c in enumerate(self._slots):
-            arrays[f"slots_{i}"] = _narrow(c)
+            arrays[f"slots_{i}"] = narrow(c)
         for i, parts in enumerate(self._kept or []):
             arrays[f"kept_{i}"] = np.concatenate([np.zeros(0), *parts])
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        return buffer.getvalue()
+        return write_npz(arrays)
 
     @classmethod
     def from_bytes(cls, reference: Reference, data: bytes) -> Accumulator:
@@ -472,17 +472,9 @@ class Accumulator:
         Raises:
             InvalidInputError: not an accumulator's bytes, or of another reference.
         """
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
-            header = json.loads(str(arrays["header"]))
-            ok = header.get("format") == _FORMAT
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-            raise InvalidInputError(
-                "data", "bytes from Accumulator.to_bytes", "other bytes"
-            ) from exc
+        arrays, header = read_npz(data)
         fitted = reference.fitted
-        if not ok or header["names"] != list(fitted.names):
+        if header["names"] != list(fitted.names):
             raise InvalidInputError(
                 "data", "the state of an accumulator of this reference", "other"
             )
@@ -504,19 +496,5 @@ class Accumulator:
         return f"Accumulator(n_rows={self._n_rows}, features={self._fitted.n_features})"
 
 
-_FORMAT = "aiguard.drift.Accumulator/1"
 #: columns of a batch sorted together by ``update`` (a bounded copy of the batch)
 _GROUP = 16
-
-
-def _narrow(counts: NDArray[np.int64]) -> NDArray[Any]:
-    """Non-negative counts in the narrowest unsigned type that holds them (read back as int64).
-
-    KS slot counts are mostly small (a chunk's values spread over ``2d + 1``
-    slots): one byte each instead of eight, for the state a Dask chunk sends back.
-    """
-    top = int(counts.max()) if counts.size else 0
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if top <= np.iinfo(dtype).max:
-            return counts.astype(dtype)
-    return counts

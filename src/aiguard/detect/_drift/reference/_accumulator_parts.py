@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aiguard.detect._drift.binned import BINNED_METHODS
 from aiguard.detect._drift.reference._compare import METHODS, categorical_chi2
-from aiguard.errors import ConfigurationError
+from aiguard.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -17,7 +20,12 @@ if TYPE_CHECKING:
 
     from aiguard.detect._drift.reference._fitted import FittedReference
 
-__all__ = ["check_binned", "check_methods", "fill_chi2", "merge_counts", "slot_samples"]
+__all__ = [
+    "FORMAT", "check_binned", "check_methods", "fill_chi2", "merge_counts", "narrow", "read_npz",
+    "slot_samples", "write_npz",
+]
+
+FORMAT = "aiguard.drift.Accumulator/1"
 
 
 def check_methods(methods: Sequence[str] | None) -> tuple[str, ...]:
@@ -63,3 +71,41 @@ def fill_chi2(
         chi2, p_chi2, effect = categorical_chi2(rc, cc)
         stats["chi2"][0][pos], stats["chi2"][1][pos] = chi2, p_chi2  # type: ignore[index]
         effects["chi2"][pos] = effect
+
+
+def narrow(counts: NDArray[np.int64]) -> NDArray[Any]:
+    """Non-negative counts in the narrowest unsigned type that holds them (read back as int64).
+
+    KS slot counts are mostly small (a chunk's values spread over ``2d + 1``
+    slots): one byte each instead of eight, for the state a Dask chunk sends back.
+    """
+    top = int(counts.max()) if counts.size else 0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return counts.astype(dtype)
+    return counts
+
+
+def write_npz(arrays: dict[str, Any]) -> bytes:
+    """The arrays as ``.npz`` bytes (no pickle)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def read_npz(data: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arrays and the JSON header of an accumulator's bytes.
+
+    Raises:
+        InvalidInputError: not the bytes of ``Accumulator.to_bytes``.
+    """
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        header = json.loads(str(arrays["header"]))
+        ok = header.get("format") == FORMAT
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        raise InvalidInputError("data", "bytes from Accumulator.to_bytes", "other bytes") from exc
+    if not ok:
+        raise InvalidInputError("data", "the state of an accumulator of this reference", "other")
+    return arrays, header
