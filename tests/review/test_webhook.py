@@ -49,9 +49,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.server.delay:
             time.sleep(self.server.delay)
         status = self.server.script.pop(0) if self.server.script else 200
-        self.send_response(status)
-        self.end_headers()
-        self.wfile.write(b"ok")
+        try:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except (BrokenPipeError, ConnectionResetError):  # the sender timed out and hung up
+            pass
 
     def log_message(self, *args: Any) -> None:
         pass
