@@ -13,7 +13,7 @@ processes its value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar, overload
 
 import attrs
@@ -37,7 +37,17 @@ T = TypeVar("T")
 
 
 class Param(Generic[T]):
-    """A read-only parameter, stored on the instance as ``_<name>``."""
+    """A read-only parameter, stored on the instance as ``_<name>``.
+
+    *check* validates the constructor's argument, called as
+    ``check(value, name, **limits)`` by :meth:`StreamingDetector._set_params`
+    (None: the constructor checks it itself). A class's parameters, in the
+    order they are declared, are its ``_param_names``.
+    """
+
+    def __init__(self, check: Callable[..., T] | None = None, **limits: Any) -> None:
+        self.check = check
+        self.limits = limits
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -101,6 +111,24 @@ class StreamingDetector:
     _knob: ClassVar[Knob]
     _binary: ClassVar[bool] = False
     _drift: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        names = tuple(name for name, value in vars(cls).items() if isinstance(value, Param))
+        if names:
+            cls._param_names = names
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            """The parameters' slots (``_<name>``), which :meth:`_set_params` sets."""
+
+    def _set_params(self, **values: Any) -> None:
+        """Check each constructor argument with its :class:`Param`'s check, in order; store it."""
+        for name, value in values.items():
+            param: Param[Any] = getattr(type(self), name)
+            assert param.check is not None, f"{name} has no check"
+            setattr(self, param.slot, param.check(value, name, **param.limits))
 
     @property
     def drift_detected(self) -> bool:

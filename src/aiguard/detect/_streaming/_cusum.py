@@ -55,7 +55,6 @@ class CUSUM(LanedDetector):
         array([103, 107])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = ("target", "k", "h")
     _knob: ClassVar[Knob] = Knob("h", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
     _state_fields: ClassVar[dict[str, type]] = {
         "drift": bool,
@@ -65,14 +64,12 @@ class CUSUM(LanedDetector):
         "min_up": float,
         "min_down": float,
     }
-    target = Param[float]()
-    k = Param[float]()
-    h = Param[float]()
+    target = Param(_validate.real)
+    k = Param(_validate.real, low=0.0)
+    h = Param(_validate.real, low=0.0, low_open=True)
 
     def __init__(self, *, target: float = 0.0, k: float = 0.5, h: float = 5.0) -> None:
-        self._target = _validate.real(target, "target")
-        self._k = _validate.real(k, "k", low=0.0)
-        self._h = _validate.real(h, "h", low=0.0, low_open=True)
+        self._set_params(target=target, k=k, h=h)
         self._upper = self._target + self._k
         self._lower = self._target - self._k
         self.reset()

@@ -79,13 +79,6 @@ class PageHinkley(LanedDetector):
         array([1010])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = (
-        "min_instances",
-        "delta",
-        "threshold",
-        "alpha",
-        "mode",
-    )
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
     _state_fields: ClassVar[dict[str, type]] = {
         "drift": bool,
@@ -96,11 +89,11 @@ class PageHinkley(LanedDetector):
         "min_inc": float,
         "max_dec": float,
     }
-    min_instances = Param[int]()
-    delta = Param[float]()
-    threshold = Param[float]()
-    alpha = Param[float]()
-    mode = Param[str]()
+    min_instances = Param(_validate.count, minimum=1)
+    delta = Param(_validate.real, low=0.0)
+    threshold = Param(_validate.real, low=0.0, low_open=True)
+    alpha = Param(_validate.fraction)
+    mode = Param(check_choice, options=_MODES)
 
     def __init__(
         self,
@@ -111,11 +104,9 @@ class PageHinkley(LanedDetector):
         alpha: float = 1 - 0.0001,
         mode: str = "both",
     ) -> None:
-        self._min_instances = _validate.count(min_instances, "min_instances", minimum=1)
-        self._delta = _validate.real(delta, "delta", low=0.0)
-        self._threshold = _validate.real(threshold, "threshold", low=0.0, low_open=True)
-        self._alpha = _validate.real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
-        self._mode = check_choice("mode", mode, _MODES)
+        self._set_params(
+            min_instances=min_instances, delta=delta, threshold=threshold, alpha=alpha, mode=mode
+        )
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
         self._fresh_column = self._lane_fresh()[1:, None]
