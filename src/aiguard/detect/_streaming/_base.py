@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from typing_extensions import Self
 
-__all__ = ["Knob", "Param", "StreamingDetector"]
+__all__ = ["Knob", "Param", "StreamingDetector", "state_fields"]
 
 T = TypeVar("T")
 
@@ -91,6 +91,16 @@ class Knob:
     log: bool = True
     scaled: bool = False
     capped_by: str | None = None
+
+
+def state_fields(floats: str, **kinds: type) -> dict[str, type]:
+    """A ``_state_fields`` table: the *kinds* given by name, then the space-separated *floats*.
+
+    Example:
+        >>> state_fields("mean", n=int)
+        {'n': <class 'int'>, 'mean': <class 'float'>}
+    """
+    return {**kinds, **dict.fromkeys(floats.split(), float)}
 
 
 _ENCODE: dict[type, Any] = {bool: bool, int: int, float: encode_float}

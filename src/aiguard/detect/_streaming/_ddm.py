@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
+from aiguard.detect._streaming._base import Knob, Param, StreamingDetector, state_fields
 from aiguard.detect._streaming._params import (
     as_binary,
 )
@@ -91,15 +91,7 @@ class DDM(_WarningDetector):
     """
 
     _knob: ClassVar[Knob] = Knob("drift_threshold", 0.01, 1000.0, quieter_when_larger=True)
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "warning": bool,
-        "n": float,
-        "p": float,
-        "p_min": float,
-        "s_min": float,
-        "ps_min": float,
-    }
+    _state_fields = state_fields("n p p_min s_min ps_min", drift=bool, warning=bool)
     warm_start = Param(_validate.count, minimum=0)
     warning_threshold = Param(_validate.real, low=0.0)
     drift_threshold = Param(_validate.real, low=0.0)
@@ -173,17 +165,9 @@ class EDDM(_WarningDetector):
     """
 
     _knob: ClassVar[Knob] = Knob("beta", 1e-4, 1.0, quieter_when_larger=False, capped_by="alpha")
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "warning": bool,
-        "n": int,
-        "last_error": int,
-        "n_errors": int,
-        "count": float,
-        "mean": float,
-        "sq": float,
-        "p2s_max": float,
-    }
+    _state_fields = state_fields(
+        "count mean sq p2s_max", drift=bool, warning=bool, n=int, last_error=int, n_errors=int
+    )
     warm_start = Param(_validate.count, minimum=0)
     alpha = Param(_validate.fraction)
     beta = Param(_validate.fraction)

@@ -36,7 +36,7 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiguard._core import _validate
-from aiguard.detect._streaming._base import Knob, Param
+from aiguard.detect._streaming._base import Knob, Param, state_fields
 from aiguard.detect._streaming._ddm import _WarningDetector
 from aiguard.detect._streaming._params import check_bool, decode_float
 
@@ -181,12 +181,7 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
     """
 
     _knob: ClassVar[Knob] = Knob("drift_confidence", 1e-15, 0.5, quieter_when_larger=False)
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "warning": bool,
-        "up_cut": float,
-        "down_cut": float,
-    }
+    _state_fields = state_fields("up_cut down_cut", drift=bool, warning=bool)
     drift_confidence = Param(_validate.real, **_OPEN_UNIT)
     warning_confidence = Param(_validate.real, **_OPEN_UNIT)
     lambda_val = Param(_validate.fraction)

@@ -21,6 +21,8 @@ import numpy.typing as npt
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 __all__ = [
+    "Bools",
+    "Floats",
     "as_binary",
     "as_binary_many",
     "as_value",
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
 def check_bool(value: object, name: str) -> bool:
