@@ -62,11 +62,8 @@ class ADWIN(StreamingDetector):
         grace_period: int = 10,
     ) -> None:
         self._set_params(
-            delta=delta,
-            clock=clock,
-            max_buckets=max_buckets,
-            min_window_length=min_window_length,
-            grace_period=grace_period,
+            delta=delta, clock=clock, max_buckets=max_buckets,
+            min_window_length=min_window_length, grace_period=grace_period,
         )
         self.reset()
 

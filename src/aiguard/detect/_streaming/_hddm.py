@@ -81,8 +81,7 @@ class HDDM_A(_WarningDetector):  # noqa: N801 - river's name
         two_sided_test: bool = False,
     ) -> None:
         self._set_params(
-            drift_confidence=drift_confidence,
-            warning_confidence=warning_confidence,
+            drift_confidence=drift_confidence, warning_confidence=warning_confidence,
             two_sided_test=two_sided_test,
         )
         self._log_bound = math.log(1.0 / self._drift_confidence)
@@ -196,10 +195,8 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
         two_sided_test: bool = False,
     ) -> None:
         self._set_params(
-            drift_confidence=drift_confidence,
-            warning_confidence=warning_confidence,
-            lambda_val=lambda_val,
-            two_sided_test=two_sided_test,
+            drift_confidence=drift_confidence, warning_confidence=warning_confidence,
+            lambda_val=lambda_val, two_sided_test=two_sided_test,
         )
         self._log_drift = math.log(1 / self._drift_confidence)
         self._log_warning = math.log(1 / self._warning_confidence)
