@@ -135,14 +135,18 @@ class CallRejectedError(AiguardError, RuntimeError):
         super().__init__(message)
 
 
-class CircuitOpenError(CallRejectedError):
-    """The circuit breaker is open; ``retry_at`` is when a trial call may be admitted."""
-
-    reason = "open"
+class _RetryAtError(CallRejectedError):
+    """A rejection that says when to try again: ``retry_at`` (clock seconds, or None)."""
 
     def __init__(self, message: str, *, guard: str | None = None, retry_at: float | None) -> None:
         self.retry_at = retry_at
         super().__init__(message, guard=guard)
+
+
+class CircuitOpenError(_RetryAtError):
+    """The circuit breaker is open; ``retry_at`` is when a trial call may be admitted."""
+
+    reason = "open"
 
 
 class FeatureDisabledError(CallRejectedError):
@@ -155,14 +159,10 @@ class FeatureDisabledError(CallRejectedError):
         super().__init__(message, guard=guard)
 
 
-class RateLimitedError(CallRejectedError):
+class RateLimitedError(_RetryAtError):
     """The rate limit shed this call; ``retry_at`` is when a token is next available."""
 
     reason = "rate_limited"
-
-    def __init__(self, message: str, *, guard: str | None = None, retry_at: float | None) -> None:
-        self.retry_at = retry_at
-        super().__init__(message, guard=guard)
 
 
 class BulkheadFullError(CallRejectedError):

@@ -133,6 +133,13 @@ class Action:
         return self.name
 
 
+def _having(value: Any, method: str, argument: str, expected: str) -> Any:
+    """Return *value* if it has a callable *method*, else raise ConfigurationError."""
+    if not callable(getattr(value, method, None)):
+        raise ConfigurationError(argument, expected, value)
+    return value
+
+
 def _memory_flags(flags: Any) -> bool:
     """Whether writing *flags* stays in memory (aiguard's Flags over a MemoryStore)."""
     return isinstance(flags, Flags) and isinstance(flags.store, MemoryStore)
@@ -187,9 +194,9 @@ class _Rollback(Action):
     contains = True
 
     def __init__(self, registry: Any) -> None:
-        if not callable(getattr(registry, "rollback", None)):
-            raise ConfigurationError("registry", "an object with rollback(reason=...)", registry)
-        self._registry = registry
+        self._registry = _having(
+            registry, "rollback", "registry", "an object with rollback(reason=...)"
+        )
         name = getattr(registry, "name", type(registry).__name__)
         super().__init__(f"rollback({name})", f"rollback:{name}")
 
@@ -208,9 +215,8 @@ class _Shed(Action):
     contains = True
 
     def __init__(self, limit: Any, to: float) -> None:
-        if not callable(getattr(limit, "set_rate", None)):
-            raise ConfigurationError("rate_limit", "a RateLimit", limit)
-        self._limit, self._to = limit, positive(to, "to")
+        self._limit = _having(limit, "set_rate", "rate_limit", "a RateLimit")
+        self._to = positive(to, "to")
         self.inline = isinstance(limit, RateLimit)
         super().__init__(f"shed(to={to!r})", f"shed:{id(limit)}")
 
@@ -228,9 +234,7 @@ class _Shutdown(Action):
     contains = True
 
     def __init__(self, flags: Any) -> None:
-        if not callable(getattr(flags, "shutdown", None)):
-            raise ConfigurationError("flags", "a Flags set", flags)
-        self._flags = flags
+        self._flags = _having(flags, "shutdown", "flags", "a Flags set")
         self.inline = _memory_flags(flags)
         super().__init__("shutdown()", "shutdown")
 
@@ -248,9 +252,7 @@ class _Page(Action):
     repeat_on_raise = True
 
     def __init__(self, escalation: Any) -> None:
-        if not callable(getattr(escalation, "page", None)):
-            raise ConfigurationError("escalation", "an Escalation", escalation)
-        self._escalation = escalation
+        self._escalation = _having(escalation, "page", "escalation", "an Escalation")
         super().__init__("page()", "page")
 
     def describe(self) -> str:

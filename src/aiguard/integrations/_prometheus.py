@@ -70,70 +70,83 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )
 
-# name -> (type, help, label names). Counters are named with their ``_total``.
-SPECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "aiguard_calls_total": (
-        "counter", "Guarded calls by who served them and why.", ("guard", "served_by", "reason")),
-    "aiguard_fallback_rows_total": (
-        "counter", "Rows of model answers replaced by a per-row fallback.", ("guard",)),
-    "aiguard_rejected_rows_total": (
-        "counter", "Input rows rejected by the guard's input check.", ("guard",)),
-    "aiguard_guard_monitor_errors_total": (
-        "counter", "Monitor taps of the guard that raised.", ("guard",)),
-    "aiguard_breaker_state": (
-        "gauge", "1 for the breaker's current state, 0 for the others.", ("breaker", "state")),
-    "aiguard_breaker_calls_total": (
-        "counter", "Model calls whose result the breaker recorded.", ("breaker",)),
-    "aiguard_breaker_failures_total": (
-        "counter", "Sum of failure weights recorded by the breaker.", ("breaker",)),
-    "aiguard_breaker_slow_calls_total": (
-        "counter", "Calls slower than the breaker's slow_call_duration.", ("breaker",)),
-    "aiguard_breaker_rejected_calls_total": (
-        "counter", "Calls the breaker refused without calling the model.", ("breaker",)),
-    "aiguard_breaker_failure_ratio": (
-        "gauge", "Failure rate in the breaker's judged window (NaN until judged).", ("breaker",)),
-    "aiguard_breaker_slow_call_ratio": (
-        "gauge", "Slow-call rate in the breaker's judged window (NaN until judged).", ("breaker",)),
-    "aiguard_breaker_transitions_total": (
-        "counter", "Breaker state changes seen since the collector watches it.",
-        ("breaker", "from_state", "to_state")),
-    "aiguard_flag_enabled": ("gauge", "1 when the flag is on.", ("flag",)),
-    "aiguard_flag_rollout_ratio": (
-        "gauge", "Share of keys in the flag's rollout (1 for everyone).", ("flag",)),
-    "aiguard_flags_stale": (
-        "gauge", "1 while the flag set serves a stale local copy.", ("store",)),
-    "aiguard_monitor_in_breach": (
-        "gauge", "1 while any rule of the monitor is in breach.", ("monitor", "kind")),
-    "aiguard_monitor_value": (
-        "gauge", "Value of the monitor's last signal.", ("monitor", "kind")),
-    "aiguard_monitor_signals_total": (
-        "counter", "Signals the monitor emitted since the collector watches it.",
-        ("monitor", "kind", "status")),
-    "aiguard_monitor_errors_total": ("counter", "Errors inside the monitor.", ("monitor",)),
-    "aiguard_monitor_nonfinite_total": (
-        "counter", "Non-finite values the monitor skipped.", ("monitor",)),
-    "aiguard_monitor_latency_seconds": (
-        "gauge", "Latency quantile over the latency monitor's window.", ("monitor", "quantile")),
-    "aiguard_incidents_open": ("gauge", "Incidents not yet resolved.", ("severity",)),
-    "aiguard_model_champion": (
-        "gauge", "1 for the version the registry serves, 0 for the others.",
-        ("registry", "version")),
-    "aiguard_model_changes_total": (
-        "counter", "Champion changes (promote, rollback) seen since the collector watches.",
-        ("registry", "action")),
-    "aiguard_shadow_requests_total": (
-        "counter", "Shadow router requests by what became of them.", ("router", "result")),
-    "aiguard_canary_traffic_ratio": (
-        "gauge", "Share of traffic the canary router sends to each arm.", ("router", "arm")),
-    "aiguard_canary_status": (
-        "gauge", "1 for the canary's current status, 0 for the others.", ("router", "status")),
-    "aiguard_canary_events_total": (
-        "counter", "Canary decisions and manual controls.", ("router", "kind")),
-    "aiguard_canary_judgements_total": (
-        "counter", "Canary judgements by verdict.", ("router", "verdict")),
-    "aiguard_exporter_read_errors_total": (
-        "counter", "Watched objects this collector failed to read (skipped).", ("kind",)),
-}
+# Every metric: its name and label names, then its help. A name ending in ``_total`` is a
+# counter (Prometheus's convention), the others are gauges.
+_TABLE = """\
+aiguard_calls_total guard,served_by,reason
+    Guarded calls by who served them and why.
+aiguard_fallback_rows_total guard
+    Rows of model answers replaced by a per-row fallback.
+aiguard_rejected_rows_total guard
+    Input rows rejected by the guard's input check.
+aiguard_guard_monitor_errors_total guard
+    Monitor taps of the guard that raised.
+aiguard_breaker_state breaker,state
+    1 for the breaker's current state, 0 for the others.
+aiguard_breaker_calls_total breaker
+    Model calls whose result the breaker recorded.
+aiguard_breaker_failures_total breaker
+    Sum of failure weights recorded by the breaker.
+aiguard_breaker_slow_calls_total breaker
+    Calls slower than the breaker's slow_call_duration.
+aiguard_breaker_rejected_calls_total breaker
+    Calls the breaker refused without calling the model.
+aiguard_breaker_failure_ratio breaker
+    Failure rate in the breaker's judged window (NaN until judged).
+aiguard_breaker_slow_call_ratio breaker
+    Slow-call rate in the breaker's judged window (NaN until judged).
+aiguard_breaker_transitions_total breaker,from_state,to_state
+    Breaker state changes seen since the collector watches it.
+aiguard_flag_enabled flag
+    1 when the flag is on.
+aiguard_flag_rollout_ratio flag
+    Share of keys in the flag's rollout (1 for everyone).
+aiguard_flags_stale store
+    1 while the flag set serves a stale local copy.
+aiguard_monitor_in_breach monitor,kind
+    1 while any rule of the monitor is in breach.
+aiguard_monitor_value monitor,kind
+    Value of the monitor's last signal.
+aiguard_monitor_signals_total monitor,kind,status
+    Signals the monitor emitted since the collector watches it.
+aiguard_monitor_errors_total monitor
+    Errors inside the monitor.
+aiguard_monitor_nonfinite_total monitor
+    Non-finite values the monitor skipped.
+aiguard_monitor_latency_seconds monitor,quantile
+    Latency quantile over the latency monitor's window.
+aiguard_incidents_open severity
+    Incidents not yet resolved.
+aiguard_model_champion registry,version
+    1 for the version the registry serves, 0 for the others.
+aiguard_model_changes_total registry,action
+    Champion changes (promote, rollback) seen since the collector watches.
+aiguard_shadow_requests_total router,result
+    Shadow router requests by what became of them.
+aiguard_canary_traffic_ratio router,arm
+    Share of traffic the canary router sends to each arm.
+aiguard_canary_status router,status
+    1 for the canary's current status, 0 for the others.
+aiguard_canary_events_total router,kind
+    Canary decisions and manual controls.
+aiguard_canary_judgements_total router,verdict
+    Canary judgements by verdict.
+aiguard_exporter_read_errors_total kind
+    Watched objects this collector failed to read (skipped).
+"""
+
+
+def _specs(table: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Name -> (help, label names), from the table above."""
+    lines = table.splitlines()
+    specs = {}
+    for head, doc in zip(lines[::2], lines[1::2], strict=True):
+        name, labels = head.split()
+        specs[name] = (doc.strip(), tuple(labels.split(",")))
+    return specs
+
+
+SPECS = _specs(_TABLE)
 HISTOGRAM = "aiguard_call_duration_seconds"
 _CANARY_STATUSES = ("running", "paused", "rolled_back", "complete", "aborted")
 
@@ -360,9 +373,9 @@ class AiguardCollector(Collector):
                 rows[name].append((labels, value))
         for kind, n in self._errors.items():
             rows["aiguard_exporter_read_errors_total"].append(((kind,), float(n)))
-        for name, (type_, doc, labels) in SPECS.items():
+        for name, (doc, labels) in SPECS.items():
             family: Metric
-            if type_ == "counter":
+            if name.endswith("_total"):
                 family = CounterMetricFamily(name, doc, labels=labels)
             else:
                 family = GaugeMetricFamily(name, doc, labels=labels)

@@ -31,6 +31,7 @@ import numpy as np
 from aiguard._core import _validate
 from aiguard._core._clock import MONOTONIC
 from aiguard._core._events import log_once
+from aiguard.detect._monitors._ring import Slices
 from aiguard.detect._signal import Signal
 from aiguard.errors import ConfigurationError
 
@@ -39,7 +40,14 @@ if TYPE_CHECKING:
 
     from aiguard.typing import CallOutcome, ChangeDetector, Clock
 
-__all__ = ["Monitor", "MonitorOptions", "check_callable", "window_args"]
+__all__ = [
+    "Monitor",
+    "MonitorOptions",
+    "check_callable",
+    "check_metric",
+    "timed_window_args",
+    "window_args",
+]
 
 
 class MonitorOptions(TypedDict, total=False):
@@ -234,6 +242,13 @@ class Monitor:
     #: The rule whose value is fed to ``detector=`` (the monitor's main figure).
     _detector_rule: str = ""
 
+    def _start_slices(self, window: float, n: int, width: int) -> None:
+        """Cut the timed *window* into *n* slices of *width* counters (the timed monitors)."""
+        self._slices = Slices(window, n, width)
+        self._elapsed = math.inf  # latency since the tap last read the clock (first: read it)
+        self._quarter = self._slices.length / 4
+        self._started: float | None = None
+
     def _finite(self, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Drop NaN and inf from a float array, counting them in ``nonfinite``."""
         ok = np.isfinite(values)
@@ -248,6 +263,18 @@ def check_callable(value: object, argument: str, expected: str) -> None:
     """Raise ConfigurationError unless *value* is callable."""
     if not callable(value):
         raise ConfigurationError(argument, expected, value)
+
+
+def check_metric(metric: object, metrics: tuple[str, ...]) -> str:
+    """Return *metric* if it is one of *metrics*, else raise ConfigurationError."""
+    if metric not in metrics:
+        raise ConfigurationError("metric", f"one of {metrics}", metric)
+    return metric
+
+
+def timed_window_args(window: object, slices: object) -> tuple[float, int]:
+    """Validate a timed window (seconds or a timedelta) and the number of its slices."""
+    return _validate.duration(window, "window"), _validate.count(slices, "slices")
 
 
 def window_args(window: object, every: object) -> tuple[int, int]:

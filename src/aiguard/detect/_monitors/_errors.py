@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._monitors._base import Monitor
-from aiguard.detect._monitors._ring import Slices
+from aiguard.detect._monitors._base import Monitor, timed_window_args
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -106,8 +105,7 @@ class ErrorRateMonitor(Monitor):
         **options: Unpack[MonitorOptions],
     ) -> None:
         super().__init__(**options)
-        self.window = _validate.duration(window, "window")
-        n = _validate.count(slices, "slices")
+        self.window, n = timed_window_args(window, slices)
         self.margin = _validate.fraction(margin, "margin")
         self.max_rate = None if max_rate is None else _validate.fraction(max_rate, "max_rate")
         self.min_calls = _validate.count(min_calls, "min_calls")
@@ -115,11 +113,8 @@ class ErrorRateMonitor(Monitor):
         self._fixed = baseline is not None
         if baseline is not None:
             self._base = np.full(4, _validate.fraction(baseline, "baseline", zero=True))
-        self._slices = Slices(self.window, n, 5)
+        self._start_slices(self.window, n, 5)
         self._pending = [0, 0, 0, 0, 0]  # error, timeout, fallback, null, calls
-        self._elapsed = math.inf  # latency since the tap last read the clock (first: read it)
-        self._quarter = self._slices.length / 4
-        self._started: float | None = None
 
     @property
     def baseline(self) -> dict[str, float] | None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._monitors._base import Monitor, check_callable, window_args
+from aiguard.detect._monitors._base import Monitor, check_callable, check_metric, window_args
 from aiguard.detect._monitors._ring import Rows
-from aiguard.errors import ConfigurationError, InvalidInputError
+from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -97,10 +97,7 @@ class FairnessMonitor(Monitor):
         **options: Unpack[MonitorOptions],
     ) -> None:
         super().__init__(**options)
-        if metric not in FAIRNESS_METRICS:
-            raise ConfigurationError("metric", f"one of {FAIRNESS_METRICS}", metric)
-        self.metric = metric
-        self._detector_rule = metric
+        self.metric = self._detector_rule = check_metric(metric, FAIRNESS_METRICS)
         default = 0.8 if metric == "demographic_parity_ratio" else 0.1
         self.limit = default if limit is None else _validate.fraction(limit, "limit")
         self.pos_label = pos_label

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._monitors._base import Monitor
-from aiguard.detect._monitors._ring import Slices
+from aiguard.detect._monitors._base import Monitor, timed_window_args
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -153,18 +152,14 @@ class LatencyMonitor(Monitor):
         **options: Unpack[MonitorOptions],
     ) -> None:
         super().__init__(**options)
-        self.window = _validate.duration(window, "window")
-        n = _validate.count(slices, "slices")
+        self.window, n = timed_window_args(window, slices)
         self.quantile = _validate.real(quantile, "quantile", low=0.5, high=0.999)
         self.factor = _validate.real(factor, "factor", low=1.0, low_open=True)
         self.limit = None if limit is None else _validate.duration(limit, "limit")
         self.min_count = _validate.count(min_count, "min_count")
         self.histogram = LogHistogram(relative_error=relative_error)
-        self._slices = Slices(self.window, n, self.histogram.n_buckets)
+        self._start_slices(self.window, n, self.histogram.n_buckets)
         self._buffer: list[float] = []
-        self._elapsed = math.inf  # latency since the tap last read the clock (first: read it)
-        self._quarter = self._slices.length / 4
-        self._started: float | None = None
         self._base: float | None = None
         if baseline is not None:
             self._base = _validate.duration(baseline, "baseline")

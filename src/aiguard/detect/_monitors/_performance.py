@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._monitors._base import Monitor, check_callable, window_args
+from aiguard.detect._monitors._base import Monitor, check_callable, check_metric, window_args
 from aiguard.detect._monitors._ring import Rows
-from aiguard.errors import ConfigurationError, InvalidInputError
+from aiguard.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -115,10 +115,7 @@ class PerformanceMonitor(Monitor):
         **options: Unpack[MonitorOptions],
     ) -> None:
         super().__init__(**options)
-        if metric not in METRICS:
-            raise ConfigurationError("metric", f"one of {METRICS}", metric)
-        self.metric = metric
-        self._detector_rule = metric
+        self.metric = self._detector_rule = check_metric(metric, METRICS)
         self.pos_label = pos_label
         self.window, self.every = window_args(window, every)
         self.tolerance = _validate.fraction(tolerance, "tolerance", zero=True)

@@ -45,19 +45,12 @@ class ADWIN(StreamingDetector):
         array([1023])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = (
-        "delta",
-        "clock",
-        "max_buckets",
-        "min_window_length",
-        "grace_period",
-    )
     _knob: ClassVar[Knob] = Knob("delta", 1e-15, 0.9, quieter_when_larger=False)
-    delta = Param[float]()
-    clock = Param[int]()
-    max_buckets = Param[int]()
-    min_window_length = Param[int]()
-    grace_period = Param[int]()
+    delta = Param(_validate.real, low=0.0, high=1.0, low_open=True, high_open=True)
+    clock = Param(_validate.count, minimum=1)
+    max_buckets = Param(_validate.count, minimum=2)
+    min_window_length = Param(_validate.count, minimum=1)
+    grace_period = Param(_validate.count, minimum=0)
 
     def __init__(
         self,
@@ -68,13 +61,10 @@ class ADWIN(StreamingDetector):
         min_window_length: int = 5,
         grace_period: int = 10,
     ) -> None:
-        self._delta = _validate.real(
-            delta, "delta", low=0.0, high=1.0, low_open=True, high_open=True
+        self._set_params(
+            delta=delta, clock=clock, max_buckets=max_buckets,
+            min_window_length=min_window_length, grace_period=grace_period,
         )
-        self._clock = _validate.count(clock, "clock", minimum=1)
-        self._max_buckets = _validate.count(max_buckets, "max_buckets", minimum=2)
-        self._min_window_length = _validate.count(min_window_length, "min_window_length", minimum=1)
-        self._grace_period = _validate.count(grace_period, "grace_period", minimum=0)
         self.reset()
 
     def reset(self) -> None:

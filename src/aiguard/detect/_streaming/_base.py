@@ -13,7 +13,7 @@ processes its value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar, overload
 
 import attrs
@@ -31,13 +31,23 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from typing_extensions import Self
 
-__all__ = ["Knob", "Param", "StreamingDetector"]
+__all__ = ["Knob", "Param", "StreamingDetector", "state_fields"]
 
 T = TypeVar("T")
 
 
 class Param(Generic[T]):
-    """A read-only parameter, stored on the instance as ``_<name>``."""
+    """A read-only parameter, stored on the instance as ``_<name>``.
+
+    *check* validates the constructor's argument, called as
+    ``check(value, name, **limits)`` by :meth:`StreamingDetector._set_params`
+    (None: the constructor checks it itself). A class's parameters, in the
+    order they are declared, are its ``_param_names``.
+    """
+
+    def __init__(self, check: Callable[..., T] | None = None, **limits: Any) -> None:
+        self.check = check
+        self.limits = limits
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -83,6 +93,16 @@ class Knob:
     capped_by: str | None = None
 
 
+def state_fields(floats: str, **kinds: type) -> dict[str, type]:
+    """A ``_state_fields`` table: the *kinds* given by name, then the space-separated *floats*.
+
+    Example:
+        >>> state_fields("mean", n=int)
+        {'n': <class 'int'>, 'mean': <class 'float'>}
+    """
+    return {**kinds, **dict.fromkeys(floats.split(), float)}
+
+
 _ENCODE: dict[type, Any] = {bool: bool, int: int, float: encode_float}
 _DECODE: dict[type, Any] = {bool: bool, int: int, float: decode_float}
 
@@ -101,6 +121,24 @@ class StreamingDetector:
     _knob: ClassVar[Knob]
     _binary: ClassVar[bool] = False
     _drift: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        names = tuple(name for name, value in vars(cls).items() if isinstance(value, Param))
+        if names:
+            cls._param_names = names
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            """The parameters' slots (``_<name>``), which :meth:`_set_params` sets."""
+
+    def _set_params(self, **values: Any) -> None:
+        """Check each constructor argument with its :class:`Param`'s check, in order; store it."""
+        for name, value in values.items():
+            param: Param[Any] = getattr(type(self), name)
+            assert param.check is not None, f"{name} has no check"
+            setattr(self, param.slot, param.check(value, name, **param.limits))
 
     @property
     def drift_detected(self) -> bool:

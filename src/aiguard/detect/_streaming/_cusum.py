@@ -29,9 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from aiguard._core import _validate
-from aiguard.detect._streaming._base import Knob, Param
+from aiguard.detect._streaming._base import Knob, Param, state_fields
 from aiguard.detect._streaming._lanes import LanedDetector
-from aiguard.detect._streaming._params import as_value
+from aiguard.detect._streaming._params import Bools, Floats, as_value
 
 __all__ = ["CUSUM"]
 
@@ -55,24 +55,14 @@ class CUSUM(LanedDetector):
         array([103, 107])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = ("target", "k", "h")
     _knob: ClassVar[Knob] = Knob("h", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "n": int,
-        "s_up": float,
-        "s_down": float,
-        "min_up": float,
-        "min_down": float,
-    }
-    target = Param[float]()
-    k = Param[float]()
-    h = Param[float]()
+    _state_fields = state_fields("s_up s_down min_up min_down", drift=bool, n=int)
+    target = Param(_validate.real)
+    k = Param(_validate.real, low=0.0)
+    h = Param(_validate.real, low=0.0, low_open=True)
 
     def __init__(self, *, target: float = 0.0, k: float = 0.5, h: float = 5.0) -> None:
-        self._target = _validate.real(target, "target")
-        self._k = _validate.real(k, "k", low=0.0)
-        self._h = _validate.real(h, "h", low=0.0, low_open=True)
+        self._set_params(target=target, k=k, h=h)
         self._upper = self._target + self._k
         self._lower = self._target - self._k
         self.reset()
@@ -150,18 +140,13 @@ class CUSUM(LanedDetector):
     def _lane_fresh(self) -> npt.NDArray[np.float64]:
         return np.zeros(6)  # drift, n, s_up, s_down, min_up, min_down
 
-    def _lane_inputs(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _lane_inputs(self, x: Floats) -> Floats:
         steps = np.empty((len(x), 2, x.shape[1]))
         np.subtract(x, self._upper, out=steps[:, 0])
         np.subtract(self._lower, x, out=steps[:, 1])
         return steps
 
-    def _lane_step(
-        self,
-        state: npt.NDArray[np.float64],
-        inputs: npt.NDArray[np.float64],
-        drift: npt.NDArray[np.bool_],
-    ) -> None:
+    def _lane_step(self, state: Floats, inputs: Floats, drift: Bools) -> None:
         np.copyto(state[1:], 0.0, where=drift)
         state[1] += 1.0
         sums, mins = state[2:4], state[4:6]

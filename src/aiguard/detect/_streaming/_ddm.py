@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from aiguard._core import _validate
-from aiguard.detect._streaming._base import Knob, Param, StreamingDetector
+from aiguard.detect._streaming._base import Knob, Param, StreamingDetector, state_fields
 from aiguard.detect._streaming._params import (
     as_binary,
 )
@@ -90,27 +90,20 @@ class DDM(_WarningDetector):
         array([1031])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = ("warm_start", "warning_threshold", "drift_threshold")
     _knob: ClassVar[Knob] = Knob("drift_threshold", 0.01, 1000.0, quieter_when_larger=True)
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "warning": bool,
-        "n": float,
-        "p": float,
-        "p_min": float,
-        "s_min": float,
-        "ps_min": float,
-    }
-    warm_start = Param[int]()
-    warning_threshold = Param[float]()
-    drift_threshold = Param[float]()
+    _state_fields = state_fields("n p p_min s_min ps_min", drift=bool, warning=bool)
+    warm_start = Param(_validate.count, minimum=0)
+    warning_threshold = Param(_validate.real, low=0.0)
+    drift_threshold = Param(_validate.real, low=0.0)
 
     def __init__(
         self, *, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0
     ) -> None:
-        self._warm_start = _validate.count(warm_start, "warm_start", minimum=0)
-        self._warning_threshold = _validate.real(warning_threshold, "warning_threshold", low=0.0)
-        self._drift_threshold = _validate.real(drift_threshold, "drift_threshold", low=0.0)
+        self._set_params(
+            warm_start=warm_start,
+            warning_threshold=warning_threshold,
+            drift_threshold=drift_threshold,
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -171,27 +164,16 @@ class EDDM(_WarningDetector):
         array([ 744, 1271, 2001, 2054, 2108])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = ("warm_start", "alpha", "beta")
     _knob: ClassVar[Knob] = Knob("beta", 1e-4, 1.0, quieter_when_larger=False, capped_by="alpha")
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "warning": bool,
-        "n": int,
-        "last_error": int,
-        "n_errors": int,
-        "count": float,
-        "mean": float,
-        "sq": float,
-        "p2s_max": float,
-    }
-    warm_start = Param[int]()
-    alpha = Param[float]()
-    beta = Param[float]()
+    _state_fields = state_fields(
+        "count mean sq p2s_max", drift=bool, warning=bool, n=int, last_error=int, n_errors=int
+    )
+    warm_start = Param(_validate.count, minimum=0)
+    alpha = Param(_validate.fraction)
+    beta = Param(_validate.fraction)
 
     def __init__(self, *, warm_start: int = 30, alpha: float = 0.95, beta: float = 0.9) -> None:
-        self._warm_start = _validate.count(warm_start, "warm_start", minimum=0)
-        self._alpha = _validate.real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
-        self._beta = _validate.real(beta, "beta", low=0.0, high=1.0, low_open=True)
+        self._set_params(warm_start=warm_start, alpha=alpha, beta=beta)
         if self._beta > self._alpha:
             raise ConfigurationError("beta", f"at most alpha ({self._alpha})", beta)
         self.reset()

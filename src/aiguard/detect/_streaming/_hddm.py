@@ -36,7 +36,7 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiguard._core import _validate
-from aiguard.detect._streaming._base import Knob, Param
+from aiguard.detect._streaming._base import Knob, Param, state_fields
 from aiguard.detect._streaming._ddm import _WarningDetector
 from aiguard.detect._streaming._params import check_bool, decode_float
 
@@ -46,14 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["HDDM_A", "HDDM_W"]
 
 
-def _confidences(drift_confidence: float, warning_confidence: float) -> tuple[float, float]:
-    drift = _validate.real(
-        drift_confidence, "drift_confidence", low=0.0, high=1.0, low_open=True, high_open=True
-    )
-    warning = _validate.real(
-        warning_confidence, "warning_confidence", low=0.0, high=1.0, low_open=True, high_open=True
-    )
-    return drift, warning
+_OPEN_UNIT: dict[str, Any] = {"low": 0.0, "high": 1.0, "low_open": True, "high_open": True}
 
 
 class HDDM_A(_WarningDetector):  # noqa: N801 - river's name
@@ -75,15 +68,10 @@ class HDDM_A(_WarningDetector):  # noqa: N801 - river's name
         array([1004])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = (
-        "drift_confidence",
-        "warning_confidence",
-        "two_sided_test",
-    )
     _knob: ClassVar[Knob] = Knob("drift_confidence", 1e-15, 0.5, quieter_when_larger=False)
-    drift_confidence = Param[float]()
-    warning_confidence = Param[float]()
-    two_sided_test = Param[bool]()
+    drift_confidence = Param(_validate.real, **_OPEN_UNIT)
+    warning_confidence = Param(_validate.real, **_OPEN_UNIT)
+    two_sided_test = Param(check_bool)
 
     def __init__(
         self,
@@ -92,10 +80,10 @@ class HDDM_A(_WarningDetector):  # noqa: N801 - river's name
         warning_confidence: float = 0.005,
         two_sided_test: bool = False,
     ) -> None:
-        self._drift_confidence, self._warning_confidence = _confidences(
-            drift_confidence, warning_confidence
+        self._set_params(
+            drift_confidence=drift_confidence, warning_confidence=warning_confidence,
+            two_sided_test=two_sided_test,
         )
-        self._two_sided_test = check_bool("two_sided_test", two_sided_test)
         self._log_bound = math.log(1.0 / self._drift_confidence)
         self._log_drift = math.log(2.0 / self._drift_confidence)
         self._log_warning = math.log(2.0 / self._warning_confidence)
@@ -191,23 +179,12 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
         array([1012])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = (
-        "drift_confidence",
-        "warning_confidence",
-        "lambda_val",
-        "two_sided_test",
-    )
     _knob: ClassVar[Knob] = Knob("drift_confidence", 1e-15, 0.5, quieter_when_larger=False)
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "warning": bool,
-        "up_cut": float,
-        "down_cut": float,
-    }
-    drift_confidence = Param[float]()
-    warning_confidence = Param[float]()
-    lambda_val = Param[float]()
-    two_sided_test = Param[bool]()
+    _state_fields = state_fields("up_cut down_cut", drift=bool, warning=bool)
+    drift_confidence = Param(_validate.real, **_OPEN_UNIT)
+    warning_confidence = Param(_validate.real, **_OPEN_UNIT)
+    lambda_val = Param(_validate.fraction)
+    two_sided_test = Param(check_bool)
 
     def __init__(
         self,
@@ -217,13 +194,10 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
         lambda_val: float = 0.05,
         two_sided_test: bool = False,
     ) -> None:
-        self._drift_confidence, self._warning_confidence = _confidences(
-            drift_confidence, warning_confidence
+        self._set_params(
+            drift_confidence=drift_confidence, warning_confidence=warning_confidence,
+            lambda_val=lambda_val, two_sided_test=two_sided_test,
         )
-        self._lambda_val = _validate.real(
-            lambda_val, "lambda_val", low=0.0, high=1.0, low_open=True
-        )
-        self._two_sided_test = check_bool("two_sided_test", two_sided_test)
         self._log_drift = math.log(1 / self._drift_confidence)
         self._log_warning = math.log(1 / self._warning_confidence)
         lam = self._lambda_val

@@ -99,11 +99,10 @@ class KSWIN(StreamingDetector):
         array([513])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = ("alpha", "window_size", "stat_size", "seed")
     _knob: ClassVar[Knob] = Knob("alpha", 1e-15, 0.5, quieter_when_larger=False)
-    alpha = Param[float]()
-    window_size = Param[int]()
-    stat_size = Param[int]()
+    alpha = Param(_validate.real, low=0.0, high=1.0, low_open=True, high_open=True)
+    window_size = Param(_validate.count, minimum=2)
+    stat_size = Param(_validate.count, minimum=1)
     seed = Param["int | None"]()
 
     def __init__(
@@ -114,11 +113,7 @@ class KSWIN(StreamingDetector):
         stat_size: int = 30,
         seed: int | None = None,
     ) -> None:
-        self._alpha = _validate.real(
-            alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True
-        )
-        self._stat_size = _validate.count(stat_size, "stat_size", minimum=1)
-        self._window_size = _validate.count(window_size, "window_size", minimum=2)
+        self._set_params(alpha=alpha, stat_size=stat_size, window_size=window_size)
         if self._window_size < 2 * self._stat_size:
             expected = f"at least 2 * stat_size ({2 * self._stat_size})"
             raise ConfigurationError("window_size", expected, window_size)

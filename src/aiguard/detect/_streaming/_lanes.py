@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
     import numpy.typing as npt
 
+    from aiguard.detect._streaming._params import Bools, Floats
+
 __all__ = ["LanedDetector", "Step", "run_lanes"]
 
 #: lanes per block at most, and at least (with fewer, numpy's per-call cost dominates)
@@ -63,12 +65,7 @@ class Step(Protocol):
     ``drift`` holds the flags after the previous step and receives the new ones.
     """
 
-    def __call__(
-        self,
-        state: npt.NDArray[np.float64],
-        inputs: npt.NDArray[np.float64],
-        drift: npt.NDArray[np.bool_],
-    ) -> None: ...
+    def __call__(self, state: Floats, inputs: Floats, drift: Bools) -> None: ...
 
 
 def _same(start: npt.NDArray[np.float64], end: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
@@ -183,18 +180,11 @@ class LanedDetector(StreamingDetector):
     def _lane_fresh(self) -> npt.NDArray[np.float64]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _lane_inputs(
-        self, x: npt.NDArray[np.float64]
-    ) -> npt.NDArray[np.float64]:  # pragma: no cover - overridden
+    def _lane_inputs(self, x: Floats) -> Floats:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _lane_step(
-        self,
-        state: npt.NDArray[np.float64],
-        inputs: npt.NDArray[np.float64],
-        drift: npt.NDArray[np.bool_],
-    ) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _lane_step(self, state: Floats, inputs: Floats, drift: Bools) -> None:
+        raise NotImplementedError  # pragma: no cover - overridden
 
     def _lane_pack(self) -> npt.NDArray[np.float64]:
         """The state (``_state_fields``, in order) as a float vector."""

@@ -44,10 +44,12 @@ import numpy as np
 import numpy.typing as npt
 
 from aiguard._core import _validate
-from aiguard.detect._streaming._base import Knob, Param
+from aiguard.detect._streaming._base import Knob, Param, state_fields
 from aiguard.detect._streaming._filter import recurse
 from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import (
+    Bools,
+    Floats,
     as_value,
     check_choice,
 )
@@ -79,28 +81,13 @@ class PageHinkley(LanedDetector):
         array([1010])
     """
 
-    _param_names: ClassVar[tuple[str, ...]] = (
-        "min_instances",
-        "delta",
-        "threshold",
-        "alpha",
-        "mode",
-    )
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
-    _state_fields: ClassVar[dict[str, type]] = {
-        "drift": bool,
-        "n": int,
-        "sum": float,
-        "inc": float,
-        "dec": float,
-        "min_inc": float,
-        "max_dec": float,
-    }
-    min_instances = Param[int]()
-    delta = Param[float]()
-    threshold = Param[float]()
-    alpha = Param[float]()
-    mode = Param[str]()
+    _state_fields = state_fields("sum inc dec min_inc max_dec", drift=bool, n=int)
+    min_instances = Param(_validate.count, minimum=1)
+    delta = Param(_validate.real, low=0.0)
+    threshold = Param(_validate.real, low=0.0, low_open=True)
+    alpha = Param(_validate.fraction)
+    mode = Param(check_choice, options=_MODES)
 
     def __init__(
         self,
@@ -111,11 +98,9 @@ class PageHinkley(LanedDetector):
         alpha: float = 1 - 0.0001,
         mode: str = "both",
     ) -> None:
-        self._min_instances = _validate.count(min_instances, "min_instances", minimum=1)
-        self._delta = _validate.real(delta, "delta", low=0.0)
-        self._threshold = _validate.real(threshold, "threshold", low=0.0, low_open=True)
-        self._alpha = _validate.real(alpha, "alpha", low=0.0, high=1.0, low_open=True)
-        self._mode = check_choice("mode", mode, _MODES)
+        self._set_params(
+            min_instances=min_instances, delta=delta, threshold=threshold, alpha=alpha, mode=mode
+        )
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
         self._fresh_column = self._lane_fresh()[1:, None]
@@ -193,15 +178,10 @@ class PageHinkley(LanedDetector):
         # drift, n, sum, inc, dec, min_inc, max_dec
         return np.array([0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -1.0])
 
-    def _lane_inputs(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _lane_inputs(self, x: Floats) -> Floats:
         return x
 
-    def _lane_step(
-        self,
-        state: npt.NDArray[np.float64],
-        inputs: npt.NDArray[np.float64],
-        drift: npt.NDArray[np.bool_],
-    ) -> None:
+    def _lane_step(self, state: Floats, inputs: Floats, drift: Bools) -> None:
         np.copyto(state[1:], self._fresh_column, where=drift)
         n, total, inc, dec, min_inc, max_dec = state[1:]
         n += 1.0

@@ -21,6 +21,8 @@ import numpy.typing as npt
 from aiguard.errors import ConfigurationError, InvalidInputError
 
 __all__ = [
+    "Bools",
+    "Floats",
     "as_binary",
     "as_binary_many",
     "as_value",
@@ -32,16 +34,17 @@ __all__ = [
 ]
 
 Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
-def check_bool(name: str, value: object) -> bool:
+def check_bool(value: object, name: str) -> bool:
     """Return *value* if it is a bool (numpy bools included)."""
     if not isinstance(value, (bool, np.bool_)):
         raise ConfigurationError(name, "True or False", value)
     return bool(value)
 
 
-def check_choice(name: str, value: object, options: tuple[str, ...]) -> str:
+def check_choice(value: object, name: str, *, options: tuple[str, ...]) -> str:
     """Return *value* if it is one of *options*."""
     if not isinstance(value, str) or value not in options:
         raise ConfigurationError(name, f"one of {', '.join(map(repr, options))}", value)

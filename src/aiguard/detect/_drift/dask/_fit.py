@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from aiguard.detect._drift.binned import BinsSpec
+    from aiguard.detect._drift.reference._fit import Layout
     from aiguard.detect._drift.reference._fitted import FittedReference
 
 __all__ = ["fit_dask"]
@@ -52,19 +53,17 @@ class FitState:
 
     def __init__(
         self,
+        layout: Layout,
         *,
-        names: tuple[str, ...],
-        numeric_index: tuple[int, ...],
-        categorical_index: tuple[int, ...],
         n_rows: int,
         values: NDArray[np.float64],
         counts: NDArray[np.int64],
         categories: list[tuple[NDArray[Any], NDArray[np.int64]]],
         categorical_missing: list[int],
     ) -> None:
-        self.names = names
-        self.numeric_index = numeric_index
-        self.categorical_index = categorical_index
+        self.names: tuple[str, ...] = layout.names
+        self.numeric_index: tuple[int, ...] = tuple(layout.numeric_index)
+        self.categorical_index: tuple[int, ...] = tuple(layout.categorical_index)
         self.values = values
         self.counts = counts
         self.n_rows = n_rows
@@ -106,9 +105,7 @@ def fit_chunk(
         overwrite=True,
     )
     return FitState(
-        names=table.names,
-        numeric_index=table.numeric_index,
-        categorical_index=table.categorical_index,
+        table,
         n_rows=table.n_rows,
         values=ordered.values,
         counts=ordered.counts,
@@ -155,9 +152,7 @@ def merge_fit(*states: FitState | None) -> FitState | None:
         union, where = np.unique(labels, return_inverse=True)
         cats.append((union, np.bincount(where, weights, union.size).astype(np.int64)))
     return FitState(
-        names=first.names,
-        numeric_index=first.numeric_index,
-        categorical_index=first.categorical_index,
+        first,
         n_rows=n,
         values=values,
         counts=counts,
@@ -191,10 +186,7 @@ def fit_dask(
     if state is None:
         raise InvalidInputError("data", "non-empty", "0 rows")
     return fit_sorted(
-        names=state.names,
-        numeric_index=state.numeric_index,
-        categorical_index=state.categorical_index,
-        n_rows=state.n_rows,
+        state,
         bins=bins,
         ordered=SortedSamples(
             values=state.values,

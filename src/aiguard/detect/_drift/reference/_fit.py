@@ -7,7 +7,7 @@ column's labels are counted with :func:`numpy.unique`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from aiguard.detect._drift.binned import BinsSpec
     from aiguard.detect._drift.inputs import SortedSamples, Table
 
-__all__ = ["fit_reference", "fit_sorted"]
+__all__ = ["Layout", "fit_reference", "fit_sorted"]
 
 _QUANTILES = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
 
@@ -62,10 +62,7 @@ def fit_reference(
         categories.append(values)
         category_counts.append(count.astype(np.int64))
     return fit_sorted(
-        names=table.names,
-        numeric_index=table.numeric_index,
-        categorical_index=table.categorical_index,
-        n_rows=table.n_rows,
+        table,
         bins=bins,
         ordered=ordered,
         categories=categories,
@@ -74,12 +71,29 @@ def fit_reference(
     )
 
 
+class Layout(Protocol):
+    """Which columns a fit holds (a :class:`~aiguard.detect._drift.inputs.Table`, a Dask state)."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every feature name, in input order."""
+
+    @property
+    def numeric_index(self) -> Sequence[int]:
+        """Positions in ``names`` of the numeric columns."""
+
+    @property
+    def categorical_index(self) -> Sequence[int]:
+        """Positions in ``names`` of the categorical columns."""
+
+    @property
+    def n_rows(self) -> int:
+        """The number of rows."""
+
+
 def fit_sorted(
+    layout: Layout,
     *,
-    names: tuple[str, ...],
-    numeric_index: Sequence[int],
-    categorical_index: Sequence[int],
-    n_rows: int,
     bins: BinsSpec,
     ordered: SortedSamples,
     categories: list[NDArray[Any]],
@@ -94,6 +108,8 @@ def fit_sorted(
     Raises:
         InvalidInputError: a column without any non-missing value.
     """
+    names, n_rows = layout.names, layout.n_rows
+    numeric_index, categorical_index = layout.numeric_index, layout.categorical_index
     p = len(numeric_index)
     columns = [ordered.column(j) for j in range(p)]
     for col, pos in zip(columns, numeric_index, strict=True):

@@ -355,26 +355,15 @@ class Reference:
         check_workers(workers)
         fitted = self._fitted
         fill: Any = None
+        source = None
         if is_dask(current):
             from aiguard.detect._drift.dask._compare import compare_dask  # noqa: PLC0415
 
             def fill(sheet: Sheet, ref: FittedReference, data: Any, _: int | None) -> None:
                 compare_dask(sheet, ref, data, max_memory=budget)
 
-            return compare_reference(
-                fitted,
-                current,
-                fill=fill,
-                methods=methods,
-                alpha=alpha,
-                correction=correction,
-                min_effect=min_effect,
-                thresholds=thresholds,
-                eps=eps,
-                compat=compat,
-                workers=workers,
-            )
-        source = open_source(current, "current", spill_dir)
+        else:
+            source = open_source(current, "current", spill_dir)
         if (
             source is not None
             and mapping(fitted.sorted_values) is None
