@@ -168,10 +168,14 @@ def test_dask_frames_with_categories_give_the_in_memory_report() -> None:
 def test_empty_partitions_are_skipped() -> None:
     """Partitions left empty by a filter add nothing to the fit or the comparison."""
     ref, cur = _frames()
-    lazy_ref = dd.concat([dd.from_pandas(ref, npartitions=3), dd.from_pandas(ref.iloc[:0])])
+    lazy_ref = dd.concat(
+        [dd.from_pandas(ref, npartitions=3), dd.from_pandas(ref.iloc[:0], npartitions=1)]
+    )
     assert len(lazy_ref.partitions[-1].compute()) == 0
     assert Reference(lazy_ref).summary == Reference(ref).summary
-    lazy_cur = dd.concat([dd.from_pandas(cur.iloc[:0]), dd.from_pandas(cur, npartitions=2)])
+    lazy_cur = dd.concat(
+        [dd.from_pandas(cur.iloc[:0], npartitions=1), dd.from_pandas(cur, npartitions=2)]
+    )
     reference = Reference(ref)
     methods = ("ks", "energy", "psi", "chi2")
     assert reference.compare(lazy_cur, methods=methods) == reference.compare(cur, methods=methods)
