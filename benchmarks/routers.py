@@ -22,11 +22,16 @@ Groups (each case is a named row):
   the worker costs the caller shows here, not in the tight loop.
 - ``saturated``: a primary doing ~0.3 ms of numpy work (BLAS, GIL released),
   without a shadow and with a shadow 10x slower (same work 10 times) behind
-  a full 100-slot queue, in alternating blocks of 1,000 calls (the shadow's
-  backlog flushed before each block without it, so the baseline never runs
-  beside a busy worker); p50 and p99 of the primary's latency over all
-  blocks, side by side; budget: within 5 %. The second pair uses an
-  I/O-bound shadow (a 2 ms sleep).
+  a full 100-slot queue. The two arms are interleaved in many short blocks
+  (120 blocks of 200 calls per arm; within a block the arm that goes first
+  alternates, ABBA), the shadow parked during each block without it, so the
+  baseline never runs beside a busy worker and a burst of load from other
+  processes hits both arms of a block alike. Per block, the p50 and p99
+  ratios (with / without); reported: their median over blocks, quartiles,
+  a 95 % interval of the median (order statistics) and the share of blocks
+  within budget, beside the pooled p50 / p99 of all calls of each arm, and
+  the load average before and after. Budget: within 5 %. The second pair
+  uses an I/O-bound shadow (a 2 ms sleep).
 
 Works against the router before and after it moved from ``queue.SimpleQueue``
 to a deque (``PYTHONPATH`` picks the checkout), for before/after tables.
@@ -34,6 +39,8 @@ to a deque (``PYTHONPATH`` picks the checkout), for before/after tables.
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 import threading
 import time
@@ -265,53 +272,85 @@ def _pausable(shadow: Any) -> tuple[Any, threading.Event, threading.Event]:
     return call, go, parked
 
 
-def run_saturated(quick: bool) -> list[list[str]]:
-    """Blocks of calls without and with the shadow, alternating; pooled p50 / p99.
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages, for the record ('-' where there is none)."""
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except (AttributeError, OSError):  # not on this platform
+        return "-"
+
+
+def _spread(ratios: list[float]) -> tuple[str, str, str, str]:
+    """Median, quartiles, 95 % interval of the median, share within 5 %: table cells.
+
+    The interval is the pair of order statistics around the median that
+    covers it with 95 % probability whatever the distribution (normal
+    approximation to the binomial ranks: n/2 -+ 0.98 sqrt(n)).
+    """
+    ranked, n = sorted(ratios), len(ratios)
+    q1, median, q3 = statistics.quantiles(ranked, n=4, method="inclusive")
+    half = 0.98 * math.sqrt(n)  # ranks (1-based) floor(n/2 - half) and ceil(1 + n/2 + half)
+    low = ranked[max(0, math.floor(n / 2 - half) - 1)]
+    high = ranked[min(n - 1, math.ceil(n / 2 + half))]
+    within = sum(r <= 1.05 for r in ranked) / n
+    return (f"{median:.3f}x", f"{q1:.3f} - {q3:.3f}", f"{low:.3f} - {high:.3f}",
+            f"{100 * within:.0f} %")
+
+
+def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
+    """Short blocks of calls without and with the shadow, interleaved; per-block ratios.
 
     The shadow is parked (its worker blocked on an event, its queue full)
-    during each block without it, so the baseline never runs beside a busy
-    worker; during each shadowed block the queue stays full and the worker
-    busy.
+    during each run without it, so the baseline never runs beside a busy
+    worker; during each run with it the queue stays full and the worker
+    busy. Returns the table rows and one line per shadow kind (load average,
+    drop accounting).
     """
-    n, rounds = (100, 20) if quick else (100, 120)
-    rows = []
+    n, blocks = (100, 16) if quick else (200, 120)
+    rows: list[list[str]] = []
+    notes: list[str] = []
     for label, slow in (("numpy, 10x the work", slow_work), ("I/O, 2 ms sleep", slow_io)):
         shadow, go, parked = _pausable(slow)
         router = aiguard.ShadowRouter(work, shadow, max_queue=100)
         for _ in range(200):  # fill the queue
             router(X)
+        load_before = _load()
         pooled: dict[str, list[float]] = {"none": [], "shadow": []}
-        per_round: dict[str, list[float]] = {"none": [], "shadow": []}
-        for _ in range(rounds):
-            go.clear()
-            parked.wait(5)
-            lat = _latencies(work, n)
-            pooled["none"] += lat
-            per_round["none"].append(statistics.median(lat))
-            go.set()
-            lat = _latencies(router, n)
-            pooled["shadow"] += lat
-            per_round["shadow"].append(statistics.median(lat))
+        ratio50: list[float] = []
+        ratio99: list[float] = []
+        for block in range(blocks):
+            lat: dict[str, list[float]] = {}
+            for arm in ("none", "shadow") if block % 2 == 0 else ("shadow", "none"):
+                if arm == "none":
+                    go.clear()
+                    parked.wait(5)
+                    lat[arm] = sorted(_latencies(work, n))
+                else:
+                    go.set()
+                    lat[arm] = sorted(_latencies(router, n))
+                pooled[arm] += lat[arm]
+            ratio50.append(_q(lat["shadow"], 0.5) / _q(lat["none"], 0.5))
+            ratio99.append(_q(lat["shadow"], 0.99) / _q(lat["none"], 0.99))
+        go.set()
+        load_after = _load()
         router.flush(timeout=120)  # let the shadow finish what was queued, then count
         router.close()
         report = router.report()
         settled = report.shadowed + report.errors + report.timeouts + report.garbage
         assert report.offered - report.dropped == settled, report  # drops = not shadowed
-        none = sorted(pooled["none"])
+        none, with_shadow = sorted(pooled["none"]), sorted(pooled["shadow"])
+        for stat, p, ratios in (("p50", 0.5, ratio50), ("p99", 0.99, ratio99)):
+            b, w = _q(none, p), _q(with_shadow, p)
+            rows.append([label, stat, f"{b * 1e6:.0f}", f"{w * 1e6:.0f}", f"{w / b:.3f}x",
+                         *_spread(ratios)])
         slow_cut = 1.5 * _q(none, 0.5)
-        for name in ("none", "shadow"):
-            lat = sorted(pooled[name])
-            p50, p90, p99 = _q(lat, 0.5), _q(lat, 0.9), _q(lat, 0.99)
-            round_ratio = statistics.median(
-                s / b for s, b in zip(per_round[name], per_round["none"], strict=True))
-            stalled = sum(x > slow_cut for x in lat) / len(lat)
-            rows.append([label, "no shadow" if name == "none" else "saturated shadow",
-                         f"{p50 * 1e6:.0f}", f"{p90 * 1e6:.0f}", f"{p99 * 1e6:.0f}",
-                         f"{p50 / _q(none, 0.5):.3f}x", f"{p99 / _q(none, 0.99):.3f}x",
-                         f"{round_ratio:.3f}x", f"{100 * stalled:.2f} %"])
-        rows.append([label, (f"offered {report.offered}, dropped {report.dropped}, "
-                            f"shadowed {settled}"), "-", "-", "-", "-", "-", "-", "-"])
-    return rows
+        stalled = [sum(x > slow_cut for x in arm) / len(arm) for arm in (none, with_shadow)]
+        notes.append(f"{label}: load average (1 / 5 / 15 min) {load_before} before, "
+                     f"{load_after} after; calls over 1.5x the no-shadow p50: "
+                     f"{100 * stalled[0]:.1f} % without, {100 * stalled[1]:.1f} % with the "
+                     f"shadow; offered {report.offered}, dropped {report.dropped}, shadowed "
+                     f"{settled} (offered - dropped == shadowed: checked)")
+    return rows, notes
 
 
 def main() -> None:
@@ -342,16 +381,23 @@ def main() -> None:
                              run_live(args.quick)))
         print()
     if not args.only or any("saturat" in o for o in args.only):
+        blocks, n = (16, 100) if args.quick else (120, 200)
         print("Primary latency (us) without a shadow and with a saturated 10x-slower shadow")
-        print("(queue of 100, full): blocks of 100 calls alternating, 120 rounds (the shadow")
-        print("parked during each block without it); p50 / p99 of all calls of each kind;")
-        print("'p50 ratio/round': median over rounds of the per-round p50 ratio; 'slow':")
-        print("share of calls over 1.5x the no-shadow p50 (an interpreter-lock stall of the")
-        print("primary shows here even when the host's preemption swamps the p99).")
+        print(f"(queue of 100, full), in {blocks} blocks of {n} calls per arm, the arms")
+        print("interleaved (ABBA) and the shadow parked during the runs without it.")
+        print("'pooled': p50 / p99 of all calls of each arm and their ratio; 'per block':")
+        print("the ratio (with / without) within each block: median, quartiles, 95 % interval")
+        print("of the median, share of blocks within the 5 % budget.")
+        print(f"Load average (1 / 5 / 15 min) at the start: {_load()}.")
         print()
-        print(markdown_table(["shadow kind", "case", "p50 us", "p90 us", "p99 us", "p50 ratio",
-                              "p99 ratio", "p50 ratio/round", "slow"],
-                             run_saturated(args.quick)))
+        rows, notes = run_saturated(args.quick)
+        print(markdown_table(["shadow kind", "stat", "none us", "shadow us", "pooled ratio",
+                              "per block: median", "quartiles", "95 % CI of median",
+                              "blocks <= 1.05x"], rows))
+        print()
+        for note in notes:
+            print(f"- {note}")
+
 
 if __name__ == "__main__":
     main()

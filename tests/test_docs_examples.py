@@ -63,7 +63,7 @@ MIN_RUN = {
     "docs/contain/flags.md": 7,
     "docs/contain/fleet.md": 4,
     "docs/contain/guard.md": 2,
-    "docs/contain/limits.md": 7,
+    "docs/contain/limits.md": 8,
     "docs/detect/drift.md": 4,
     "docs/integrations/serving.md": 5,
     "docs/integrations/otel.md": 3,

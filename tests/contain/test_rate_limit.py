@@ -209,3 +209,55 @@ def test_validation(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ag.ConfigurationError) as info:
         ag.RateLimit(rate, **kwargs)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+# 1/rate is exact in binary floating point for these, so admission counts are exact too
+DYADIC_RATES = st.sampled_from([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+
+
+def _admitted_at_once(limit: ag.RateLimit, clock: FakeClock) -> int:
+    """Calls admitted at one instant after a quiet spell long enough to fill any bucket here."""
+    clock.advance(10_000)
+    now = clock()
+    return sum(limit.admit(now) >= 0 for _ in range(66))  # bursts here are at most 64
+
+
+@settings(max_examples=50, deadline=None)  # each example builds up to 9 limits: 0.3 s at 100
+@given(rate=DYADIC_RATES, burst=st.one_of(st.none(), st.integers(min_value=1, max_value=64)),
+       changes=st.lists(st.tuples(DYADIC_RATES, st.integers(0, 3)), min_size=1, max_size=8))
+def test_set_rate_depends_only_on_the_new_rate(
+    rate: float, burst: int | None, changes: list[tuple[float, int]]
+) -> None:
+    """After any sequence of set_rate calls the limit is what one set_rate gives a fresh one."""
+    clock = FakeClock()
+    limit = ag.RateLimit(rate, burst=burst, clock=clock)
+    configured = limit.burst
+    for new_rate, calls in changes:
+        limit.set_rate(new_rate)
+        for _ in range(calls):  # some traffic between the changes
+            limit.admit(clock())
+        fresh = ag.RateLimit(rate, burst=burst, clock=clock)
+        fresh.set_rate(new_rate)
+        assert (limit.rate, limit.burst) == (new_rate, fresh.burst)
+        ceiling = max(new_rate, 1.0)
+        if burst is None:  # a defaulted burst follows the rate, up and down
+            assert limit.burst == ceiling
+        else:  # an explicit one never grows past itself, and shedding caps it
+            assert limit.burst <= burst
+            assert limit.burst == burst or (new_rate < rate and limit.burst == ceiling)
+        if new_rate < rate:
+            assert limit.burst <= ceiling
+    assert _admitted_at_once(limit, clock) == limit.burst
+    limit.set_rate(rate)  # restoring the configured rate restores the configured burst
+    assert limit.burst == configured
+    assert _admitted_at_once(limit, clock) == configured
+
+
+def test_raising_the_rate_again_restores_the_default_burst() -> None:
+    """RateLimit(64) shed to 8, then set back to 64: bursts of 64 again, not 8."""
+    clock = FakeClock()
+    limit = ag.RateLimit(64, clock=clock)  # dyadic rates: exact admission counts
+    limit.set_rate(8)
+    assert _admitted_at_once(limit, clock) == 8
+    limit.set_rate(64)
+    assert (repr(limit), _admitted_at_once(limit, clock)) == ("RateLimit(64, per=1, burst=64)", 64)

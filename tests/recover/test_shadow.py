@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 from scipy import stats
 
 import aiguard as ag
+import aiguard.recover._shadow as shadow_module
+from aiguard._core._counter import peek
 from aiguard.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def test_callers_get_the_primary_and_the_shadow_is_compared() -> None:
@@ -290,31 +296,40 @@ def test_large_answers_keep_256_spaced_values_and_count_every_row() -> None:
     router.close()
 
 
-@pytest.fixture
-def long_naps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Idle workers nap 60 s: only an explicit wake gets them to a request in time."""
-    import aiguard.recover._shadow as shadow_module
-
-    monkeypatch.setattr(shadow_module, "_NAP_MIN", 60.0)
-    monkeypatch.setattr(shadow_module, "_NAP_MAX", 60.0)
-
-
-def _until_napping(router: ag.ShadowRouter, workers: int) -> None:
+def _until(done: Callable[[], bool]) -> None:
     for _ in range(5000):
-        if router._napping == workers:
+        if done():
             return
         threading.Event().wait(0.001)
-    pytest.fail("the workers never napped")
+    pytest.fail("the router never got there")
+
+
+@pytest.fixture
+def long_naps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers nap 60 s and never park: only an explicit wake gets a napping one to a request."""
+    monkeypatch.setattr(shadow_module, "_NAP_MIN", 60.0)
+    monkeypatch.setattr(shadow_module, "_NAP_MAX", 60.0)
+    monkeypatch.setattr(shadow_module, "_NAPS", 10**9)
+
+
+@pytest.fixture
+def short_naps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Naps of 1 to 2 ms: the spin-down before a worker parks takes about 20 ms."""
+    monkeypatch.setattr(shadow_module, "_NAP_MIN", 0.001)
+    monkeypatch.setattr(shadow_module, "_NAP_MAX", 0.002)
 
 
 @pytest.mark.usefixtures("long_naps")
 def test_a_burst_to_half_full_wakes_a_napping_worker() -> None:
-    """The caller that finds the queue half full wakes the worker (its own nap is 60 s)."""
+    """A napping worker is woken by the caller that finds the queue half full, not before."""
     seen = threading.Event()
-    router = ag.ShadowRouter(lambda x: x, lambda x: seen.set(), max_queue=2)
-    _until_napping(router, 1)
-    router(1)  # queue was empty: no wake
-    router(2)  # queue was half full: wake
+    router = ag.ShadowRouter(lambda x: x, lambda x: x == 2 and seen.set(), max_queue=2)
+    router(0)  # wakes the parked new worker; after it the worker naps (60 s here)
+    _until(lambda: router.finished == 1 and len(router._napping) == 1)
+    router(1)  # the queue was empty: the worker naps on
+    assert len(router._napping) == 1
+    router(2)  # the queue was half full: this caller takes the worker's gate and releases it
+    assert router._napping == []
     assert seen.wait(5)
     router.close()
 
@@ -324,21 +339,40 @@ def test_a_woken_worker_wakes_the_next_one_when_more_wait() -> None:
     """Two workers napping, one wake: the first wakes the second (pairs meet in the shadow)."""
     both = threading.Barrier(2, timeout=5)
     router = ag.ShadowRouter(lambda x: x, lambda x: both.wait(), max_queue=6, workers=2)
-    _until_napping(router, 2)
+    router(0)  # each of these two wakes one parked worker: both meet in the barrier,
+    router(1)  # then both nap (60 s here)
+    _until(lambda: router.finished == 2 and len(router._napping) == 2)
     for x in range(4):
         router(x)  # only the fourth finds the queue half full (3 of 6): it wakes one worker
-    for _ in range(5000):  # not flush(): it would wake the second worker itself
-        if router.finished == 4:
-            break
-        threading.Event().wait(0.001)
-    assert (router.report().shadowed, router.errors) == (4, 0)
+    assert len(router._napping) == 1
+    _until(lambda: router.finished == 6)  # not flush(): it would wake the second worker itself
+    assert (router.report().shadowed, router.errors) == (6, 0)
     router.close()
 
 
-def test_a_nap_announced_while_a_request_waits_returns_at_once() -> None:
-    """Announce, then check: a request appended meanwhile cancels the nap (no 50 ms wait)."""
-    import aiguard.recover._shadow as shadow_module
+@pytest.mark.usefixtures("short_naps")
+def test_an_idle_worker_parks_and_wakes_nobody_until_a_request() -> None:
+    """Idle: no wake-up at all over an idle spell; a request wakes it; the spin-down is bounded."""
+    router = ag.ShadowRouter(lambda x: x, lambda x: x)
+    _until(lambda: len(router._parked) == 1)  # a new worker parks at once
+    before = peek(router._wakeups)
+    threading.Event().wait(0.1)  # 50 naps' worth of the 2 ms nap: a napping loop would show
+    assert (peek(router._wakeups), len(router._parked)) == (before, 1)
+    router(1)  # the alarm is 0 while a worker is parked: this caller wakes it
+    assert router._parked == []
+    assert router.flush()
+    _until(lambda: len(router._parked) == 1)
+    after = peek(router._wakeups)
+    assert after - before == 1 + shadow_module._NAPS  # woken once, then the empty naps
+    threading.Event().wait(0.05)
+    assert peek(router._wakeups) == after
+    assert router.report().shadowed == 1
+    router.close()
+    assert all(not thread.is_alive() for thread in router._threads)  # close woke it
 
+
+def test_a_park_announced_while_a_request_waits_returns_at_once() -> None:
+    """Announce, then check: a request appended meanwhile cancels the park (no wait forever)."""
     gate, started = threading.Event(), threading.Event()
 
     def held(_x: int) -> None:
@@ -347,13 +381,86 @@ def test_a_nap_announced_while_a_request_waits_returns_at_once() -> None:
 
     router = ag.ShadowRouter(lambda x: x, held, max_queue=10)
     router(0)
-    router.flush(timeout=0)
-    assert started.wait(5)  # the worker holds request 0 in the shadow: it naps no more
+    assert started.wait(5)  # the worker holds request 0 in the shadow: it is not idle
     router(1)  # queued behind it
-    assert router._nap(shadow_module._NAP_MAX) == shadow_module._NAP_MIN
-    assert router._napping == 0
+    own = threading.Lock()
+    own.acquire()
+    assert router._idle(own, shadow_module._NAPS) == 0
+    assert (router._parked, router._alarm) == ([], shadow_module._NEVER)
     gate.set()
     assert router.flush()
+    router.close()
+
+
+def test_a_nap_ending_as_a_caller_takes_its_gate_consumes_the_release() -> None:
+    """A nap that times out just as a waker took its gate takes the release: no stale wake."""
+    router = ag.ShadowRouter(abs, abs)
+
+    class Gate:
+        """A gate whose timed wait ends in a timeout while a waker takes and releases it."""
+
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.lock.acquire()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if timeout != -1:  # the nap
+                with router._idle_lock:  # what _wake does to this gate, at the worst moment
+                    router._napping.remove(self)  # type: ignore[arg-type]
+                    self.lock.release()
+                return False
+            return self.lock.acquire(blocking, timeout)
+
+    gate = Gate()
+    before = peek(router._wakeups)
+    assert router._idle(gate, 0) == 0  # type: ignore[arg-type]
+    assert gate.lock.locked()  # the release was consumed: the next nap waits again
+    assert (peek(router._wakeups), router._napping) == (before + 1, [])
+    router.close()
+
+
+@pytest.mark.parametrize("shadow", ["held", "live"])
+def test_eight_threads_count_every_call_exactly(shadow: str) -> None:
+    """8 threads on a full (held) or busy (live) queue: offered == accepted + dropped == calls."""
+    gate, started = threading.Event(), threading.Event()
+
+    def model(x: int) -> int:
+        if shadow == "held":
+            started.set()
+            gate.wait()
+        return x
+
+    router = ag.ShadowRouter(lambda x: x, model, max_queue=4)
+    router(-1)
+    if shadow == "held":
+        assert started.wait(5)  # the worker holds it: the queue fills and stays full
+    per_thread, barrier = 1000, threading.Barrier(8, timeout=5)
+
+    def call() -> None:
+        barrier.wait()
+        for x in range(per_thread):
+            router(x)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(interval)
+    calls, accepted, dropped = 1 + 8 * per_thread, peek(router._accepted), router.dropped
+    assert router.offered == accepted + dropped == calls
+    if shadow == "held":  # 4 slots, +1 per concurrent caller at most, and the held request
+        assert 5 <= accepted <= 13
+        assert router.report().pending == accepted
+    gate.set()
+    assert router.flush()
+    report = router.report()
+    assert (report.offered, report.dropped, report.pending) == (calls, dropped, 0)
+    assert report.offered - report.dropped == report.shadowed == router.finished == accepted
     router.close()
 
 

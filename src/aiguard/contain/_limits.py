@@ -54,7 +54,8 @@ class RateLimit:
         rate: calls admitted per ``per`` seconds, > 0.
         per: the period of ``rate`` in seconds (> 0, or a timedelta); default 1.
         burst: bucket capacity, >= 1: how many calls may pass at once after a
-            quiet spell. Default ``max(rate, 1)``.
+            quiet spell. Default ``max(rate, 1)``, and then it follows the rate
+            when :meth:`set_rate` changes it.
         clock: the clock (``aiguard.testing.FakeClock`` in tests).
 
     Raises:
@@ -80,7 +81,8 @@ class RateLimit:
         6
     """
 
-    __slots__ = ("_interval", "_lock", "_tat", "_tolerance", "burst", "clock", "per", "rate")
+    __slots__ = ("_configured", "_interval", "_lock", "_tat", "_tolerance", "burst", "clock",
+                 "per", "rate")
 
     def __init__(
         self,
@@ -94,6 +96,8 @@ class RateLimit:
         self.per = duration(per, "per")
         self.burst = max(self.rate, 1.0) if burst is None else real(
             burst, "burst", low=1.0, expected="a finite number >= 1")
+        # what set_rate works from: the configured rate, and the burst if one was given
+        self._configured = (self.rate, None if burst is None else self.burst)
         self.clock = validate_clock(clock)
         # GCRA: a call is admitted when tat - now <= tolerance; each call moves
         # tat one interval on. tat = -inf means "full bucket".
@@ -127,19 +131,50 @@ class RateLimit:
             lock.release()
 
     def set_rate(self, rate: float) -> None:
-        """Change the rate (load shedding); ``burst`` is capped at ``max(rate, 1)``.
+        """Change the rate (load shedding, and restoring it); the burst follows from the rate.
+
+        The new burst depends only on the new rate and the configuration,
+        never on earlier ``set_rate`` calls, so restoring the configured rate
+        restores the configured burst:
+
+        * a burst left to its default follows the rate: ``max(rate, 1)``;
+        * a burst given explicitly is kept, except below the configured rate
+          (shedding), where it is capped at ``max(rate, 1)`` so that a quiet
+          spell cannot let more than one period's calls through at once.
+
+        The bucket's state (when it is full again) is kept: a bucket that was
+        full is full at the new burst.
+
+        Raises:
+            ConfigurationError: *rate* is not a finite number > 0 (the limit
+                is left as it was).
 
         Example:
             >>> limit = RateLimit(100)
             >>> limit.set_rate(10); limit
             RateLimit(10, per=1, burst=10)
+            >>> limit.set_rate(100); limit            # the default burst follows the rate
+            RateLimit(100, per=1, burst=100)
+            >>> limit = RateLimit(100, burst=20)
+            >>> limit.set_rate(10); limit             # shedding caps an explicit burst
+            RateLimit(10, per=1, burst=10)
+            >>> limit.set_rate(1000); limit           # and restoring gives it back, no more
+            RateLimit(1000, per=1, burst=20)
         """
         number = real(rate, "rate", low=0.0, low_open=True, expected="a finite number > 0")
+        configured_rate, configured_burst = self._configured
+        ceiling = max(number, 1.0)
+        if configured_burst is None:
+            burst = ceiling
+        elif number < configured_rate:
+            burst = min(configured_burst, ceiling)
+        else:
+            burst = configured_burst
         with self._lock:
             self.rate = number
-            self.burst = min(self.burst, max(number, 1.0))
+            self.burst = burst
             self._interval = self.per / number
-            self._tolerance = (self.burst - 1.0) * self._interval
+            self._tolerance = (burst - 1.0) * self._interval
 
     def record(self, permit: int, now: float, duration: float, failure: float) -> None:
         """Nothing to do: a token is spent when taken, whatever the outcome (stage contract)."""

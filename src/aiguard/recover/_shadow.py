@@ -11,12 +11,22 @@ after the caller's call), the caller never pays for waking the shadow. With
 ``sample`` below 1 the draw comes first, so a request not sampled costs one
 random number and is not timed.
 
-**The workers** take requests from the left of the deque. An idle worker naps
-on a lock with a timeout that doubles from 1 ms to 50 ms while nothing
-arrives, so a shadowed request waits at most 50 ms for it; a caller wakes a
-napping worker only when the deque is already half full (a burst), and
-:meth:`ShadowRouter.flush` and :meth:`ShadowRouter.close` wake them at once.
-Between two requests a worker gives the interpreter back
+**The workers** take requests from the left of the deque. A worker that
+finds it empty naps on its own lock with a timeout that doubles from 1 ms to
+50 ms (so a shadowed request waits at most 50 ms for it; a caller wakes a
+napping worker only when the deque is already half full, a burst); after
+10 empty naps in a row (about a quarter of a second without a request) it
+*parks*: it blocks on its lock with no timeout, so an idle router wakes
+nobody, ever. A parked worker is woken by the first caller that appends
+(the router's *alarm* drops to 0 while a worker is parked): that caller
+takes the idle lock and releases the worker's lock, a few microseconds, once
+per quiet spell; under steady traffic workers nap and callers never pay it.
+A worker announces itself idle (under the idle lock) *before* it looks at
+the deque one last time, and a caller appends *before* it reads the alarm,
+so a request appended while a worker parks is either seen by that worker or
+wakes it: no request waits for a worker that sleeps forever.
+:meth:`ShadowRouter.flush` wakes one and :meth:`ShadowRouter.close` wakes
+them all. Between two requests a worker gives the interpreter back
 (``time.sleep(0)``), so a saturated shadow takes the interpreter lock in short
 slices, never for a run of requests, and on Linux its thread runs at a lower
 priority (nice + 10), so the kernel prefers the callers' threads for the CPU.
@@ -31,17 +41,22 @@ comparison windows.
 
 The queue bound is checked, then the request appended: with several callers
 at once it may exceed ``max_queue`` by at most one request per concurrent
-caller. Counters are plain integers, updated without a lock (CPython's
-interpreter loop does not switch threads inside an attribute increment).
+caller. The counters (accepted, dropped, finished, errors, timeouts) are
+:func:`itertools.count` objects: ``next()`` is one C call, as cheap as
+``+= 1`` on an attribute and never loses an increment between callers'
+threads, so ``offered == accepted + dropped`` holds exactly; they are read
+without being consumed (:func:`aiguard._core._counter.peek`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import operator
 import os
 import random
+import sys
 import threading
 import time
 import weakref
@@ -52,6 +67,7 @@ from typing_extensions import Self
 
 from aiguard._core import _validate
 from aiguard._core._clock import MONOTONIC, validate_clock
+from aiguard._core._counter import peek
 from aiguard._core._events import log_once
 from aiguard.errors import ConfigurationError
 from aiguard.recover._shadow_stats import Comparison, ShadowReport
@@ -66,6 +82,8 @@ __all__ = ["ShadowRouter"]
 _STOP: Final = object()
 _NAP_MIN: Final = 0.001  # seconds an idle worker first naps; doubled up to _NAP_MAX
 _NAP_MAX: Final = 0.05
+_NAPS: Final = 10  # empty naps in a row (about 0.26 s) before an idle worker parks
+_NEVER: Final = sys.maxsize  # the alarm while no worker is idle: no caller wakes anyone
 
 
 class ShadowRouter:
@@ -134,7 +152,7 @@ class ShadowRouter:
         self._random = random.Random(seed).random  # noqa: S311 - sampling, not security
         self.workers = _validate.count(workers, "workers")
         self.closed = False
-        self.dropped = self.errors = self.timeouts = self.finished = 0
+        self._errors, self._timeouts = itertools.count(), itertools.count()
         self._wake_at = self.max_queue // 2  # a caller wakes a napping worker from half full
         self._call = (self.acall if inspect.iscoroutinefunction(primary)
                       else self._sync if self.sample == 1.0 else self._sync_sampled)
@@ -145,12 +163,14 @@ class ShadowRouter:
     def _start(self) -> None:
         self._pending: deque[Any] = deque()
         self._append = self._pending.append
-        self._accepted = 0  # requests appended; offered = accepted + dropped
+        # offered = accepted + dropped; finished counts requests the workers are done with
+        self._accepted, self._dropped, self._finished = (itertools.count() for _ in range(3))
+        self._wakeups = itertools.count()  # returns from a nap or a park (a test hook)
         self._limit = 0 if self.closed else self.max_queue  # 0 once closed: all dropped
-        self._napping = 0  # workers napping on the gate (changed under _nap_lock)
-        self._nap_lock = threading.Lock()
-        self._gate = threading.Lock()
-        self._gate.acquire()  # held: a worker naps on it until a release or its timeout
+        self._idle_lock = threading.Lock()  # guards the two lists and the alarm
+        self._napping: list[threading.Lock] = []  # the gates of napping workers
+        self._parked: list[threading.Lock] = []  # the gates of parked workers
+        self._alarm = _NEVER  # a caller that saw at least this many waiting wakes a worker
         self._threads = [
             threading.Thread(target=self._work, name=f"aiguard-shadow-{self.name}-{i}",
                              daemon=True)
@@ -165,8 +185,7 @@ class ShadowRouter:
         router = ref()
         if router is not None and not router.closed:
             router._stats._lock = threading.Lock()  # a parent worker may have held it
-            router.dropped = router.finished = 0
-            router._start()
+            router._start()  # fresh queue, counters, idle lock and workers
 
     def __repr__(self) -> str:
         """Show the name, sample, queue bound and counters."""
@@ -188,20 +207,40 @@ class ShadowRouter:
     @property
     def offered(self) -> int:
         """Requests sampled for the shadow so far (queued, or dropped on a full queue)."""
-        return self._accepted + self.dropped
+        return peek(self._accepted) + peek(self._dropped)
+
+    @property
+    def dropped(self) -> int:
+        """Sampled requests dropped because the queue was full (or the router closed)."""
+        return peek(self._dropped)
+
+    @property
+    def finished(self) -> int:
+        """Queued requests the workers are done with (compared, failed or timed out)."""
+        return peek(self._finished)
+
+    @property
+    def errors(self) -> int:
+        """Shadow calls that raised."""
+        return peek(self._errors)
+
+    @property
+    def timeouts(self) -> int:
+        """Shadow calls slower than ``timeout``."""
+        return peek(self._timeouts)
 
     def _sync(self, *args: Any, **kwargs: Any) -> Any:
         waiting = len(self._pending)
         if waiting >= self._limit:  # full: no timing either, the answer goes nowhere
             answer = self.primary(*args, **kwargs)
-            self.dropped += 1
+            next(self._dropped)
             return answer
         clock = self._clock
         start = clock()
         answer = self.primary(*args, **kwargs)
         self._append((args, kwargs, answer, clock() - start))
-        self._accepted += 1
-        if waiting >= self._wake_at and self._napping:  # a burst: no worker may nap now
+        next(self._accepted)
+        if waiting >= self._alarm:  # read after the append: a parked worker, or a burst
             self._wake()
         return answer
 
@@ -217,62 +256,91 @@ class ShadowRouter:
         waiting = len(self._pending)
         if waiting >= self._limit:
             answer = await self.primary(*args, **kwargs)
-            self.dropped += 1
+            next(self._dropped)
             return answer
         clock = self._clock
         start = clock()
         answer = await self.primary(*args, **kwargs)
         self._append((args, kwargs, answer, clock() - start))
-        self._accepted += 1
-        if waiting >= self._wake_at and self._napping:
+        next(self._accepted)
+        if waiting >= self._alarm:
             self._wake()
         return answer
 
-    def _wake(self) -> None:
-        """Wake one napping worker (a no-op when one is being woken already)."""
-        try:  # noqa: SIM105 - a caller may run this: try is free, suppress() builds an object
-            self._gate.release()
-        except RuntimeError:  # released already, not taken yet: that worker wakes
-            pass
+    def _wake(self, *, every: bool = False) -> None:
+        """Wake one idle worker, a parked one first (*every*: all of them)."""
+        with self._idle_lock:
+            idle = self._parked or self._napping
+            while idle:
+                idle.pop().release()  # under the lock: a worker that finds its gate gone
+                if not every:  # may take it at once (see _idle)
+                    break
+                idle = self._parked or self._napping
+            self._set_alarm()
+
+    def _set_alarm(self) -> None:
+        """Under the idle lock: 0 while a worker is parked, half full while one naps, else never."""
+        self._alarm = 0 if self._parked else self._wake_at if self._napping else _NEVER
 
     # -- the workers ----------------------------------------------------------
 
     def _work(self) -> None:
         _lower_priority()
-        pending, popleft, nap = self._pending, self._pending.popleft, _NAP_MIN
+        pending, popleft = self._pending, self._pending.popleft
+        gate = threading.Lock()
+        gate.acquire()  # held: this worker blocks on it while idle, a waker releases it
+        naps = _NAPS  # a new worker parks until the first request
         loop: asyncio.AbstractEventLoop | None = None
         try:
             while True:
                 try:
                     item = popleft()
                 except IndexError:
-                    nap = self._nap(nap)
+                    naps = self._idle(gate, naps)
                     continue
                 if item is _STOP:
-                    self._wake()  # the next worker may be napping: it stops too
                     return
-                if pending and self._napping:  # more than this worker can take now
+                if pending and (self._parked or self._napping):  # more than this one can take
                     self._wake()
                 loop = self._one(item, loop)
-                self.finished += 1
-                nap = _NAP_MIN
+                next(self._finished)
+                naps = 0
                 time.sleep(0)  # give the interpreter back to the callers between requests
         finally:
             if loop is not None:
                 loop.close()
 
-    def _nap(self, nap: float) -> float:
-        """Nap up to *nap* seconds (less when woken); return the next nap."""
-        with self._nap_lock:
-            self._napping += 1
-        try:  # announced first, then checked: a caller appending now sees the announcement
-            if self._pending:
-                return _NAP_MIN
-            woken = self._gate.acquire(timeout=nap)
-        finally:
-            with self._nap_lock:
-                self._napping -= 1
-        return _NAP_MIN if woken else min(2 * nap, _NAP_MAX)
+    def _idle(self, gate: threading.Lock, naps: int) -> int:
+        """Wait on *gate* for a request: nap after fewer than _NAPS empty naps, else park.
+
+        Returns the number of empty naps in a row now (0 once woken or a request is seen).
+        """
+        park = naps >= _NAPS
+        idle = self._parked if park else self._napping
+        with self._idle_lock:
+            idle.append(gate)
+            self._set_alarm()
+        # announced first, then checked: a caller appending from now on reads the new alarm
+        waited = not self._pending
+        if not waited:
+            woken = False
+        elif park:
+            woken = gate.acquire()  # no timeout: until a caller, flush() or close() wakes it
+        else:
+            woken = gate.acquire(timeout=min(_NAP_MIN * 2**naps, _NAP_MAX))
+        if not woken and not self._withdraw(gate, idle):
+            woken = gate.acquire()  # a waker took the gate meanwhile and released it: consume
+        next(self._wakeups)
+        return 0 if woken or not waited else naps + 1
+
+    def _withdraw(self, gate: threading.Lock, idle: list[threading.Lock]) -> bool:
+        """Take *gate* off the idle list; False when a waker has taken it already."""
+        with self._idle_lock:
+            if gate not in idle:
+                return False
+            idle.remove(gate)
+            self._set_alarm()
+            return True
 
     def _one(
         self, item: tuple[Any, ...], loop: asyncio.AbstractEventLoop | None
@@ -286,17 +354,17 @@ class ShadowRouter:
                 loop = loop or asyncio.new_event_loop()
                 result = loop.run_until_complete(asyncio.wait_for(result, self.timeout))
         except (TimeoutError, asyncio.TimeoutError):
-            self.timeouts += 1
+            next(self._timeouts)
             return loop
         except Exception:
-            self.errors += 1
+            next(self._errors)
             log_once(f"shadow:{self.name}:{id(self)}", "aiguard: shadow model of %r raised "
                      "(logged once, counted in errors)", self.name,
                      event="shadow.raised", name=self.name)
             return loop
         elapsed = clock() - start
         if self.timeout is not None and elapsed > self.timeout:
-            self.timeouts += 1
+            next(self._timeouts)
             return loop
         time.sleep(0)  # the shadow's own work and the comparison: two short slices, not one
         self._stats.add(answer, result, t_primary, elapsed)
@@ -310,8 +378,9 @@ class ShadowRouter:
         For tests and reports; callers never need it.
         """
         deadline = time.monotonic() + _validate.duration(timeout, "timeout", zero=True)
-        self._wake()
-        while self.finished < self._accepted:
+        if self._pending:  # a napping worker takes them now (a parked one was woken already)
+            self._wake()
+        while peek(self._finished) < peek(self._accepted):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.001)
@@ -320,9 +389,11 @@ class ShadowRouter:
     def report(self) -> ShadowReport:
         """Return the counters and comparison statistics now (drift is computed here)."""
         snap = self._stats.snapshot()
+        accepted, dropped, finished = (peek(c) for c in (
+            self._accepted, self._dropped, self._finished))
         return ShadowReport(
-            name=self.name, offered=self.offered, shadowed=snap["shadowed"],
-            dropped=self.dropped, pending=max(0, self._accepted - self.finished),
+            name=self.name, offered=accepted + dropped, shadowed=snap["shadowed"],
+            dropped=dropped, pending=max(0, accepted - finished),
             errors=self.errors, timeouts=self.timeouts, garbage=snap["garbage"],
             agreement=snap["agreement"], compared_rows=snap["compared_rows"],
             score_diff=snap["score_diff"], drift=snap["drift"], latency=snap["latency"])
@@ -338,7 +409,7 @@ class ShadowRouter:
         self._limit = 0
         for _ in self._threads:
             self._append(_STOP)
-        self._wake()
+        self._wake(every=True)
         for thread in self._threads:
             thread.join(timeout)
 

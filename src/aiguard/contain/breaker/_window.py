@@ -25,6 +25,7 @@ from collections import deque
 
 import attrs
 
+from aiguard._core._counter import peek
 from aiguard._core._validate import count, duration
 from aiguard.errors import ConfigurationError
 
@@ -79,11 +80,6 @@ class TimeWindow:
         if self.buckets is not None:
             return self.buckets
         return min(max(math.ceil(self.seconds), 10), 600)
-
-
-def peek(counter: itertools.count[int]) -> int:
-    """Return the next value *counter* would give, without consuming it."""
-    return int(repr(counter)[6:-1])
 
 
 class CountWindow:
