@@ -261,3 +261,37 @@ def test_raising_the_rate_again_restores_the_default_burst() -> None:
     assert _admitted_at_once(limit, clock) == 8
     limit.set_rate(64)
     assert (repr(limit), _admitted_at_once(limit, clock)) == ("RateLimit(64, per=1, burst=64)", 64)
+
+
+@given(
+    rate=st.one_of(st.integers(1, 5_000).map(float), st.integers(1, 2_000).map(lambda k: k + 0.5)),
+    now=st.floats(0.0, 1e7, allow_nan=False),
+)
+@settings(max_examples=60)
+def test_a_full_bucket_admits_its_whole_burst_at_any_clock_reading(rate: float, now: float) -> None:
+    """Float rounding of the schedule never costs a token: floor(burst) calls pass at one instant.
+
+    Clock readings up to 1e7 s (a monotonic clock: about four months of uptime).
+
+    Without the rounding slack, ``RateLimit(100)`` at ``now=0`` admitted 99 calls and
+    ``RateLimit(10)`` at ``now=10_000`` admitted 9.
+    """
+    limit = ag.RateLimit(rate)
+    admitted = 0
+    while limit.admit(now) == 0:
+        admitted += 1
+        assert admitted <= rate + 1
+    assert admitted == math.floor(limit.burst)
+    # the next token comes at retry_at, not one rounding later
+    at = limit.retry_at(now)
+    assert at > now
+    assert limit.admit(at) == 0
+    assert limit.admit(at) == -1
+
+
+def test_the_slack_is_rounding_only() -> None:
+    """Half a token short is still refused: the slack is ulps, not a fraction of a token."""
+    limit = ag.RateLimit(2, clock=lambda: 0.0)
+    assert [limit.admit(0.0) for _ in range(3)] == [0, 0, -1]
+    assert limit.admit(0.25) == -1
+    assert limit.admit(0.5) == 0

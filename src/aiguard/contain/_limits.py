@@ -123,12 +123,32 @@ class RateLimit:
             tat = self._tat
             if tat < now:  # noqa: PLR1730 - cheaper than a call to max() on the hot path
                 tat = now
-            if tat - now <= self._tolerance:
+            ahead = tat - now
+            if ahead <= self._tolerance or self._rounding(ahead, now):
                 self._tat = tat + self._interval
                 return 0
             return DENIED
         finally:
             lock.release()
+
+    def _rounding(self, ahead: float, now: float) -> bool:
+        """Whether *ahead* is over the tolerance by no more than float rounding.
+
+        ``tat`` grows by one interval per admitted call, and each addition
+        rounds at the scale of the clock's reading: after ``k`` calls at one
+        instant it may be ``k`` half-ulps past its exact value, so that
+        ``RateLimit(100)`` read at ``now=0`` would admit 99 calls and
+        ``RateLimit(10)`` at ``now=10_000`` 9. The slack allowed here is a few
+        half-ulps per token of the burst (twice the worst case), capped at half
+        an interval, so it never lets a call through a token early on a clock
+        that float64 resolves: a monotonic or ``perf_counter`` reading (seconds
+        since boot). On an epoch clock (about 1.7e9) at thousands of calls a
+        second, float64 itself cannot place the tokens to better than a
+        fraction of an interval. Only the refusing path pays for the check.
+        """
+        scale = abs(now) + self._tolerance + self._interval
+        slack = min((self.burst + 2.0) * 2.3e-16 * scale, 0.5 * self._interval)
+        return ahead - self._tolerance <= slack
 
     def set_rate(self, rate: float) -> None:
         """Change the rate (load shedding, and restoring it); the burst follows from the rate.
