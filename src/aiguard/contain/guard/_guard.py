@@ -399,21 +399,29 @@ class Guard:
             raise ConfigurationError("fn", "a callable to guard", fn)
         sink = self._sink()
         c = self.config
+        build: Any  # build_sync / build_async, and their screen and tap layers
+        screen: Any
+        tap: Any
         if inspect.iscoroutinefunction(fn):
-            guarded, set_model = build_async(c, fn, sink)
-            screen, tap = _monitoring.screen_async, _monitoring.tap_async
+            build, screen, tap = build_async, _monitoring.screen_async, _monitoring.tap_async
         else:
-            guarded, set_model = build_sync(c, fn, sink)
-            screen, tap = _monitoring.screen_sync, _monitoring.tap_sync
+            build, screen, tap = build_sync, _monitoring.screen_sync, _monitoring.tap_sync
+        guarded: Callable[..., Any]
+        guarded, set_model = build(c, fn, sink)
         if c.input_check is not None:
-            guarded = screen(guarded, c, c.input_check, sink, self._outcome.get)
+            # The model's share of a batch whose other rows were rejected runs through a
+            # quiet twin of the pipeline (it stores its outcome, tells nobody): the screen
+            # then tells the listeners once, with the rejected rows in the outcome.
+            quiet, set_quiet = build(c, fn, Sink(self._outcome.set, [], _silent))
+            guarded = screen(guarded, quiet, c, c.input_check, sink, self._outcome.get)
+            set_model = _both(set_model, set_quiet)
         if c.monitors:
             taps = [m.tap for m in c.monitors]
             guarded = tap(guarded, taps, self._outcome.get, self._faults, c.name)
         functools.update_wrapper(guarded, fn)
         guarded.__aiguard_guard__ = self  # type: ignore[attr-defined]
         guarded.__aiguard_set_model__ = set_model  # type: ignore[attr-defined]
-        return guarded  # type: ignore[return-value]
+        return guarded
 
     def __repr__(self) -> str:
         """Show the configured stages."""
@@ -432,6 +440,20 @@ class Guard:
         if c.fallback_rows:
             stages.append("fallback_rows=True")
         return f"Guard(name={c.name!r}{''.join(', ' + s for s in stages)})"
+
+
+def _silent(_outcome: OutcomeTuple) -> None:
+    """The quiet pipeline's notify: never called (its listener list stays empty)."""
+
+
+def _both(
+    first: Callable[[Callable[..., Any]], None], second: Callable[[Callable[..., Any]], None]
+) -> Callable[[Callable[..., Any]], None]:
+    def set_model(new: Callable[..., Any]) -> None:
+        first(new)
+        second(new)
+
+    return set_model
 
 
 @overload
