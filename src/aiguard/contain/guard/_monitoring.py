@@ -208,9 +208,10 @@ def screen_sync(fn: Callable[..., Any], quiet: Callable[..., Any],  # noqa: PLR0
         if not screen.rows or rejected.nbad == rejected.n:
             result, tier = ladder.serve(a, k)
             return rejected.whole(tier, result)
+        passed, failed = rejected.rows(a[0], good=True), rejected.rows(a[0], good=False)
         try:
-            good = quiet(rejected.rows(a[0], good=True), *a[1:], **k)
-            bad, _tier = ladder.serve((rejected.rows(a[0], good=False), *a[1:]), k)
+            good = quiet(passed, *a[1:], **k)
+            bad, _tier = ladder.serve((failed, *a[1:]), k)
         except BaseException:
             rejected.failed(current())
             raise
@@ -238,9 +239,10 @@ def screen_async(fn: Callable[..., Awaitable[Any]],  # noqa: PLR0917 - internal
         if not screen.rows or rejected.nbad == rejected.n:
             result, tier = await ladder.aserve(a, k)
             return rejected.whole(tier, result)
+        passed, failed = rejected.rows(a[0], good=True), rejected.rows(a[0], good=False)
         try:
-            good = await quiet(rejected.rows(a[0], good=True), *a[1:], **k)
-            bad, _tier = await ladder.aserve((rejected.rows(a[0], good=False), *a[1:]), k)
+            good = await quiet(passed, *a[1:], **k)
+            bad, _tier = await ladder.aserve((failed, *a[1:]), k)
         except BaseException:
             rejected.failed(current())
             raise
