@@ -12,9 +12,9 @@ agrees with itself: ``calls[key]`` is the sum of that key's buckets, and
 Why per-thread shards and no lock (``python benchmarks/exporters.py`` has the
 figures): each calling thread writes only its own shard (a dict of rows, one
 Python list per key), so no increment can be lost and callers never wait for
-each other; a lock (``acquire``/``release`` around the additions) cost about
-20% more per call on one thread and about twice as much wall time per call
-with two threads calling at once (lock hand-offs between them). A reader
+each other; a lock (``acquire``/``release`` around the additions) cost
+1.3-1.5x as much per call on one thread and 1.3-1.7x as much wall time with
+two threads calling at once (lock hand-offs between them). A reader
 copies each shard's rows (each copy is one C-level ``list(row)``) and adds
 them up. A shard whose thread has ended is folded into a retired total, so
 thread churn does not grow the list of shards.
