@@ -30,12 +30,12 @@ import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from aiguard._core import _validate
 from aiguard._core._events import log_once
 from aiguard.classify import Severity
 from aiguard.contain.breaker import BreakerState, CircuitBreaker
 from aiguard.contain.flags import Flags
 from aiguard.contain.guard import DEFAULT_BUCKETS, Guard
-from aiguard.contain.guard._stats import bounds_of
 from aiguard.detect._monitors._base import Monitor
 from aiguard.detect._monitors._latency import LatencyMonitor
 from aiguard.errors import ConfigurationError, MissingExtraError
@@ -158,7 +158,7 @@ class AiguardCollector(Collector):
         routers: Iterable[ModelRegistry | ShadowRouter | CanaryRouter] = (),
         buckets: Sequence[float] | None = None,
     ) -> None:
-        self._bounds = None if buckets is None else bounds_of(buckets)
+        self._bounds = None if buckets is None else _validate.bounds(buckets, "buckets")
         self._lock = threading.Lock()
         self._watched: dict[int, tuple[str, Any, Any]] = {}  # id -> (kind, object, tally)
         self._errors: dict[str, int] = defaultdict(int)

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
+from aiguard._core import _validate
 from aiguard._core._events import log_once
 from aiguard.contain.guard import _monitoring
 from aiguard.contain.guard._config import GuardConfig, GuardOptions, resolve
 from aiguard.contain.guard._outcome import Outcome
 from aiguard.contain.guard._parts import OutcomeTuple, Sink
 from aiguard.contain.guard._pipeline import build_async, build_sync
-from aiguard.contain.guard._stats import GuardStats, bounds_of
+from aiguard.contain.guard._stats import GuardStats
 from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -364,7 +365,7 @@ class Guard:
                 self._taps[0] = (stats.record, *self._taps[0])
                 self._active[:] = [*self._taps[0], *self._listeners]
             elif buckets is not None:
-                wanted = bounds_of(buckets)
+                wanted = _validate.bounds(buckets, "buckets")
                 if wanted != stats.bounds:
                     raise ConfigurationError(
                         "buckets", f"the bounds guard {self.config.name!r} already counts "

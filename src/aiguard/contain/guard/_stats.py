@@ -31,7 +31,6 @@ import itertools
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Iterable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +38,11 @@ import attrs
 
 from aiguard._core import _validate
 from aiguard._core._events import log_once
-from aiguard.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["DEFAULT_BUCKETS", "GuardStats", "GuardStatsSnapshot", "bounds_of"]
+__all__ = ["DEFAULT_BUCKETS", "GuardStats", "GuardStatsSnapshot"]
 
 #: Upper bounds (seconds) of the latency histogram: 0.5 ms to 10 s.
 DEFAULT_BUCKETS: tuple[float, ...] = (
@@ -54,20 +52,6 @@ DEFAULT_BUCKETS: tuple[float, ...] = (
 Key = tuple[str, "str | None"]
 Row = list[Any]  # [count in bucket 0, ..., count above the last bound, sum, rows, rejected]
 Shard = dict["str | None", dict[str, Row]]  # reason -> served_by -> row
-
-
-def bounds_of(buckets: object, argument: str = "buckets") -> tuple[float, ...]:
-    """Validate histogram bucket upper bounds: increasing positive seconds, numpy scalars accepted.
-
-    Raises:
-        ConfigurationError: not a non-empty increasing sequence of positive numbers.
-    """
-    if isinstance(buckets, (str, bytes)) or not isinstance(buckets, Iterable):
-        raise ConfigurationError(argument, "increasing positive seconds", buckets)
-    bounds = tuple(_validate.real(b, argument, low=0, low_open=True) for b in buckets)
-    if not bounds or any(a >= b for a, b in itertools.pairwise(bounds)):
-        raise ConfigurationError(argument, "increasing positive seconds", buckets)
-    return bounds
 
 
 def _frozen_calls(calls: Mapping[Key, int]) -> Mapping[Key, int]:
@@ -159,7 +143,7 @@ class GuardStats:
     __slots__ = ("__weakref__", "_local", "_lock", "_retired", "_shards", "bounds", "record")
 
     def __init__(self, *, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
-        self.bounds = bounds_of(buckets)
+        self.bounds = _validate.bounds(buckets, "buckets")
         self._local = threading.local()
         self._lock = threading.RLock()
         self._shards: list[Shard] = []
