@@ -17,7 +17,8 @@ each other; a lock (``acquire``/``release`` around the additions) cost
 two threads calling at once (lock hand-offs between them). A reader
 copies each shard's rows (each copy is one C-level ``list(row)``) and adds
 them up. A shard whose thread has ended is folded into a retired total, so
-thread churn does not grow the list of shards.
+thread churn does not grow the list of shards. Exactness rests on each shard
+having one writer, not on the GIL.
 
 What a reader can see mid-call: a thread's in-flight update is a few
 statements (bucket, then sum, then rows), so a snapshot taken at that instant
