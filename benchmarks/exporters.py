@@ -8,30 +8,43 @@ Rows:
 
 - ``raw call``: the model alone (the baseline of the 'added ns' column).
 - ``guard, no exporter``: the Guard alone.
-- ``guard + a no-op listener``: what any Guard listener costs (the Guard builds
-  the :class:`~aiguard.Outcome` object only while a listener is attached).
+- ``guard, stats on``: the Guard counting its own calls (``guard.stats`` read
+  once): calls by served_by/reason, rows, latency histogram, fed the raw
+  outcome tuple (no :class:`~aiguard.Outcome` built).
+- ``guard + a no-op raw listener`` and ``guard + a no-op Outcome listener``:
+  what any listener costs; the Guard builds the ``Outcome`` object only for
+  Outcome listeners.
 - ``guard + AiguardCollector``: the Prometheus collector watching the guard
-  (its per-call listener: calls by served_by/reason, rows, latency buckets;
-  the breaker and the rest are read at scrape time and cost nothing per call).
+  (it switches the guard's stats on and reads them at scrape time; the breaker
+  and the rest are read at scrape time too).
 - ``guard + hand-written prometheus_client``: what a user writes without the
   collector, a ``Counter.labels(...).inc()`` and a ``Histogram.labels(...).observe()``
   per call from a listener (the peer).
 - ``guard + otel instrument (sample=0.01)`` and ``(sample=1)``: OTel SDK
   providers (a ``TracerProvider`` with no span processor, so no export cost,
-  and a ``MeterProvider`` with an in-memory reader); metrics are recorded on
-  every call, a span is made for the sampled share.
+  and a ``MeterProvider`` with an in-memory reader): counters are observable
+  instruments reading ``guard.stats`` at collection time; the sampled share
+  of calls makes a span and a duration-histogram measurement.
+- ``guard + locked tally (not shipped)``: the design not taken, the same
+  counts kept under one ``threading.Lock`` instead of per-thread shards.
+
+A second table runs the stats designs with two threads calling one guard at
+once (wall time per call over both threads: contention shows there).
 
 'exporter ns' is the row's cost minus the Guard alone.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from bisect import bisect_left
 from typing import Any
 
 from _bench import markdown_table, parser, versions
 
 import aiguard
+import aiguard.contain.guard
 
 
 def ident(x: Any) -> Any:
@@ -44,9 +57,45 @@ def guarded() -> tuple[aiguard.Guard, Any]:
     return guard, guard(ident)
 
 
-def with_noop_listener() -> Any:
+def with_stats() -> Any:
     guard, fn = guarded()
-    guard.add_listener(lambda _outcome: None)
+    _ = guard.stats
+    return fn
+
+
+def with_noop_listener(*, raw: bool) -> Any:
+    guard, fn = guarded()
+    guard.add_listener(lambda _outcome: None, raw=raw)
+    return fn
+
+
+class LockedTally:
+    """The design not taken: the same counts as GuardStats, kept under one lock."""
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds, self.width = bounds, len(bounds) + 1
+        self.rows: dict[Any, list[Any]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, outcome: Any) -> None:
+        key = (outcome[0], outcome[1])
+        i = bisect_left(self.bounds, outcome[4])
+        self.lock.acquire()
+        try:
+            row = self.rows.get(key)
+            if row is None:
+                row = self.rows[key] = [0] * self.width + [0.0, 0, 0]
+            row[i] += 1
+            row[self.width] += outcome[4]
+            if outcome[3]:
+                row[self.width + 1] += outcome[3]
+        finally:
+            self.lock.release()
+
+
+def with_locked_tally() -> Any:
+    guard, fn = guarded()
+    guard.add_listener(LockedTally(aiguard.contain.guard.DEFAULT_BUCKETS), raw=True)
     return fn
 
 
@@ -113,7 +162,10 @@ def best(
 CASES: list[tuple[str, Any]] = [
     ("raw call", lambda: ident),
     ("guard, no exporter", lambda: guarded()[1]),
-    ("guard + a no-op listener", with_noop_listener),
+    ("guard, stats on", with_stats),
+    ("guard + locked tally (not shipped)", with_locked_tally),
+    ("guard + a no-op raw listener", lambda: with_noop_listener(raw=True)),
+    ("guard + a no-op Outcome listener", lambda: with_noop_listener(raw=False)),
     ("guard + AiguardCollector", with_collector),
     ("guard + hand-written prometheus_client", with_hand_written),
     ("guard + otel instrument (sample=0.01)", lambda: with_otel(0.01)),
@@ -145,6 +197,38 @@ def main() -> None:
     print()
     print(markdown_table(["case", "wall ns/call", "caller CPU ns/call", "exporter wall ns",
                           "exporter CPU ns", "ratio (CPU)"], rows))
+    if args.only and not any(o.lower() in "stats" for o in args.only):
+        return
+    print()
+    print(f"Two threads calling one guard at once, {number:,} calls each x {rounds} rounds,")
+    print("best round; wall ns per call over both threads (the GIL runs one at a time).")
+    print()
+    two = [("guard, no exporter", lambda: guarded()[1]), ("guard, stats on", with_stats),
+           ("guard + locked tally (not shipped)", with_locked_tally)]
+    walls = two_threads([(name, make()) for name, make in two], number=number, rounds=rounds)
+    print(markdown_table(["case", "wall ns/call (2 threads)", "added over the Guard alone"],
+                         [[name, f"{walls[name]:,.0f}",
+                           "-" if name == two[0][0] else f"{walls[name] - walls[two[0][0]]:,.0f}"]
+                          for name, _ in two]))
+
+
+def two_threads(cases: list[tuple[str, Any]], *, number: int, rounds: int) -> dict[str, float]:
+    """Best wall ns per call of each case with two threads calling it at once."""
+    best = {name: float("inf") for name, _ in cases}
+    for _ in range(rounds):
+        for name, fn in cases:
+            def work(fn: Any = fn) -> None:
+                for _ in range(number):
+                    fn(1)
+
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            w0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            best[name] = min(best[name], (time.perf_counter() - w0) / (2 * number) * 1e9)
+    return best
 
 
 if __name__ == "__main__":

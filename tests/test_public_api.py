@@ -39,6 +39,8 @@ def test_all_is_pinned() -> None:
         "Guard",
         "GuardConfig",
         "GuardOptions",
+        "GuardStats",
+        "GuardStatsSnapshot",
         "Incident",
         "IncidentLog",
         "Incidents",

@@ -21,7 +21,16 @@ from aiguard.contain.breaker import (
     TimeWindow,
 )
 from aiguard.contain.flags import FlagChange, Flags, FlagSpec, FlagsStatus, FlagState, kill_switch
-from aiguard.contain.guard import Guard, GuardConfig, GuardOptions, Outcome, guard, wrap
+from aiguard.contain.guard import (
+    Guard,
+    GuardConfig,
+    GuardOptions,
+    GuardStats,
+    GuardStatsSnapshot,
+    Outcome,
+    guard,
+    wrap,
+)
 from aiguard.contain.timing import (
     Backoff,
     Hedge,
@@ -106,6 +115,8 @@ __all__ = [
     "Guard",
     "GuardConfig",
     "GuardOptions",
+    "GuardStats",
+    "GuardStatsSnapshot",
     "GuardTimeoutError",
     "Hedge",
     "Incident",

@@ -103,7 +103,7 @@ def test_a_span_per_call_with_the_outcome_and_its_latency(otel: Otel) -> None:
 
 
 def test_metrics_count_every_call_and_record_latency(otel: Otel) -> None:
-    """Calls by outcome, the latency histogram and fallback rows agree with the calls made."""
+    """Calls by outcome count every call; the latency histogram holds the sampled calls."""
     clock = FakeClock()
     latencies = np.random.default_rng(1).gamma(2.0, 0.01, size=100)
     errors = set(range(0, 100, 9))
@@ -116,9 +116,10 @@ def test_metrics_count_every_call_and_record_latency(otel: Otel) -> None:
              for p in otel.points("aiguard.calls")}
     assert calls == {("model", "none"): 100 - len(errors), ("fallback", "error"): len(errors)}
     (hist,) = otel.points("aiguard.call.duration")
-    assert hist.count == 100
-    assert hist.sum == pytest.approx(float(latencies.sum()))
-    assert hist.min == pytest.approx(float(latencies.min()))
+    sampled = latencies[9::10]  # the 10th, 20th, ... call: the traced ones
+    assert hist.count == 10
+    assert hist.sum == pytest.approx(float(sampled.sum()))
+    assert hist.min == pytest.approx(float(sampled.min()))
     assert len(otel.spans.get_finished_spans()) == 10  # every 10th call is traced
 
 
@@ -213,8 +214,10 @@ def test_global_providers_are_the_default() -> None:
     """Without providers the global (no-op by default) ones are used and calls still work."""
     recs = ag.Guard(name="recs")
     handle = instrument(recs)
+    again = instrument(ag.Guard(name="other"))  # the same global meter, counters registered once
     assert recs(lambda x: x + 1)(1) == 2
     handle.close()
+    again.close()
 
 
 @pytest.mark.parametrize(("kwargs", "argument"), [
@@ -235,3 +238,49 @@ def test_numpy_sample_is_accepted(otel: Otel) -> None:
     """A numpy float is a share like any other."""
     handle = otel.instrument(ag.Guard(), sample=np.float64(0.5))
     assert handle.sample == 0.5
+
+
+def test_counters_are_exact_while_only_the_sampled_share_is_traced(otel: Otel) -> None:
+    """At sample=0.01 every call is counted (from guard.stats), 1 in 100 traced and timed."""
+    recs = ag.Guard(name="recs", fallback=lambda x: -1)
+    otel.instrument(recs, sample=0.01)
+    assert not recs._listeners  # a raw tap and the stats: no Outcome built per call
+    predict = recs(lambda x: 1 / x)
+    for i in range(300):
+        predict(i % 4)
+    calls = {(p.attributes["aiguard.guard"], p.attributes["aiguard.served_by"],
+              p.attributes["aiguard.reason"]): p.value for p in otel.points("aiguard.calls")}
+    assert calls == {("recs", "model", "none"): 225, ("recs", "fallback", "error"): 75}
+    assert recs.stats.snapshot().count == 300
+    (hist,) = otel.points("aiguard.call.duration")
+    assert hist.count == 3
+    assert len(otel.spans.get_finished_spans()) == 3
+
+
+def test_two_guards_on_one_meter_and_close(otel: Otel) -> None:
+    """Each guard instrumented on the same meter is observed; a closed one is no longer."""
+    first, second = ag.Guard(name="first"), ag.Guard(name="second")
+    handle = otel.instrument(first)
+    otel.instrument(second)
+    first(lambda x: x)(1)
+    second(lambda x: x)(1)
+    assert {p.attributes["aiguard.guard"] for p in otel.points("aiguard.calls")} == {
+        "first", "second"}
+    handle.close()
+    assert {p.attributes["aiguard.guard"] for p in otel.points("aiguard.calls")} == {"second"}
+
+
+def test_a_drained_transition_is_no_longer_held(otel: Otel) -> None:
+    """Once a call carried the held transitions, later calls follow the sampling again."""
+    breaker = ag.CircuitBreaker(name="b")
+    recs = ag.Guard(name="recs", breaker=breaker)
+    handle = otel.instrument(recs, sample=0.01)
+    predict = recs(lambda x: x)
+    breaker.force_open()
+    breaker.reset()
+    assert handle._held == [2]
+    predict(1)
+    assert handle._held == [0]
+    for _ in range(5):
+        predict(1)
+    assert len(otel.spans.get_finished_spans()) == 1

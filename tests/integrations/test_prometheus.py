@@ -25,12 +25,26 @@ if TYPE_CHECKING:
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-@pytest.fixture
-def scrape() -> Iterator[Callable[[AiguardCollector], Samples]]:
-    """Register a collector on a fresh registry served over HTTP; return a scraper."""
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[tuple[CollectorRegistry, int]]:
+    """One real prometheus_client HTTP endpoint on 127.0.0.1 for the module's tests.
+
+    One per module, not per test: stopping the server waits for its 0.5 s poll.
+    """
     registry = CollectorRegistry()
     server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
-    port = server.server_port
+    yield registry, server.server_port
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def scrape(
+    endpoint: tuple[CollectorRegistry, int],
+) -> Iterator[Callable[[AiguardCollector], Samples]]:
+    """Register collectors on the endpoint's registry for this test; return a scraper."""
+    registry, port = endpoint
     registered: list[AiguardCollector] = []
 
     def read(collector: AiguardCollector) -> Samples:
@@ -47,10 +61,8 @@ def scrape() -> Iterator[Callable[[AiguardCollector], Samples]]:
 
     yield read
     for collector in registered:
+        registry.unregister(collector)
         collector.close()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
 
 
 def get(samples: Samples, name: str, **labels: str) -> float:
@@ -368,3 +380,44 @@ def test_watching_something_else_is_refused() -> None:
     """Only aiguard objects can be watched; the error names what was given."""
     with pytest.raises(ConfigurationError, match="obj"):
         AiguardCollector().watch(object())
+
+
+def test_the_collector_reads_the_guard_stats_and_adds_no_listener(scrape: Any) -> None:
+    """Watching a guard switches its stats on; the calls counted there are the ones scraped."""
+    recs = ag.Guard(name="recs", input_check=ag.checks.finite(),
+                    fallback=lambda x: np.zeros(len(x)), fallback_rows=True)
+    predict = recs(lambda x: np.ones(len(x)))
+    collector = AiguardCollector(guards=[recs])
+    assert not recs._listeners
+    assert recs._taps[0] == (recs.stats.record,)
+    predict(np.array([1.0, np.nan, np.nan, 2.0]))
+    predict(np.array([np.nan]))
+    samples = scrape(collector)
+    assert get(samples, "aiguard_rejected_rows_total", guard="recs") == 3
+    assert get(samples, "aiguard_fallback_rows_total", guard="recs") == 3
+    assert get(samples, "aiguard_calls_total", guard="recs", served_by="model",
+               reason="none") == 1
+    assert get(samples, "aiguard_calls_total", guard="recs", served_by="fallback",
+               reason="invalid_input") == 1
+    snap = recs.stats.snapshot()
+    assert get(samples, "aiguard_call_duration_seconds_count", guard="recs") == snap.count == 2
+
+
+def test_collector_buckets_follow_the_guard_or_conflict_loudly(scrape: Any) -> None:
+    """No buckets: each guard's own bounds; other buckets than a guard counts with: refused."""
+    fast = ag.Guard(name="fast")
+    fast.enable_stats(buckets=[0.001, 0.01])
+    plain = ag.Guard(name="plain")
+    collector = AiguardCollector(guards=[fast, plain])
+    fast(lambda x: x)(1)
+    samples = scrape(collector)
+    les = {dict(k)["le"] for n, k in samples if n == "aiguard_call_duration_seconds_bucket"
+           and dict(k)["guard"] == "fast"}
+    assert les == {"0.001", "0.01", "+Inf"}
+    assert get(samples, "aiguard_call_duration_seconds_bucket", guard="plain",
+               le=repr(DEFAULT_BUCKETS[-1])) == 0
+    with pytest.raises(ConfigurationError, match=r"buckets .*already counts"):
+        AiguardCollector(guards=[fast], buckets=DEFAULT_BUCKETS)
+    custom = ag.Guard(name="custom")
+    AiguardCollector(guards=[custom], buckets=[0.5, 5])
+    assert custom.stats.bounds == (0.5, 5.0)

@@ -12,13 +12,15 @@ expected and what was given.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable
 from datetime import timedelta
 from numbers import Integral, Real
 
 from aiguard.errors import ConfigurationError
 
-__all__ = ["count", "duration", "fraction", "real"]
+__all__ = ["bounds", "count", "duration", "fraction", "real"]
 
 
 def _is_number(value: object) -> bool:
@@ -114,6 +116,26 @@ def duration(value: object, argument: str, *, zero: bool = False) -> float:
     if isinstance(value, timedelta):
         value = value.total_seconds()
     return real(value, argument, low=0.0, low_open=not zero, expected=expected)
+
+
+def bounds(value: object, argument: str) -> tuple[float, ...]:
+    """Return histogram bucket upper bounds: a non-empty increasing sequence of positive numbers.
+
+    Example:
+        >>> import numpy as np
+        >>> bounds([np.float64(0.01), 1], "buckets")
+        (0.01, 1.0)
+        >>> bounds([1, 0.5], "buckets")
+        Traceback (most recent call last):
+        ...
+        aiguard.errors.ConfigurationError: buckets must be increasing positive seconds, got [1, 0.5]
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigurationError(argument, "increasing positive seconds", value)
+    upper = tuple(real(b, argument, low=0, low_open=True) for b in value)
+    if not upper or any(a >= b for a, b in itertools.pairwise(upper)):
+        raise ConfigurationError(argument, "increasing positive seconds", value)
+    return upper
 
 
 def _interval(low: float, high: float, *, low_open: bool, high_open: bool) -> str:

@@ -1,13 +1,14 @@
 """One Prometheus collector over the counters aiguard keeps (extra ``prometheus``).
 
-A scrape reads each watched object's own counters and state (``breaker.metrics``,
-``flags.states()``, ``monitor.last_signal``, ``incidents.open_incidents()``,
-``router.percent``...). What aiguard does not count by itself is counted by small
-listeners the collector registers, so it costs nothing until a collector watches:
+A scrape reads each watched object's own counters and state (``guard.stats``,
+``breaker.metrics``, ``flags.states()``, ``monitor.last_signal``,
+``incidents.open_incidents()``, ``router.percent``...). Watching a guard reads its
+:attr:`~aiguard.Guard.stats`, which switches the guard's own counting on (calls by
+``(served_by, reason)``, rows, a cumulative latency histogram: a raw tap of the
+guard, no :class:`~aiguard.Outcome` built, no listener of the collector's per call).
+What aiguard does not count by itself is counted by small listeners the collector
+registers, none of them per call:
 
-* per guard, calls by ``(served_by, reason)``, fallback rows and a cumulative
-  latency histogram (a :class:`~aiguard.Guard` listener: one lock, one
-  ``bisect`` and a few integer additions per call);
 * breaker transitions (a transitions-only breaker listener: nothing per call);
 * monitor signals (a monitor subscriber: nothing per call);
 * champion changes of a model registry (a registry listener).
@@ -25,11 +26,8 @@ Importing this module imports ``prometheus_client``; nothing else in aiguard doe
 
 from __future__ import annotations
 
-import itertools
 import threading
-from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiguard._core import _validate
@@ -37,7 +35,7 @@ from aiguard._core._events import log_once
 from aiguard.classify import Severity
 from aiguard.contain.breaker import BreakerState, CircuitBreaker
 from aiguard.contain.flags import Flags
-from aiguard.contain.guard import Guard, Outcome
+from aiguard.contain.guard import DEFAULT_BUCKETS, Guard
 from aiguard.detect._monitors._base import Monitor
 from aiguard.detect._monitors._latency import LatencyMonitor
 from aiguard.errors import ConfigurationError, MissingExtraError
@@ -56,56 +54,20 @@ except ImportError as exc:  # pragma: no cover - the dev environment has prometh
     raise MissingExtraError("the Prometheus collector", "prometheus", "prometheus-client") from exc
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from prometheus_client.metrics_core import Metric
 
     from aiguard.contain.breaker import BreakerEvent
+    from aiguard.contain.guard import GuardStatsSnapshot
     from aiguard.detect import Signal
     from aiguard.recover import ChampionChange
 
 __all__ = ["DEFAULT_BUCKETS", "AiguardCollector"]
 
-#: Upper bounds (seconds) of the guard latency histogram: 0.5 ms to 10 s.
-DEFAULT_BUCKETS: tuple[float, ...] = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)
-
 _CANARY_STATUSES = ("running", "paused", "rolled_back", "complete", "aborted")
 
 Row = tuple[str, tuple[str, ...], float]
-
-
-class _GuardCounts:
-    """The per-call listener: calls by (served_by, reason), rows, latency buckets."""
-
-    __slots__ = ("bounds", "buckets", "calls", "lock", "rejected", "rows", "total")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.buckets = [0] * (len(bounds) + 1)
-        self.calls: dict[tuple[str, str | None], int] = {}
-        self.lock = threading.Lock()
-        self.rows = self.rejected = 0
-        self.total = 0.0
-
-    def __call__(self, outcome: object) -> None:
-        if type(outcome) is not Outcome:  # the guard also passes its monitors' signals
-            return
-        key = (outcome.served_by, outcome.reason)
-        latency = outcome.latency
-        i = bisect_left(self.bounds, latency)
-        with self.lock:
-            calls = self.calls
-            calls[key] = calls.get(key, 0) + 1
-            self.buckets[i] += 1
-            self.total += latency
-            self.rows += outcome.rows_replaced
-            self.rejected += outcome.rows_rejected
-
-    def snapshot(self) -> tuple[dict[tuple[str, str | None], int], list[int], float, int, int]:
-        with self.lock:
-            return dict(self.calls), list(self.buckets), self.total, self.rows, self.rejected
 
 
 class _Tally:
@@ -150,17 +112,22 @@ class AiguardCollector(Collector):
     the collector added.
 
     Args:
-        guards: guards whose calls to count (adds one listener per guard).
+        guards: guards whose calls to export (switches their ``stats`` on).
         breakers: circuit breakers.
         flags: flag sets (:class:`~aiguard.Flags`).
         monitors: live monitors (``aiguard.detect``).
         incidents: the :class:`~aiguard.Incidents` manager.
         routers: :class:`~aiguard.ModelRegistry`, :class:`~aiguard.ShadowRouter`
             or :class:`~aiguard.CanaryRouter` objects.
-        buckets: increasing upper bounds, in seconds, of the latency histogram.
+        buckets: increasing upper bounds, in seconds, of the latency histogram;
+            ``None`` (the default) uses each guard's own bounds
+            (:data:`~aiguard.contain.guard.DEFAULT_BUCKETS` unless the guard's
+            stats were enabled with others). Given explicitly, they switch the
+            guards' stats on with these bounds.
 
     Raises:
-        ConfigurationError: an object of the wrong kind, or bad buckets.
+        ConfigurationError: an object of the wrong kind, bad buckets, or
+            ``buckets`` other than those a watched guard already counts with.
 
     Example:
         >>> import aiguard as ag
@@ -189,14 +156,9 @@ class AiguardCollector(Collector):
         monitors: Iterable[Monitor] = (),
         incidents: Incidents | None = None,
         routers: Iterable[ModelRegistry | ShadowRouter | CanaryRouter] = (),
-        buckets: Sequence[float] = DEFAULT_BUCKETS,
+        buckets: Sequence[float] | None = None,
     ) -> None:
-        if isinstance(buckets, (str, bytes)) or not isinstance(buckets, Iterable):
-            raise ConfigurationError("buckets", "increasing positive seconds", buckets)
-        bounds = tuple(_validate.real(b, "buckets", low=0, low_open=True) for b in buckets)
-        if not bounds or any(a >= b for a, b in itertools.pairwise(bounds)):
-            raise ConfigurationError("buckets", "increasing positive seconds", buckets)
-        self._bounds = bounds
+        self._bounds = None if buckets is None else _validate.bounds(buckets, "buckets")
         self._lock = threading.Lock()
         self._watched: dict[int, tuple[str, Any, Any]] = {}  # id -> (kind, object, tally)
         self._errors: dict[str, int] = defaultdict(int)
@@ -237,9 +199,7 @@ class AiguardCollector(Collector):
     def _attach(self, obj: object) -> tuple[str, Any]:
         tally: Any
         if isinstance(obj, Guard):
-            tally = _GuardCounts(self._bounds)
-            obj.add_listener(tally)
-            return "guard", tally
+            return "guard", obj.enable_stats(buckets=self._bounds)
         if isinstance(obj, CircuitBreaker):
             tally = _Tally(_transition)
             obj.add_listener(tally, outcomes=False)
@@ -262,7 +222,7 @@ class AiguardCollector(Collector):
 
     @staticmethod
     def _detach(kind: str, obj: Any, tally: Any) -> None:
-        if kind in ("guard", "breaker"):
+        if kind == "breaker":
             obj.remove_listener(tally)
         elif kind == "monitor":
             obj.unsubscribe(tally)
@@ -273,17 +233,20 @@ class AiguardCollector(Collector):
         """Nothing: the families are only known at scrape time (no read at registration)."""
         return []
 
-    def collect(self) -> Iterator[Metric]:  # noqa: C901 - one read per kind of watched object
+    def collect(self) -> Iterator[Metric]:
         """Read every watched object and yield one family per metric name."""
         with self._lock:
             watched = list(self._watched.values())
         rows: dict[str, list[tuple[tuple[str, ...], float]]] = defaultdict(list)
-        histograms: list[tuple[str, list[int], float]] = []
+        histograms: list[tuple[str, tuple[float, ...], tuple[int, ...], float]] = []
         for kind, obj, tally in watched:
             try:
-                got = _READERS[kind](obj, tally)
                 if kind == "guard":
-                    histograms.append(_histogram(obj, tally))
+                    snap = tally.snapshot()
+                    got = _read_guard(obj, snap)
+                    histograms.append((obj.name, snap.bounds, snap.cumulative, snap.latency_sum))
+                else:
+                    got = _READERS[kind](obj, tally)
             except Exception:  # a scrape never fails because of one object
                 self._errors[kind] += 1
                 log_once(f"prometheus:{kind}:{id(obj)}",
@@ -307,29 +270,22 @@ class AiguardCollector(Collector):
             yield family
         hist = HistogramMetricFamily(HISTOGRAM, "Latency of guarded calls, from entering the "
                                      "guard to the answer.", labels=["guard"])
-        for guard, buckets, total in histograms:
-            cumulative, running = [], 0
-            for bound, n in zip((*map(repr, self._bounds), "+Inf"), buckets, strict=True):
-                running += n
-                cumulative.append((bound, float(running)))
-            hist.add_metric([guard], cumulative, sum_value=total)
+        for guard, bounds, cumulative, total in histograms:
+            les = (*map(repr, bounds), "+Inf")
+            hist.add_metric([guard], [(le, float(n)) for le, n in zip(les, cumulative,
+                                                                     strict=True)],
+                            sum_value=total)
         yield hist
 
 
-def _histogram(guard: Guard, counts: _GuardCounts) -> tuple[str, list[int], float]:
-    _calls, buckets, total, _rows, _rejected = counts.snapshot()
-    return guard.name, buckets, total
-
-
-def _read_guard(guard: Guard, counts: _GuardCounts) -> list[Row]:
+def _read_guard(guard: Guard, snap: GuardStatsSnapshot) -> list[Row]:
     name = guard.name
-    calls, _buckets, _total, rows, rejected = counts.snapshot()
     out: list[Row] = [
         ("aiguard_calls_total", (name, served_by, reason or "none"), float(n))
-        for (served_by, reason), n in calls.items()
+        for (served_by, reason), n in snap.calls.items()
     ]
-    out.append(("aiguard_fallback_rows_total", (name,), float(rows)))
-    out.append(("aiguard_rejected_rows_total", (name,), float(rejected)))
+    out.append(("aiguard_fallback_rows_total", (name,), float(snap.rows_replaced)))
+    out.append(("aiguard_rejected_rows_total", (name,), float(snap.rows_rejected)))
     out.append(("aiguard_guard_monitor_errors_total", (name,), float(guard.monitor_errors)))
     return out
 
@@ -424,7 +380,6 @@ def _read_canary(router: CanaryRouter, _tally: None) -> list[Row]:
 
 
 _READERS: dict[str, Callable[[Any, Any], list[Row]]] = {
-    "guard": _read_guard,
     "breaker": _read_breaker,
     "flags": _read_flags,
     "monitor": _read_monitor,

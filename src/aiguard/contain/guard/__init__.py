@@ -3,5 +3,7 @@
 from aiguard.contain.guard._config import GuardConfig, GuardOptions
 from aiguard.contain.guard._guard import Guard, guard, wrap
 from aiguard.contain.guard._outcome import STAGES, Outcome
+from aiguard.contain.guard._stats import DEFAULT_BUCKETS, GuardStats, GuardStatsSnapshot
 
-__all__ = ["STAGES", "Guard", "GuardConfig", "GuardOptions", "Outcome", "guard", "wrap"]
+__all__ = ["DEFAULT_BUCKETS", "STAGES", "Guard", "GuardConfig", "GuardOptions", "GuardStats",
+           "GuardStatsSnapshot", "Outcome", "guard", "wrap"]

@@ -174,14 +174,25 @@ class _Rejected:
 
     def merged(self, raw: Any, good: Any, bad: Any) -> Any:
         """Record the model's outcome *raw* with the rejected rows added; merge in row order."""
-        self.sink.store((*raw[:3], raw[3] + self.nbad, self.clock() - self.t0, raw[5],
-                         self.nbad, self.reasons))
+        self.sink.emit((*raw[:3], raw[3] + self.nbad, self.clock() - self.t0, raw[5],
+                        self.nbad, self.reasons))
         return _merge(self.n, self.ok, good, bad)
 
+    def failed(self, raw: Any) -> None:
+        """The model's share, or the fallback's, raised: record *raw* with the rejected rows."""
+        if raw is not None:
+            self.sink.emit((*raw[:4], self.clock() - self.t0, raw[5], self.nbad, self.reasons))
 
-def screen_sync(fn: Callable[..., Any], parts: GuardConfig, screen: Screen, sink: Sink,
+
+def screen_sync(fn: Callable[..., Any], quiet: Callable[..., Any],  # noqa: PLR0917 - internal
+                parts: GuardConfig, screen: Screen, sink: Sink,
                 current: Callable[[], Any]) -> Callable[..., Any]:
-    """Wrap the pipeline *fn* with the input check."""
+    """Wrap the pipeline *fn* with the input check.
+
+    *quiet* is the same pipeline with a sink that only stores: it runs the rows
+    that passed when others were rejected, and this wrapper then emits one
+    outcome for the whole call, rejected rows included.
+    """
     clock, ladder = parts.clock, parts.ladder
 
     def screened(*a: Any, **k: Any) -> Any:
@@ -197,14 +208,20 @@ def screen_sync(fn: Callable[..., Any], parts: GuardConfig, screen: Screen, sink
         if not screen.rows or rejected.nbad == rejected.n:
             result, tier = ladder.serve(a, k)
             return rejected.whole(tier, result)
-        good = fn(rejected.rows(a[0], good=True), *a[1:], **k)
-        bad, _tier = ladder.serve((rejected.rows(a[0], good=False), *a[1:]), k)
+        passed, failed = rejected.rows(a[0], good=True), rejected.rows(a[0], good=False)
+        try:
+            good = quiet(passed, *a[1:], **k)
+            bad, _tier = ladder.serve((failed, *a[1:]), k)
+        except BaseException:
+            rejected.failed(current())
+            raise
         return rejected.merged(current(), good, bad)
 
     return screened
 
 
-def screen_async(fn: Callable[..., Awaitable[Any]], parts: GuardConfig, screen: Screen,
+def screen_async(fn: Callable[..., Awaitable[Any]],  # noqa: PLR0917 - internal
+                 quiet: Callable[..., Awaitable[Any]], parts: GuardConfig, screen: Screen,
                  sink: Sink, current: Callable[[], Any]) -> Callable[..., Any]:
     """Async twin of :func:`screen_sync`."""
     clock, ladder = parts.clock, parts.ladder
@@ -222,8 +239,13 @@ def screen_async(fn: Callable[..., Awaitable[Any]], parts: GuardConfig, screen: 
         if not screen.rows or rejected.nbad == rejected.n:
             result, tier = await ladder.aserve(a, k)
             return rejected.whole(tier, result)
-        good = await fn(rejected.rows(a[0], good=True), *a[1:], **k)
-        bad, _tier = await ladder.aserve((rejected.rows(a[0], good=False), *a[1:]), k)
+        passed, failed = rejected.rows(a[0], good=True), rejected.rows(a[0], good=False)
+        try:
+            good = await quiet(passed, *a[1:], **k)
+            bad, _tier = await ladder.aserve((failed, *a[1:]), k)
+        except BaseException:
+            rejected.failed(current())
+            raise
         return rejected.merged(current(), good, bad)
 
     return screened

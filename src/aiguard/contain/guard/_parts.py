@@ -42,10 +42,13 @@ OutcomeTuple = tuple[str, "str | None", str, int, float, "BaseException | None"]
 
 
 class Sink:
-    """Where outcomes go: the guard's context variable, then its listeners.
+    """Where outcomes go: the guard's context variable, then its taps and listeners.
 
-    The happy path calls ``store`` and, only when ``listeners`` is non-empty,
-    ``notify``; the slow paths call ``emit`` (both).
+    The happy path calls ``store`` and, only when ``listeners`` is non-empty
+    (something listens: a raw tap such as the guard's stats, or an
+    :class:`~aiguard.Outcome` listener), ``notify``; the slow paths call
+    ``emit`` (both). ``notify`` hands the raw tuple to the taps and builds the
+    ``Outcome`` only when an Outcome listener is attached.
     """
 
     __slots__ = ("listeners", "notify", "store")
