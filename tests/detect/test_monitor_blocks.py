@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -312,3 +314,31 @@ def test_latency_observe_scalars_and_empty_batches() -> None:
     mon.observe(np.array([]))
     assert int(mon._slices.total().sum()) == 1024
     assert mon.nonfinite == 0
+
+
+def test_threads_lose_no_plain_call() -> None:
+    """Four threads calling one guarded function: every plain call is counted once."""
+    err, lat = ErrorRateMonitor(), LatencyMonitor()
+    predict = ag.Guard(monitors=[err, lat])(lambda x: x)
+
+    start = threading.Barrier(4)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(2500):
+            predict(0.5)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: interleave the appends
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert err.rates()["error"] == 0.0
+    assert int(err._slices.total()[4]) == 10_000
+    lat.evaluate()
+    assert int(lat._slices.total().sum()) == 10_000

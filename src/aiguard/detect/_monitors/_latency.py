@@ -189,7 +189,8 @@ class LatencyMonitor(Monitor):
         To stay within its budget a tap reads the clock only every 8th call,
         or once the latencies since the last reading add up to a quarter of a
         slice (calls take at least that long), so a slice boundary is noticed
-        within 8 calls or a quarter of a slice.
+        within 8 calls or a quarter of a slice. A :class:`~aiguard.Guard`
+        hands plain calls over in blocks instead (:meth:`take_block`).
         """
         if self._step != 1 and not self._take():
             return

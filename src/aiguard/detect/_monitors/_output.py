@@ -34,10 +34,13 @@ class OutputMonitor(BackgroundMonitor):
     """Outputs over the last ``window`` rows against reference outputs (held-out predictions).
 
     Outputs are collected in blocks of ``every`` rows; each full block is
-    binned by a :class:`aiguard.drift.Accumulator` of the reference in the
-    monitor's background thread (never on the caller's thread), and the last
-    ``window // every`` blocks are compared with the reference after each new
-    block, with at least ``min_rows`` rows. Rules (each deduplicated):
+    binned in the monitor's background thread (never on the caller's thread,
+    which only appends and queues full blocks; the thread sleeps in between):
+    scores on the reference's quantile edges, into the same counts as an
+    :class:`aiguard.drift.Accumulator` (summed over the window as blocks come
+    and go), classes by an Accumulator per block. The last ``window // every``
+    blocks are compared with the reference after each new block, with at
+    least ``min_rows`` rows. Rules (each deduplicated):
 
     * ``"distribution"`` (scores): PSI of the window against the reference
       (reference quantile bins, see :func:`aiguard.drift.psi`) above ``psi``.
@@ -60,10 +63,10 @@ class OutputMonitor(BackgroundMonitor):
         reference: 1-D outputs of the model on reference data.
         outputs: ``"auto"``, ``"scores"`` or ``"classes"``.
         window: rows compared (a multiple of ``every`` is used).
-        every: rows per block, and per evaluation. Binning a block costs a
-            fixed ~0.5 ms of background work whatever its size, so small
-            blocks detect sooner but cost more per output (the fraud test
-            uses 50).
+        every: rows per block, and per evaluation. A block costs a fixed
+            ~0.1 ms (scores) or ~0.5 ms (classes) of background work plus a
+            little per row, so small blocks detect sooner but cost more per
+            output (the fraud test uses 50).
         psi: PSI limit of the ``distribution`` rule.
         share_z: standard errors a share must move.
         share_change: absolute change a share must exceed.
