@@ -7,9 +7,9 @@ such calls in bulk (the latency, error-rate and output monitors) offers
 :class:`BlockTaker`. The Guard then appends each plain call's latency and
 result to one :class:`Inbox` (two list appends) and hands the monitors the
 gathered calls every :data:`BLOCK` calls, or sooner once the latencies add
-up to the smallest taker's ``block_seconds``, so a monitor that decides at time boundaries reads
-its clock at least as often as its ``tap`` would (within :data:`BLOCK` calls,
-or a quarter of a slice). Any other call first flushes the inbox, then goes
+up to the smallest taker's ``block_seconds`` (a quarter of a slice for the
+timed monitors), so a slice boundary is noticed within :data:`BLOCK` calls
+or a quarter of a slice. Any other call first flushes the inbox, then goes
 to every ``tap`` as before: each monitor sees the calls in order.
 
 ``take_block(latencies, results)`` must leave a monitor as ``tap`` would
