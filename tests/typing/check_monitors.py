@@ -19,6 +19,7 @@ from aiguard.detect import (
 )
 
 if TYPE_CHECKING:
+    from aiguard._core._inbox import BlockTaker
     from aiguard.typing import ChangeDetector, MonitorTap
 
 reference = drift.Reference(np.zeros((10, 2)))
@@ -26,6 +27,8 @@ taps: list[MonitorTap] = [
     LatencyMonitor(), ErrorRateMonitor(), OutputMonitor(np.linspace(0, 1, 10)),
     InputDriftMonitor(reference), ConfidenceMonitor(np.full((3, 2), 0.5)),
 ]
+# the three monitors a Guard feeds in blocks speak the block contract
+takers: list[BlockTaker] = [LatencyMonitor(), ErrorRateMonitor(), OutputMonitor(np.zeros(2))]
 watched = ag.Guard(name="watched", monitors=taps,
                    input_check=ag.checks.within_reference(reference) & ag.checks.missing())
 

@@ -417,8 +417,7 @@ class Guard:
             guarded = screen(guarded, quiet, c, c.input_check, sink, self._outcome.get)
             set_model = _both(set_model, set_quiet)
         if c.monitors:
-            taps = [m.tap for m in c.monitors]
-            guarded = tap(guarded, taps, self._outcome.get, self._faults, c.name)
+            guarded = tap(guarded, c.monitors, self._outcome.get, self._faults, c.name)
         functools.update_wrapper(guarded, fn)
         guarded.__aiguard_guard__ = self  # type: ignore[attr-defined]
         guarded.__aiguard_set_model__ = set_model  # type: ignore[attr-defined]

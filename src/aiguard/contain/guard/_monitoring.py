@@ -12,6 +12,10 @@ pipeline itself is unchanged:
 * The taps feed every :class:`~aiguard.typing.MonitorTap` with the call's
   arguments, result and outcome tuple after the call. A tap that raises is
   counted (``guard.monitor_errors``) and logged once; the caller never sees it.
+  Monitors that take blocks (:mod:`aiguard._core._inbox`: the latency,
+  error-rate and output monitors) get the plain calls (model served, scalar
+  result) gathered in an inbox and handed over every few calls, so each
+  plain call costs two list appends instead of a Python call per monitor.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aiguard._core._events import log_once
+from aiguard._core._inbox import BLOCK, SCALAR_TYPES, Inbox
 from aiguard.contain._checks import Check, as_check, judge
 from aiguard.errors import ConfigurationError, InvalidInputError
 
@@ -30,7 +35,9 @@ if TYPE_CHECKING:
     from aiguard.contain.guard._config import GuardConfig
     from aiguard.contain.guard._parts import Sink
 
-__all__ = ["Faults", "Screen", "arguments", "screen_async", "screen_sync", "tap_async", "tap_sync"]
+__all__ = [
+    "Faults", "Screen", "Taps", "arguments", "screen_async", "screen_sync", "tap_async", "tap_sync",
+]
 
 
 class Faults:
@@ -42,10 +49,11 @@ class Faults:
         self.count = 0
 
 
-def _fault(faults: Faults, name: str, tap: Callable[..., Any]) -> None:
+def _fault(faults: Faults, name: str, tap: object) -> None:
     """Count and log once (with the exception being handled) a tap that raised."""
     faults.count += 1
-    log_once(f"monitor-tap:{name}:{id(tap)}",
+    monitor = getattr(tap, "__self__", tap)  # its tap and its take_block: logged once
+    log_once(f"monitor-tap:{name}:{id(monitor)}",
              "aiguard: a monitor of guard %r raised (logged once)", name)
 
 
@@ -59,41 +67,148 @@ def _feed(taps: Sequence[Callable[..., Any]], faults: Faults, name: str,  # noqa
             _fault(faults, name, tap)
 
 
-def tap_sync(fn: Callable[..., Any], taps: Sequence[Callable[..., Any]],
-             outcome: Callable[[], Any], faults: Faults, name: str) -> Callable[..., Any]:
-    """Wrap *fn* so that every call, returned or raised, feeds *taps*."""
-    taps = tuple(taps)
+def _takes_blocks(monitor: Any) -> bool:
+    return all(callable(getattr(monitor, m, None)) for m in ("take_block", "add_inbox")) and (
+        isinstance(getattr(monitor, "block_seconds", None), float)
+    )
+
+
+class Taps:
+    """A guard's monitors split for the per-call path (see :mod:`aiguard._core._inbox`).
+
+    ``inbox`` gathers the plain calls for the monitors that take blocks (None
+    when none does); ``others`` are the taps of the rest, fed every call;
+    ``every`` all the taps, fed (after a flush of the inbox) the calls that
+    are not plain.
+    """
+
+    __slots__ = ("every", "faults", "inbox", "name", "others", "spent")
+
+    def __init__(self, monitors: Sequence[Any], faults: Faults, name: str) -> None:
+        self.faults, self.name = faults, name
+        bound = [(m.tap, _takes_blocks(m)) for m in monitors]  # one bound tap each: logged once
+        takers = [m for m, (_, takes) in zip(monitors, bound, strict=True) if takes]
+        self.every: tuple[Callable[..., Any], ...] = tuple(tap for tap, _ in bound)
+        self.others = tuple(tap for tap, takes in bound if not takes)
+        self.inbox = Inbox(takers, self._taker_fault) if takers else None
+        self.spent = 0.0  # latency gathered since the last hand-over
+
+    def _taker_fault(self, taker: Any) -> None:
+        _fault(self.faults, self.name, taker)
+
+    def plain(self, a: tuple[Any, ...], k: dict[str, Any], result: Any, raw: Any) -> None:
+        """Gather a plain call (the async shell's path; the sync one is inlined)."""
+        inbox = self.inbox
+        assert inbox is not None
+        inbox.latencies.append(raw[4])
+        inbox.results.append(result)
+        self.spent += raw[4]
+        if len(inbox.latencies) >= BLOCK or self.spent >= inbox.seconds:
+            self.spent = 0.0
+            inbox.flush(wait=False)
+        if self.others:
+            _feed(self.others, self.faults, self.name, a, k, result, raw)
+
+    def other(self, a: tuple[Any, ...], k: dict[str, Any], result: Any, raw: Any) -> None:
+        """Feed a call that is not plain to every tap, after what the inbox gathered."""
+        if self.inbox is not None:
+            self.inbox.flush()
+        _feed(self.every, self.faults, self.name, a, k, result, raw)
+
+
+def _is_plain(result: Any, raw: Any) -> bool:
+    """No reason (so served by the model), no row replaced, a scalar result that is not NaN."""
+    try:
+        return bool(raw[1] is None and raw[3] == 0 and type(result) in SCALAR_TYPES
+                    and result == result)  # noqa: PLR0124 - NaN test
+    except Exception:  # an outcome that is not a tuple: the taps judge it
+        return False
+
+
+def _tap_each_sync(fn: Callable[..., Any], every: tuple[Callable[..., Any], ...],
+                   outcome: Callable[[], Any], faults: Faults, name: str) -> Callable[..., Any]:
+    """:func:`tap_sync` when no monitor takes blocks: every call to every tap."""
 
     def monitored(*a: Any, **k: Any) -> Any:
         try:
             result = fn(*a, **k)
         except BaseException:
-            _feed(taps, faults, name, a, k, None, outcome())
+            _feed(every, faults, name, a, k, None, outcome())
             raise
         raw = outcome()
         try:  # the happy path inlined: one try for every tap
-            for tap in taps:
+            for tap in every:
                 tap(a, k, result, raw)
         except Exception:
             _fault(faults, name, tap)
-            _feed(taps[taps.index(tap) + 1:], faults, name, a, k, result, raw)
+            _feed(every[every.index(tap) + 1:], faults, name, a, k, result, raw)
         return result
 
     return monitored
 
 
-def tap_async(fn: Callable[..., Awaitable[Any]], taps: Sequence[Callable[..., Any]],
+def tap_sync(fn: Callable[..., Any], monitors: Sequence[Any],
+             outcome: Callable[[], Any], faults: Faults, name: str) -> Callable[..., Any]:
+    """Wrap *fn* so that every call, returned or raised, feeds *monitors*.
+
+    Plain calls go to the monitors that take blocks through an inbox (two
+    list appends per call, see :mod:`aiguard._core._inbox`); every other
+    call, and every call for the other monitors, to their ``tap``.
+    """
+    taps = Taps(monitors, faults, name)
+    inbox, other = taps.inbox, taps.other
+    if inbox is None:
+        return _tap_each_sync(fn, taps.every, outcome, faults, name)
+    lats, add_latency, add_result = inbox.latencies, inbox.latencies.append, inbox.results.append
+    flush, seconds, others, scalar = inbox.flush, inbox.seconds, taps.others, SCALAR_TYPES
+    spent = 0.0
+
+    def gathered(*a: Any, **k: Any) -> Any:
+        nonlocal spent
+        try:
+            result = fn(*a, **k)
+        except BaseException:
+            other(a, k, None, outcome())
+            raise
+        raw = outcome()
+        try:
+            plain = (raw[1] is None and raw[3] == 0 and type(result) in scalar
+                     and result == result)  # noqa: PLR0124 - NaN test
+        except Exception:  # an outcome that is not a tuple: the taps judge it
+            plain = False
+        if not plain:
+            other(a, k, result, raw)
+            return result
+        latency = raw[4]
+        add_latency(latency)
+        add_result(result)
+        spent += latency
+        if len(lats) >= BLOCK or spent >= seconds:
+            spent = 0.0
+            flush(wait=False)
+        if others:
+            _feed(others, faults, name, a, k, result, raw)
+        return result
+
+    return gathered
+
+
+def tap_async(fn: Callable[..., Awaitable[Any]], monitors: Sequence[Any],
               outcome: Callable[[], Any], faults: Faults, name: str) -> Callable[..., Any]:
     """Async twin of :func:`tap_sync`."""
-    taps = tuple(taps)
+    taps = Taps(monitors, faults, name)
+    plain, other = taps.plain, taps.other
+    if taps.inbox is None:
+        plain = other
 
     async def monitored(*a: Any, **k: Any) -> Any:
         try:
             result = await fn(*a, **k)
         except BaseException:
-            _feed(taps, faults, name, a, k, None, outcome())
+            other(a, k, None, outcome())
             raise
-        _feed(taps, faults, name, a, k, result, outcome())
+        raw = outcome()
+        (plain if _is_plain(result, raw) else other)(a, k, result, raw)
         return result
 
     return monitored

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import numpy as np
@@ -38,6 +39,7 @@ from aiguard.errors import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from aiguard._core._inbox import Inbox
     from aiguard.typing import CallOutcome, ChangeDetector, Clock
 
 __all__ = [
@@ -130,6 +132,8 @@ class Monitor:
         self._lock = threading.Lock()
         self._alarms: dict[str, _Alarm] = {}
         self._last: Signal | None = None
+        self._inboxes: tuple[weakref.ref[Inbox], ...] = ()
+        self._block_seconds = math.inf
         self.nonfinite = 0
         self.errors = 0
 
@@ -168,6 +172,33 @@ class Monitor:
     ) -> None:
         """Take one guarded call into account (see :class:`aiguard.typing.MonitorTap`)."""
         raise NotImplementedError
+
+    # -- the block contract (aiguard._core._inbox), for the Guard ---------------------
+
+    @property
+    def block_seconds(self) -> float:
+        """Seconds of latency after which a Guard hands over its gathered calls early.
+
+        A quarter of a slice for the timed monitors (so a slice boundary is
+        noticed within a quarter of a slice), inf for the others.
+        """
+        return self._block_seconds
+
+    def add_inbox(self, inbox: Inbox) -> None:
+        """Flush *inbox* (a Guard's gathered plain calls) before reading this monitor's state.
+
+        Held weakly: a guarded function that is gone leaves nothing behind.
+        """
+        with self._lock:
+            live = tuple(r for r in self._inboxes if r() is not None)
+            self._inboxes = (*live, weakref.ref(inbox))
+
+    def _collect(self) -> None:
+        """Take in what the Guards feeding this monitor gathered and have not handed over."""
+        for ref in self._inboxes:
+            inbox = ref()
+            if inbox is not None:
+                inbox.flush()
 
     # -- helpers for subclasses ----------------------------------------------------
 
@@ -246,7 +277,7 @@ class Monitor:
         """Cut the timed *window* into *n* slices of *width* counters (the timed monitors)."""
         self._slices = Slices(window, n, width)
         self._elapsed = math.inf  # latency since the tap last read the clock (first: read it)
-        self._quarter = self._slices.length / 4
+        self._quarter = self._block_seconds = self._slices.length / 4
         self._started: float | None = None
 
     def _finite(self, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

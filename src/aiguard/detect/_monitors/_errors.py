@@ -162,6 +162,15 @@ class ErrorRateMonitor(Monitor):
             1,
         )
 
+    def take_block(self, latencies: list[float], results: list[Any]) -> None:  # noqa: ARG002 - the BlockTaker signature
+        """Count a block of plain calls a Guard gathered (none failed), then read the clock."""
+        n = len(latencies) if self._step == 1 else len(self._rows(latencies))
+        self._pending[_CALLS] += n
+        self._elapsed = 0.0
+        now = self._clock()
+        if now >= self._slices.end:
+            self._roll(now)
+
     def observe(
         self, *, error: Any = False, timeout: Any = False, fallback: Any = False,
         null: Any = False, calls: int = 1,
@@ -192,6 +201,7 @@ class ErrorRateMonitor(Monitor):
 
     def evaluate(self) -> Signal | None:
         """Take the pending counts into account and decide now."""
+        self._collect()
         now = self._clock()
         if now >= self._slices.end:
             return self._roll(now)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LatencyMonitor", "LogHistogram"]
 
-_FLUSH = 256
+_FLUSH = 1024  # latencies buffered before they are binned (one vectorised step)
 
 
 class LogHistogram:
@@ -69,9 +69,13 @@ class LogHistogram:
 
     def index(self, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Bucket of each (finite, non-negative) value."""
-        with np.errstate(divide="ignore"):
-            k = np.ceil(np.log(np.maximum(values, self.low)) * self._inv) - self._offset
-        out: np.ndarray[Any, Any] = np.clip(k, 0, self.n_buckets - 1).astype(np.intp)
+        # floored at low > 0: no log(0); ceil is monotone, so k >= 0 and only the top is cut
+        k = np.log(np.maximum(values, self.low))
+        k *= self._inv
+        np.ceil(k, out=k)
+        k -= self._offset
+        np.minimum(k, self.n_buckets - 1, out=k)
+        out: np.ndarray[Any, Any] = k.astype(np.intp)
         return out
 
     def counts(self, values: Any) -> np.ndarray[Any, Any]:
@@ -103,7 +107,7 @@ class LatencyMonitor(Monitor):
     ``detector=`` is fed the window quantile at each slice boundary.
 
     Memory: ``slices + 1`` rows of ``n_buckets`` int64 counters plus a
-    256-value buffer, whatever the number of calls. NaN, inf and negative
+    1,024-value buffer, whatever the number of calls. NaN, inf and negative
     latencies are counted in ``nonfinite`` and skipped.
 
     Args:
@@ -185,7 +189,8 @@ class LatencyMonitor(Monitor):
         To stay within its budget a tap reads the clock only every 8th call,
         or once the latencies since the last reading add up to a quarter of a
         slice (calls take at least that long), so a slice boundary is noticed
-        within 8 calls or a quarter of a slice.
+        within 8 calls or a quarter of a slice. A :class:`~aiguard.Guard`
+        hands plain calls over in blocks instead (:meth:`take_block`).
         """
         if self._step != 1 and not self._take():
             return
@@ -195,6 +200,13 @@ class LatencyMonitor(Monitor):
         self._elapsed += x
         if not len(buf) & 7 or self._elapsed >= self._quarter:
             self._tick()
+
+    def take_block(self, latencies: list[float], results: list[Any]) -> None:  # noqa: ARG002 - the BlockTaker signature
+        """Observe the latencies of plain calls a Guard gathered, then read the clock."""
+        if self._step != 1:
+            latencies = self._rows(latencies)
+        self._buffer.extend(latencies)
+        self._tick()
 
     def _tick(self) -> None:
         self._elapsed = 0.0
@@ -231,6 +243,7 @@ class LatencyMonitor(Monitor):
 
     def evaluate(self) -> Signal | None:
         """Take the buffered latencies into account and decide now."""
+        self._collect()
         now = self._clock()
         if now >= self._slices.end:
             return self._roll(now)
@@ -240,8 +253,11 @@ class LatencyMonitor(Monitor):
     # -- internals --------------------------------------------------------------------
 
     def _add(self, values: np.ndarray[Any, Any]) -> None:
-        bad = ~(values >= 0) | np.isinf(values)
-        if bad.any():
+        if not values.size:
+            return
+        # two reductions tell whether all are finite and >= 0 (NaN fails the >=, inf the sum)
+        if not (values.min() >= 0 and math.isfinite(values.sum())):
+            bad = ~(values >= 0) | np.isinf(values)
             self.nonfinite += int(np.count_nonzero(bad))
             values = values[~bad]
         if values.size:

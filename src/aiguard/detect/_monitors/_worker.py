@@ -115,6 +115,7 @@ class BackgroundMonitor(Monitor):
 
     def drain(self) -> None:
         """Queue what the caller's side gathered, then wait until the thread has taken it all in."""
+        self._collect()
         self._send_pending()
         self._worker.drain()
 
