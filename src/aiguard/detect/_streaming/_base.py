@@ -160,7 +160,9 @@ class StreamingDetector:
         array = as_binary_many(values) if self._binary else as_values(values)
         return np.asarray(self._update_many(array), dtype=np.intp)
 
-    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:  # pragma: no cover
+    def _update_many(
+        self, x: npt.NDArray[np.float64]
+    ) -> list[int] | npt.NDArray[np.intp]:  # pragma: no cover
         raise NotImplementedError
 
     def reset(self) -> None:  # pragma: no cover - every detector overrides
