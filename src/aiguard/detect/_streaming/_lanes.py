@@ -174,6 +174,10 @@ class LanedDetector(StreamingDetector):
     """
 
     _chained: ClassVar[bool] = False
+    #: window scans cover this many typical gaps (a scan past the detection is recomputed),
+    #: and after a first one without a detection, *then* gaps (None: twice the last window)
+    _reach: ClassVar[float] = 2.0
+    _then: ClassVar[float | None] = None
     _n: int
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:  # pragma: no cover - overridden
@@ -205,10 +209,11 @@ class LanedDetector(StreamingDetector):
 
     def _update_many(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
         found = Found()
-        windows = Windows(len(x))
+        windows = Windows(len(x), reach=self._reach, then=self._then)
         laned = True  # until lanes fail to prove most of a block (detections not shared)
         chained = self._chained  # until a chain needs too many longer looks
         block = CHAIN_TRIAL
+        begun = 0  # where the run in progress began (after the last detection)
         for start, stop in windows:
             if not windows.dense:
                 if self._drift:
@@ -216,7 +221,8 @@ class LanedDetector(StreamingDetector):
                 hit = self._run(x[start:stop])
                 if hit is not None:
                     found.add(start + hit)
-                    windows.restart(start + hit + 1, hit + 1)
+                    windows.restart(start + hit + 1, start + hit + 1 - begun)
+                    begun = start + hit + 1
                 continue
             length = max(32, int(16 * windows.gap))
             if chained and (self._drift or self._n == 0):
@@ -228,6 +234,7 @@ class LanedDetector(StreamingDetector):
                 hits = np.asarray(self._loop(x[start:stop].tolist()), dtype=np.intp) + start
                 windows.note((stop - start) / (len(hits) + 1))
             found.extend(hits)
+            begun = windows.pos
         return found.array()
 
     def _lanes(

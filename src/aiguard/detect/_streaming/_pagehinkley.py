@@ -45,7 +45,7 @@ import numpy.typing as npt
 
 from aiguard._core import _validate
 from aiguard.detect._streaming._base import Knob, Param, state_fields
-from aiguard.detect._streaming._filter import recurse
+from aiguard.detect._streaming._filter import filter_coefficients, recurse_rows
 from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import (
     Bools,
@@ -81,6 +81,9 @@ class PageHinkley(LanedDetector):
         array([1010])
     """
 
+    # the gaps between detections spread widely: windows of one gap, then half a gap
+    _reach: ClassVar[float] = 1.0
+    _then: ClassVar[float | None] = 0.5
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
     _state_fields = state_fields("sum inc dec min_inc max_dec", drift=bool, n=int)
     min_instances = Param(_validate.count, minimum=1)
@@ -104,6 +107,7 @@ class PageHinkley(LanedDetector):
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
         self._fresh_column = self._lane_fresh()[1:, None]
+        self._coefficients = filter_coefficients(alpha)
         self.reset()
 
     def reset(self) -> None:
@@ -144,35 +148,69 @@ class PageHinkley(LanedDetector):
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:
         """Process *x* up to its first detection; return that index (or None)."""
-        count = len(x)
+        count, n = len(x), self._n
         buf = np.empty(count + 1)
         buf[0] = self._sum
         buf[1:] = x
-        sums = np.cumsum(buf, out=buf)[1:]
-        dev = np.arange(self._n + 1, self._n + count + 1, dtype=np.float64)
-        np.divide(sums, dev, out=dev)
-        np.subtract(x, dev, out=dev)
-        inc = recurse(self._alpha, dev - self._delta, self._inc)
-        dec = recurse(self._alpha, np.add(dev, self._delta, out=dev), self._dec)
-        min_inc = np.minimum.accumulate(inc)
-        np.minimum(min_inc, self._min_inc, out=min_inc)
-        max_dec = np.maximum.accumulate(dec)
-        np.maximum(max_dec, self._max_dec, out=max_dec)
-        if self._up:  # dev is free: a buffer for the gaps
-            alarm = np.subtract(inc, min_inc, out=dev) > self._threshold
-            if self._down:
-                alarm |= np.subtract(max_dec, dec, out=dev) > self._threshold
-        else:
-            alarm = np.subtract(max_dec, dec, out=dev) > self._threshold
-        alarm[: max(0, self._min_instances - self._n - 1)] = False
-        hit = int(np.argmax(alarm)) if alarm.any() else None
+        sums = np.add.accumulate(buf, out=buf)[1:]
+        dev = np.arange(n + 1.0, n + count + 1.0)
+        np.subtract(x, np.divide(sums, dev, out=dev), out=dev)
+        steps = np.empty((2, count))
+        np.subtract(dev, self._delta, out=steps[0])
+        np.add(dev, self._delta, out=steps[1])
+        starts = np.array([[self._alpha * self._inc], [self._alpha * self._dec]])
+        inc, dec = recurse_rows(self._coefficients, steps, starts)
+        hit, self._min_inc, self._max_dec = self._first_detection(
+            inc, dec, max(0, self._min_instances - n - 1)
+        )
         last = count - 1 if hit is None else hit
-        self._n += last + 1
-        self._sum = float(sums[last])
-        self._inc, self._dec = float(inc[last]), float(dec[last])
-        self._min_inc, self._max_dec = float(min_inc[last]), float(max_dec[last])
+        self._n = n + last + 1
+        self._sum, self._inc, self._dec = float(sums[last]), float(inc[last]), float(dec[last])
         self._drift = hit is not None
         return hit
+
+    def _first_detection(
+        self, inc: Floats, dec: Floats, skip: int
+    ) -> tuple[int | None, float, float]:
+        """The first detection in a window of statistics (None) and the extremes up to it.
+
+        The gaps to the window's extremes are never smaller than those to the
+        running extremes, so the first index where they pass the threshold
+        bounds the detection from below; the running extremes (in order, from
+        there on) decide.
+        """
+        low = min(self._min_inc, float(inc.min()))
+        high = max(self._max_dec, float(dec.max()))
+        over = self._gaps(inc, dec, low, high) > self._threshold
+        over[:skip] = False
+        first = int(over.argmax())
+        if not over[first]:
+            return None, low, high
+        low = min(self._min_inc, float(inc[: first + 1].min()))
+        high = max(self._max_dec, float(dec[: first + 1].max()))
+        if self._detects(float(inc[first]), float(dec[first]), low, high):
+            return first, low, high  # most often: the bound is the detection
+        inc, dec = inc[first + 1 :], dec[first + 1 :]
+        lows = np.minimum(np.minimum.accumulate(inc), low)
+        highs = np.maximum(np.maximum.accumulate(dec), high)
+        over = self._gaps(inc, dec, lows, highs) > self._threshold
+        hit = int(over.argmax()) if len(over) else 0
+        if not len(over) or not over[hit]:
+            return None, float(lows[-1]) if len(over) else low, float(highs[-1]) if len(over) else high
+        return first + 1 + hit, float(lows[hit]), float(highs[hit])
+
+    def _detects(self, inc: float, dec: float, low: float, high: float) -> bool:
+        """``update``'s test, given the running extremes."""
+        return (self._up and inc - low > self._threshold) or (
+            self._down and high - dec > self._threshold
+        )
+
+    def _gaps(self, inc: Floats, dec: Floats, low: Floats | float, high: Floats | float) -> Floats:
+        """The statistic compared with the threshold: the larger gap of the sides in use."""
+        if not self._down:
+            return np.subtract(inc, low)
+        down = np.subtract(high, dec)
+        return np.maximum(np.subtract(inc, low), down, out=down) if self._up else down
 
     def _lane_fresh(self) -> npt.NDArray[np.float64]:
         # drift, n, sum, inc, dec, min_inc, max_dec
