@@ -71,5 +71,5 @@ def recurse_rows(
 
 
 def filter_coefficients(a: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """lfilter's numerator and denominator for ``y[i] = a * y[i-1] + u[i]``."""
+    """The numerator and denominator lfilter takes for ``y[i] = a * y[i-1] + u[i]``."""
     return np.array([1.0, 0.0]), np.array([1.0, -a])

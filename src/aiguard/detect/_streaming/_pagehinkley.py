@@ -190,13 +190,15 @@ class PageHinkley(LanedDetector):
         high = max(self._max_dec, float(dec[: first + 1].max()))
         if self._detects(float(inc[first]), float(dec[first]), low, high):
             return first, low, high  # most often: the bound is the detection
+        if first + 1 == len(inc):
+            return None, low, high
         inc, dec = inc[first + 1 :], dec[first + 1 :]
         lows = np.minimum(np.minimum.accumulate(inc), low)
         highs = np.maximum(np.maximum.accumulate(dec), high)
         over = self._gaps(inc, dec, lows, highs) > self._threshold
-        hit = int(over.argmax()) if len(over) else 0
-        if not len(over) or not over[hit]:
-            return None, float(lows[-1]) if len(over) else low, float(highs[-1]) if len(over) else high
+        hit = int(over.argmax())
+        if not over[hit]:
+            return None, float(lows[-1]), float(highs[-1])
         return first + 1 + hit, float(lows[hit]), float(highs[hit])
 
     def _detects(self, inc: float, dec: float, low: float, high: float) -> bool:
