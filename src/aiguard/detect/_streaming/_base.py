@@ -128,11 +128,6 @@ class StreamingDetector:
         if names:
             cls._param_names = names
 
-    if TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            """The parameters' slots (``_<name>``), which :meth:`_set_params` sets."""
-
     def _set_params(self, **values: Any) -> None:
         """Check each constructor argument with its :class:`Param`'s check, in order; store it."""
         for name, value in values.items():

@@ -62,6 +62,10 @@ class CUSUM(LanedDetector):
     target = Param(_validate.real)
     k = Param(_validate.real, low=0.0)
     h = Param(_validate.real, low=0.0, low_open=True)
+    # the parameters' slots, set by _set_params
+    _target: float
+    _k: float
+    _h: float
 
     def __init__(self, *, target: float = 0.0, k: float = 0.5, h: float = 5.0) -> None:
         self._set_params(target=target, k=k, h=h)

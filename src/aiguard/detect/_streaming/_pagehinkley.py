@@ -91,6 +91,12 @@ class PageHinkley(LanedDetector):
     threshold = Param(_validate.real, low=0.0, low_open=True)
     alpha = Param(_validate.fraction)
     mode = Param(check_choice, options=_MODES)
+    # the parameters' slots, set by _set_params
+    _min_instances: int
+    _delta: float
+    _threshold: float
+    _alpha: float
+    _mode: str
 
     def __init__(
         self,
