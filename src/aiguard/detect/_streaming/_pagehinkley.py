@@ -196,8 +196,7 @@ class PageHinkley(LanedDetector):
         high = max(self._max_dec, float(dec[: first + 1].max()))
         if self._detects(float(inc[first]), float(dec[first]), low, high):
             return first, low, high  # most often: the bound is the detection
-        if first + 1 == len(inc):
-            return None, low, high
+        # not the last index: there the window's extremes are the running ones
         inc, dec = inc[first + 1 :], dec[first + 1 :]
         lows = np.minimum(np.minimum.accumulate(inc), low)
         highs = np.maximum(np.maximum.accumulate(dec), high)
