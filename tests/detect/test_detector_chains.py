@@ -1,4 +1,4 @@
-"""CUSUM ``update_many`` along chains of fresh starts: the same detections and state as ``update``."""
+"""CUSUM ``update_many`` along chains of fresh starts: the detections and state of ``update``."""
 
 from __future__ import annotations
 
@@ -81,7 +81,9 @@ def drifting(draw: Any) -> np.ndarray:
     stream=st.one_of(drifting(), streams.real_streams(max_length=250)),
     head=st.integers(0, 60),
 )
-def test_chains_are_update_to_the_bit(kwargs: dict[str, Any], stream: np.ndarray, head: int) -> None:
+def test_chains_are_update_to_the_bit(
+    kwargs: dict[str, Any], stream: np.ndarray, head: int
+) -> None:
     """With chains forced on short streams, update_many equals update: detections and state."""
     one, many = CUSUM(**kwargs), CUSUM(**kwargs)
     expected = per_value(one, stream[:head]) + [head + i for i in per_value(one, stream[head:])]
@@ -124,7 +126,8 @@ def test_a_batch_ending_on_a_chained_detection_keeps_its_state(
     for cut in (detections[-1], detections[-2], detections[5]):
         one, many = CUSUM(), CUSUM()
         per_value(one, stream[: cut + 1])
-        assert many.update_many(stream[: cut + 1]).tolist() == detections[: detections.index(cut) + 1]
+        expected = detections[: detections.index(cut) + 1]
+        assert many.update_many(stream[: cut + 1]).tolist() == expected
         assert many.drift_detected
         assert many.to_dict() == one.to_dict()
 

@@ -55,7 +55,7 @@ def test_window_scans_are_update_to_the_bit(
 
 
 def test_a_bound_that_is_not_the_detection_is_checked_in_order() -> None:
-    """A window whose lowest value comes after its peak: the peak is no detection, a later one is."""
+    """The window's low comes after its peak: the peak is no detection, a later value is."""
     detector = PageHinkley(threshold=5.0, min_instances=1, mode="up")
     inc = np.array([0.0, 4.0, -3.0, 1.0, 2.5, 0.0])  # 4 - (-3) > 5, but -3 comes later
     dec = np.zeros_like(inc)
