@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.detect import streams
 
 from aiguard.detect import PageHinkley
-from aiguard.detect._streaming import _lanes
+from aiguard.detect._streaming import _lanes, _pagehinkley
 from aiguard.detect._streaming._windows import Windows
 
 
@@ -39,28 +39,34 @@ def per_value(detector: Any, stream: np.ndarray) -> list[int]:
     ),
     stream=streams.real_streams(max_length=200),
     head=st.integers(0, 50),
+    scan=st.sampled_from([4096, 40]),
 )
 def test_window_scans_are_update_to_the_bit(
-    kwargs: dict[str, Any], stream: np.ndarray, head: int
+    kwargs: dict[str, Any], stream: np.ndarray, head: int, scan: int
 ) -> None:
-    """With windows of 16 values and up, update_many equals update: detections and state."""
+    """With windows of 16 values and up (searched whole or by block), update_many is update."""
     one, many = PageHinkley(**kwargs), PageHinkley(**kwargs)
     expected = per_value(one, stream[:head]) + [head + i for i in per_value(one, stream[head:])]
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(_lanes, "Windows", functools.partial(Windows, first=16, smallest=16))
+        monkeypatch.setattr(_pagehinkley, "SCAN", scan)
+        monkeypatch.setattr(_pagehinkley, "BLOCK", 8)
         found = many.update_many(stream[:head]).tolist()
         found += (many.update_many(stream[head:]) + head).tolist()
     assert found == expected
     assert many.to_dict() == one.to_dict()
 
 
-def test_a_bound_that_is_not_the_detection_is_checked_in_order() -> None:
-    """The window's low comes after its peak: the peak is no detection, a later value is."""
+def test_a_block_that_may_detect_but_does_not_is_checked_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A block's low comes after its peak: the peak is no detection, a later value is."""
+    monkeypatch.setattr(_pagehinkley, "BLOCK", 3)
     detector = PageHinkley(threshold=5.0, min_instances=1, mode="up")
-    inc = np.array([0.0, 4.0, -3.0, 1.0, 2.5, 0.0])  # 4 - (-3) > 5, but -3 comes later
+    inc = np.array([0.0, 4.0, -3.0, 1.0, 2.5, 0.0, 0.0])  # 4 - (-3) > 5, but -3 comes later
     dec = np.zeros_like(inc)
-    assert detector._first_detection(inc, dec, 0) == (4, -3.0, 0.0)
-    assert detector._first_detection(inc[:4], dec[:4], 0) == (None, -3.0, 0.0)
+    assert detector._first_detection(np.array([-inc, dec]), 0) == (4, -3.0, 0.0)
+    assert detector._first_detection(np.array([-inc[:4], dec[:4]]), 0) == (None, -3.0, 0.0)
 
 
 def test_windows_after_a_restart_take_one_gap_then_half_a_gap() -> None:

@@ -57,6 +57,10 @@ from aiguard.detect._streaming._params import (
 __all__ = ["PageHinkley"]
 
 _MODES = ("up", "down", "both")
+#: values per block when looking for a long window's first detection
+BLOCK = 64
+#: longer windows look for their first detection block by block
+SCAN = 4096
 
 
 class PageHinkley(LanedDetector):
@@ -153,7 +157,13 @@ class PageHinkley(LanedDetector):
         return found
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:
-        """Process *x* up to its first detection; return that index (or None)."""
+        """Process *x* up to its first detection; return that index (or None).
+
+        The filter runs on ``delta - dev`` for the first row, so it yields
+        ``-inc`` (negation is exact): then one maximum-accumulation gives both
+        running extremes (``-min_inc`` and ``max_dec``), and one subtraction
+        both gaps.
+        """
         count, n = len(x), self._n
         buf = np.empty(count + 1)
         buf[0] = self._sum
@@ -162,62 +172,81 @@ class PageHinkley(LanedDetector):
         dev = np.arange(n + 1.0, n + count + 1.0)
         np.subtract(x, np.divide(sums, dev, out=dev), out=dev)
         steps = np.empty((2, count))
-        np.subtract(dev, self._delta, out=steps[0])
+        np.subtract(self._delta, dev, out=steps[0])
         np.add(dev, self._delta, out=steps[1])
-        starts = np.array([[self._alpha * self._inc], [self._alpha * self._dec]])
-        inc, dec = recurse_rows(self._coefficients, steps, starts)
-        hit, self._min_inc, self._max_dec = self._first_detection(
-            inc, dec, max(0, self._min_instances - n - 1)
-        )
+        starts = np.array([[self._alpha * -self._inc], [self._alpha * self._dec]])
+        stats = recurse_rows(self._coefficients, steps, starts)  # -inc, dec
+        skip = max(0, self._min_instances - n - 1)
+        if count > SCAN:
+            hit, self._min_inc, self._max_dec = self._first_detection(stats, skip)
+        else:
+            hit, self._min_inc, self._max_dec = self._first_detection_small(stats, skip)
         last = count - 1 if hit is None else hit
         self._n = n + last + 1
-        self._sum, self._inc, self._dec = float(sums[last]), float(inc[last]), float(dec[last])
+        self._sum = float(sums[last])
+        self._inc, self._dec = -float(stats[0, last]), float(stats[1, last])
         self._drift = hit is not None
         return hit
 
-    def _first_detection(
-        self, inc: Floats, dec: Floats, skip: int
+    def _first_detection_small(
+        self, stats: Floats, skip: int
     ) -> tuple[int | None, float, float]:
+        """:meth:`_first_detection` for a short window, in few numpy calls."""
+        extremes = np.maximum.accumulate(stats, axis=1)  # -min_inc, max_dec
+        np.maximum(extremes, [[-self._min_inc], [self._max_dec]], out=extremes)
+        over = self._over(np.subtract(extremes, stats))
+        over[:skip] = False
+        hit = int(over.argmax())
+        last = hit if over[hit] else -1
+        return (hit if over[hit] else None), -float(extremes[0, last]), float(extremes[1, last])
+
+    def _over(self, gaps: Floats) -> Bools:
+        """Where the gaps (rows: the up side's, the down side's) pass the threshold."""
+        over: Bools = gaps > self._threshold
+        if self._up and self._down:
+            return np.logical_or(over[0], over[1], out=over[0])
+        side: Bools = over[0] if self._up else over[1]
+        return side
+
+    def _first_detection(self, stats: Floats, skip: int) -> tuple[int | None, float, float]:
         """The first detection in a window of statistics (None) and the extremes up to it.
 
-        The gaps to the window's extremes are never smaller than those to the
-        running extremes, so the first index where they pass the threshold
-        bounds the detection from below; the running extremes (in order, from
-        there on) decide.
+        *stats* holds the window's ``-inc`` and ``dec`` rows, cut into blocks of
+        :data:`BLOCK` values. The gaps of a block's extreme values to the
+        extremes up to the block's end are never smaller than those of its
+        values to their running extremes (the rounding of a difference is
+        monotonic), so the first block where they pass the threshold is where
+        a detection can start; the running extremes, in order from there, decide.
         """
-        low = min(self._min_inc, float(inc.min()))
-        high = max(self._max_dec, float(dec.max()))
-        over = self._gaps(inc, dec, low, high) > self._threshold
-        over[:skip] = False
-        first = int(over.argmax())
-        if not over[first]:
-            return None, low, high
-        low = min(self._min_inc, float(inc[: first + 1].min()))
-        high = max(self._max_dec, float(dec[: first + 1].max()))
-        if self._detects(float(inc[first]), float(dec[first]), low, high):
-            return first, low, high  # most often: the bound is the detection
-        # not the last index: there the window's extremes are the running ones
-        inc, dec = inc[first + 1 :], dec[first + 1 :]
-        lows = np.minimum(np.minimum.accumulate(inc), low)
-        highs = np.maximum(np.maximum.accumulate(dec), high)
-        over = self._gaps(inc, dec, lows, highs) > self._threshold
-        hit = int(over.argmax())
-        if not over[hit]:
-            return None, float(lows[-1]), float(highs[-1])
-        return first + 1 + hit, float(lows[hit]), float(highs[hit])
-
-    def _detects(self, inc: float, dec: float, low: float, high: float) -> bool:
-        """``update``'s test, given the running extremes."""
-        return (self._up and inc - low > self._threshold) or (
-            self._down and high - dec > self._threshold
-        )
-
-    def _gaps(self, inc: Floats, dec: Floats, low: Floats | float, high: Floats | float) -> Floats:
-        """The statistic compared with the threshold: the larger gap of the sides in use."""
-        if not self._down:
-            return np.subtract(inc, low)
-        down = np.subtract(high, dec)
-        return np.maximum(np.subtract(inc, low), down, out=down) if self._up else down
+        count = stats.shape[1]
+        blocks = -(-count // BLOCK)
+        padded = np.empty((2, blocks * BLOCK))
+        padded[:, :count] = stats
+        padded[:, count:] = stats[:, -1:]  # the last value again: no new extreme
+        shaped = padded.reshape(2, blocks, BLOCK)
+        bottoms, tops = shaped.min(axis=2), shaped.max(axis=2)
+        extremes = np.maximum.accumulate(tops, axis=1)  # up to each block's end
+        np.maximum(extremes, [[-self._min_inc], [self._max_dec]], out=extremes)
+        maybe = self._over(np.subtract(extremes, bottoms))
+        maybe[: skip // BLOCK] = False
+        done = 0  # blocks before *done* hold no detection
+        while True:
+            block = done + int(maybe[done:].argmax()) if done < blocks else blocks
+            if block >= blocks or not maybe[block]:
+                return None, -float(extremes[0, -1]), float(extremes[1, -1])
+            begin, end = block * BLOCK, min(count, (block + 4) * BLOCK)
+            part = stats[:, begin:end]
+            running = np.maximum.accumulate(part, axis=1)
+            if block:
+                np.maximum(running, extremes[:, block - 1 : block], out=running)
+            else:
+                np.maximum(running, [[-self._min_inc], [self._max_dec]], out=running)
+            over = self._over(np.subtract(running, part))
+            over[: max(0, skip - begin)] = False
+            hit = int(over.argmax())
+            if over[hit]:
+                return begin + hit, -float(running[0, hit]), float(running[1, hit])
+            done = -(-end // BLOCK)
 
     def _lane_fresh(self) -> npt.NDArray[np.float64]:
         # drift, n, sum, inc, dec, min_inc, max_dec
