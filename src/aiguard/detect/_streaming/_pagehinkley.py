@@ -204,7 +204,8 @@ class PageHinkley(LanedDetector):
         """Where the gaps (rows: the up side's, the down side's) pass the threshold."""
         over: Bools = gaps > self._threshold
         if self._up and self._down:
-            return np.logical_or(over[0], over[1], out=over[0])
+            either: Bools = np.logical_or(over[0], over[1], out=over[0])
+            return either
         side: Bools = over[0] if self._up else over[1]
         return side
 
