@@ -18,11 +18,17 @@ A drift is detected once :math:`n \ge` ``min_instances`` when
 :math:`M_0 = -1` is river's starting value, kept for identical detections.
 
 **Vectorised.** The running mean is the running *sum* divided by :math:`n`
-(``np.cumsum`` adds in order), and :math:`U` and :math:`L` are each a
+(``np.add.accumulate`` adds in order), and :math:`U` and :math:`L` are each a
 first-order filter, :math:`U_n = \alpha U_{n-1} + (d_n - \delta)`, computed in C
 in the order of the loop (:mod:`~aiguard.detect._streaming._filter`), so
-``update`` and ``update_many`` give the same bits. On streams with a detection
-every few values ``update_many`` runs lanes side by side instead
+``update`` and ``update_many`` give the same bits. The filter runs on
+:math:`-U` (negation is exact), so one running maximum gives both
+:math:`-m_n` and :math:`M_n`. A detection restarts the statistics, so the
+windows scanned fit the typical gap between detections (one gap, then half a
+gap: what is computed past a detection is recomputed); a long window looks
+for its detection block by block, from the blocks' extremes, which bound the
+gaps from above. On streams with a detection every few values
+``update_many`` runs lanes side by side instead
 (:mod:`~aiguard.detect._streaming._lanes`), with the same operations.
 
 **Against river.** river computes the same sums in the same order, except that
