@@ -269,8 +269,8 @@ class LanedDetector(StreamingDetector):
         self.reset()
         if end == len(x) and len(hits):  # the batch ends on a detection: its run's exact state
             self._run(x[int(hits[-2]) + 1 if len(hits) > 1 else start : end])
-        if end > start:
-            windows.restart(end, (end - start) / len(hits), weight=1.0)
+        if end > start:  # a block that paid off measures the gap; one that did not, less so
+            windows.restart(end, (end - start) / len(hits), weight=1.0 if paid else 0.25)
         else:  # no detection within a block: a long gap, scanned by the window path
             windows.restart(start, float(CHAIN_BLOCK), weight=1.0)
         return hits, paid
