@@ -35,9 +35,13 @@ def per_value(detector: Any, stream: np.ndarray) -> list[int]:
 
 
 def small_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lanes from 2 lanes and a first window of 64 values, so short streams run in lanes."""
+    """Lanes from 2 lanes and a first window of 64 values, so short streams run in lanes.
+
+    CUSUM's chains (tried before lanes) are switched off: ``test_detector_chains`` has them.
+    """
     monkeypatch.setattr(_lanes, "FEWEST_LANES", 2)
     monkeypatch.setattr(_lanes, "Windows", functools.partial(Windows, first=64))
+    monkeypatch.setattr(CUSUM, "_chained", False)
 
 
 @settings(max_examples=30, deadline=None)  # an example runs ~50 ms of lanes: 30 cover the cases
@@ -69,6 +73,7 @@ def test_lanes_on_a_long_dense_stream(cls: type, kwargs: dict[str, Any]) -> None
     expected = per_value(one, stream)
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(_lanes, "FEWEST_LANES", 4)
+        monkeypatch.setattr(CUSUM, "_chained", False)
         calls: list[int] = []
         real = _lanes.run_lanes
         monkeypatch.setattr(_lanes, "run_lanes", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -112,7 +117,7 @@ def test_run_lanes_stops_before_a_lane_without_detections() -> None:
     found, used, state = lanes(detector, stream, 50)
     reference = CUSUM(h=1.0)
     assert used <= 400
-    assert found == per_value(reference, stream[:used])
+    assert found.tolist() == per_value(reference, stream[:used])
     check = CUSUM(h=1.0)
     per_value(check, stream[:used])
     detector._lane_load(state)
@@ -125,7 +130,7 @@ def test_run_lanes_with_rounds_exhausted_returns_what_it_proved() -> None:
     stream = np.r_[np.full(3, 0.7), np.ones(600)]
     found, used, state = lanes(detector, stream, 60, rounds=0)
     check = CUSUM()
-    assert found == per_value(check, stream[:used])
+    assert found.tolist() == per_value(check, stream[:used])
     detector._lane_load(state)
     assert detector.to_dict() == check.to_dict()
     assert 60 <= used < len(stream)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 import numpy as np
@@ -123,3 +124,13 @@ def test_detectors_are_exported_from_aiguard_detect() -> None:
     assert expected <= set(aiguard.detect.__all__)
     assert {"Signal", "SignalKind", "SignalStatus", "SIGNAL_KINDS"} <= set(aiguard.detect.__all__)
     assert all(hasattr(aiguard.detect, name) for name in aiguard.detect.__all__)
+
+
+@pytest.mark.parametrize("cls", [PageHinkley, ADWIN, KSWIN, CUSUM, DDM, EDDM, HDDM_A, HDDM_W])
+def test_every_parameter_slot_is_declared_with_its_type(cls: type) -> None:
+    """Each parameter's slot is annotated with the type its value has, so mypy checks its uses."""
+    detector = cls()
+    declared = typing.get_type_hints(cls)
+    for name in cls._param_names:
+        hint = declared["_" + name]
+        assert type(getattr(detector, name)) in (typing.get_args(hint) or (hint,)), name

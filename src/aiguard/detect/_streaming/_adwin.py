@@ -51,6 +51,12 @@ class ADWIN(StreamingDetector):
     max_buckets = Param(_validate.count, minimum=2)
     min_window_length = Param(_validate.count, minimum=1)
     grace_period = Param(_validate.count, minimum=0)
+    # the parameters' slots, set by _set_params
+    _delta: float
+    _clock: int
+    _max_buckets: int
+    _min_window_length: int
+    _grace_period: int
 
     def __init__(
         self,

@@ -128,11 +128,6 @@ class StreamingDetector:
         if names:
             cls._param_names = names
 
-    if TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            """The parameters' slots (``_<name>``), which :meth:`_set_params` sets."""
-
     def _set_params(self, **values: Any) -> None:
         """Check each constructor argument with its :class:`Param`'s check, in order; store it."""
         for name, value in values.items():
@@ -160,7 +155,9 @@ class StreamingDetector:
         array = as_binary_many(values) if self._binary else as_values(values)
         return np.asarray(self._update_many(array), dtype=np.intp)
 
-    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:  # pragma: no cover
+    def _update_many(
+        self, x: npt.NDArray[np.float64]
+    ) -> list[int] | npt.NDArray[np.intp]:  # pragma: no cover
         raise NotImplementedError
 
     def reset(self) -> None:  # pragma: no cover - every detector overrides

@@ -23,6 +23,7 @@ running minima, so ``update`` and ``update_many`` (``np.cumsum`` and
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar
 
 import numpy as np
@@ -55,11 +56,16 @@ class CUSUM(LanedDetector):
         array([103, 107])
     """
 
+    _chained: ClassVar[bool] = True
     _knob: ClassVar[Knob] = Knob("h", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
     _state_fields = state_fields("s_up s_down min_up min_down", drift=bool, n=int)
     target = Param(_validate.real)
     k = Param(_validate.real, low=0.0)
     h = Param(_validate.real, low=0.0, low_open=True)
+    # the parameters' slots, set by _set_params
+    _target: float
+    _k: float
+    _h: float
 
     def __init__(self, *, target: float = 0.0, k: float = 0.5, h: float = 5.0) -> None:
         self._set_params(target=target, k=k, h=h)
@@ -137,6 +143,25 @@ class CUSUM(LanedDetector):
         self._drift = hit is not None
         return hit
 
+    def _first_alarms(
+        self, values: npt.NDArray[np.float64], count: int, width: int
+    ) -> npt.NDArray[np.intp]:
+        """For each of the *count* first starts: the steps of a fresh run to its first detection.
+
+        *width* where there is none within *width* values. A side whose
+        increments are all <= 0 never detects (its sum only falls, so it is its
+        own running minimum): it is left out.
+        """
+        first = np.full(count, width, dtype=np.intp)
+        sides = []
+        if values.max() > self._upper:
+            sides.append(values - self._upper)
+        if values.min() < self._lower:
+            sides.append(self._lower - values)
+        for steps in sides:
+            np.minimum(first, first_crossings(steps, count, width, self._h), out=first)
+        return first
+
     def _lane_fresh(self) -> npt.NDArray[np.float64]:
         return np.zeros(6)  # drift, n, s_up, s_down, min_up, min_down
 
@@ -154,3 +179,64 @@ class CUSUM(LanedDetector):
         np.minimum(mins, sums, out=mins)
         hit = np.subtract(sums, mins) > self._h
         np.logical_or(hit[0], hit[1], out=drift)
+
+
+def first_crossings(
+    steps: npt.NDArray[np.float64], count: int, width: int, h: float
+) -> npt.NDArray[np.intp]:
+    r"""One side of :meth:`CUSUM._first_alarms`: each start's first crossing of *h*.
+
+    For each start :math:`s < count`, the first step :math:`t < width` at which
+    :math:`S_t - \min(0, S_0, \dots, S_t) > h`, with :math:`S_t` the sum of
+    ``steps[s : s + t + 1]`` added in order (*width* if none).
+
+    The sums of every start are computed together, one numpy addition per step
+    (the same additions, in the same order, as ``update``). While a start's
+    sums stay >= 0 its running minimum is 0 and the statistic is the sum itself;
+    the few starts whose sums fall below 0 (or read past the end of *steps*,
+    NaN) take the running minimum.
+
+    Example:
+        >>> first_crossings(np.array([1.0, 3.0, -9.0, 2.0, 2.0]), 3, 3, 2.5)
+        array([1, 0, 2])
+    """
+    known = len(steps) - width + 1  # starts whose whole window is in *steps*
+    sums, above = _workspace(width, count)
+    if known < count:
+        padded = np.full(count + width - 1, np.nan)
+        padded[: len(steps)] = steps
+        steps = padded
+    sums[0] = steps[:count]
+    for t in range(1, width):
+        np.add(sums[t - 1], steps[t : t + count], out=sums[t])
+    np.greater(sums, h, out=above)
+    first = _leading_false(above, width)
+    np.less(sums, 0.0, out=above)
+    dirty = np.flatnonzero(np.logical_or.reduce(above.view(np.uint8), axis=0))
+    if known < count:
+        dirty = np.union1d(dirty, np.arange(max(known, 0), count))
+    if len(dirty):
+        part = sums[:, dirty]
+        low = np.minimum.accumulate(np.minimum(part, 0.0), axis=0)
+        first[dirty] = _leading_false(np.subtract(part, low, out=low) > h, width)
+    return first
+
+
+def _leading_false(flags: npt.NDArray[np.bool_], width: int) -> npt.NDArray[np.intp]:
+    """Per column of *flags* (*width* rows): the rows before the first True (*width* if none)."""
+    for t in range(1, width):
+        np.logical_or(flags[t - 1], flags[t], out=flags[t])
+    crossed = np.add.reduce(flags.view(np.uint8), axis=0, dtype=np.uint8)
+    first: npt.NDArray[np.intp] = width - crossed.astype(np.intp)
+    return first
+
+
+_BUFFERS = threading.local()
+
+
+def _workspace(width: int, count: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Arrays for the sums and their comparisons, kept per thread (fresh ones fault their pages)."""
+    held = getattr(_BUFFERS, "arrays", None)
+    if held is None or held[0].shape != (width, count):
+        held = _BUFFERS.arrays = (np.empty((width, count)), np.empty((width, count), dtype=bool))
+    return held

@@ -95,6 +95,10 @@ class DDM(_WarningDetector):
     warm_start = Param(_validate.count, minimum=0)
     warning_threshold = Param(_validate.real, low=0.0)
     drift_threshold = Param(_validate.real, low=0.0)
+    # the parameters' slots, set by _set_params
+    _warm_start: int
+    _warning_threshold: float
+    _drift_threshold: float
 
     def __init__(
         self, *, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0
@@ -171,6 +175,10 @@ class EDDM(_WarningDetector):
     warm_start = Param(_validate.count, minimum=0)
     alpha = Param(_validate.fraction)
     beta = Param(_validate.fraction)
+    # the parameters' slots, set by _set_params
+    _warm_start: int
+    _alpha: float
+    _beta: float
 
     def __init__(self, *, warm_start: int = 30, alpha: float = 0.95, beta: float = 0.9) -> None:
         self._set_params(warm_start=warm_start, alpha=alpha, beta=beta)

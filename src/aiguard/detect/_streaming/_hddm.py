@@ -72,6 +72,10 @@ class HDDM_A(_WarningDetector):  # noqa: N801 - river's name
     drift_confidence = Param(_validate.real, **_OPEN_UNIT)
     warning_confidence = Param(_validate.real, **_OPEN_UNIT)
     two_sided_test = Param(check_bool)
+    # the parameters' slots, set by _set_params
+    _drift_confidence: float
+    _warning_confidence: float
+    _two_sided_test: bool
 
     def __init__(
         self,
@@ -185,6 +189,11 @@ class HDDM_W(_WarningDetector):  # noqa: N801 - river's name
     warning_confidence = Param(_validate.real, **_OPEN_UNIT)
     lambda_val = Param(_validate.fraction)
     two_sided_test = Param(check_bool)
+    # the parameters' slots, set by _set_params
+    _drift_confidence: float
+    _warning_confidence: float
+    _lambda_val: float
+    _two_sided_test: bool
 
     def __init__(
         self,

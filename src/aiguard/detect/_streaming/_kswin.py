@@ -103,7 +103,12 @@ class KSWIN(StreamingDetector):
     alpha = Param(_validate.real, low=0.0, high=1.0, low_open=True, high_open=True)
     window_size = Param(_validate.count, minimum=2)
     stat_size = Param(_validate.count, minimum=1)
+    # the parameters' slots, set by _set_params
+    _alpha: float
+    _window_size: int
+    _stat_size: int
     seed = Param["int | None"]()
+    _seed: int | None
 
     def __init__(
         self,

@@ -35,11 +35,12 @@ own path for quiet streams.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
 from aiguard.detect._streaming._base import StreamingDetector
+from aiguard.detect._streaming._chains import CHAIN_BLOCK, CHAIN_TRIAL, chain_width, run_chain
 from aiguard.detect._streaming._windows import Windows
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def run_lanes(
     inputs: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]],
     step: Step,
     rounds: int = 2,
-) -> tuple[list[int], int, npt.NDArray[np.float64]]:
+) -> tuple[npt.NDArray[np.intp], int, npt.NDArray[np.float64]]:
     """Process a prefix of *x* in lanes of *length* values from the packed state *start*.
 
     *fresh* is the packed state after a reset, ``inputs(x)`` the per-step inputs
@@ -158,18 +159,26 @@ def run_lanes(
     else:
         v = _first_wrong(starts, ends, v)
     lane, at = np.nonzero(alarms[:, :v].T)
-    found = (lane * length + at).tolist()
+    found: npt.NDArray[np.intp] = lane * length + at
     return found, v * length, ends[:, v - 1].copy()
 
 
 class LanedDetector(StreamingDetector):
-    """A detector whose ``update_many`` scans windows, or lanes where detections are dense.
+    """A detector whose ``update_many`` scans windows, or chains or lanes where detections crowd.
 
     A subclass supplies ``_run`` (a vectorised scan of a window up to its first
     detection), ``_loop`` (the per-value recursion, for short remainders), the
-    :class:`LaneKernel` methods and ``_lane_pack`` / ``_lane_load`` (its state as
-    a float vector and back).
+    :class:`Step` kernel (``_lane_fresh``, ``_lane_inputs``, ``_lane_step``)
+    and, to run chains (:mod:`~aiguard.detect._streaming._chains`),
+    ``_first_alarms``.
     """
+
+    _chained: ClassVar[bool] = False
+    #: window scans cover this many typical gaps (a scan past the detection is recomputed),
+    #: and after a first one without a detection, *then* gaps (None: twice the last window)
+    _reach: ClassVar[float] = 2.0
+    _then: ClassVar[float | None] = None
+    _n: int
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -186,6 +195,9 @@ class LanedDetector(StreamingDetector):
     def _lane_step(self, state: Floats, inputs: Floats, drift: Bools) -> None:
         raise NotImplementedError  # pragma: no cover - overridden
 
+    def _first_alarms(self, values: Floats, count: int, width: int) -> npt.NDArray[np.intp]:
+        raise NotImplementedError  # pragma: no cover - overridden where _chained
+
     def _lane_pack(self) -> npt.NDArray[np.float64]:
         """The state (``_state_fields``, in order) as a float vector."""
         return np.array([getattr(self, "_" + name) for name in self._state_fields], dtype=float)
@@ -195,31 +207,43 @@ class LanedDetector(StreamingDetector):
         for (name, kind), value in zip(self._state_fields.items(), state.tolist(), strict=True):
             setattr(self, "_" + name, kind(value))
 
-    def _update_many(self, x: npt.NDArray[np.float64]) -> list[int]:
-        found: list[int] = []
-        windows = Windows(len(x))
+    def _update_many(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        found = Found()
+        windows = Windows(len(x), reach=self._reach, then=self._then)
         laned = True  # until lanes fail to prove most of a block (detections not shared)
+        chained = self._chained  # until a chain needs too many longer looks
+        block = CHAIN_TRIAL
+        begun = 0  # where the run in progress began (after the last detection)
         for start, stop in windows:
             if not windows.dense:
                 if self._drift:
                     self.reset()
                 hit = self._run(x[start:stop])
                 if hit is not None:
-                    found.append(start + hit)
-                    windows.restart(start + hit + 1, hit + 1)
+                    found.add(start + hit)
+                    # windows fit to the gaps (*then*) need the run's whole length; doubling
+                    # windows count from their start, which sends detections every few
+                    # hundred values to lanes sooner (faster for CUSUM)
+                    run = start + hit + 1 - begun if self._then is not None else hit + 1
+                    windows.restart(start + hit + 1, run)
+                    begun = start + hit + 1
                 continue
             length = max(32, int(16 * windows.gap))
-            if laned and windows.gap <= MOST_GAP and len(x) - start >= FEWEST_LANES * length:
+            if chained and (self._drift or self._n == 0):
+                hits, chained = self._chain(x, start, windows, block)
+                block = CHAIN_BLOCK
+            elif laned and windows.gap <= MOST_GAP and len(x) - start >= FEWEST_LANES * length:
                 hits, laned = self._lanes(x, start, length, windows)
             else:  # a detection every few values on a short rest: the per-value loop
-                hits = [start + hit for hit in self._loop(x[start:stop].tolist())]
+                hits = np.asarray(self._loop(x[start:stop].tolist()), dtype=np.intp) + start
                 windows.note((stop - start) / (len(hits) + 1))
-            found += hits
-        return found
+            found.extend(hits)
+            begun = windows.pos
+        return found.array()
 
     def _lanes(
         self, x: npt.NDArray[np.float64], start: int, length: int, windows: Windows
-    ) -> tuple[list[int], bool]:
+    ) -> tuple[npt.NDArray[np.intp], bool]:
         """Lanes of *length* values from *start*: the detections, and whether lanes paid off."""
         block = x[start : start + MOST_LANES * length]
         hits, used, state = run_lanes(
@@ -232,4 +256,52 @@ class LanedDetector(StreamingDetector):
         )
         self._lane_load(state)
         windows.restart(start + used, used / (len(hits) + 1), weight=1.0)
-        return [start + hit for hit in hits], 2 * used >= len(block)
+        return hits + start, 2 * used >= len(block)
+
+    def _chain(
+        self, x: npt.NDArray[np.float64], start: int, windows: Windows, block: int
+    ) -> tuple[npt.NDArray[np.intp], bool]:
+        """Chained fresh starts from *start* (one): the detections, and whether chains paid off."""
+        width = chain_width(windows.gap)
+        hits, end, paid = run_chain(
+            x, start, width, self._first_alarms, self._first_alarm, block=block
+        )
+        self.reset()
+        if end == len(x) and len(hits):  # the batch ends on a detection: its run's exact state
+            self._run(x[int(hits[-2]) + 1 if len(hits) > 1 else start : end])
+        if end > start:  # a block that paid off measures the gap; one that did not, less so
+            windows.restart(end, (end - start) / len(hits), weight=1.0 if paid else 0.25)
+        else:  # no detection within a block: a long gap, scanned by the window path
+            windows.restart(start, float(CHAIN_BLOCK), weight=1.0)
+        return hits, paid
+
+    def _first_alarm(self, x: npt.NDArray[np.float64]) -> int | None:
+        """The first detection of a fresh run over *x* (None if none), the state left alone."""
+        state = self._lane_pack()
+        self.reset()
+        hit = self._run(x)
+        self._lane_load(state)
+        return hit
+
+
+class Found:
+    """Detection indices in order, gathered as single indices and arrays."""
+
+    def __init__(self) -> None:
+        self._parts: list[npt.NDArray[np.intp]] = []
+        self._singles: list[int] = []
+
+    def add(self, index: int) -> None:
+        """One detection."""
+        self._singles.append(index)
+
+    def extend(self, indices: npt.NDArray[np.intp]) -> None:
+        """Detections after every one added so far."""
+        if self._singles:
+            self._parts.append(np.array(self._singles, dtype=np.intp))
+            self._singles = []
+        self._parts.append(indices)
+
+    def array(self) -> npt.NDArray[np.intp]:
+        """All of them, in one array."""
+        return np.concatenate([*self._parts, np.array(self._singles, dtype=np.intp)])

@@ -18,11 +18,17 @@ A drift is detected once :math:`n \ge` ``min_instances`` when
 :math:`M_0 = -1` is river's starting value, kept for identical detections.
 
 **Vectorised.** The running mean is the running *sum* divided by :math:`n`
-(``np.cumsum`` adds in order), and :math:`U` and :math:`L` are each a
+(``np.add.accumulate`` adds in order), and :math:`U` and :math:`L` are each a
 first-order filter, :math:`U_n = \alpha U_{n-1} + (d_n - \delta)`, computed in C
 in the order of the loop (:mod:`~aiguard.detect._streaming._filter`), so
-``update`` and ``update_many`` give the same bits. On streams with a detection
-every few values ``update_many`` runs lanes side by side instead
+``update`` and ``update_many`` give the same bits. The filter runs on
+:math:`-U` (negation is exact), so one running maximum gives both
+:math:`-m_n` and :math:`M_n`. A detection restarts the statistics, so the
+windows scanned fit the typical gap between detections (one gap, then half a
+gap: what is computed past a detection is recomputed); a long window looks
+for its detection block by block, from the blocks' extremes, which bound the
+gaps from above. On streams with a detection every few values
+``update_many`` runs lanes side by side instead
 (:mod:`~aiguard.detect._streaming._lanes`), with the same operations.
 
 **Against river.** river computes the same sums in the same order, except that
@@ -45,7 +51,7 @@ import numpy.typing as npt
 
 from aiguard._core import _validate
 from aiguard.detect._streaming._base import Knob, Param, state_fields
-from aiguard.detect._streaming._filter import recurse
+from aiguard.detect._streaming._filter import filter_coefficients, recurse_rows
 from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import (
     Bools,
@@ -57,6 +63,10 @@ from aiguard.detect._streaming._params import (
 __all__ = ["PageHinkley"]
 
 _MODES = ("up", "down", "both")
+#: values per block when looking for a long window's first detection
+BLOCK = 64
+#: longer windows look for their first detection block by block
+SCAN = 4096
 
 
 class PageHinkley(LanedDetector):
@@ -81,6 +91,9 @@ class PageHinkley(LanedDetector):
         array([1010])
     """
 
+    # the gaps between detections spread widely: windows of one gap, then half a gap
+    _reach: ClassVar[float] = 1.0
+    _then: ClassVar[float | None] = 0.5
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
     _state_fields = state_fields("sum inc dec min_inc max_dec", drift=bool, n=int)
     min_instances = Param(_validate.count, minimum=1)
@@ -88,6 +101,12 @@ class PageHinkley(LanedDetector):
     threshold = Param(_validate.real, low=0.0, low_open=True)
     alpha = Param(_validate.fraction)
     mode = Param(check_choice, options=_MODES)
+    # the parameters' slots, set by _set_params
+    _min_instances: int
+    _delta: float
+    _threshold: float
+    _alpha: float
+    _mode: str
 
     def __init__(
         self,
@@ -104,6 +123,7 @@ class PageHinkley(LanedDetector):
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
         self._fresh_column = self._lane_fresh()[1:, None]
+        self._coefficients = filter_coefficients(alpha)
         self.reset()
 
     def reset(self) -> None:
@@ -143,36 +163,97 @@ class PageHinkley(LanedDetector):
         return found
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:
-        """Process *x* up to its first detection; return that index (or None)."""
-        count = len(x)
+        """Process *x* up to its first detection; return that index (or None).
+
+        The filter runs on ``delta - dev`` for the first row, so it yields
+        ``-inc`` (negation is exact): then one maximum-accumulation gives both
+        running extremes (``-min_inc`` and ``max_dec``), and one subtraction
+        both gaps.
+        """
+        count, n = len(x), self._n
         buf = np.empty(count + 1)
         buf[0] = self._sum
         buf[1:] = x
-        sums = np.cumsum(buf, out=buf)[1:]
-        dev = np.arange(self._n + 1, self._n + count + 1, dtype=np.float64)
-        np.divide(sums, dev, out=dev)
-        np.subtract(x, dev, out=dev)
-        inc = recurse(self._alpha, dev - self._delta, self._inc)
-        dec = recurse(self._alpha, np.add(dev, self._delta, out=dev), self._dec)
-        min_inc = np.minimum.accumulate(inc)
-        np.minimum(min_inc, self._min_inc, out=min_inc)
-        max_dec = np.maximum.accumulate(dec)
-        np.maximum(max_dec, self._max_dec, out=max_dec)
-        if self._up:  # dev is free: a buffer for the gaps
-            alarm = np.subtract(inc, min_inc, out=dev) > self._threshold
-            if self._down:
-                alarm |= np.subtract(max_dec, dec, out=dev) > self._threshold
+        sums = np.add.accumulate(buf, out=buf)[1:]
+        dev = np.arange(n + 1.0, n + count + 1.0)
+        np.subtract(x, np.divide(sums, dev, out=dev), out=dev)
+        steps = np.empty((2, count))
+        np.subtract(self._delta, dev, out=steps[0])
+        np.add(dev, self._delta, out=steps[1])
+        starts = np.array([[self._alpha * -self._inc], [self._alpha * self._dec]])
+        stats = recurse_rows(self._coefficients, steps, starts)  # -inc, dec
+        skip = max(0, self._min_instances - n - 1)
+        if count > SCAN:
+            hit, self._min_inc, self._max_dec = self._first_detection(stats, skip)
         else:
-            alarm = np.subtract(max_dec, dec, out=dev) > self._threshold
-        alarm[: max(0, self._min_instances - self._n - 1)] = False
-        hit = int(np.argmax(alarm)) if alarm.any() else None
+            hit, self._min_inc, self._max_dec = self._first_detection_small(stats, skip)
         last = count - 1 if hit is None else hit
-        self._n += last + 1
+        self._n = n + last + 1
         self._sum = float(sums[last])
-        self._inc, self._dec = float(inc[last]), float(dec[last])
-        self._min_inc, self._max_dec = float(min_inc[last]), float(max_dec[last])
+        self._inc, self._dec = -float(stats[0, last]), float(stats[1, last])
         self._drift = hit is not None
         return hit
+
+    def _first_detection_small(
+        self, stats: Floats, skip: int
+    ) -> tuple[int | None, float, float]:
+        """:meth:`_first_detection` for a short window, in few numpy calls."""
+        extremes = np.maximum.accumulate(stats, axis=1)  # -min_inc, max_dec
+        np.maximum(extremes, [[-self._min_inc], [self._max_dec]], out=extremes)
+        over = self._over(np.subtract(extremes, stats))
+        over[:skip] = False
+        hit = int(over.argmax())
+        last = hit if over[hit] else -1
+        return (hit if over[hit] else None), -float(extremes[0, last]), float(extremes[1, last])
+
+    def _over(self, gaps: Floats) -> Bools:
+        """Where the gaps (rows: the up side's, the down side's) pass the threshold."""
+        over: Bools = gaps > self._threshold
+        if self._up and self._down:
+            either: Bools = np.logical_or(over[0], over[1], out=over[0])
+            return either
+        side: Bools = over[0] if self._up else over[1]
+        return side
+
+    def _first_detection(self, stats: Floats, skip: int) -> tuple[int | None, float, float]:
+        """The first detection in a window of statistics (None) and the extremes up to it.
+
+        *stats* holds the window's ``-inc`` and ``dec`` rows, cut into blocks of
+        :data:`BLOCK` values. The gaps of a block's extreme values to the
+        extremes up to the block's end are never smaller than those of its
+        values to their running extremes (the rounding of a difference is
+        monotonic), so the first block where they pass the threshold is where
+        a detection can start; the running extremes, in order from there, decide.
+        """
+        count = stats.shape[1]
+        blocks = -(-count // BLOCK)
+        padded = np.empty((2, blocks * BLOCK))
+        padded[:, :count] = stats
+        padded[:, count:] = stats[:, -1:]  # the last value again: no new extreme
+        shaped = padded.reshape(2, blocks, BLOCK)
+        bottoms, tops = shaped.min(axis=2), shaped.max(axis=2)
+        extremes = np.maximum.accumulate(tops, axis=1)  # up to each block's end
+        np.maximum(extremes, [[-self._min_inc], [self._max_dec]], out=extremes)
+        maybe = self._over(np.subtract(extremes, bottoms))
+        maybe[: skip // BLOCK] = False
+        done = 0  # blocks before *done* hold no detection
+        while True:
+            block = done + int(maybe[done:].argmax()) if done < blocks else blocks
+            if block >= blocks or not maybe[block]:
+                return None, -float(extremes[0, -1]), float(extremes[1, -1])
+            begin, end = block * BLOCK, min(count, (block + 4) * BLOCK)
+            part = stats[:, begin:end]
+            running = np.maximum.accumulate(part, axis=1)
+            if block:
+                np.maximum(running, extremes[:, block - 1 : block], out=running)
+            else:
+                np.maximum(running, [[-self._min_inc], [self._max_dec]], out=running)
+            over = self._over(np.subtract(running, part))
+            over[: max(0, skip - begin)] = False
+            hit = int(over.argmax())
+            if over[hit]:
+                return begin + hit, -float(running[0, hit]), float(running[1, hit])
+            done = -(-end // BLOCK)
 
     def _lane_fresh(self) -> npt.NDArray[np.float64]:
         # drift, n, sum, inc, dec, min_inc, max_dec
