@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from aiguard.classify._actions import ActionContext
     from aiguard.typing import Action, Clock
 
-__all__ = ["ActionResult", "ActionRunner", "Applied", "Worker", "background"]
+__all__ = ["ActionResult", "ActionRunner", "Applied", "Worker", "background", "foreground"]
 
 MAX_QUEUE = 10_000
 
@@ -71,8 +71,22 @@ def background() -> bool:
         >>> seen in ([True], [False])
         True
     """
-    try:
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))  # 0: the calling thread
+    return _policy("SCHED_BATCH")
+
+
+def foreground() -> bool:
+    """Put the calling thread under the default policy (a thread inherits its starter's).
+
+    Example:
+        >>> foreground() in (True, False)
+        True
+    """
+    return _policy("SCHED_OTHER")
+
+
+def _policy(name: str) -> bool:
+    try:  # 0: the calling thread
+        os.sched_setscheduler(0, getattr(os, name), os.sched_param(0))
     except (AttributeError, OSError):  # not Linux, or refused (a seccomp profile): as it was
         return False
     return True
@@ -319,6 +333,10 @@ class ActionRunner:
         if self._claim(action, context):
             self._attempt(action, context, 1, observe_only=observe_only)
 
+    def claim(self, action: Action, context: ActionContext) -> bool:
+        """Claim *action* for *context*'s incident: False when it already ran (or runs) for it."""
+        return self._claim(action, context)
+
     def apply_inline(self, action: Action, context: ActionContext) -> Applied | None:
         """Apply *action* on the calling thread, once per incident; None if it already ran.
 
@@ -326,8 +344,10 @@ class ActionRunner:
         hand the :class:`Applied` to :meth:`settle` on the worker. An action
         that raises is caught; :meth:`settle` reports it and retries it.
         """
-        if not self._claim(action, context):
-            return None
+        return self.apply_claimed(action, context) if self._claim(action, context) else None
+
+    def apply_claimed(self, action: Action, context: ActionContext) -> Applied:
+        """Apply *action*, already :meth:`claim`-ed, here (see :meth:`apply_inline`)."""
         try:
             detail, error = str(action(context)), None
         except Exception as exc:
