@@ -31,11 +31,12 @@ import attrs
 
 from aiguard._core._events import log_once
 from aiguard.classify._actions import ActionContext
-from aiguard.classify._handoff import Containment, Handoff
+from aiguard.classify._handoff import Handoff
 from aiguard.classify._policy import Decision, Policy
-from aiguard.classify._runner import ActionResult, ActionRunner, Applied, Worker
+from aiguard.classify._runner import ActionResult, ActionRunner, Worker
 from aiguard.classify._values import seconds
 from aiguard.errors import ConfigurationError
+from aiguard.review._early import CONTAIN, Early, EarlyWork, contains_inline_only
 from aiguard.review._incident import Incident
 from aiguard.review._incident_log import IncidentLog
 from aiguard.review._keys import (
@@ -59,33 +60,11 @@ if TYPE_CHECKING:
 __all__ = ["Incidents"]
 
 
-@attrs.frozen
-class _Early:
-    """What :meth:`Incidents.handle` did on the signalling thread, for the worker to finish."""
-
-    key: str
-    decision: Decision | None  # None: not a breach
-    incident_id: str  # the open incident's id, or the id planned for the new one
-    applied: tuple[Applied, ...]
-    waits: bool  # containment is left for the worker: the caller may wait for it
-    job: Containment | None = None  # contain="thread": the actions handed to a thread
-    worker_contains: bool = True  # False: the worker applies no containment for it
-
-CONTAIN = ("thread", "inline", "worker")
-"""Where :class:`Incidents` applies containment (``contain=``)."""
-
-
 def _nothing() -> None:
     """The no-op ``contained`` callback."""
 
 
-def _contains_inline_only(policy: Policy) -> bool:
-    """Whether every containment action of *policy* is inline-safe (none left to the worker)."""
-    return all(getattr(action, "inline", False) is True for rule in policy.rules
-               for action in rule.actions if getattr(action, "contains", False))
-
-
-class Incidents(Watchers, People):
+class Incidents(Watchers, People, Early):
     """Open, deduplicate, contain, escalate and record incidents from signals.
 
     Args:
@@ -175,7 +154,7 @@ class Incidents(Watchers, People):
         self._handoff = seconds(handoff, "handoff", zero=True)
         # records may wait, containment may not: a worker that contains keeps its wake-ups prompt
         self.worker = Worker("incidents", clock=clock, batch=contain == "thread" or (
-            contain == "inline" and _contains_inline_only(self.policy)))
+            contain == "inline" and contains_inline_only(self.policy)))
         try:
             self.runner = ActionRunner(self.worker, self._action_done, clock=clock,
                                        retry_delays=retry_delays)
@@ -233,46 +212,6 @@ class Incidents(Watchers, People):
         self.worker.submit(lambda: self._guarded(self._process, signal, contained.set, early))
         contained.wait(self._handoff)
 
-    def _contain_early(self, signal: Signal) -> _Early:
-        """Classify *signal*; hand its containment to a thread, or apply the inline-safe part."""
-        key = self._key(signal)
-        if not signal.breach:
-            return _Early(key, None, "", (), waits=False)
-        decision = self.policy.classify(signal)
-        incident_id = self._incident_id(key)
-        contains = [a for a in decision.actions if getattr(a, "contains", False)]
-        if decision.observe_only or not contains:
-            return _Early(key, decision, incident_id, (), waits=False)
-        context = ActionContext(incident_id=incident_id, severity=decision.severity,
-                                reason=self._reason(decision, signal), actor=self.actor)
-        if self.contain == "thread":
-            contains.sort(key=lambda a: getattr(a, "inline", False) is not True)  # fast first
-            claimed = [a for a in contains if self.runner.claim(a, context)]
-            job = Containment(self.runner, claimed, context) if claimed else None
-            return _Early(key, decision, incident_id, (), waits=False, job=job,
-                          worker_contains=False)
-        applied: list[Applied] = []
-        waits = False
-        for action in contains:
-            if getattr(action, "inline", False) is True:
-                done = self.runner.apply_inline(action, context)
-                if done is not None:
-                    applied.append(done)
-            else:
-                waits = True
-        return _Early(key, decision, incident_id, tuple(applied), waits=waits)
-
-    def _incident_id(self, key: str) -> str:
-        """The open incident's id for *key*, else the id planned for the one to be opened."""
-        current = self.log.find_open(key)
-        if current is not None:
-            return current.id
-        with self._plan_lock:
-            planned = self._planned.get(key)
-            if planned is None or planned in self.log:
-                planned = self._planned[key] = self._new_id()
-            return planned
-
     __call__ = handle
 
     def _guarded(self, fn: Callable[..., object], *args: Any) -> None:
@@ -293,14 +232,14 @@ class Incidents(Watchers, People):
         return data
 
     def _process(self, signal: Signal, contained: Callable[[], object] = _nothing,
-                 early: _Early | None = None) -> None:
+                 early: EarlyWork | None = None) -> None:
         try:
             self._classify_and_act(signal, contained, early)
         finally:
             contained()
 
     def _classify_and_act(self, signal: Signal, contained: Callable[[], object],
-                          early: _Early | None) -> None:
+                          early: EarlyWork | None) -> None:
         key = self._key(signal) if early is None else early.key
         current = self.log.find_open(key)
         if not signal.breach:
@@ -336,20 +275,8 @@ class Incidents(Watchers, People):
             self.escalation.update(self.log.get(incident.id))
         self._schedule_tick()
 
-    def _settle_when_done(self, job: Containment, context: ActionContext) -> None:
-        """Record the results of *job* (now, or on the worker once its thread is done)."""
-        assert self.handoffs is not None
-        self.handoffs.spare()  # the job's thread may be held: keep one idle for the next signal
-        if job.then(lambda: self.worker.submit(lambda: self._guarded(self._settle, job, context))):
-            return
-        self._settle(job, context)
-
-    def _settle(self, job: Containment, context: ActionContext) -> None:
-        for applied in job.applied:
-            self.runner.settle(applied, context)
-
     def _decide(self, signal: Signal, current: Incident | None,
-                early: _Early | None) -> tuple[Decision, str]:
+                early: EarlyWork | None) -> tuple[Decision, str]:
         """The decision (made by handle() when inline) and the incident's id (new ones once)."""
         if early is None or early.decision is None:
             decision, planned = self.policy.classify(signal), None
@@ -358,12 +285,6 @@ class Incidents(Watchers, People):
         if current is not None:
             return decision, current.id
         return decision, self._new_id() if planned is None else planned
-
-    @staticmethod
-    def _reason(decision: Decision, signal: Signal) -> str:
-        rules = ", ".join(decision.rules) or "no rule matched (unknown evidence)"
-        base = "" if signal.baseline is None else f" vs baseline {signal.baseline:g}"
-        return f"{rules}: {signal.source} {signal.kind} {signal.value:g}{base}"
 
     def _record(self, current: Incident | None, incident_id: str, key: str,
                 decision: Decision, signal: Signal) -> Incident:
