@@ -245,3 +245,22 @@ def test_a_spare_started_by_the_batch_worker_wakes_under_the_default_policy() ->
                         "aiguard-incidents-contain-1": os.SCHED_OTHER}
     stuck.release.set()
     incidents.close()
+
+
+def test_the_records_follow_a_slow_containment_even_when_the_caller_does_not_wait() -> None:
+    """handoff=0: the worker still writes the incident after the action (it waits up to 0.1 s)."""
+    order: list[str] = []
+
+    class Slow(Probe):
+        def __call__(self, context: ActionContext) -> str:
+            threading.Event().wait(0.02)
+            order.append("contained")
+            return "slow"
+
+    incidents = incidents_with(Slow("slow"), clock=FakeClock(T0), handoff=0,
+                               hooks=[lambda incident: order.append(incident.status.value)])
+    incidents.handle(RECS)
+    assert incidents.flush()
+    assert order[:2] == ["contained", "detected"]
+    assert incidents.late == 0  # it did not wait, so it was never late
+    incidents.close()

@@ -136,6 +136,7 @@ def test_an_open_incident_is_not_contained_twice_even_after_a_manual_reset(conta
     assert len(incident.actions) == 1
     incidents.resolve(incident.id, actor="ana")
     incidents.handle(ERRORS)  # a new incident: contained again
+    assert incidents.flush()
     assert breaker.state is ag.BreakerState.FORCED_OPEN
     incidents.close()
 

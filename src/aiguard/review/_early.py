@@ -28,10 +28,14 @@ if TYPE_CHECKING:
     from aiguard.detect._signal import Signal
     from aiguard.review._incident_log import IncidentLog
 
-__all__ = ["CONTAIN", "Early", "EarlyWork", "contains_inline_only"]
+__all__ = ["CONTAIN", "RECORDS_WAIT", "Early", "EarlyWork", "contains_inline_only"]
 
 CONTAIN = ("thread", "inline", "worker")
 """Where :class:`~aiguard.Incidents` applies containment (``contain=``)."""
+
+RECORDS_WAIT = 0.1
+"""Seconds the worker waits for a signal's containment job before writing its records
+(containment first; an action still running then is recorded when it returns)."""
 
 
 @attrs.frozen
@@ -115,8 +119,18 @@ class Early:
                 planned = self._planned[key] = self._new_id()
             return planned
 
-    def _settle_when_done(self, job: Containment, context: ActionContext) -> None:
+    @staticmethod
+    def _job_first(early: EarlyWork | None) -> Containment | None:
+        """The signal's containment job (if any), once done or after ``RECORDS_WAIT``."""
+        job = None if early is None else early.job
+        if job is not None:  # containment first, when it is quick
+            job.done.wait(RECORDS_WAIT)
+        return job
+
+    def _settle_when_done(self, job: Containment | None, context: ActionContext) -> None:
         """Record the results of *job* (now, or on the worker once its thread is done)."""
+        if job is None:
+            return
         assert self.handoffs is not None
         self.handoffs.spare()  # the job's thread may be held: keep one idle for the next signal
         if job.then(lambda: self.worker.submit(lambda: self._guarded(self._settle, job, context))):

@@ -36,7 +36,12 @@ from aiguard.classify._policy import Decision, Policy
 from aiguard.classify._runner import ActionResult, ActionRunner, Worker
 from aiguard.classify._values import seconds
 from aiguard.errors import ConfigurationError
-from aiguard.review._early import CONTAIN, Early, EarlyWork, contains_inline_only
+from aiguard.review._early import (
+    CONTAIN,
+    Early,
+    EarlyWork,
+    contains_inline_only,
+)
 from aiguard.review._incident import Incident
 from aiguard.review._incident_log import IncidentLog
 from aiguard.review._keys import (
@@ -255,6 +260,7 @@ class Incidents(Watchers, People, Early):
         contains = [a for a in decision.actions if getattr(a, "contains", False)]
         for action in contains if early is None or early.worker_contains else ():
             self.runner.run_now(action, context, observe_only=decision.observe_only)
+        job = self._job_first(early)
         contained()
         time.sleep(0)  # hand the GIL back to the thread that waited for the containment
         incident = self._record(current, incident_id, key, decision, signal)
@@ -263,8 +269,7 @@ class Incidents(Watchers, People, Early):
                 del self._planned[key]
         for result in self._take_pending(incident.id):
             self._action_done(result)
-        if early is not None and early.job is not None:
-            self._settle_when_done(early.job, attrs.evolve(context, incident_id=incident.id))
+        self._settle_when_done(job, attrs.evolve(context, incident_id=incident.id))
         later = [a for a in decision.actions if a not in contains]
         context = ActionContext(incident_id=incident.id, severity=decision.severity,
                                 reason=context.reason, incident=self.log.get(incident.id),
