@@ -9,11 +9,13 @@ the clock and call :meth:`Worker.flush`, which runs every due timer before
 returning.
 
 A woken worker still has to be scheduled by the OS and to take the GIL from
-a thread running Python code (up to the interpreter's 5 ms switch interval):
-on a loaded machine that takes milliseconds to tens of milliseconds. So the
-inline-safe containment actions (:attr:`aiguard.rules.Action.inline`) are
-applied by :meth:`ActionRunner.apply_inline` on the thread that has the
-signal, and only *reported* by the worker (:meth:`ActionRunner.settle`).
+a thread running Python code (up to the interpreter's 5 ms switch interval),
+and its queue is in order, behind records that fsync. So containment is not
+applied here: :class:`~aiguard.Incidents` claims it (:meth:`ActionRunner.claim`)
+and applies it on a containment thread (:mod:`aiguard.classify._handoff`,
+the default) or, with ``contain="inline"``, on the thread that has the
+signal (:meth:`ActionRunner.apply_inline`); the worker only *reports* it
+(:meth:`ActionRunner.settle`).
 
 Waking the worker must not cost the waker either. On Linux a freshly woken
 thread preempts the thread that woke it; on a busy machine the waker then
