@@ -11,6 +11,7 @@ import pytest
 import aiguard as ag
 from aiguard.classify._handoff import MAX_THREADS, Containment, Handoff
 from aiguard.detect import Signal
+from aiguard.review import _early
 from aiguard.testing import FakeClock
 
 if TYPE_CHECKING:
@@ -247,8 +248,10 @@ def test_a_spare_started_by_the_batch_worker_wakes_under_the_default_policy() ->
     incidents.close()
 
 
-def test_the_records_follow_a_slow_containment_even_when_the_caller_does_not_wait() -> None:
-    """handoff=0: the worker still writes the incident after the action (it waits up to 0.1 s)."""
+def test_the_records_follow_a_slow_containment_even_when_the_caller_does_not_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """handoff=0: the worker still writes the incident after the action (RECORDS_WAIT)."""
+    monkeypatch.setattr(_early, "RECORDS_WAIT", 5.0)  # 0.1 s by default; a loaded CI is slower
     order: list[str] = []
 
     class Slow(Probe):
