@@ -3,30 +3,34 @@
     python benchmarks/incidents.py            # full run (several minutes)
     python benchmarks/incidents.py --quick    # smoke run
     python benchmarks/incidents.py --only latency    # one part: latency, wakeup or append
+    python benchmarks/incidents.py --only latency --signals 1000   # signals per row
 
 1. **Signal to containment.** A breach ``Signal`` is handed to
    ``Incidents.handle`` on the caller's thread; the default policy classifies
    it and its containment action is applied: ``fallback(guard)`` (the
-   guard's breaker forced open) for an error-rate signal, or
-   ``kill("recs.model", flags=flags)`` (a flag in a memory store turned off)
-   for a fairness signal. The latency is from just before ``handle`` to the
-   breaker's (or the flag set's) listener firing, read with
+   guard's breaker forced open) for an error-rate signal,
+   ``kill("recs.model", flags=flags)`` (a flag turned off, in a memory or a
+   file store) for a fairness signal, or ``shed(limit, to=1)`` (a rate limit
+   lowered) for a latency signal. The latency is from just before ``handle``
+   to the breaker's (the flag set's, the rate limit's) change, read with
    ``time.perf_counter`` on whichever thread applies it. Each round resolves
    the incident and resets the target, so every signal opens a new incident
-   and applies the action again. Two designs side by side, interleaved in
-   blocks of 100 signals so load bursts hit both alike:
+   and applies the action again. Three designs side by side, interleaved in
+   blocks of 100 signals so load bursts hit all alike:
 
-   * ``inline`` (the default, ``Incidents(inline=True)``): the inline-safe
-     action is applied by the thread that calls ``handle``; the worker only
-     writes the records.
-   * ``worker`` (``Incidents(inline=False)``, the earlier design): the
-     worker thread classifies and applies; ``handle`` waits up to
-     ``handoff`` (1 ms) for it.
+   * ``thread`` (the default, ``Incidents(contain="thread")``): ``handle``
+     hands the action to a containment thread and waits for it on an event
+     at most ``handoff`` (1 ms); the worker writes the records.
+   * ``inline`` (``contain="inline"``): the inline-safe action is applied by
+     the thread that calls ``handle`` (a file flag store is not inline-safe:
+     the worker applies it, ``handle`` waiting up to ``handoff``).
+   * ``worker`` (``contain="worker"``): the worker thread classifies and
+     applies; ``handle`` waits up to ``handoff`` for it.
 
    Measured with the log in memory, in a file with ``fsync`` per record, and
    in a file with batched fsync. Budget (issue 11): applied within 1 ms of
-   the signal, off the caller's thread (see docs/classify.md for why the
-   inline-safe flips run on it). ``handle`` itself (what the caller pays) is
+   the signal, off the caller's thread. ``handle`` itself (what the caller
+   pays) and the caller's CPU time from the signal to the action are
    reported too.
 
 2. **Waking the worker.** What ``handle`` costs the caller (inline design,
@@ -69,19 +73,40 @@ BUSY_FOR = 0.01  # seconds the caller keeps running Python code after handing a 
 BLOCK = 100  # signals per block; the two designs alternate block by block
 FLAG = "recs.model"
 BACKGROUND = _runner.background
+DESIGNS = ("thread", "inline", "worker")
+
+
+class Limit(ag.RateLimit):
+    """A rate limit that reports when it is lowered (a RateLimit has no listeners)."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(rate=1000, per=1.0)
+        self.target = target
+
+    def set_rate(self, rate: float) -> None:
+        super().set_rate(rate)
+        if rate < 1000:
+            self.target.mark()
 
 
 class Target:
     """A guard and a flag set, a policy using one of them, and when the action landed."""
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str, tmp: Path | None = None) -> None:
         self.action = action
         self.breaker = ag.CircuitBreaker(name="recs")
         self.guard = ag.Guard(name="recs", breaker=self.breaker)
-        self.flags = ag.Flags(refresh=None, declare={FLAG: True})
+        store = None if tmp is None else ag.FileStore(tmp / "flags.json")
+        self.flags = ag.Flags(store, refresh=None, declare={FLAG: True})
+        self.limit = Limit(self)
         self.applied: list[float] = []
-        self.cpu: list[float] = []  # the applying thread's CPU clock (the caller's, inline)
-        if action == "fallback":
+        if action == "shed":
+            self.policy = ag.Policy([ag.rules.when(
+                ag.rules.kind("latency"), severity="high",
+                actions=[ag.rules.shed(self.limit, to=1)])])
+            self.signal = Signal(source="recs.latency", kind="latency", value=3.0,
+                                 threshold=0.2, at=0.0)
+        elif action == "fallback":
             self.policy = ag.Policy.default(guard=self.guard)
             self.signal = Signal(source="recs.errors", kind="error_rate", value=0.4,
                                  threshold=0.05, at=0.0)
@@ -96,29 +121,31 @@ class Target:
 
     def mark(self) -> None:
         self.applied.append(time.perf_counter())
-        self.cpu.append(time.thread_time())
 
     def reset(self) -> None:
-        if self.action == "fallback":
+        if self.action == "shed":
+            self.limit.set_rate(1000)
+        elif self.action == "fallback":
             self.breaker.reset()
         else:
             self.flags.set(FLAG, on=True, reason="bench reset", actor="bench")
 
 
 def latency_block(target: Target, make_log: Callable[[], ag.IncidentLog], n: int, *,
-                  busy: bool, inline: bool) -> tuple[list[float], list[float], list[float]]:
-    incidents = ag.Incidents(target.policy, log=make_log(), inline=inline)
+                  busy: bool, contain: str) -> tuple[list[float], list[float], list[float]]:
+    incidents = ag.Incidents(target.policy, log=make_log(), contain=contain)
     latencies, handle_cost, cpu = [], [], []
     for _ in range(n):
         cpu_start = time.thread_time()
         start = time.perf_counter()
         incidents.handle(target.signal)
         handle_cost.append(time.perf_counter() - start)
+        cpu_handle = time.thread_time()
         while busy and time.perf_counter() - start < BUSY_FOR:  # the caller keeps the GIL
             pass
         incidents.flush()
         latencies.append(target.applied[-1] - start)
-        cpu.append(target.cpu[-1] - cpu_start)  # meaningful when applied on this thread
+        cpu.append(cpu_handle - cpu_start)
         (incident,) = incidents.open_incidents()
         incidents.resolve(incident.id, actor="bench")
         target.reset()
@@ -143,24 +170,24 @@ def latency_table(n: int, tmp: Path) -> list[list[str]]:
         ("fallback", "file, fsync per record", lambda: ag.IncidentLog(tmp / "a.jsonl"), True),
         ("fallback", "file, batched fsync",
          lambda: ag.IncidentLog(tmp / "b.jsonl", durability="batch"), True),
-        ("kill", "memory", ag.IncidentLog, True),
+        ("kill (memory flags)", "memory", ag.IncidentLog, True),
+        ("kill (file flags)", "memory", ag.IncidentLog, True),
+        ("shed", "memory", ag.IncidentLog, True),
     ]
     rows = []
     for action, label, make, busy in configs:
-        found: dict[bool, tuple[list[float], list[float], list[float]]] = {
-            True: ([], [], []), False: ([], [], [])}
+        found = {design: ([], [], []) for design in DESIGNS}
         for _ in range(max(1, n // BLOCK)):
-            for inline in (True, False):
-                measured = latency_block(Target(action), make, min(n, BLOCK), busy=busy,
-                                         inline=inline)
-                for kept, new in zip(found[inline], measured, strict=True):
+            for design in DESIGNS:
+                target = Target(action.split()[0], tmp if "file flags" in action else None)
+                measured = latency_block(target, make, min(n, BLOCK), busy=busy, contain=design)
+                for kept, new in zip(found[design], measured, strict=True):
                     kept.extend(new)
-        for inline in (True, False):
-            lat, cost, cpu = found[inline]
+        for design in DESIGNS:
+            lat, cost, cpu = found[design]
             within = sum(x <= BUDGET_MS / 1e3 for x in lat) / len(lat)
-            rows.append([action, label, "busy" if busy else "waits",
-                         "inline" if inline else "worker", *summary(lat), f"{within:.1%}",
-                         ms(statistics.quantiles(cpu, n=100)[98]) if inline else "-",
+            rows.append([action, label, "busy" if busy else "waits", design, *summary(lat),
+                         f"{within:.1%}", ms(statistics.quantiles(cpu, n=100)[98]),
                          f"{statistics.median(cost) * 1e6:.0f}",
                          f"{statistics.quantiles(cost, n=100)[98] * 1e6:.0f}"])
         print(f"  done: {action}, {label}", file=sys.stderr)
@@ -218,8 +245,11 @@ def rate_sqlite(path: Path, n: int, every: int) -> float:
 
 
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
-    n_latency = 200 if args.quick else 2000
+    cli = parser(__doc__.splitlines()[0])
+    cli.add_argument("--signals", type=int, default=None,
+                     help="signals per latency row (default 2000, 200 with --quick)")
+    args = cli.parse_args()
+    n_latency = args.signals or (200 if args.quick else 2000)
     n_fsync = 200 if args.quick else 2000
     n_batch = 2000 if args.quick else 20000
     print(f"# Incidents benchmark\n\n{versions(['hypothesis'])}; sqlite {sqlite3.sqlite_version}")
@@ -237,15 +267,16 @@ def latency_section(n_latency: int) -> None:
     with tempfile.TemporaryDirectory() as d:
         rows = latency_table(n_latency, Path(d))
     print(markdown_table(["action", "log", "caller", "design", "p50 ms", "p95 ms", "p99 ms",
-                          "max ms", f"<= {BUDGET_MS:g} ms", "CPU p99 ms", "handle() p50 us",
+                          "max ms", f"<= {BUDGET_MS:g} ms", "handle() CPU p99 ms",
+                          "handle() p50 us",
                           "handle() p99 us"], rows))
     print(f"\nload average at the start: {load:.2f}, at the end: {os.getloadavg()[0]:.2f}, on "
           f"{os.cpu_count()} cores; switch interval {sys.getswitchinterval() * 1e3:g} ms. "
           f"'busy': the caller runs Python code for {BUSY_FOR * 1e3:g} ms after handle(); "
-          "'waits': it blocks at once. 'inline': Incidents(inline=True), the default; "
-          "'worker': Incidents(inline=False). 'CPU p99' (inline rows): the caller's own CPU "
-          "time from the signal to the action (time.thread_time); the rest of the wall "
-          "time is the OS running other threads and processes.")
+          "'waits': it blocks at once. Designs: Incidents(contain='thread') (the default), "
+          "'inline' and 'worker'. 'handle() CPU': the caller's own CPU time in handle() "
+          "(time.thread_time); the rest of handle()'s wall time is waiting (the bounded "
+          "wait, or the OS running other threads and processes).")
 
 
 def wakeup_section(n: int) -> None:
@@ -258,7 +289,8 @@ def wakeup_section(n: int) -> None:
                 _runner.background = lambda: False  # the worker keeps the default policy
             try:
                 found[batch].extend(latency_block(Target("fallback"), ag.IncidentLog,
-                                                  min(n, BLOCK), busy=False, inline=True)[1])
+                                                  min(n, BLOCK), busy=False,
+                                                  contain="inline")[1])
             finally:
                 _runner.background = BACKGROUND
     rows = [["SCHED_BATCH" if batch else "default (SCHED_OTHER)", *summary(found[batch])]

@@ -190,8 +190,8 @@ class Action(Protocol):
     optional ``contains = True`` marks a containment action (applied first;
     once applied, the incident is CONTAINED); an optional ``inline = True``
     marks an action cheap and safe to apply on the signalling thread (an
-    in-memory switch of aiguard's own objects), which ``Incidents`` applies at
-    signal time rather than on its worker;
+    in-memory switch of aiguard's own objects): ``Incidents`` applies it
+    first, and with ``contain="inline"`` at signal time on that thread;
     ``describe()`` says what it would do (all that ``observe_only`` records);
     calling it applies it and returns what was done, or raises (recorded,
     retried).

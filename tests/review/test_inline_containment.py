@@ -1,4 +1,4 @@
-"""Incidents.handle applies the inline-safe containment at once, on the signalling thread."""
+"""Incidents(contain="inline"): inline-safe containment on the signalling thread; "worker"."""
 
 from __future__ import annotations
 
@@ -49,11 +49,11 @@ class Seen(ag.rules.Action):
         return "seen"
 
 
-def world(*, inline: bool = True, **kw: Any) -> tuple[ag.CircuitBreaker, ag.Incidents]:
+def world(*, contain: str = "inline", **kw: Any) -> tuple[ag.CircuitBreaker, ag.Incidents]:
     breaker = ag.CircuitBreaker(name="recs")
     guard = ag.Guard(name="recs", breaker=breaker)
     incidents = ag.Incidents(ag.Policy.default(guard=guard), clock=FakeClock(T0),
-                             inline=inline, **kw)
+                             contain=contain, **kw)
     return breaker, incidents
 
 
@@ -74,10 +74,10 @@ def test_the_breaker_is_forced_open_before_handle_returns() -> None:
 
 
 def test_inline_false_leaves_every_action_to_the_worker() -> None:
-    """Incidents(inline=False): the same inline-safe action runs on the worker thread."""
+    """Incidents(contain="worker"): the same inline-safe action runs on the worker thread."""
     action = Seen(inline=True)
     policy = ag.Policy([ag.rules.when(ag.rules.always(), severity="high", actions=[action])])
-    incidents = ag.Incidents(policy, inline=False, handoff=0)
+    incidents = ag.Incidents(policy, contain="worker", handoff=0)
     incidents.handle(ERRORS)
     assert incidents.flush()
     assert action.threads == ["aiguard-incidents"]
@@ -90,7 +90,7 @@ def test_only_inline_safe_actions_run_on_the_callers_thread() -> None:
     slow.key = "slow"
     policy = ag.Policy([ag.rules.when(ag.rules.always(), severity="high",
                                       actions=[fast, slow])])
-    incidents = ag.Incidents(policy, handoff=0)
+    incidents = ag.Incidents(policy, handoff=0, contain="inline")
     incidents.handle(ERRORS)
     assert incidents.flush()
     assert fast.threads == [threading.current_thread().name]
@@ -100,18 +100,21 @@ def test_only_inline_safe_actions_run_on_the_callers_thread() -> None:
     incidents.close()
 
 
-def test_signals_racing_their_incidents_opening_contain_once_and_join_it() -> None:
+@pytest.mark.parametrize("contain", ["inline", "thread"])
+def test_signals_racing_their_incidents_opening_contain_once_and_join_it(contain: str) -> None:
     """Three signals before the worker opens the incident: one incident, one application."""
     action = Seen(inline=True)
     policy = ag.Policy([ag.rules.when(ag.rules.always(), severity="high", actions=[action])])
     ids = iter(["INC-1", "INC-2", "INC-3"])
-    incidents = ag.Incidents(policy, new_id=lambda: next(ids))
+    incidents = ag.Incidents(policy, new_id=lambda: next(ids), contain=contain)
     gate = Gate(incidents)
     for _ in range(3):
         incidents.handle(ERRORS)
-    assert len(action.threads) == 1
+    if contain == "inline":  # applied before handle() returned
+        assert len(action.threads) == 1
     gate.release()
     assert incidents.flush()
+    assert len(action.threads) == 1
     (incident,) = incidents.open_incidents()
     assert incident.id == "INC-1"
     assert len(incident.signals) == 3
@@ -119,9 +122,10 @@ def test_signals_racing_their_incidents_opening_contain_once_and_join_it() -> No
     incidents.close()
 
 
-def test_an_open_incident_is_not_contained_twice_even_after_a_manual_reset() -> None:
+@pytest.mark.parametrize("contain", ["thread", "inline", "worker"])
+def test_an_open_incident_is_not_contained_twice_even_after_a_manual_reset(contain: str) -> None:
     """Idempotent per incident: a breaker reset by a person stays reset on the next signal."""
-    breaker, incidents = world()
+    breaker, incidents = world(contain=contain)
     incidents.handle(ERRORS)
     assert incidents.flush()
     breaker.reset()
@@ -132,6 +136,7 @@ def test_an_open_incident_is_not_contained_twice_even_after_a_manual_reset() -> 
     assert len(incident.actions) == 1
     incidents.resolve(incident.id, actor="ana")
     incidents.handle(ERRORS)  # a new incident: contained again
+    assert incidents.flush()
     assert breaker.state is ag.BreakerState.FORCED_OPEN
     incidents.close()
 
@@ -141,7 +146,7 @@ def test_an_inline_action_that_raises_is_recorded_and_retried_on_the_worker() ->
     clock = FakeClock(T0)
     action = Seen(inline=True, failures=1)
     policy = ag.Policy([ag.rules.when(ag.rules.always(), severity="high", actions=[action])])
-    incidents = ag.Incidents(policy, clock=clock)
+    incidents = ag.Incidents(policy, clock=clock, contain="inline")
     incidents.handle(ERRORS)
     assert incidents.flush()
     clock.advance(1)
@@ -189,7 +194,7 @@ def test_handle_waits_for_the_worker_only_when_it_must_contain(
     guard = ag.Guard(name="recs", breaker=ag.CircuitBreaker(name="recs"))
     policy = ag.Policy([ag.rules.when(ag.rules.always(), severity="high", actions=[
         ag.rules.rollback(Registry()) if registry else ag.rules.fallback(guard)])])
-    incidents = ag.Incidents(policy, handoff=0.25, clock=FakeClock(T0))
+    incidents = ag.Incidents(policy, handoff=0.25, clock=FakeClock(T0), contain="inline")
     Waits.timeouts = []
     monkeypatch.setattr(threading, "Event", Waits)
     incidents.handle(ERRORS)
@@ -202,7 +207,7 @@ def test_handle_waits_for_the_worker_only_when_it_must_contain(
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
 def test_the_worker_yields_its_wakeups_only_when_it_has_nothing_to_contain() -> None:
-    """SCHED_BATCH when every containment is inline; the default policy otherwise."""
+    """SCHED_BATCH when the worker has no containment to apply; the default policy otherwise."""
     guard = ag.Guard(name="recs", breaker=ag.CircuitBreaker(name="recs"))
 
     class Registry:
@@ -210,22 +215,23 @@ def test_the_worker_yields_its_wakeups_only_when_it_has_nothing_to_contain() -> 
             """Roll back."""
 
     cases = {
-        "inline": ag.Incidents(ag.Policy.default(guard=guard)),
-        "rollback": ag.Incidents(ag.Policy.default(registry=Registry())),
-        "inline=False": ag.Incidents(ag.Policy.default(guard=guard), inline=False),
+        "inline": ag.Incidents(ag.Policy.default(guard=guard), contain="inline"),
+        "rollback": ag.Incidents(ag.Policy.default(registry=Registry()), contain="inline"),
+        "worker": ag.Incidents(ag.Policy.default(guard=guard), contain="worker"),
+        "thread": ag.Incidents(ag.Policy.default(registry=Registry())),
     }
     for incidents in cases.values():
         assert incidents.flush()
     assert {name: i.worker.batch for name, i in cases.items()} == {
-        "inline": True, "rollback": False, "inline=False": False}
+        "inline": True, "rollback": False, "worker": False, "thread": True}
     for incidents in cases.values():
         incidents.close()
 
 
-def test_validation_of_inline_and_a_bad_retry_rule_leaves_no_thread() -> None:
-    """inline must be a bool; a refused retry rule stops the worker it had started."""
-    with pytest.raises(ag.ConfigurationError, match=r"^inline must be a bool"):
-        ag.Incidents(inline=1)  # type: ignore[arg-type]
+def test_validation_of_contain_and_a_bad_retry_rule_leaves_no_thread() -> None:
+    """contain must name a mode; a refused retry rule stops the worker it had started."""
+    with pytest.raises(ag.ConfigurationError, match=r"^contain must be 'thread', 'inline' or"):
+        ag.Incidents(contain="caller")
 
     def workers() -> set[threading.Thread]:
         return {t for t in threading.enumerate() if t.name == "aiguard-incidents"}
@@ -236,8 +242,8 @@ def test_validation_of_inline_and_a_bad_retry_rule_leaves_no_thread() -> None:
     assert workers() == before
 
 
-@pytest.mark.parametrize("inline", [True, False])
-def test_incident_ids_are_made_once_per_new_incident(inline: bool) -> None:
+@pytest.mark.parametrize("contain", ["thread", "inline", "worker"])
+def test_incident_ids_are_made_once_per_new_incident(contain: str) -> None:
     """new_id is called for a new incident only, never for a signal joining an open one."""
     made: list[str] = []
 
@@ -245,7 +251,7 @@ def test_incident_ids_are_made_once_per_new_incident(inline: bool) -> None:
         made.append(f"INC-{len(made) + 1:04d}")
         return made[-1]
 
-    incidents = ag.Incidents(clock=FakeClock(T0), new_id=new_id, inline=inline)
+    incidents = ag.Incidents(clock=FakeClock(T0), new_id=new_id, contain=contain)
     for source in ("recs.errors", "recs.errors", "search.errors", "recs.errors"):
         incidents.handle(Signal(source=source, kind="error_rate", value=0.4, at=0.0))
         assert incidents.flush()

@@ -6,13 +6,15 @@ when its target is already in the wanted state (a breaker already forced open,
 a flag already off). :meth:`Action.describe` says what it would do, which is
 all an ``observe_only`` policy records.
 
-Where an action runs (:attr:`Action.inline`): an *inline-safe* action is an
-in-memory state flip of aiguard's own objects (a lock, a few assignments, the
-object's listeners; no I/O, nothing that can wait on the network or the
-disk). :class:`~aiguard.Incidents` applies it on the thread that hands the
-signal over, at once: handing it to a thread would cost more than doing it,
-and a woken thread can wait milliseconds for the OS and the GIL. Every other
-action runs on the incidents' worker thread.
+Where an action runs: :class:`~aiguard.Incidents` applies containment
+actions on a containment thread of its own (``contain="thread"``, the
+default), off the thread that hands the signal over, which waits for them at
+most ``handoff``; the *inline-safe* ones first (:attr:`Action.inline`: an
+in-memory state flip of aiguard's own objects, a lock, a few assignments,
+the object's listeners; no I/O, nothing that can wait on the network or the
+disk). With ``contain="inline"`` the inline-safe ones run on the signalling
+thread itself and the others on the incidents' worker. Pages and
+notifications always run on the worker.
 
 ===================  ==========================================  ====================  ======
 action               what it does                                target                inline
@@ -31,8 +33,8 @@ flags=f)``                                                       Flags set      
 ``notify(n)``        send a notification                         any notifier          no
 ===================  ==========================================  ====================  ======
 
-"memory store": inline when the flags live in a :class:`~aiguard.MemoryStore`
-(the default); a file or Redis store is written by the worker.
+"memory store": inline-safe when the flags live in a :class:`~aiguard.MemoryStore`
+(the default); a file or Redis store does I/O.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class Action:
     (the :class:`aiguard.typing.Action` Protocol). Optional class attributes:
     ``contains = True`` (a containment action), ``inline = True`` (also
     inline-safe: set it only for a cheap in-memory change that never does
-    I/O or waits, since it then runs on the thread handing the signal over).
+    I/O or waits, since with ``contain="inline"`` it runs on the thread
+    handing the signal over).
 
     Example:
         >>> class Log(Action):
@@ -112,8 +115,8 @@ class Action:
     #: a containment action: applying it moves the incident to CONTAINED, and it
     #: runs before the incident's records are written
     contains = False
-    #: inline-safe: an in-memory flip with no I/O, applied on the thread that
-    #: hands the signal over (only containment actions are ever run inline)
+    #: inline-safe: an in-memory flip with no I/O, applied first, and with
+    #: contain="inline" on the thread that hands the signal over
     inline = False
 
     def __init__(self, name: str, key: str) -> None:

@@ -9,11 +9,13 @@ the clock and call :meth:`Worker.flush`, which runs every due timer before
 returning.
 
 A woken worker still has to be scheduled by the OS and to take the GIL from
-a thread running Python code (up to the interpreter's 5 ms switch interval):
-on a loaded machine that takes milliseconds to tens of milliseconds. So the
-inline-safe containment actions (:attr:`aiguard.rules.Action.inline`) are
-applied by :meth:`ActionRunner.apply_inline` on the thread that has the
-signal, and only *reported* by the worker (:meth:`ActionRunner.settle`).
+a thread running Python code (up to the interpreter's 5 ms switch interval),
+and its queue is in order, behind records that fsync. So containment is not
+applied here: :class:`~aiguard.Incidents` claims it (:meth:`ActionRunner.claim`)
+and applies it on a containment thread (:mod:`aiguard.classify._handoff`,
+the default) or, with ``contain="inline"``, on the thread that has the
+signal (:meth:`ActionRunner.apply_inline`); the worker only *reports* it
+(:meth:`ActionRunner.settle`).
 
 Waking the worker must not cost the waker either. On Linux a freshly woken
 thread preempts the thread that woke it; on a busy machine the waker then
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from aiguard.classify._actions import ActionContext
     from aiguard.typing import Action, Clock
 
-__all__ = ["ActionResult", "ActionRunner", "Applied", "Worker", "background"]
+__all__ = ["ActionResult", "ActionRunner", "Applied", "Worker", "background", "foreground"]
 
 MAX_QUEUE = 10_000
 
@@ -71,8 +73,22 @@ def background() -> bool:
         >>> seen in ([True], [False])
         True
     """
-    try:
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))  # 0: the calling thread
+    return _policy("SCHED_BATCH")
+
+
+def foreground() -> bool:
+    """Put the calling thread under the default policy (a thread inherits its starter's).
+
+    Example:
+        >>> foreground() in (True, False)
+        True
+    """
+    return _policy("SCHED_OTHER")
+
+
+def _policy(name: str) -> bool:
+    try:  # 0: the calling thread
+        os.sched_setscheduler(0, getattr(os, name), os.sched_param(0))
     except (AttributeError, OSError):  # not Linux, or refused (a seccomp profile): as it was
         return False
     return True
@@ -319,6 +335,10 @@ class ActionRunner:
         if self._claim(action, context):
             self._attempt(action, context, 1, observe_only=observe_only)
 
+    def claim(self, action: Action, context: ActionContext) -> bool:
+        """Claim *action* for *context*'s incident: False when it already ran (or runs) for it."""
+        return self._claim(action, context)
+
     def apply_inline(self, action: Action, context: ActionContext) -> Applied | None:
         """Apply *action* on the calling thread, once per incident; None if it already ran.
 
@@ -326,8 +346,10 @@ class ActionRunner:
         hand the :class:`Applied` to :meth:`settle` on the worker. An action
         that raises is caught; :meth:`settle` reports it and retries it.
         """
-        if not self._claim(action, context):
-            return None
+        return self.apply_claimed(action, context) if self._claim(action, context) else None
+
+    def apply_claimed(self, action: Action, context: ActionContext) -> Applied:
+        """Apply *action*, already :meth:`claim`-ed, here (see :meth:`apply_inline`)."""
         try:
             detail, error = str(action(context)), None
         except Exception as exc:

@@ -7,14 +7,18 @@ guard. Every later signal with that key joins the open incident (its severity
 is raised when the new decision is worse); a key with no open incident opens a
 new one. Pass ``dedup_key=`` to change it.
 
-Order of work, per breach signal. On the thread that calls :meth:`Incidents.handle`
-(``inline=True``, the default): classify, and apply the *inline-safe*
-containment actions (:attr:`aiguard.rules.Action.inline`: in-memory flips such
-as ``fallback(guard)``, ``kill`` on a memory flag store, ``shed``), each once
-per incident; that is the 1 ms budget, met without waiting for another
-thread. Then on the worker: apply the other containment actions (rollback,
-flag stores on disk or Redis, users' own), write the incident's records
+Order of work, per breach signal (``contain="thread"``, the default). On
+the thread that calls :meth:`Incidents.handle`: classify, claim the
+containment actions not yet applied to the incident (idempotency), hand
+them to a containment thread (:mod:`aiguard.classify._handoff`) and wait
+for them at most ``handoff`` seconds (1 ms). On the containment thread:
+apply them, the inline-safe ones (:attr:`aiguard.rules.Action.inline`)
+first; that is the 1 ms budget. On the worker: write the incident's records
 (fsync) with every action's result, then page and notify.
+
+``contain="inline"`` applies the inline-safe actions on the caller's thread
+instead (the rest on the worker); ``contain="worker"`` leaves everything to
+the worker, the caller waiting for it at most ``handoff``.
 """
 
 from __future__ import annotations
@@ -27,10 +31,17 @@ import attrs
 
 from aiguard._core._events import log_once
 from aiguard.classify._actions import ActionContext
+from aiguard.classify._handoff import Handoff
 from aiguard.classify._policy import Decision, Policy
-from aiguard.classify._runner import ActionResult, ActionRunner, Applied, Worker
+from aiguard.classify._runner import ActionResult, ActionRunner, Worker
 from aiguard.classify._values import seconds
 from aiguard.errors import ConfigurationError
+from aiguard.review._early import (
+    CONTAIN,
+    Early,
+    EarlyWork,
+    contains_inline_only,
+)
 from aiguard.review._incident import Incident
 from aiguard.review._incident_log import IncidentLog
 from aiguard.review._keys import (
@@ -54,28 +65,11 @@ if TYPE_CHECKING:
 __all__ = ["Incidents"]
 
 
-@attrs.frozen
-class _Early:
-    """What :meth:`Incidents.handle` did on the signalling thread, for the worker to finish."""
-
-    key: str
-    decision: Decision | None  # None: not a breach
-    incident_id: str  # the open incident's id, or the id planned for the new one
-    applied: tuple[Applied, ...]
-    waits: bool  # containment is left for the worker: the caller may wait for it
-
-
 def _nothing() -> None:
     """The no-op ``contained`` callback."""
 
 
-def _contains_inline_only(policy: Policy) -> bool:
-    """Whether every containment action of *policy* is inline-safe (none left to the worker)."""
-    return all(getattr(action, "inline", False) is True for rule in policy.rules
-               for action in rule.actions if getattr(action, "contains", False))
-
-
-class Incidents(Watchers, People):
+class Incidents(Watchers, People, Early):
     """Open, deduplicate, contain, escalate and record incidents from signals.
 
     Args:
@@ -100,12 +94,15 @@ class Incidents(Watchers, People):
         hooks: callables (:class:`aiguard.typing.IncidentHook`) called with
             every incident after each change.
         actor: the name the system acts under.
-        inline: apply the inline-safe containment actions on the thread that
-            calls :meth:`handle` (default); False runs every action on the
-            worker (containment then waits for that thread to be scheduled).
-        handoff: seconds :meth:`handle` waits at most for the worker to
-            apply containment actions that are not inline-safe (0: never
-            wait; see :meth:`handle`).
+        contain: where containment actions run. ``"thread"`` (default): on
+            a containment thread, off the caller's thread; :meth:`handle`
+            waits for them at most ``handoff``. ``"inline"``: the
+            inline-safe ones on the thread calling :meth:`handle` (no
+            wait), the others on the worker. ``"worker"``: all on the
+            worker, after the records of earlier signals, ``handle``
+            waiting at most ``handoff``.
+        handoff: seconds :meth:`handle` waits at most for containment done
+            on another thread (0: never wait; see :meth:`handle`).
         new_id: makes a new incident's id (default ``INC-`` and 8 random hex
             digits); called by :meth:`handle`'s thread.
 
@@ -133,7 +130,7 @@ class Incidents(Watchers, People):
                  tick_every: float = 1.0,
                  capture_rows: Mapping[str, Callable[[Any], Any]] | None = None,
                  hooks: Sequence[IncidentHook] = (), actor: str = "aiguard",
-                 inline: bool = True, handoff: float = 0.001,
+                 contain: str = "thread", handoff: float = 0.001,
                  new_id: Callable[[], str] = new_incident_id) -> None:
         self.policy = Policy.default() if policy is None else policy
         if not isinstance(self.policy, Policy):
@@ -152,23 +149,27 @@ class Incidents(Watchers, People):
             raise ConfigurationError("new_id", "a callable returning an incident id", new_id)
         self._new_id = new_id
         self._capture = capture_table(capture_rows)
-        if not isinstance(inline, bool):
-            raise ConfigurationError("inline", "a bool", inline)
-        self._inline = inline
+        if contain not in CONTAIN:
+            raise ConfigurationError("contain", "'thread', 'inline' or 'worker'", contain)
+        self.contain = contain
         self._planned: dict[str, str] = {}  # key -> id planned for the incident being opened
         self._plan_lock = threading.Lock()
         self._hooks = tuple(hooks)
         self.actor = actor
         self._handoff = seconds(handoff, "handoff", zero=True)
         # records may wait, containment may not: a worker that contains keeps its wake-ups prompt
-        self.worker = Worker("incidents", clock=clock,
-                             batch=inline and _contains_inline_only(self.policy))
+        self.worker = Worker("incidents", clock=clock, batch=contain == "thread" or (
+            contain == "inline" and contains_inline_only(self.policy)))
         try:
             self.runner = ActionRunner(self.worker, self._action_done, clock=clock,
                                        retry_delays=retry_delays)
         except ConfigurationError:
             self.worker.close()
             raise
+        self.handoffs = Handoff("incidents") if contain == "thread" else None
+        """The containment threads (``contain="thread"``), else None."""
+        self.late = 0
+        """Signals whose containment was not done when :meth:`handle` stopped waiting."""
         self._tick_every = float(tick_every)
         self._ticking = False
         self._pending: list[ActionResult] = []
@@ -181,64 +182,40 @@ class Incidents(Watchers, People):
     def handle(self, signal: Signal) -> None:
         """Take *signal* from any thread; never raises.
 
-        With ``inline=True`` this thread classifies the signal and applies
-        the inline-safe containment actions at once (microseconds: a breaker
-        forced open, a flag flipped in memory). Everything else happens on
-        the worker: other actions, records, escalation. The calling thread
-        then waits only when containment is left to the worker, and at most
-        ``handoff`` seconds: a thread that keeps running Python code holds
-        the GIL, and a woken worker would otherwise wait out the
-        interpreter's switch interval (5 ms) before it could contain
-        anything. Signals are rare (one per breach), so this is paid once per
-        breach, not per call.
+        This thread classifies the signal. With ``contain="thread"`` (the
+        default) it hands the containment actions not yet applied to the
+        incident to a containment thread and waits for them, at most
+        ``handoff`` seconds: waiting releases the GIL, so that thread runs
+        at once, where a thread woken while the caller keeps running Python
+        code would wait out the interpreter's switch interval (5 ms). An
+        action that hangs or raises costs the caller at most the bound
+        (``late`` counts the signals whose containment took longer). A
+        signal with nothing to contain (not a breach, ``observe_only``, its
+        incident already contained) returns without waiting. Records,
+        pages and notifications happen on the worker. ``contain="inline"``
+        and ``"worker"``: see the class.
         """
         early = None
-        if self._inline:
+        if self.contain != "worker":
             try:
-                early = self._contain_inline(signal)
+                early = self._contain_early(signal)
             except Exception:  # the worker retries the whole signal and counts it there
                 early = None
+        nested = self.worker.on_worker() or (
+            self.handoffs is not None and self.handoffs.on_thread())
+        job = None if early is None else early.job
+        if job is not None:
+            assert self.handoffs is not None  # only contain="thread" makes jobs
+            self.handoffs.submit(job)
+            if self._handoff and not nested and not job.done.wait(self._handoff):
+                self.late += 1
         waits = early is None or early.waits
-        if not (waits and self._handoff) or self.worker.on_worker():
+        if not (waits and self._handoff) or nested:
             self.worker.submit(lambda: self._guarded(self._process, signal, _nothing, early))
             return
         contained = threading.Event()
         self.worker.submit(lambda: self._guarded(self._process, signal, contained.set, early))
         contained.wait(self._handoff)
-
-    def _contain_inline(self, signal: Signal) -> _Early:
-        """Classify *signal* and apply its inline-safe containment actions on this thread."""
-        key = self._key(signal)
-        if not signal.breach:
-            return _Early(key, None, "", (), waits=False)
-        decision = self.policy.classify(signal)
-        incident_id = self._incident_id(key)
-        contains = [a for a in decision.actions if getattr(a, "contains", False)]
-        if decision.observe_only or not contains:
-            return _Early(key, decision, incident_id, (), waits=False)
-        context = ActionContext(incident_id=incident_id, severity=decision.severity,
-                                reason=self._reason(decision, signal), actor=self.actor)
-        applied: list[Applied] = []
-        waits = False
-        for action in contains:
-            if getattr(action, "inline", False) is True:
-                done = self.runner.apply_inline(action, context)
-                if done is not None:
-                    applied.append(done)
-            else:
-                waits = True
-        return _Early(key, decision, incident_id, tuple(applied), waits=waits)
-
-    def _incident_id(self, key: str) -> str:
-        """The open incident's id for *key*, else the id planned for the one to be opened."""
-        current = self.log.find_open(key)
-        if current is not None:
-            return current.id
-        with self._plan_lock:
-            planned = self._planned.get(key)
-            if planned is None or planned in self.log:
-                planned = self._planned[key] = self._new_id()
-            return planned
 
     __call__ = handle
 
@@ -260,14 +237,14 @@ class Incidents(Watchers, People):
         return data
 
     def _process(self, signal: Signal, contained: Callable[[], object] = _nothing,
-                 early: _Early | None = None) -> None:
+                 early: EarlyWork | None = None) -> None:
         try:
             self._classify_and_act(signal, contained, early)
         finally:
             contained()
 
     def _classify_and_act(self, signal: Signal, contained: Callable[[], object],
-                          early: _Early | None) -> None:
+                          early: EarlyWork | None) -> None:
         key = self._key(signal) if early is None else early.key
         current = self.log.find_open(key)
         if not signal.breach:
@@ -281,8 +258,9 @@ class Incidents(Watchers, People):
         for applied in () if early is None else early.applied:
             self.runner.settle(applied, context)
         contains = [a for a in decision.actions if getattr(a, "contains", False)]
-        for action in contains:  # containment first: the 1 ms budget
+        for action in contains if early is None or early.worker_contains else ():
             self.runner.run_now(action, context, observe_only=decision.observe_only)
+        job = self._job_first(early)
         contained()
         time.sleep(0)  # hand the GIL back to the thread that waited for the containment
         incident = self._record(current, incident_id, key, decision, signal)
@@ -291,6 +269,7 @@ class Incidents(Watchers, People):
                 del self._planned[key]
         for result in self._take_pending(incident.id):
             self._action_done(result)
+        self._settle_when_done(job, attrs.evolve(context, incident_id=incident.id))
         later = [a for a in decision.actions if a not in contains]
         context = ActionContext(incident_id=incident.id, severity=decision.severity,
                                 reason=context.reason, incident=self.log.get(incident.id),
@@ -302,7 +281,7 @@ class Incidents(Watchers, People):
         self._schedule_tick()
 
     def _decide(self, signal: Signal, current: Incident | None,
-                early: _Early | None) -> tuple[Decision, str]:
+                early: EarlyWork | None) -> tuple[Decision, str]:
         """The decision (made by handle() when inline) and the incident's id (new ones once)."""
         if early is None or early.decision is None:
             decision, planned = self.policy.classify(signal), None
@@ -311,12 +290,6 @@ class Incidents(Watchers, People):
         if current is not None:
             return decision, current.id
         return decision, self._new_id() if planned is None else planned
-
-    @staticmethod
-    def _reason(decision: Decision, signal: Signal) -> str:
-        rules = ", ".join(decision.rules) or "no rule matched (unknown evidence)"
-        base = "" if signal.baseline is None else f" vs baseline {signal.baseline:g}"
-        return f"{rules}: {signal.source} {signal.kind} {signal.value:g}{base}"
 
     def _record(self, current: Incident | None, incident_id: str, key: str,
                 decision: Decision, signal: Signal) -> Incident:
@@ -397,14 +370,21 @@ class Incidents(Watchers, People):
     # -- lifecycle -----------------------------------------------------------
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued signal and event, and the fallback counts, are recorded."""
+        """Wait until every queued signal and event, and the fallback counts, are recorded.
+
+        False on timeout (a containment action that has not returned yet).
+        """
+        end = time.monotonic() + timeout
+        applied = self.handoffs is None or self.handoffs.drain(timeout)
         self.worker.submit(self.report_counts, force=True)
-        return self.worker.flush(timeout)
+        return self.worker.flush(max(0.0, end - time.monotonic())) and applied
 
     def close(self) -> None:
-        """Record what is queued, stop the worker and the watchers, close the log."""
+        """Record what is queued, stop the threads and the watchers, close the log."""
         self.flush()
         self.unwatch_all()
+        if self.handoffs is not None:
+            self.handoffs.close()
         self.worker.close()
         self.log.close()
 
