@@ -66,8 +66,11 @@ class Subscription:
         self.errors = 0
         """Connection failures plus callbacks that raised."""
         self._poller = Poller(
-            self._session, interval=self._max_delay, name=f"aiguard-subscribe-{channel}", first=0
+            self._session, interval=self._max_delay, name=f"aiguard-subscribe-{channel}", first=0,
+            start=False,
         )
+        # started once assigned: the first session reads self._poller at once
+        self._poller.start()
 
     @property
     def closed(self) -> bool:
