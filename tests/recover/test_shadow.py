@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import sys
 import threading
@@ -479,3 +480,21 @@ def test_requests_not_sampled_are_not_timed() -> None:
     draws = random.Random(7)
     assert reads[0] == 2 * router.offered == 2 * sum(draws.random() < 0.3 for _ in range(200))
     router.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux only")
+def test_the_shadow_runs_under_sched_idle_and_callers_keep_their_policy() -> None:
+    """The shadow's thread gets only CPU the callers leave; the caller's thread is untouched."""
+    seen: dict[str, int] = {}
+
+    def shadow(x: Any) -> Any:
+        seen["policy"] = os.sched_getscheduler(0)
+        seen["thread"] = threading.get_ident()
+        return x
+
+    with ag.ShadowRouter(lambda x: x, shadow) as router:
+        router(1.0)
+        assert router.flush()
+    assert seen["policy"] == os.SCHED_IDLE
+    assert seen["thread"] != threading.get_ident()
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER

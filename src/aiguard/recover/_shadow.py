@@ -28,8 +28,8 @@ wakes it: no request waits for a worker that sleeps forever.
 :meth:`ShadowRouter.flush` wakes one and :meth:`ShadowRouter.close` wakes
 them all. Between two requests a worker gives the interpreter back
 (``time.sleep(0)``), so a saturated shadow takes the interpreter lock in short
-slices, never for a run of requests, and on Linux its thread runs at a lower
-priority (nice + 10), so the kernel prefers the callers' threads for the CPU.
+slices, never for a run of requests, and on Linux its thread runs under
+``SCHED_IDLE``, so the kernel gives it only CPU the callers' threads leave.
 A shadow doing CPU work in pure Python still holds the interpreter lock while
 it runs and so shares the CPU with the primary; numpy work and I/O release
 it. ``benchmarks/routers.py`` measures the primary's p50 and p99 beside a
@@ -423,14 +423,20 @@ class ShadowRouter:
 
 
 def _lower_priority() -> None:
-    """Make this thread yield the CPU to the serving threads (Linux: nice + 10 per thread).
+    """Make this thread run only on CPU the serving threads leave (Linux: ``SCHED_IDLE``).
 
-    On Linux a thread is a task with its own nice value, so the kernel
-    prefers the callers' threads when the shadow competes with them for a
-    core. Elsewhere (or when refused) the worker keeps the process's priority.
+    On Linux a thread is a task with its own scheduling policy. Under
+    ``SCHED_IDLE`` the kernel gives the shadow a core only when no normal
+    task wants it, so a saturated shadow never takes CPU from the callers;
+    on a busy machine it falls behind and its queue drops (counted), which
+    is the router's contract. Where ``SCHED_IDLE`` is refused the thread
+    takes the lowest nice value (19) instead; elsewhere (not Linux, or not
+    permitted) it keeps the process's priority.
     """
     try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not permitted
-        return
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
+    except (AttributeError, OSError):  # pragma: no cover - not Linux, or refused
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # not permitted, or no per-thread priority here
+            return
