@@ -208,11 +208,11 @@ class PageHinkley(LanedDetector):
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:
         """Process *x* up to its first detection; return that index (or None).
 
-        The filter runs on ``delta - dev`` for the first row, so it yields
-        ``-inc`` (negation is exact): then one maximum-accumulation gives both
-        running extremes (``-min_inc`` and ``max_dec``), and one subtraction
-        both gaps. A short window is scanned whole, in few numpy calls (each
-        call costs about as much as a few hundred values).
+        The window's rows are ``-inc`` and ``dec``, so one maximum-accumulation
+        gives both running extremes (``-min_inc`` and ``max_dec``) and one
+        subtraction both gaps. A short window is scanned whole, in few numpy
+        calls (a call costs about as much as a few hundred values): the rows
+        start with a column holding the previous extremes.
         """
         count, n = len(x), self._n
         buf = np.empty(count + 1)
@@ -223,14 +223,17 @@ class PageHinkley(LanedDetector):
         np.subtract(x, dev, out=dev)
         fil = recurse_line(self._coefficients, dev, self._alpha * self._fil)
         bias = self._biases(n, count)
-        stats = np.empty((2, count))
-        np.subtract(bias, fil, out=stats[0])  # -inc (rounding is symmetric: the same bits)
-        np.add(fil, bias, out=stats[1])  # dec
+        rows = np.empty((2, count + 1))  # column 0: the extremes so far; then -inc, dec
+        np.subtract(bias, fil, out=rows[0, 1:])  # -inc (rounding is symmetric: the same bits)
+        np.add(fil, bias, out=rows[1, 1:])  # dec
+        # -inf (no minimum yet) would give inf - inf: the first value bounds it as well
+        rows[0, 0] = -self._min_inc if self._min_inc != math.inf else rows[0, 1]
+        rows[1, 0] = self._max_dec
         skip = self._min_instances - n - 1
         if count > SCAN:
-            hit, self._min_inc, self._max_dec = self._first_detection(stats, max(0, skip))
+            hit, self._min_inc, self._max_dec = self._first_detection(rows[:, 1:], max(0, skip))
         else:
-            hit = self._first_detection_small(stats, skip)
+            hit = self._first_detection_small(rows, skip)
         last = count - 1 if hit is None else hit
         self._n = n + last + 1
         self._sum = float(sums[last])
@@ -251,31 +254,20 @@ class PageHinkley(LanedDetector):
             self._coefficients, np.full(count, self._delta), self._alpha * self._bias
         )
 
-    def _first_detection_small(self, stats: Floats, skip: int) -> int | None:
+    def _first_detection_small(self, rows: Floats, skip: int) -> int | None:
         """:meth:`_first_detection` for a short window, in few numpy calls; sets the extremes.
 
-        The running extremes start from the previous ones, put in front of the
-        window's statistics (``extremes[:, 0]``).
+        *rows*: column 0 holds the extremes so far (``-min_inc``, ``max_dec``),
+        the others the window's ``-inc`` and ``dec``.
         """
-        count = stats.shape[1]
-        extremes = np.empty((2, count + 1))
-        extremes[0, 0] = -self._min_inc
-        extremes[1, 0] = self._max_dec
-        extremes[:, 1:] = stats
-        np.maximum.accumulate(extremes, axis=1, out=extremes)
-        gaps = np.subtract(extremes[:, 1:], stats, out=np.empty_like(stats))
-        over = gaps > self._threshold
-        first = max(0, skip)
-        hit = count
-        for side in self._sides:  # the first detection: the earlier of the two sides'
-            row = over[side, first:hit]
-            if len(row):
-                at = int(row.argmax())
-                if row[at]:
-                    hit = first + at
-        last = hit + 1 if hit < count else count
-        self._min_inc, self._max_dec = -float(extremes[0, last]), float(extremes[1, last])
-        return hit if hit < count else None
+        extremes = np.maximum.accumulate(rows, axis=1)
+        over = np.subtract(extremes, rows, out=rows) > self._threshold  # column 0: gaps 0
+        if skip > 0:
+            over[:, : skip + 1] = False
+        firsts = over.argmax(axis=1).tolist()
+        hit = min([firsts[side] for side in self._sides if over[side, firsts[side]]], default=0)
+        self._min_inc, self._max_dec = -float(extremes[0, hit - 1]), float(extremes[1, hit - 1])
+        return hit - 1 if hit else None
 
     def _over(self, gaps: Floats) -> Bools:
         """Where the gaps (rows: the up side's, the down side's) pass the threshold."""
