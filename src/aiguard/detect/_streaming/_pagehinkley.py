@@ -152,7 +152,7 @@ class PageHinkley(LanedDetector):
         )
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
-        self._sides = [side for side, on in enumerate((self._up, self._down)) if on]
+        self._limit = np.array(self._threshold, dtype=float)  # compared faster than a float
         self._fresh_column = self._lane_fresh()[1:, None]
         self._coefficients = filter_coefficients(alpha)
         self._bias_table = _bias_table(alpha, delta)
@@ -219,7 +219,8 @@ class PageHinkley(LanedDetector):
         buf[0] = self._sum
         buf[1:] = x
         sums = np.add.accumulate(buf, out=buf)[1:]
-        dev = np.divide(sums, _counts(n, count))
+        counts = _COUNTS[n : n + count] if n + count <= len(_COUNTS) else _counts(n, count)
+        dev = np.divide(sums, counts)
         np.subtract(x, dev, out=dev)
         fil = recurse_line(self._coefficients, dev, self._alpha * self._fil)
         bias = self._biases(n, count)
@@ -261,12 +262,15 @@ class PageHinkley(LanedDetector):
         the others the window's ``-inc`` and ``dec``.
         """
         extremes = np.maximum.accumulate(rows, axis=1)
-        over = np.subtract(extremes, rows, out=rows) > self._threshold  # column 0: gaps 0
+        over = np.subtract(extremes, rows, out=rows) > self._limit  # column 0: gaps 0
         if skip > 0:
             over[:, : skip + 1] = False
-        firsts = over.argmax(axis=1).tolist()
-        hit = min([firsts[side] for side in self._sides if over[side, firsts[side]]], default=0)
-        self._min_inc, self._max_dec = -float(extremes[0, hit - 1]), float(extremes[1, hit - 1])
+        up, down = over.argmax(axis=1).tolist()
+        up = up if self._up and over[0, up] else 0
+        down = down if self._down and over[1, down] else 0
+        hit = min(up, down) if up and down else up or down
+        at = hit or -1  # the extremes up to the detection, or to the window's end
+        self._min_inc, self._max_dec = -float(extremes[0, at]), float(extremes[1, at])
         return hit - 1 if hit else None
 
     def _over(self, gaps: Floats) -> Bools:
