@@ -73,21 +73,20 @@ def recurse_rows(
 def recurse_line(
     coefficients: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
     u: npt.NDArray[np.float64],
-    start: float,
+    start: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    """:func:`recurse` from ``filter_coefficients(a)`` and ``start = a * y[-1]``, in fewer steps.
+    """:func:`recurse` from ``filter_coefficients(a)`` and ``start = [a * y[-1]]``, in fewer steps.
 
     Example:
-        >>> recurse_line(filter_coefficients(0.5), np.array([1.0, 1.0, 1.0]), 2.0)
+        >>> recurse_line(filter_coefficients(0.5), np.array([1.0, 1.0, 1.0]), np.array([2.0]))
         array([3.  , 2.5 , 2.25])
     """
     linear_filter, lfilter = _filters()
     b, den = coefficients
-    zi = np.array([start])
     if linear_filter is not None:  # pragma: no branch
-        out: npt.NDArray[np.float64] = linear_filter(b, den, u, -1, zi)[0]
+        out: npt.NDArray[np.float64] = linear_filter(b, den, u, -1, start)[0]
         return out
-    return np.asarray(lfilter(b, den, u, zi=zi)[0])  # pragma: no cover
+    return np.asarray(lfilter(b, den, u, zi=start)[0])  # pragma: no cover
 
 
 def filter_coefficients(a: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

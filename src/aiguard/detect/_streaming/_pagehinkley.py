@@ -155,6 +155,7 @@ class PageHinkley(LanedDetector):
         self._limit = np.array(self._threshold, dtype=float)  # compared faster than a float
         self._fresh_column = self._lane_fresh()[1:, None]
         self._coefficients = filter_coefficients(alpha)
+        self._start = np.zeros(1)  # the filter's first term, alpha * fil, per window
         self._bias_table = _bias_table(alpha, delta)
         self.reset()
 
@@ -222,7 +223,9 @@ class PageHinkley(LanedDetector):
         counts = _COUNTS[n : n + count] if n + count <= len(_COUNTS) else _counts(n, count)
         dev = np.divide(sums, counts)
         np.subtract(x, dev, out=dev)
-        fil = recurse_line(self._coefficients, dev, self._alpha * self._fil)
+        start = self._start
+        start[0] = self._alpha * self._fil
+        fil = recurse_line(self._coefficients, dev, start)
         bias = self._biases(n, count)
         rows = np.empty((2, count + 1))  # column 0: the extremes so far; then -inc, dec
         np.subtract(bias, fil, out=rows[0, 1:])  # -inc (rounding is symmetric: the same bits)
@@ -251,9 +254,8 @@ class PageHinkley(LanedDetector):
         table = self._bias_table
         if n + count < len(table) and table[n] == self._bias:
             return table[n + 1 : n + count + 1]
-        return recurse_line(
-            self._coefficients, np.full(count, self._delta), self._alpha * self._bias
-        )
+        start = np.array([self._alpha * self._bias])
+        return recurse_line(self._coefficients, np.full(count, self._delta), start)
 
     def _first_detection_small(self, rows: Floats, skip: int) -> int | None:
         """:meth:`_first_detection` for a short window, in few numpy calls; sets the extremes.
