@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["filter_coefficients", "recurse", "recurse_line", "recurse_rows"]
+__all__ = ["filter_coefficients", "recurse", "recurse_line"]
 
 
 @functools.cache
@@ -46,28 +46,6 @@ def recurse(a: float, u: npt.NDArray[np.float64], y0: float) -> npt.NDArray[np.f
         out: npt.NDArray[np.float64] = linear_filter(b, den, u, -1, zi)[0]
         return out
     return np.asarray(lfilter(b, den, u, zi=zi)[0])  # pragma: no cover
-
-
-def recurse_rows(
-    coefficients: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
-    u: npt.NDArray[np.float64],
-    starts: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]:
-    """:func:`recurse` along each row of *u* in one call, from ``filter_coefficients(a)``.
-
-    *starts* holds ``a * y[-1]`` per row, shape ``(rows, 1)``.
-
-    Example:
-        >>> recurse_rows(filter_coefficients(0.5), np.ones((2, 2)), np.array([[2.0], [0.0]]))
-        array([[3. , 2.5],
-               [1. , 1.5]])
-    """
-    linear_filter, lfilter = _filters()
-    b, den = coefficients
-    if linear_filter is not None:  # pragma: no branch
-        out: npt.NDArray[np.float64] = linear_filter(b, den, u, -1, starts)[0]
-        return out
-    return np.asarray(lfilter(b, den, u, axis=-1, zi=starts)[0])  # pragma: no cover
 
 
 def recurse_line(

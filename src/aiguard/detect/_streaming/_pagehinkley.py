@@ -92,13 +92,6 @@ def _bias_table(alpha: float, delta: float) -> Floats:
     return table
 
 
-def _counts(n: int, count: int) -> Floats:
-    """``n + 1, ..., n + count`` as floats (a view of a shared table where it reaches)."""
-    if n + count <= len(_COUNTS):
-        return _COUNTS[n : n + count]
-    return np.arange(n + 1.0, n + count + 1.0)
-
-
 class PageHinkley(LanedDetector):
     """Page-Hinkley change detector for a shift in the mean (river's parameters and defaults).
 
@@ -220,7 +213,10 @@ class PageHinkley(LanedDetector):
         buf[0] = self._sum
         buf[1:] = x
         sums = np.add.accumulate(buf, out=buf)[1:]
-        counts = _COUNTS[n : n + count] if n + count <= len(_COUNTS) else _counts(n, count)
+        if n + count <= len(_COUNTS):
+            counts = _COUNTS[n : n + count]
+        else:
+            counts = np.arange(n + 1.0, n + count + 1.0)
         dev = np.divide(sums, counts)
         np.subtract(x, dev, out=dev)
         start = self._start
