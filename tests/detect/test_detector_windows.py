@@ -111,12 +111,34 @@ def test_batches_cut_on_detections_are_update_to_the_bit(
 
 def test_bias_table_is_the_loop_in_order() -> None:
     """The table of E is E = alpha * E + delta computed in a Python loop, to the bit."""
-    table = _pagehinkley._bias_table(0.9999, 0.005)
+    table = _pagehinkley._biases_for(0.9999, 0.005).upto(3000)
     e, loop = 0.0, [0.0]
     for _ in range(3000):
         e = 0.9999 * e + 0.005
         loop.append(e)
     assert table[:3001].tolist() == loop
+
+
+def test_bias_table_ends_on_the_fixed_point_or_at_its_largest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """E's table stops once E = alpha * E + delta holds, or at MOST_BIASES values."""
+    table = _pagehinkley._Biases(0.5, 1.0).upto(10_000)
+    assert table[-1] == 0.5 * table[-1] + 1.0 != table[-2]  # ends on its first fixed point
+    monkeypatch.setattr(_pagehinkley, "MOST_BIASES", 5000)
+    capped = _pagehinkley._Biases(1.0, 0.25)  # E = n / 4: no fixed point
+    assert len(capped.upto(8000)) == 5000 == len(capped.upto(9000))
+    assert capped.upto(10)[4999] == 4999 / 4
+
+
+@pytest.mark.parametrize("mode", ["up", "down", "both"])
+def test_runs_past_the_fixed_point_of_e_are_update_to_the_bit(mode: str) -> None:
+    """With alpha 0.5 E is fixed after ~55 values: windows after it use it as a constant."""
+    stream = np.random.default_rng(3).normal(0.0, 1.0, 3000)
+    kwargs = {"alpha": 0.5, "delta": 1.0, "threshold": 4.0, "mode": mode}
+    one, many = PageHinkley(**kwargs), PageHinkley(**kwargs)
+    assert many.update_many(stream).tolist() == per_value(one, stream)
+    assert many.to_dict() == one.to_dict()
 
 
 @pytest.mark.parametrize(

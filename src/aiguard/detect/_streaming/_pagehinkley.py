@@ -82,14 +82,43 @@ SCAN = 4096
 _COUNTS = np.arange(1.0, float(SCAN + (1 << 14)))
 
 
-@functools.lru_cache(maxsize=16)
-def _bias_table(alpha: float, delta: float) -> Floats:
-    """``E`` after 0, 1, 2, ... values (``E = alpha * E + delta``, in order), for short windows."""
-    table = np.empty(len(_COUNTS) + 1)
-    table[0] = 0.0
-    table[1:] = recurse(alpha, np.full(len(_COUNTS), delta), 0.0)
-    table.flags.writeable = False
-    return table
+#: the table of E stops at its fixed point, or at this many values
+MOST_BIASES = 1 << 19
+
+
+class _Biases:
+    """``E`` after 0, 1, 2, ... values (``E = alpha * E + delta``, in order), grown on demand.
+
+    One table per ``(alpha, delta)``, shared by the detectors (:func:`_biases_for`);
+    it ends on ``E``'s fixed point (every later ``E`` is the same) or after
+    :data:`MOST_BIASES` values (later windows filter ``E`` themselves).
+    """
+
+    def __init__(self, alpha: float, delta: float) -> None:
+        self.alpha, self.delta = alpha, delta
+        self.values = np.zeros(1)
+        self.final = False  # the table will not grow
+
+    def upto(self, m: int) -> Floats:
+        """The table, grown to hold ``E`` after *m* values where it can."""
+        values = self.values
+        while len(values) <= m and not self.final:
+            size = min(MOST_BIASES, max(4096, 2 * len(values))) - len(values)
+            more = recurse(self.alpha, np.full(size, self.delta), float(values[-1]))
+            values = np.concatenate([values, more])
+            repeats = np.flatnonzero(values[1:] == values[:-1])  # E_k+1 == E_k: a fixed point
+            if len(repeats):
+                values = values[: repeats[0] + 1]
+            self.final = bool(len(repeats)) or len(values) >= MOST_BIASES
+            values.flags.writeable = False
+            self.values = values
+        return values
+
+
+@functools.lru_cache(maxsize=4)
+def _biases_for(alpha: float, delta: float) -> _Biases:
+    """The shared table of ``E`` for *alpha* and *delta* (a few MB at most)."""
+    return _Biases(alpha, delta)
 
 
 class PageHinkley(LanedDetector):
@@ -149,7 +178,7 @@ class PageHinkley(LanedDetector):
         self._fresh_column = self._lane_fresh()[1:, None]
         self._coefficients = filter_coefficients(alpha)
         self._start = np.zeros(1)  # the filter's first term, alpha * fil, per window
-        self._bias_table = _bias_table(alpha, delta)
+        self._bias_table = _biases_for(self._alpha, self._delta)
         self.reset()
 
     def reset(self) -> None:
@@ -247,8 +276,11 @@ class PageHinkley(LanedDetector):
         The table is used only where it holds ``_bias`` after *n* values (a
         state restored by ``from_dict`` could hold another value: it is followed).
         """
-        table = self._bias_table
-        if n + count < len(table) and table[n] == self._bias:
+        bias = self._bias
+        if self._alpha * bias + self._delta == bias:  # a fixed point (long runs reach one)
+            return np.broadcast_to(np.float64(bias), (count,))
+        table = self._bias_table.upto(n + count)
+        if n + count < len(table) and table[n] == bias:
             return table[n + 1 : n + count + 1]
         start = np.array([self._alpha * self._bias])
         return recurse_line(self._coefficients, np.full(count, self._delta), start)
