@@ -80,3 +80,79 @@ def test_windows_after_a_restart_take_one_gap_then_half_a_gap() -> None:
         if len(sizes) == 5:
             break
     assert sizes == [1000, 100, 50, 100, 200]
+
+
+@settings(max_examples=25, deadline=None)  # ~10 ms an example (a window scan per detection)
+@given(
+    mode=st.sampled_from(["up", "down", "both"]),
+    threshold=st.sampled_from([2.0, 8.0, 25.0]),
+    seed=st.integers(0, 2**16),
+    first=st.sampled_from([16, 40, 4096]),
+    shift=st.integers(0, 3),
+)
+def test_batches_cut_on_detections_are_update_to_the_bit(
+    mode: str, threshold: float, seed: int, first: int, shift: int
+) -> None:
+    """Batches ending on, just before or after a detection: update's detections and state."""
+    stream = np.random.default_rng(seed).normal(0.0, 1.0, 1200)
+    kwargs = {"mode": mode, "threshold": threshold, "min_instances": 5}
+    expected = per_value(PageHinkley(**kwargs), stream)
+    cuts = sorted({min(len(stream), i + shift) for i in expected[::3]} | {len(stream)})
+    one, many, found, begin = PageHinkley(**kwargs), PageHinkley(**kwargs), [], 0
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(_lanes, "Windows", functools.partial(Windows, first=first, smallest=16))
+        for cut in cuts:
+            found += (many.update_many(stream[begin:cut]) + begin).tolist()
+            per_value(one, stream[begin:cut])
+            assert many.to_dict() == one.to_dict()  # the state at each cut, not only the last
+            begin = cut
+    assert found == expected
+
+
+def test_bias_table_is_the_loop_in_order() -> None:
+    """The table of E is E = alpha * E + delta computed in a Python loop, to the bit."""
+    table = _pagehinkley._biases_for(0.9999, 0.005).upto(3000)
+    e, loop = 0.0, [0.0]
+    for _ in range(3000):
+        e = 0.9999 * e + 0.005
+        loop.append(e)
+    assert table[:3001].tolist() == loop
+
+
+def test_bias_table_ends_on_the_fixed_point_or_at_its_largest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """E's table stops once E = alpha * E + delta holds, or at MOST_BIASES values."""
+    table = _pagehinkley._Biases(0.5, 1.0).upto(10_000)
+    assert table[-1] == 0.5 * table[-1] + 1.0 != table[-2]  # ends on its first fixed point
+    monkeypatch.setattr(_pagehinkley, "MOST_BIASES", 5000)
+    capped = _pagehinkley._Biases(1.0, 0.25)  # E = n / 4: no fixed point
+    assert len(capped.upto(8000)) == 5000 == len(capped.upto(9000))
+    assert capped.upto(10)[4999] == 4999 / 4
+
+
+@pytest.mark.parametrize("mode", ["up", "down", "both"])
+def test_runs_past_the_fixed_point_of_e_are_update_to_the_bit(mode: str) -> None:
+    """With alpha 0.5 E is fixed after ~55 values: windows after it use it as a constant."""
+    stream = np.random.default_rng(3).normal(0.0, 1.0, 3000)
+    kwargs = {"alpha": 0.5, "delta": 1.0, "threshold": 4.0, "mode": mode}
+    one, many = PageHinkley(**kwargs), PageHinkley(**kwargs)
+    assert many.update_many(stream).tolist() == per_value(one, stream)
+    assert many.to_dict() == one.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("n", "bias"),
+    [(10, 0.123), (30_000, 0.25), (5_000_000, 37.5)],
+    ids=["bias-off-table", "past-the-counts", "long-run"],
+)
+def test_restored_states_off_the_tables_are_update_to_the_bit(n: int, bias: float) -> None:
+    """A restored state the tables do not hold (E not the table's, n past it) follows update."""
+    data = PageHinkley(threshold=4.0).to_dict()
+    data["state"].update(n=n, bias=bias, sum=0.5 * n, fil=1.5, min_inc=-2.0, max_dec=3.0)
+    stream = np.random.default_rng(7).normal(0.5, 1.0, 600)
+    one, many = PageHinkley.from_dict(data), PageHinkley.from_dict(data)
+    expected = per_value(one, stream)
+    assert many.update_many(stream).tolist() == expected
+    assert expected  # the scan met detections (and restarts from the table)
+    assert many.to_dict() == one.to_dict()

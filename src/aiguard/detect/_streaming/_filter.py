@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["filter_coefficients", "recurse", "recurse_rows"]
+__all__ = ["filter_coefficients", "recurse", "recurse_line"]
 
 
 @functools.cache
@@ -48,26 +48,23 @@ def recurse(a: float, u: npt.NDArray[np.float64], y0: float) -> npt.NDArray[np.f
     return np.asarray(lfilter(b, den, u, zi=zi)[0])  # pragma: no cover
 
 
-def recurse_rows(
+def recurse_line(
     coefficients: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
     u: npt.NDArray[np.float64],
-    starts: npt.NDArray[np.float64],
+    start: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    """:func:`recurse` along each row of *u* in one call, from ``filter_coefficients(a)``.
-
-    *starts* holds ``a * y[-1]`` per row, shape ``(rows, 1)``.
+    """:func:`recurse` from ``filter_coefficients(a)`` and ``start = [a * y[-1]]``, in fewer steps.
 
     Example:
-        >>> recurse_rows(filter_coefficients(0.5), np.ones((2, 2)), np.array([[2.0], [0.0]]))
-        array([[3. , 2.5],
-               [1. , 1.5]])
+        >>> recurse_line(filter_coefficients(0.5), np.array([1.0, 1.0, 1.0]), np.array([2.0]))
+        array([3.  , 2.5 , 2.25])
     """
     linear_filter, lfilter = _filters()
     b, den = coefficients
     if linear_filter is not None:  # pragma: no branch
-        out: npt.NDArray[np.float64] = linear_filter(b, den, u, -1, starts)[0]
+        out: npt.NDArray[np.float64] = linear_filter(b, den, u, -1, start)[0]
         return out
-    return np.asarray(lfilter(b, den, u, axis=-1, zi=starts)[0])  # pragma: no cover
+    return np.asarray(lfilter(b, den, u, zi=start)[0])  # pragma: no cover
 
 
 def filter_coefficients(a: float) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:

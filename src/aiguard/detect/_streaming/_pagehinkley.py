@@ -17,32 +17,43 @@ A drift is detected once :math:`n \ge` ``min_instances`` when
 (``"down"``) or either (``"both"``), :math:`\lambda` = ``threshold``.
 :math:`M_0 = -1` is river's starting value, kept for identical detections.
 
+**Computed as.** :math:`U_n = F_n - E_n` and :math:`L_n = F_n + E_n`, with
+:math:`F_n = \alpha F_{n-1} + d_n` and :math:`E_n = \alpha E_{n-1} + \delta`,
+:math:`F_0 = E_0 = 0` (the same values in exact arithmetic, other roundings):
+one filter over the deviations instead of two, and :math:`E_n` depends on
+:math:`n` only. The state holds :math:`F` (``fil``) and :math:`E` (``bias``).
+
 **Vectorised.** The running mean is the running *sum* divided by :math:`n`
-(``np.add.accumulate`` adds in order), and :math:`U` and :math:`L` are each a
-first-order filter, :math:`U_n = \alpha U_{n-1} + (d_n - \delta)`, computed in C
-in the order of the loop (:mod:`~aiguard.detect._streaming._filter`), so
-``update`` and ``update_many`` give the same bits. The filter runs on
-:math:`-U` (negation is exact), so one running maximum gives both
+(``np.add.accumulate`` adds in order), and :math:`F` a first-order filter
+computed in C in the order of the loop
+(:mod:`~aiguard.detect._streaming._filter`); :math:`E` comes from a table
+computed once per ``(alpha, delta)`` by the same filter (for windows past the
+table, the filter again), so ``update`` and ``update_many`` give the same bits.
+The window's rows are :math:`-U = E - F` (rounding is symmetric: the same bits
+as negating :math:`U`) and :math:`L`, so one running maximum gives both
 :math:`-m_n` and :math:`M_n`. A detection restarts the statistics, so the
 windows scanned fit the typical gap between detections (one gap, then half a
-gap: what is computed past a detection is recomputed); a long window looks
-for its detection block by block, from the blocks' extremes, which bound the
-gaps from above. On streams with a detection every few values
-``update_many`` runs lanes side by side instead
+gap: what is computed past a detection is recomputed); a short window is
+scanned whole in few numpy calls (a call costs about as much as a few hundred
+values), a long window looks for its detection block by block, from the
+blocks' extremes, which bound the gaps from above. On streams with a
+detection every few values ``update_many`` runs lanes side by side instead
 (:mod:`~aiguard.detect._streaming._lanes`), with the same operations.
 
 **Against river.** river computes the same sums in the same order, except that
-it adds :math:`d_n` and subtracts :math:`\delta` in two roundings where the filter
-adds :math:`(d_n - \delta)` in one, and that it updates its mean by Welford's
-recursion (:math:`\bar x_n = \bar x_{n-1} + (x_n - \bar x_{n-1}) / n`), which no
-numpy routine computes in order; the statistics agree with river's to about
-1e-13 relative (a test bounds it), so a detection could differ only where the
-statistic lands within that distance of the threshold (the tests compare
+it updates :math:`U` and :math:`L` directly (adding :math:`d_n`, then
+subtracting or adding :math:`\delta`) where aiguard rounds :math:`F` and
+:math:`E` and then their difference and sum, and that it updates its mean by
+Welford's recursion (:math:`\bar x_n = \bar x_{n-1} + (x_n - \bar x_{n-1}) / n`),
+which no numpy routine computes in order; the statistics agree with river's to
+about 1e-13 relative (a test bounds it), so a detection could differ only where
+the statistic lands within that distance of the threshold (the tests compare
 detections with river's on named and hypothesis-generated streams).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar
 
@@ -51,7 +62,7 @@ import numpy.typing as npt
 
 from aiguard._core import _validate
 from aiguard.detect._streaming._base import Knob, Param, state_fields
-from aiguard.detect._streaming._filter import filter_coefficients, recurse_rows
+from aiguard.detect._streaming._filter import filter_coefficients, recurse, recurse_line
 from aiguard.detect._streaming._lanes import LanedDetector
 from aiguard.detect._streaming._params import (
     Bools,
@@ -67,6 +78,47 @@ _MODES = ("up", "down", "both")
 BLOCK = 64
 #: longer windows look for their first detection block by block
 SCAN = 4096
+#: the counts 1, 2, ... as floats, for the running means of short windows
+_COUNTS = np.arange(1.0, float(SCAN + (1 << 14)))
+
+
+#: the table of E stops at its fixed point, or at this many values
+MOST_BIASES = 1 << 19
+
+
+class _Biases:
+    """``E`` after 0, 1, 2, ... values (``E = alpha * E + delta``, in order), grown on demand.
+
+    One table per ``(alpha, delta)``, shared by the detectors (:func:`_biases_for`);
+    it ends on ``E``'s fixed point (every later ``E`` is the same) or after
+    :data:`MOST_BIASES` values (later windows filter ``E`` themselves).
+    """
+
+    def __init__(self, alpha: float, delta: float) -> None:
+        self.alpha, self.delta = alpha, delta
+        self.values = np.zeros(1)
+        self.final = False  # the table will not grow
+
+    def upto(self, m: int) -> Floats:
+        """The table, grown to hold ``E`` after *m* values where it can."""
+        values = self.values
+        while len(values) <= m and not self.final:
+            size = min(MOST_BIASES, max(4096, 2 * len(values))) - len(values)
+            more = recurse(self.alpha, np.full(size, self.delta), float(values[-1]))
+            values = np.concatenate([values, more])
+            repeats = np.flatnonzero(values[1:] == values[:-1])  # E_k+1 == E_k: a fixed point
+            if len(repeats):
+                values = values[: repeats[0] + 1]
+            self.final = bool(len(repeats)) or len(values) >= MOST_BIASES
+            values.flags.writeable = False
+            self.values = values
+        return values
+
+
+@functools.lru_cache(maxsize=4)
+def _biases_for(alpha: float, delta: float) -> _Biases:
+    """The shared table of ``E`` for *alpha* and *delta* (a few MB at most)."""
+    return _Biases(alpha, delta)
 
 
 class PageHinkley(LanedDetector):
@@ -95,7 +147,7 @@ class PageHinkley(LanedDetector):
     _reach: ClassVar[float] = 1.0
     _then: ClassVar[float | None] = 0.5
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
-    _state_fields = state_fields("sum inc dec min_inc max_dec", drift=bool, n=int)
+    _state_fields = state_fields("sum fil bias min_inc max_dec", drift=bool, n=int)
     min_instances = Param(_validate.count, minimum=1)
     delta = Param(_validate.real, low=0.0)
     threshold = Param(_validate.real, low=0.0, low_open=True)
@@ -122,8 +174,11 @@ class PageHinkley(LanedDetector):
         )
         self._up = mode in ("up", "both")
         self._down = mode in ("down", "both")
+        self._limit = np.array(self._threshold, dtype=float)  # compared faster than a float
         self._fresh_column = self._lane_fresh()[1:, None]
         self._coefficients = filter_coefficients(alpha)
+        self._start = np.zeros(1)  # the filter's first term, alpha * fil, per window
+        self._bias_table = _biases_for(self._alpha, self._delta)
         self.reset()
 
     def reset(self) -> None:
@@ -131,8 +186,8 @@ class PageHinkley(LanedDetector):
         self._drift = False
         self._n = 0
         self._sum = 0.0
-        self._inc = 0.0
-        self._dec = 0.0
+        self._fil = 0.0
+        self._bias = 0.0
         self._min_inc = math.inf
         self._max_dec = -1.0
 
@@ -144,14 +199,25 @@ class PageHinkley(LanedDetector):
         self._n += 1
         self._sum += value
         dev = value - self._sum / self._n
-        inc = self._inc = self._alpha * self._inc + (dev - self._delta)
-        dec = self._dec = self._alpha * self._dec + (dev + self._delta)
+        fil = self._fil = self._alpha * self._fil + dev
+        bias = self._bias = self._alpha * self._bias + self._delta
+        inc, dec = fil - bias, fil + bias
         self._min_inc = min(self._min_inc, inc)
         self._max_dec = max(self._max_dec, dec)
         if self._n >= self._min_instances:
             self._drift = (self._up and inc - self._min_inc > self._threshold) or (
                 self._down and self._max_dec - dec > self._threshold
             )
+
+    @property
+    def _inc(self) -> float:
+        """The cumulative sum for increases, :math:`U_n`."""
+        return self._fil - self._bias
+
+    @property
+    def _dec(self) -> float:
+        """The cumulative sum for decreases, :math:`L_n`."""
+        return self._fil + self._bias
 
     def _loop(self, values: list[float]) -> list[int]:
         """``update`` on each value without the per-call checks; the indices of the detections."""
@@ -165,46 +231,77 @@ class PageHinkley(LanedDetector):
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:
         """Process *x* up to its first detection; return that index (or None).
 
-        The filter runs on ``delta - dev`` for the first row, so it yields
-        ``-inc`` (negation is exact): then one maximum-accumulation gives both
-        running extremes (``-min_inc`` and ``max_dec``), and one subtraction
-        both gaps.
+        The window's rows are ``-inc`` and ``dec``, so one maximum-accumulation
+        gives both running extremes (``-min_inc`` and ``max_dec``) and one
+        subtraction both gaps. A short window is scanned whole, in few numpy
+        calls (a call costs about as much as a few hundred values): the rows
+        start with a column holding the previous extremes.
         """
         count, n = len(x), self._n
         buf = np.empty(count + 1)
         buf[0] = self._sum
         buf[1:] = x
         sums = np.add.accumulate(buf, out=buf)[1:]
-        dev = np.arange(n + 1.0, n + count + 1.0)
-        np.subtract(x, np.divide(sums, dev, out=dev), out=dev)
-        steps = np.empty((2, count))
-        np.subtract(self._delta, dev, out=steps[0])
-        np.add(dev, self._delta, out=steps[1])
-        starts = np.array([[self._alpha * -self._inc], [self._alpha * self._dec]])
-        stats = recurse_rows(self._coefficients, steps, starts)  # -inc, dec
-        skip = max(0, self._min_instances - n - 1)
-        if count > SCAN:
-            hit, self._min_inc, self._max_dec = self._first_detection(stats, skip)
+        if n + count <= len(_COUNTS):
+            counts = _COUNTS[n : n + count]
         else:
-            hit, self._min_inc, self._max_dec = self._first_detection_small(stats, skip)
+            counts = np.arange(n + 1.0, n + count + 1.0)
+        dev = np.divide(sums, counts)
+        np.subtract(x, dev, out=dev)
+        start = self._start
+        start[0] = self._alpha * self._fil
+        fil = recurse_line(self._coefficients, dev, start)
+        bias = self._biases(n, count)
+        rows = np.empty((2, count + 1))  # column 0: the extremes so far; then -inc, dec
+        np.subtract(bias, fil, out=rows[0, 1:])  # -inc (rounding is symmetric: the same bits)
+        np.add(fil, bias, out=rows[1, 1:])  # dec
+        # -inf (no minimum yet) would give inf - inf: the first value bounds it as well
+        rows[0, 0] = -self._min_inc if self._min_inc != math.inf else rows[0, 1]
+        rows[1, 0] = self._max_dec
+        skip = self._min_instances - n - 1
+        if count > SCAN:
+            hit, self._min_inc, self._max_dec = self._first_detection(rows[:, 1:], max(0, skip))
+        else:
+            hit = self._first_detection_small(rows, skip)
         last = count - 1 if hit is None else hit
         self._n = n + last + 1
         self._sum = float(sums[last])
-        self._inc, self._dec = -float(stats[0, last]), float(stats[1, last])
+        self._fil, self._bias = float(fil[last]), float(bias[last])
         self._drift = hit is not None
         return hit
 
-    def _first_detection_small(
-        self, stats: Floats, skip: int
-    ) -> tuple[int | None, float, float]:
-        """:meth:`_first_detection` for a short window, in few numpy calls."""
-        extremes = np.maximum.accumulate(stats, axis=1)  # -min_inc, max_dec
-        np.maximum(extremes, [[-self._min_inc], [self._max_dec]], out=extremes)
-        over = self._over(np.subtract(extremes, stats))
-        over[:skip] = False
-        hit = int(over.argmax())
-        last = hit if over[hit] else -1
-        return (hit if over[hit] else None), -float(extremes[0, last]), float(extremes[1, last])
+    def _biases(self, n: int, count: int) -> Floats:
+        """``E`` after ``n + 1``, ..., ``n + count`` values, from ``_bias`` or a table.
+
+        The table is used only where it holds ``_bias`` after *n* values (a
+        state restored by ``from_dict`` could hold another value: it is followed).
+        """
+        bias = self._bias
+        if self._alpha * bias + self._delta == bias:  # a fixed point (long runs reach one)
+            return np.broadcast_to(np.float64(bias), (count,))
+        table = self._bias_table.upto(n + count)
+        if n + count < len(table) and table[n] == bias:
+            return table[n + 1 : n + count + 1]
+        start = np.array([self._alpha * self._bias])
+        return recurse_line(self._coefficients, np.full(count, self._delta), start)
+
+    def _first_detection_small(self, rows: Floats, skip: int) -> int | None:
+        """:meth:`_first_detection` for a short window, in few numpy calls; sets the extremes.
+
+        *rows*: column 0 holds the extremes so far (``-min_inc``, ``max_dec``),
+        the others the window's ``-inc`` and ``dec``.
+        """
+        extremes = np.maximum.accumulate(rows, axis=1)
+        over = np.subtract(extremes, rows, out=rows) > self._limit  # column 0: gaps 0
+        if skip > 0:
+            over[:, : skip + 1] = False
+        up, down = over.argmax(axis=1).tolist()
+        up = up if self._up and over[0, up] else 0
+        down = down if self._down and over[1, down] else 0
+        hit = min(up, down) if up and down else up or down
+        at = hit or -1  # the extremes up to the detection, or to the window's end
+        self._min_inc, self._max_dec = -float(extremes[0, at]), float(extremes[1, at])
+        return hit - 1 if hit else None
 
     def _over(self, gaps: Floats) -> Bools:
         """Where the gaps (rows: the up side's, the down side's) pass the threshold."""
@@ -256,7 +353,7 @@ class PageHinkley(LanedDetector):
             done = -(-end // BLOCK)
 
     def _lane_fresh(self) -> npt.NDArray[np.float64]:
-        # drift, n, sum, inc, dec, min_inc, max_dec
+        # drift, n, sum, fil, bias, min_inc, max_dec
         return np.array([0.0, 0.0, 0.0, 0.0, 0.0, math.inf, -1.0])
 
     def _lane_inputs(self, x: Floats) -> Floats:
@@ -264,21 +361,23 @@ class PageHinkley(LanedDetector):
 
     def _lane_step(self, state: Floats, inputs: Floats, drift: Bools) -> None:
         np.copyto(state[1:], self._fresh_column, where=drift)
-        n, total, inc, dec, min_inc, max_dec = state[1:]
+        n, total, fil, bias, min_inc, max_dec = state[1:]
         n += 1.0
         total += inputs
         dev = np.divide(total, n)
         np.subtract(inputs, dev, out=dev)
-        inc *= self._alpha
-        inc += dev - self._delta
-        dec *= self._alpha
-        dec += np.add(dev, self._delta, out=dev)
+        fil *= self._alpha
+        fil += dev
+        bias *= self._alpha
+        bias += self._delta
+        inc = np.subtract(fil, bias, out=dev)
+        dec = fil + bias
         np.minimum(min_inc, inc, out=min_inc)
         np.maximum(max_dec, dec, out=max_dec)
         if self._up:
-            np.greater(np.subtract(inc, min_inc, out=dev), self._threshold, out=drift)
+            np.greater(np.subtract(inc, min_inc, out=inc), self._threshold, out=drift)
             if self._down:
-                drift |= np.subtract(max_dec, dec, out=dev) > self._threshold
+                drift |= np.subtract(max_dec, dec, out=dec) > self._threshold
         else:
-            np.greater(np.subtract(max_dec, dec, out=dev), self._threshold, out=drift)
+            np.greater(np.subtract(max_dec, dec, out=dec), self._threshold, out=drift)
         drift &= n >= self._min_instances
