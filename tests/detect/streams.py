@@ -89,3 +89,13 @@ def binary_streams(draw: Any, max_segments: int = 4, max_length: int = 800) -> n
         )
     )
     return np.concatenate([(rng.random(n) < rate).astype(float) for rate, n in segments])
+
+
+def per_value(detector: Any, stream: np.ndarray) -> list[int]:
+    """Detections of ``update()`` fed one value at a time (the reference for ``update_many``)."""
+    found = []
+    for i, value in enumerate(stream.tolist()):
+        detector.update(value)
+        if detector.drift_detected:
+            found.append(i)
+    return found

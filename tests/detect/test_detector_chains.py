@@ -26,16 +26,6 @@ PARAMS = [
 ]
 
 
-def per_value(detector: Any, stream: np.ndarray) -> list[int]:
-    """Detections of update() fed one value at a time."""
-    found = []
-    for i, value in enumerate(stream.tolist()):
-        detector.update(value)
-        if detector.drift_detected:
-            found.append(i)
-    return found
-
-
 def small_chains(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Chains on short streams (blocks of 48 starts, a first window of 16); the chains' verdicts."""
     monkeypatch.setattr(_lanes, "CHAIN_BLOCK", 48)
@@ -86,7 +76,8 @@ def test_chains_are_update_to_the_bit(
 ) -> None:
     """With chains forced on short streams, update_many equals update: detections and state."""
     one, many = CUSUM(**kwargs), CUSUM(**kwargs)
-    expected = per_value(one, stream[:head]) + [head + i for i in per_value(one, stream[head:])]
+    expected = streams.per_value(one, stream[:head])
+    expected += [head + i for i in streams.per_value(one, stream[head:])]
     with pytest.MonkeyPatch.context() as monkeypatch:
         small_chains(monkeypatch)
         found = many.update_many(stream[:head]).tolist()
@@ -110,7 +101,7 @@ def test_chains_run_on_a_steady_drift(stream: np.ndarray, monkeypatch: pytest.Mo
     monkeypatch.setattr(_lanes, "CHAIN_BLOCK", 1024)
     monkeypatch.setattr(_chains, "CHAIN_BLOCK", 1024)
     one, many = CUSUM(), CUSUM()
-    assert many.update_many(stream).tolist() == per_value(one, stream)
+    assert many.update_many(stream).tolist() == streams.per_value(one, stream)
     assert many.to_dict() == one.to_dict()
     assert len(verdicts) > 2
     assert all(verdicts[:-1])  # the last block may stop at the batch's end
@@ -122,10 +113,10 @@ def test_a_batch_ending_on_a_chained_detection_keeps_its_state(
     """A batch cut right after a detection found by a chain ends in update's state at it."""
     small_chains(monkeypatch)
     stream = np.random.default_rng(7).normal(1.0, 0.3, 400)
-    detections = per_value(CUSUM(), stream)
+    detections = streams.per_value(CUSUM(), stream)
     for cut in (detections[-1], detections[-2], detections[5]):
         one, many = CUSUM(), CUSUM()
-        per_value(one, stream[: cut + 1])
+        streams.per_value(one, stream[: cut + 1])
         expected = detections[: detections.index(cut) + 1]
         assert many.update_many(stream[: cut + 1]).tolist() == expected
         assert many.drift_detected
@@ -140,7 +131,7 @@ def test_runs_longer_than_the_look_ahead_and_giving_up(monkeypatch: pytest.Monke
     spells = [np.r_[rng.normal(1.0, 0.1, 40), np.zeros(int(n))] for n in rng.integers(20, 60, 12)]
     stream = np.concatenate(drift + spells)
     one, many = CUSUM(), CUSUM()
-    assert many.update_many(stream).tolist() == per_value(one, stream)
+    assert many.update_many(stream).tolist() == streams.per_value(one, stream)
     assert many.to_dict() == one.to_dict()
     assert True in verdicts
     assert False in verdicts

@@ -24,16 +24,6 @@ DENSE = [
 ]
 
 
-def per_value(detector: Any, stream: np.ndarray) -> list[int]:
-    """Detections of update() fed one value at a time."""
-    found = []
-    for i, value in enumerate(stream.tolist()):
-        detector.update(value)
-        if detector.drift_detected:
-            found.append(i)
-    return found
-
-
 def small_lanes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Lanes from 2 lanes and a first window of 64 values, so short streams run in lanes.
 
@@ -58,7 +48,8 @@ def test_lanes_are_update_to_the_bit(
     with pytest.MonkeyPatch.context() as monkeypatch:
         small_lanes(monkeypatch)
         one, many = cls(**kwargs), cls(**kwargs)
-        expected = per_value(one, stream[:head]) + [head + i for i in per_value(one, stream[head:])]
+        expected = streams.per_value(one, stream[:head])
+        expected += [head + i for i in streams.per_value(one, stream[head:])]
         found = many.update_many(stream[:head]).tolist()
         found += (many.update_many(stream[head:]) + head).tolist()
     assert found == expected
@@ -70,7 +61,7 @@ def test_lanes_on_a_long_dense_stream(cls: type, kwargs: dict[str, Any]) -> None
     """5,000 noisy values, a detection every few (default windows, 4 lanes): update's result."""
     stream = np.tile(streams.noise(n=1000), 5)
     one, many = cls(**kwargs), cls(**kwargs)
-    expected = per_value(one, stream)
+    expected = streams.per_value(one, stream)
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(_lanes, "FEWEST_LANES", 4)
         monkeypatch.setattr(CUSUM, "_chained", False)
@@ -88,7 +79,7 @@ def test_lanes_that_never_rejoin_hand_back_to_the_loop(monkeypatch: pytest.Monke
     small_lanes(monkeypatch)
     stream = np.r_[np.full(5, 0.7), np.ones(3000)]  # C+ grows by 0.5 a value, h = 5
     one, many = CUSUM(), CUSUM()
-    expected = per_value(one, stream)
+    expected = streams.per_value(one, stream)
     calls: list[int] = []
     real = _lanes.run_lanes
     monkeypatch.setattr(_lanes, "run_lanes", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -117,9 +108,9 @@ def test_run_lanes_stops_before_a_lane_without_detections() -> None:
     found, used, state = lanes(detector, stream, 50)
     reference = CUSUM(h=1.0)
     assert used <= 400
-    assert found.tolist() == per_value(reference, stream[:used])
+    assert found.tolist() == streams.per_value(reference, stream[:used])
     check = CUSUM(h=1.0)
-    per_value(check, stream[:used])
+    streams.per_value(check, stream[:used])
     detector._lane_load(state)
     assert detector.to_dict() == check.to_dict()
 
@@ -130,7 +121,7 @@ def test_run_lanes_with_rounds_exhausted_returns_what_it_proved() -> None:
     stream = np.r_[np.full(3, 0.7), np.ones(600)]
     found, used, state = lanes(detector, stream, 60, rounds=0)
     check = CUSUM()
-    assert found.tolist() == per_value(check, stream[:used])
+    assert found.tolist() == streams.per_value(check, stream[:used])
     detector._lane_load(state)
     assert detector.to_dict() == check.to_dict()
     assert 60 <= used < len(stream)

@@ -16,16 +16,6 @@ from aiguard.detect._streaming import _lanes, _pagehinkley
 from aiguard.detect._streaming._windows import Windows
 
 
-def per_value(detector: Any, stream: np.ndarray) -> list[int]:
-    """Detections of update() fed one value at a time."""
-    found = []
-    for i, value in enumerate(stream.tolist()):
-        detector.update(value)
-        if detector.drift_detected:
-            found.append(i)
-    return found
-
-
 @settings(max_examples=20, deadline=None)  # ~25 ms an example (scipy filter calls per window)
 @given(
     kwargs=st.fixed_dictionaries(
@@ -46,7 +36,8 @@ def test_window_scans_are_update_to_the_bit(
 ) -> None:
     """With windows of 16 values and up (searched whole or by block), update_many is update."""
     one, many = PageHinkley(**kwargs), PageHinkley(**kwargs)
-    expected = per_value(one, stream[:head]) + [head + i for i in per_value(one, stream[head:])]
+    expected = streams.per_value(one, stream[:head])
+    expected += [head + i for i in streams.per_value(one, stream[head:])]
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(_lanes, "Windows", functools.partial(Windows, first=16, smallest=16))
         monkeypatch.setattr(_pagehinkley, "SCAN", scan)
@@ -96,14 +87,14 @@ def test_batches_cut_on_detections_are_update_to_the_bit(
     """Batches ending on, just before or after a detection: update's detections and state."""
     stream = np.random.default_rng(seed).normal(0.0, 1.0, 1200)
     kwargs = {"mode": mode, "threshold": threshold, "min_instances": 5}
-    expected = per_value(PageHinkley(**kwargs), stream)
+    expected = streams.per_value(PageHinkley(**kwargs), stream)
     cuts = sorted({min(len(stream), i + shift) for i in expected[::3]} | {len(stream)})
     one, many, found, begin = PageHinkley(**kwargs), PageHinkley(**kwargs), [], 0
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(_lanes, "Windows", functools.partial(Windows, first=first, smallest=16))
         for cut in cuts:
             found += (many.update_many(stream[begin:cut]) + begin).tolist()
-            per_value(one, stream[begin:cut])
+            streams.per_value(one, stream[begin:cut])
             assert many.to_dict() == one.to_dict()  # the state at each cut, not only the last
             begin = cut
     assert found == expected
@@ -137,7 +128,7 @@ def test_runs_past_the_fixed_point_of_e_are_update_to_the_bit(mode: str) -> None
     stream = np.random.default_rng(3).normal(0.0, 1.0, 3000)
     kwargs = {"alpha": 0.5, "delta": 1.0, "threshold": 4.0, "mode": mode}
     one, many = PageHinkley(**kwargs), PageHinkley(**kwargs)
-    assert many.update_many(stream).tolist() == per_value(one, stream)
+    assert many.update_many(stream).tolist() == streams.per_value(one, stream)
     assert many.to_dict() == one.to_dict()
 
 
@@ -152,7 +143,7 @@ def test_restored_states_off_the_tables_are_update_to_the_bit(n: int, bias: floa
     data["state"].update(n=n, bias=bias, sum=0.5 * n, fil=1.5, min_inc=-2.0, max_dec=3.0)
     stream = np.random.default_rng(7).normal(0.5, 1.0, 600)
     one, many = PageHinkley.from_dict(data), PageHinkley.from_dict(data)
-    expected = per_value(one, stream)
+    expected = streams.per_value(one, stream)
     assert many.update_many(stream).tolist() == expected
     assert expected  # the scan met detections (and restarts from the table)
     assert many.to_dict() == one.to_dict()
