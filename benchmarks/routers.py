@@ -39,6 +39,7 @@ to a deque (``PYTHONPATH`` picks the checkout), for before/after tables.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import statistics
@@ -309,9 +310,11 @@ def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
     n, blocks = (100, 16) if quick else (200, 120)
     rows: list[list[str]] = []
     notes: list[str] = []
-    for label, slow in (("numpy, 10x the work", slow_work), ("I/O, 2 ms sleep", slow_io)):
+    kinds = (("numpy, 10x the work", slow_work), ("I/O, 2 ms sleep", slow_io))
+    for (kind, slow), priority in itertools.product(kinds, ("idle", "low")):
+        label = f"{kind}, priority={priority}"
         shadow, go, parked = _pausable(slow)
-        router = aiguard.ShadowRouter(work, shadow, max_queue=100)
+        router = aiguard.ShadowRouter(work, shadow, max_queue=100, priority=priority)
         for _ in range(200):  # fill the queue
             router(X)
         load_before = _load()

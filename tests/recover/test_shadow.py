@@ -8,6 +8,7 @@ import os
 import random
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -482,19 +483,33 @@ def test_requests_not_sampled_are_not_timed() -> None:
     router.close()
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux only")
-def test_the_shadow_runs_under_sched_idle_and_callers_keep_their_policy() -> None:
-    """The shadow's thread gets only CPU the callers leave; the caller's thread is untouched."""
-    seen: dict[str, int] = {}
+def _policy_and_nice(router: ag.ShadowRouter) -> tuple[int, int]:
+    """The worker thread's scheduling policy and nice value, once it has set them."""
+    (thread,) = router._threads
+    tid = thread.native_id
+    assert tid is not None
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:  # the worker sets its priority as it starts
+        policy, nice = os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)
+        if policy == os.SCHED_IDLE or nice > os.getpriority(os.PRIO_PROCESS, 0):
+            break
+        time.sleep(0.001)
+    return policy, nice
 
-    def shadow(x: Any) -> Any:
-        seen["policy"] = os.sched_getscheduler(0)
-        seen["thread"] = threading.get_ident()
-        return x
 
-    with ag.ShadowRouter(lambda x: x, shadow) as router:
-        router(1.0)
-        assert router.flush()
-    assert seen["policy"] == os.SCHED_IDLE
-    assert seen["thread"] != threading.get_ident()
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="per-thread priorities are Linux only")
+def test_workers_run_at_a_lower_priority_or_idle_and_callers_keep_theirs() -> None:
+    """Default: nice + 10; priority="idle": SCHED_IDLE. The caller's thread is untouched."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    with ag.ShadowRouter(lambda x: x, lambda x: x) as low:
+        assert _policy_and_nice(low) == (os.SCHED_OTHER, min(19, own + 10))
+    with ag.ShadowRouter(lambda x: x, lambda x: x, priority="idle") as idle:
+        assert _policy_and_nice(idle)[0] == os.SCHED_IDLE
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own
+
+
+def test_priority_is_validated() -> None:
+    """An unknown priority is a ConfigurationError naming it."""
+    with pytest.raises(ConfigurationError, match="priority"):
+        ag.ShadowRouter(lambda x: x, lambda x: x, priority="high")  # type: ignore[arg-type]

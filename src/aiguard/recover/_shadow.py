@@ -28,8 +28,10 @@ wakes it: no request waits for a worker that sleeps forever.
 :meth:`ShadowRouter.flush` wakes one and :meth:`ShadowRouter.close` wakes
 them all. Between two requests a worker gives the interpreter back
 (``time.sleep(0)``), so a saturated shadow takes the interpreter lock in short
-slices, never for a run of requests, and on Linux its thread runs under
-``SCHED_IDLE``, so the kernel gives it only CPU the callers' threads leave.
+slices, never for a run of requests, and on Linux its thread runs at a lower
+priority (``priority="low"``: nice + 10), so the kernel prefers the callers'
+threads for the CPU; ``priority="idle"`` (``SCHED_IDLE``) gives it only CPU
+the callers' threads leave.
 A shadow doing CPU work in pure Python still holds the interpreter lock while
 it runs and so shares the CPU with the primary; numpy work and I/O release
 it. ``benchmarks/routers.py`` measures the primary's p50 and p99 beside a
@@ -61,7 +63,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from typing_extensions import Self
 
@@ -107,6 +109,13 @@ class ShadowRouter:
         clock: seconds, for the latencies.
         name: for reports and logs.
         seed: seeds the sampling (for reproducible tests).
+        priority: the workers' CPU priority on Linux. ``"low"`` (default):
+            nice + 10, the kernel prefers the serving threads, and the shadow
+            still gets a share of a busy machine. ``"idle"``: ``SCHED_IDLE``
+            (nice 19 where refused), the shadow runs only on CPU nothing else
+            wants: the primary's tail stays that of no shadow at all (see
+            docs/benchmarks.md), but on a busy machine the shadow falls behind,
+            drops (counted) and :meth:`flush` may wait until its timeout.
 
     Raises:
         ConfigurationError: an invalid parameter.
@@ -137,7 +146,11 @@ class ShadowRouter:
         clock: Clock = MONOTONIC,
         name: str = "shadow",
         seed: int | None = None,
+        priority: Literal["low", "idle"] = "low",
     ) -> None:
+        if priority not in ("low", "idle"):
+            raise ConfigurationError("priority", "'low' or 'idle'", priority)
+        self.priority = priority
         for argument, model in (("primary", primary), ("shadow", shadow)):
             if not callable(model):
                 raise ConfigurationError(argument, "a callable model", model)
@@ -285,7 +298,7 @@ class ShadowRouter:
     # -- the workers ----------------------------------------------------------
 
     def _work(self) -> None:
-        _lower_priority()
+        _lower_priority(idle=self.priority == "idle")
         pending, popleft = self._pending, self._pending.popleft
         gate = threading.Lock()
         gate.acquire()  # held: this worker blocks on it while idle, a waker releases it
@@ -422,21 +435,26 @@ class ShadowRouter:
         self.close()
 
 
-def _lower_priority() -> None:
-    """Make this thread run only on CPU the serving threads leave (Linux: ``SCHED_IDLE``).
+def _lower_priority(*, idle: bool) -> None:
+    """Make this thread yield the CPU to the serving threads (Linux, per thread).
 
-    On Linux a thread is a task with its own scheduling policy. Under
-    ``SCHED_IDLE`` the kernel gives the shadow a core only when no normal
-    task wants it, so a saturated shadow never takes CPU from the callers;
-    on a busy machine it falls behind and its queue drops (counted), which
-    is the router's contract. Where ``SCHED_IDLE`` is refused the thread
-    takes the lowest nice value (19) instead; elsewhere (not Linux, or not
-    permitted) it keeps the process's priority.
+    On Linux a thread is a task with its own nice value and scheduling
+    policy. With *idle*, ``SCHED_IDLE``: the kernel runs the shadow only on
+    CPU no normal task wants (nice 19 where that policy is refused); else
+    nice + 10, so the kernel prefers the callers' threads when the shadow
+    competes with them for a core. Elsewhere (not Linux, or not permitted)
+    the worker keeps the process's priority.
     """
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
-    except (AttributeError, OSError):  # pragma: no cover - not Linux, or refused
+    tid = threading.get_native_id()
+    if idle:
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except (AttributeError, OSError):  # not permitted, or no per-thread priority here
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
+        except (AttributeError, OSError):  # pragma: no cover - not Linux, or refused
+            pass
+        else:
             return
+    try:
+        niceness = 19 if idle else min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10)
+        os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not permitted
+        return
