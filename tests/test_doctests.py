@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import linecache
 import pkgutil
 
 import pytest
@@ -27,5 +28,8 @@ def test_docstring_examples(name: str) -> None:
         module = importlib.import_module(name)
     except ImportError as exc:  # an optional extra that is not installed
         pytest.skip(f"{name}: {exc}")
+    # Python 3.13's doctest resets a pdb per docstring, and that re-checks every file in
+    # linecache; after the rest of the suite the cache is large and this leg took minutes.
+    linecache.clearcache()
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
