@@ -299,3 +299,24 @@ def test_a_real_fork_restarts_the_thread_after_the_owner_hook() -> None:
     os.waitpid(pid, 0)
     poller.stop()
     assert answer == b"1"
+
+
+def test_a_thread_left_from_before_forked_ends_when_its_owner_is_gone() -> None:
+    """forked() renews the events; a thread started before it still ends (no busy loop).
+
+    A stop() after forked() sets only the new events. The thread that was
+    already running waited on the old ones and, its weak owner gone, ran
+    run_now() again and again holding the interpreter lock (seen as a 3x slower
+    test suite).
+    """
+    counter = Counter()
+    poller = Poller(counter.tick, interval=0.01, name="t", weak=True)
+    assert _wait_for(lambda owner=counter: owner.calls >= 1)
+    thread = poller._thread
+    assert thread is not None
+    assert poller.forked() is True  # events renewed under the running thread
+    del counter
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert poller.stopped

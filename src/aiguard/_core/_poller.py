@@ -212,8 +212,9 @@ class Poller:
     def run_now(self) -> None:
         """Run the tick now (failures counted and logged once) and schedule the next one."""
         fn = self._tick()
-        if fn is None:  # the owner is gone
+        if fn is None:  # the owner is gone: stop, and never come back due
             self.stop()
+            self._due = math.inf
             return
         wait: object = None
         try:
@@ -231,7 +232,9 @@ class Poller:
             self._due = self._clock() + _next_wait(wait, self.interval)
 
     def _run(self, stop: threading.Event, wake: threading.Event) -> None:
-        while not stop.is_set():
+        # stop is the event this thread started with; self._stop is checked too, since
+        # forked() gives the poller fresh events and a stop() after it sets only those
+        while not stop.is_set() and not self._stop.is_set():
             left = self._due - self._clock()
             if left > 0 and wake.wait(min(left, 3600.0)):
                 wake.clear()
