@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,19 @@ def test_window_scans_are_update_to_the_bit(
         found = many.update_many(stream[:head]).tolist()
         found += (many.update_many(stream[head:]) + head).tolist()
     assert found == expected
+    assert many.to_dict() == one.to_dict()
+
+
+def test_a_fresh_run_of_negative_zeros_keeps_updates_positive_zero_sum() -> None:
+    """update adds -0.0 to a 0.0 sum (giving 0.0); the fresh-run prefix sum must not keep -0.0."""
+    one, many = PageHinkley(), PageHinkley()
+    zeros = np.array([-0.0, -0.0, -0.0])
+    streams.per_value(one, zeros)
+    many.update_many(zeros)
+    assert math.copysign(1.0, many.to_dict()["state"]["sum"]) == 1.0
+    assert math.copysign(1.0, one.to_dict()["state"]["sum"]) == 1.0
+    many.update_many(np.array([2.0, -0.0]))
+    streams.per_value(one, np.array([2.0, -0.0]))
     assert many.to_dict() == one.to_dict()
 
 

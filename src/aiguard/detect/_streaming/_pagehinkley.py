@@ -179,6 +179,7 @@ class PageHinkley(LanedDetector):
         self._coefficients = filter_coefficients(alpha)
         self._start = np.zeros(1)  # the filter's first term, alpha * fil, per window
         self._bias_table = _biases_for(self._alpha, self._delta)
+        self._table = self._bias_table.values  # E so far, grown through _bias_table
         self.reset()
 
     def reset(self) -> None:
@@ -238,10 +239,13 @@ class PageHinkley(LanedDetector):
         start with a column holding the previous extremes.
         """
         count, n = len(x), self._n
-        buf = np.empty(count + 1)
-        buf[0] = self._sum
-        buf[1:] = x
-        sums = np.add.accumulate(buf, out=buf)[1:]
+        if n:
+            buf = np.empty(count + 1)
+            buf[0] = self._sum
+            buf[1:] = x
+            sums = np.add.accumulate(buf, out=buf)[1:]
+        else:  # a fresh run: 0 + x[0] is x[0] (but for the sign of a zero, see below)
+            sums = np.add.accumulate(x)
         if n + count <= len(_COUNTS):
             counts = _COUNTS[n : n + count]
         else:
@@ -265,7 +269,7 @@ class PageHinkley(LanedDetector):
             hit = self._first_detection_small(rows, skip)
         last = count - 1 if hit is None else hit
         self._n = n + last + 1
-        self._sum = float(sums[last])
+        self._sum = float(sums[last]) + 0.0  # -0.0 (only zeros, from -0.0 on) is update's 0.0
         self._fil, self._bias = float(fil[last]), float(bias[last])
         self._drift = hit is not None
         return hit
@@ -276,10 +280,12 @@ class PageHinkley(LanedDetector):
         The table is used only where it holds ``_bias`` after *n* values (a
         state restored by ``from_dict`` could hold another value: it is followed).
         """
-        bias = self._bias
+        bias, table = self._bias, self._table
+        if n + count < len(table) and table[n] == bias:
+            return table[n + 1 : n + count + 1]
         if self._alpha * bias + self._delta == bias:  # a fixed point (long runs reach one)
             return np.broadcast_to(np.float64(bias), (count,))
-        table = self._bias_table.upto(n + count)
+        table = self._table = self._bias_table.upto(n + count)
         if n + count < len(table) and table[n] == bias:
             return table[n + 1 : n + count + 1]
         start = np.array([self._alpha * self._bias])
