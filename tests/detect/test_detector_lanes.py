@@ -88,6 +88,33 @@ def test_lanes_that_never_rejoin_hand_back_to_the_loop(monkeypatch: pytest.Monke
     assert calls
 
 
+def test_pagehinkley_scans_windows_where_lanes_do_not_pay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lanes that prove nothing hand gaps of tens of values to window scans, not the loop."""
+    stream = np.tile(streams.noise(n=1000), 5)
+    one, many = PageHinkley(threshold=10.0), PageHinkley(threshold=10.0)
+    expected = streams.per_value(one, stream)
+    monkeypatch.setattr(_lanes, "FEWEST_LANES", 1)
+    monkeypatch.setattr(_lanes, "MOST_LANES", 2)  # a lanes block leaves most of the stream
+    monkeypatch.setattr(_lanes, "Windows", functools.partial(Windows, first=64))
+    lane_calls: list[int] = []
+    real_lanes = _lanes.LanedDetector._lanes
+
+    def unpaid(self: Any, *args: Any) -> Any:  # lanes that prove too little to go on with
+        lane_calls.append(1)
+        return real_lanes(self, *args)[0], False
+
+    monkeypatch.setattr(_lanes.LanedDetector, "_lanes", unpaid)
+    looped: list[int] = []
+    real_loop = PageHinkley._loop
+    monkeypatch.setattr(PageHinkley, "_loop",
+                        lambda self, values: looped.append(len(values)) or real_loop(self, values))
+    found = many.update_many(stream).tolist()
+    assert lane_calls == [1]  # tried once, then given up for this call
+    assert found == expected
+    assert many.to_dict() == one.to_dict()
+    assert sum(looped) < len(stream) // 10  # the rest went to window scans
+
+
 def lanes(detector: Any, stream: np.ndarray, length: int, **kwargs: Any) -> Any:
     """run_lanes with the detector's own parts, from its state."""
     return _lanes.run_lanes(

@@ -35,6 +35,7 @@ own path for quiet streams.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -178,6 +179,9 @@ class LanedDetector(StreamingDetector):
     #: and after a first one without a detection, *then* gaps (None: twice the last window)
     _reach: ClassVar[float] = 2.0
     _then: ClassVar[float | None] = None
+    #: where lanes do not pay off, gaps up to this long run the per-value loop, longer
+    #: ones window scans (which cost a few numpy calls per detection)
+    _most_looped: ClassVar[float] = math.inf
     _n: int
 
     def _run(self, x: npt.NDArray[np.float64]) -> int | None:  # pragma: no cover - overridden
@@ -215,7 +219,7 @@ class LanedDetector(StreamingDetector):
         block = CHAIN_TRIAL
         begun = 0  # where the run in progress began (after the last detection)
         for start, stop in windows:
-            if not windows.dense:
+            if not windows.dense or (not laned and windows.gap > self._most_looped):
                 if self._drift:
                     self.reset()
                 hit = self._run(x[start:stop])

@@ -146,6 +146,8 @@ class PageHinkley(LanedDetector):
     # the gaps between detections spread widely: windows of one gap, then half a gap
     _reach: ClassVar[float] = 1.0
     _then: ClassVar[float | None] = 0.5
+    # a window scan costs about as much as 20 values of the per-value loop
+    _most_looped: ClassVar[float] = 24.0
     _knob: ClassVar[Knob] = Knob("threshold", 1e-3, 1e7, quieter_when_larger=True, scaled=True)
     _state_fields = state_fields("sum fil bias min_inc max_dec", drift=bool, n=int)
     min_instances = Param(_validate.count, minimum=1)
