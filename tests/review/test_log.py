@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import aiguard as ag
@@ -167,6 +168,30 @@ def test_batch_mode_writes_at_once_and_fsyncs_later(tmp_path: Path) -> None:
     log.change("INC-1", "ack", actor="ana")
     log.close()
     assert IncidentLog(path, readonly=True).records == 2
+
+
+def test_batch_mode_fsyncs_once_per_burst_and_sleeps_while_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fsync thread wakes one interval after a write, fsyncs once, then waits for the next."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    log = IncidentLog(tmp_path / "incidents.jsonl", durability="batch",
+                      batch_interval=np.float32(0.01))  # a numpy scalar is a number of seconds
+    lines = log._lines
+    time.sleep(0.08)  # idle: eight intervals
+    assert (lines.sync_rounds, synced) == (0, [])
+    log.open(open_rec())
+    log.change("INC-1", "ack", actor="ana")  # a burst of two records
+    deadline = time.monotonic() + 5
+    while not synced and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.08)  # idle again
+    assert lines.sync_rounds == 1
+    assert len(synced) == 1
+    log.close()
+    assert len(synced) == 1  # close: nothing pending
 
 
 def test_configuration_and_open_errors(tmp_path: Path) -> None:

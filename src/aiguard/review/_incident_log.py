@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Self
 
+from aiguard._core import _validate
 from aiguard.errors import ConfigurationError, InvalidInputError
 from aiguard.review._incident import Incident
 from aiguard.review._log import FileLines, MemoryLines, decode, encode, fold
@@ -30,9 +31,10 @@ class IncidentLog:
         path: the JSON Lines file (created if missing); None keeps records in
             memory only.
         durability: ``"fsync"`` (each append is on disk when it returns) or
-            ``"batch"`` (fsync every *batch_interval* seconds; see the module
+            ``"batch"`` (fsync *batch_interval* seconds after a write; see the module
             :mod:`aiguard.review._log` for the trade-off).
-        batch_interval: seconds between fsyncs in batch mode.
+        batch_interval: batch mode: seconds from a write to the fsync that covers it
+            (and every write in between); an idle log wakes no thread.
         readonly: open for reading only (never cuts a torn line, never writes).
         store: a fleet store instead of a file: an object with
             ``append_incident_record(line)`` and ``read_incident_records(start)``
@@ -66,9 +68,7 @@ class IncidentLog:
             raise ConfigurationError("store", "None when a path is given", store)
         if not callable(clock):
             raise ConfigurationError("clock", "a callable returning seconds", clock)
-        if isinstance(batch_interval, bool) or not isinstance(batch_interval, (int, float)) or \
-                not batch_interval > 0:
-            raise ConfigurationError("batch_interval", "seconds > 0", batch_interval)
+        batch_interval = _validate.duration(batch_interval, "batch_interval")
         self._clock = clock
         self._lock = threading.RLock()
         self._lines: Any
@@ -80,7 +80,7 @@ class IncidentLog:
             self._lines = MemoryLines()
         else:
             self._lines = FileLines(path, durability=durability,
-                                    batch_interval=float(batch_interval), readonly=readonly)
+                                    batch_interval=batch_interval, readonly=readonly)
         self.readonly = readonly
         self._incidents: dict[str, Incident] = {}
         self._open_by_key: dict[str, list[str]] = {}
