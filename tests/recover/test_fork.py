@@ -32,6 +32,20 @@ def test_child_shadow_router_has_workers() -> None:
     router.close()
 
 
+@pytest.mark.slow
+def test_child_process_shadow_starts_its_own_shadow_process() -> None:
+    """isolation="process": a forked child spawns its own shadow process and shadows with it."""
+    router = ag.ShadowRouter(abs, abs, isolation="process")
+    router(1)
+    assert router.flush(timeout=30)
+    child = multiprocessing.get_context("fork").Process(target=_shadow_child, args=(router,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert router.report().shadowed == 1  # the parent's own child saw only the parent's request
+    router.close(timeout=10)
+
+
 def _registry_child(registry: ag.ModelRegistry, ready: object) -> None:
     """Exit 0 when the child's refresher adopts a promote made after the fork."""
     ready.set()  # type: ignore[attr-defined]

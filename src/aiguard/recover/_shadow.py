@@ -337,14 +337,14 @@ class ShadowRouter:
     # -- the workers ----------------------------------------------------------
 
     def _work(self) -> None:
-        lower_priority(idle=self.priority == "idle")
         pending, popleft = self._pending, self._pending.popleft
         backend = self._backend
         gate = threading.Lock()
         gate.acquire()  # held: this worker blocks on it while idle, a waker releases it
         naps = _NAPS  # a new worker parks until the first request
         try:
-            backend.begin()
+            backend.begin()  # before lowering this thread: a child would inherit it
+            lower_priority(idle=self.priority == "idle")
             while True:
                 try:
                     item = popleft()

@@ -294,14 +294,13 @@ class RemoteShadow:
 
     def _die(self, what: str) -> None:
         """The child is gone: refuse new requests, count the ones in flight as lost."""
-        if not self.dead:
-            self.dead = True
-            self._refuse()
-            if not self._closing:
-                log_once(f"shadow-process:{self.name}:{id(self)}", "aiguard: the shadow "
-                         "process of %r %s; its requests are dropped (counted), the primary "
-                         "serves on", self.name, what, event="shadow.died", name=self.name,
-                         exc_info=False)
+        self.dead = True  # once: the sender checks it before each send
+        self._refuse()
+        if not self._closing:
+            log_once(f"shadow-process:{self.name}:{id(self)}", "aiguard: the shadow "
+                     "process of %r %s; its requests are dropped (counted), the primary "
+                     "serves on", self.name, what, event="shadow.died", name=self.name,
+                     exc_info=False)
         for _ in range(self._in_flight):
             self._drop()
         self._in_flight = 0
