@@ -73,7 +73,7 @@ from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._counter import peek
 from aiguard.errors import ConfigurationError
 from aiguard.recover._shadow_process import RemoteShadow, child_config
-from aiguard.recover._shadow_run import InThreads, LocalShadow, lower_priority
+from aiguard.recover._shadow_run import InThreads, LocalShadow
 from aiguard.recover._shadow_stats import ShadowReport
 
 if TYPE_CHECKING:
@@ -215,7 +215,8 @@ class ShadowRouter:
         self._parked: list[threading.Lock] = []  # the gates of parked workers
         self._alarm = _NEVER  # a caller that saw at least this many waiting wakes a worker
         self._backend: Backend = (
-            InThreads(self._local, self._finished) if self._local is not None
+            InThreads(self._local, self._finished, idle=self.priority == "idle")
+            if self._local is not None
             else RemoteShadow(self._config or b"", name=self.name, finished=self._finished,
                               refuse=self._refuse))
         self._threads = [
@@ -343,8 +344,7 @@ class ShadowRouter:
         gate.acquire()  # held: this worker blocks on it while idle, a waker releases it
         naps = _NAPS  # a new worker parks until the first request
         try:
-            backend.begin()  # before lowering this thread: a child would inherit it
-            lower_priority(idle=self.priority == "idle")
+            backend.begin()
             while True:
                 try:
                     item = popleft()

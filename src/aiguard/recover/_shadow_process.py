@@ -206,7 +206,13 @@ class RemoteShadow:
     # -- on the sender thread -------------------------------------------------
 
     def begin(self) -> None:
-        """Start the child (spawned: see the module docstring)."""
+        """Start the child (spawned: see the module docstring).
+
+        The sender thread keeps the process's priority (the child lowers
+        its own): a thread that holds the interpreter lock, if only for
+        microseconds, must not then wait for a CPU while the callers wait
+        for the lock.
+        """
         context = multiprocessing.get_context("spawn")
         requests, theirs = context.Pipe()
         control, their_control = context.Pipe()

@@ -49,7 +49,7 @@ class Backend(Protocol):
         """Accepted requests never shadowed because the shadow's process died."""
 
     def begin(self) -> None:
-        """On a worker, before its first request."""
+        """On a worker, before its first request (a worker that runs the shadow lowers itself)."""
 
     def serve(self, item: tuple[Any, ...]) -> None:
         """On a worker: shadow one request (or send it to where it is shadowed)."""
@@ -173,8 +173,8 @@ class InThreads:
 
     lost = 0
 
-    def __init__(self, local: LocalShadow, finished: itertools.count[int]) -> None:
-        self._local, self._finished = local, finished
+    def __init__(self, local: LocalShadow, finished: itertools.count[int], *, idle: bool) -> None:
+        self._local, self._finished, self._idle = local, finished, idle
 
     @property
     def errors(self) -> int:
@@ -187,7 +187,8 @@ class InThreads:
         return self._local.timeouts
 
     def begin(self) -> None:
-        """Nothing to start."""
+        """Lower this worker's priority: it runs the shadow."""
+        lower_priority(idle=self._idle)
 
     def serve(self, item: tuple[Any, ...]) -> None:
         """Shadow *item* on this thread; it is finished when this returns."""
