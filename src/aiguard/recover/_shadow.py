@@ -184,18 +184,16 @@ class ShadowRouter:
         self._random = random.Random(seed).random  # noqa: S311 - sampling, not security
         self.workers = _validate.count(workers, "workers")
         self.closed = False
-        self._local: LocalShadow | None = None
-        self._config: bytes | None = None
-        if isolation == "thread":
-            self._local = LocalShadow(shadow, timeout=self.timeout, clock=self._clock,
-                                      compare=compare, window=window, name=self.name)
-            self._stats = self._local.stats
-        elif self.workers != 1:
+        if isolation == "process" and self.workers != 1:
             raise ConfigurationError("workers", "1 with isolation='process'", workers)
-        else:
-            self._config = child_config(shadow, compare=compare, clock=self._clock,
-                                        timeout=self.timeout, window=window, name=self.name,
-                                        idle=priority == "idle")
+        # where the shadow runs: here on the workers, or the pickled setup of a child process
+        # (one attribute, not two: the caller's path reads this object's attributes, and up
+        # to 30 of them CPython keeps in a layout its attribute caches read fastest)
+        self._place: LocalShadow | bytes = (
+            LocalShadow(shadow, timeout=self.timeout, clock=self._clock, compare=compare,
+                        window=window, name=self.name) if isolation == "thread"
+            else child_config(shadow, compare=compare, clock=self._clock, timeout=self.timeout,
+                              window=window, name=self.name, idle=priority == "idle"))
         self._wake_at = self.max_queue // 2  # a caller wakes a napping worker from half full
         self._call = (self.acall if inspect.iscoroutinefunction(primary)
                       else self._sync if self.sample == 1.0 else self._sync_sampled)
@@ -215,9 +213,9 @@ class ShadowRouter:
         self._parked: list[threading.Lock] = []  # the gates of parked workers
         self._alarm = _NEVER  # a caller that saw at least this many waiting wakes a worker
         self._backend: Backend = (
-            InThreads(self._local, self._finished, idle=self.priority == "idle")
-            if self._local is not None
-            else RemoteShadow(self._config or b"", name=self.name, finished=self._finished,
+            InThreads(self._place, self._finished, idle=self.priority == "idle")
+            if isinstance(self._place, LocalShadow)
+            else RemoteShadow(self._place, name=self.name, finished=self._finished,
                               refuse=self._refuse))
         self._threads = [
             threading.Thread(target=self._work, name=f"aiguard-shadow-{self.name}-{i}",
@@ -232,8 +230,8 @@ class ShadowRouter:
         """A forked child (gunicorn --preload) gets an empty queue and its own workers."""
         router = ref()
         if router is not None and not router.closed:
-            if router._local is not None:
-                router._stats._lock = threading.Lock()  # a parent worker may have held it
+            if isinstance(router._place, LocalShadow):  # a parent worker may have held its lock
+                router._place.stats._lock = threading.Lock()
             router._start()  # fresh queue, counters, idle lock, workers (and child process)
 
     def __repr__(self) -> str:
