@@ -122,10 +122,11 @@ class ShadowRouter:
             drops (counted) and :meth:`flush` may wait until its timeout.
         isolation: where the shadow runs. ``"thread"`` (default): on the
             workers, threads of this process, sharing the interpreter lock
-            with the callers (the primary's p99 grows a few percent beside a
-            saturated shadow). ``"process"``: in a child process (started
-            with ``spawn``), which leaves the primary's latency as without a
-            shadow; ``shadow``, ``compare`` and ``clock`` must then be
+            with the callers. ``"process"``: in a child process (started
+            with ``spawn``) with its own interpreter, for a shadow doing
+            heavy pure-Python work (on numpy and I/O shadows it measured no
+            better than a thread: docs/benchmarks.md); one worker thread
+            hands it the requests. ``shadow``, ``compare`` and ``clock`` must then be
             picklable (module-level functions, model objects), the child
             takes about a second to start and holds its own copy of the
             shadow model (pickled once, at construction). A child that dies

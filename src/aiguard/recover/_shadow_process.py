@@ -1,9 +1,10 @@
 """``ShadowRouter(..., isolation="process")``: the shadow runs in a child process.
 
 Why: a shadow on a worker thread shares the interpreter lock with the
-callers; at saturation (a shadow 10x slower than the primary, its queue
-full) that lock, not the CPU, lengthens the primary's tail
-(docs/benchmarks.md). A child process has its own interpreter.
+callers, so a shadow doing pure-Python work takes it from them. A child
+process has its own interpreter. (For numpy and I/O shadows, whose work
+mostly releases the lock, the primary's p99 beside a saturated shadow
+measured no better in a child than on a thread: docs/benchmarks.md.)
 
 **The parent.** The caller's path is the thread router's, unchanged (the
 deque, the counters, the drop rule). The router's one worker thread becomes
