@@ -87,6 +87,7 @@ def test_process_report_equals_the_thread_report(models: ModuleType) -> None:
     latency = process.latency["shadow"]
     assert latency is not None
     assert latency["n"] == 60
+    routers["thread"]._backend.forget()  # threads are not copied by a fork: nothing to do
     for router in routers.values():
         router.close()
     assert routers["process"].report().shadowed == 60  # the final statistics, kept
@@ -222,8 +223,13 @@ def test_saturation_drops_count_exactly_and_close_terminates_a_hung_child(
     assert (report.offered, report.dropped, report.shadowed) == (2, 2, 0)
     hung(3)
     assert hung.report().dropped == 3  # closed: dropped
+    child = writable._backend.process  # type: ignore[attr-defined]
+    assert child in multiprocessing.active_children()
+    writable._backend.forget()  # what a forked copy does: not its child to terminate at exit
+    assert child.is_alive()
+    assert child not in multiprocessing.active_children()
     slow.close(timeout=10)
-    writable.close(timeout=10)
+    writable.close(timeout=10)  # still stops it
     assert (slow._backend.process.exitcode, writable._backend.process.exitcode) == (0, 0)  # type: ignore[attr-defined]
 
 
@@ -244,6 +250,7 @@ def test_a_child_that_cannot_start_drops_and_keeps_serving(
     assert sum("could not start" in r.message for r in caplog.records) == 1
     router.close()
     assert router._backend.process is None  # type: ignore[attr-defined]
+    router._backend.forget()  # no child: nothing to let go of
 
 
 def _attached(models: ModuleType, shadow: Any, **kwargs: Any) -> tuple[RemoteShadow, Child, Any]:

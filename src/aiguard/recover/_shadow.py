@@ -233,6 +233,7 @@ class ShadowRouter:
         if router is not None and not router.closed:
             if isinstance(router._place, LocalShadow):  # a parent worker may have held its lock
                 router._place.stats._lock = threading.Lock()
+            router._backend.forget()  # the parent's child process is not this process's
             router._start()  # fresh queue, counters, idle lock, workers (and child process)
 
     def __repr__(self) -> str:

@@ -328,6 +328,17 @@ class RemoteShadow:
             process.kill()
             process.join()
 
+    def forget(self) -> None:
+        """In a process forked from the parent: the parent's child is not this process's.
+
+        multiprocessing lists the children it started, and a process forked
+        without it (``gunicorn --preload``) inherits that list: at its exit it
+        would terminate every daemonic child listed, the parent's shadow
+        among them. That list has no public remover.
+        """
+        if self.process is not None:
+            getattr(multiprocessing.process, "_children", set()).discard(self.process)
+
     def snapshot(self) -> dict[str, Any]:
         """The child's statistics now (its last known ones when it does not answer)."""
         answer = self._ask()

@@ -66,6 +66,9 @@ class Backend(Protocol):
     def snapshot(self) -> dict[str, Any]:
         """The comparison statistics, with ``errors``, ``timeouts`` and ``lost``."""
 
+    def forget(self) -> None:
+        """In a process forked from this one: let go of what belongs to the parent."""
+
 
 class LocalShadow:
     """The shadow, called in this process: outcome counters and the comparison windows.
@@ -204,6 +207,9 @@ class InThreads:
 
     def close(self, timeout: float) -> None:
         """Nothing beyond the workers."""
+
+    def forget(self) -> None:
+        """Nothing the parent owns (its workers were not copied by the fork)."""
 
     def snapshot(self) -> dict[str, Any]:
         """The comparison windows' statistics and the outcome counters."""
