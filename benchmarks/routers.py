@@ -31,7 +31,11 @@ Groups (each case is a named row):
   a 95 % interval of the median (order statistics) and the share of blocks
   within budget, beside the pooled p50 / p99 of all calls of each arm, and
   the load average before and after. Budget: within 5 %. The second pair
-  uses an I/O-bound shadow (a 2 ms sleep).
+  uses an I/O-bound shadow (a 2 ms sleep). Each shadow runs on a worker
+  thread (``isolation="thread"``) and in a child process
+  (``isolation="process"``; its pause switch is a byte in a shared file
+  mapping the child reads, since a ``threading.Event`` does not cross
+  processes).
 
 Works against the router before and after it moved from ``queue.SimpleQueue``
 to a deque (``PYTHONPATH`` picks the checkout), for before/after tables.
@@ -41,10 +45,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import mmap
 import os
 import statistics
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,6 +280,72 @@ def _pausable(shadow: Any) -> tuple[Any, threading.Event, threading.Event]:
     return call, go, parked
 
 
+class _Flag:
+    """A flag in a shared 2-byte file mapping, with ``threading.Event``'s set/clear/wait.
+
+    Picklable (by the file's path), so the shadow's child process maps the
+    same bytes: byte 0 is "go", byte 1 is "parked".
+    """
+
+    def __init__(self, path: str, index: int) -> None:
+        self.path, self.index = path, index
+        self._map: mmap.mmap | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "index": self.index}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["index"])  # type: ignore[misc]
+
+    @property
+    def bytes(self) -> mmap.mmap:
+        if self._map is None:
+            with Path(self.path).open("r+b") as file:
+                self._map = mmap.mmap(file.fileno(), 2)
+        return self._map
+
+    def is_set(self) -> bool:
+        return self.bytes[self.index] == 1
+
+    def set(self) -> None:
+        self.bytes[self.index] = 1
+
+    def clear(self) -> None:
+        self.bytes[self.index] = 0
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.0005)
+        return True
+
+
+class _PausedInChild:
+    """*shadow* behind a shared switch: cleared, the child parks before its next request."""
+
+    def __init__(self, shadow: Any, go: _Flag, parked: _Flag) -> None:
+        self.shadow, self.go, self.parked = shadow, go, parked
+
+    def __call__(self, x: Any) -> Any:
+        if not self.go.is_set():
+            self.parked.set()
+            while not self.go.is_set():
+                time.sleep(0.0005)
+            self.parked.clear()
+        return self.shadow(x)
+
+
+def _pausable_process(shadow: Any) -> tuple[Any, _Flag, _Flag]:
+    """``_pausable`` for a shadow in a child process (the switch in shared memory)."""
+    fd, path = tempfile.mkstemp(prefix="aiguard-bench-")
+    os.write(fd, b"\x01\x00")
+    os.close(fd)
+    go, parked = _Flag(path, 0), _Flag(path, 1)
+    return _PausedInChild(shadow, go, parked), go, parked
+
+
 def _load() -> str:
     """The 1, 5 and 15 minute load averages, for the record ('-' where there is none)."""
     try:
@@ -311,12 +384,17 @@ def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
     rows: list[list[str]] = []
     notes: list[str] = []
     kinds = (("numpy, 10x the work", slow_work), ("I/O, 2 ms sleep", slow_io))
-    for (kind, slow), priority in itertools.product(kinds, ("idle", "low")):
-        label = f"{kind}, priority={priority}"
-        shadow, go, parked = _pausable(slow)
-        router = aiguard.ShadowRouter(work, shadow, max_queue=100, priority=priority)
+    arms = (("thread", "idle"), ("thread", "low"), ("process", "idle"), ("process", "low"))
+    for (kind, slow), (isolation, priority) in itertools.product(kinds, arms):
+        label = f"{kind}, {isolation}, priority={priority}"
+        shadow, go, parked = (_pausable if isolation == "thread" else _pausable_process)(slow)
+        router = aiguard.ShadowRouter(work, shadow, max_queue=100, priority=priority,
+                                      isolation=isolation)  # type: ignore[arg-type]
         for _ in range(200):  # fill the queue
             router(X)
+        deadline = time.monotonic() + 30
+        while router.finished < 3 and time.monotonic() < deadline:  # a child has started
+            time.sleep(0.01)
         load_before = _load()
         pooled: dict[str, list[float]] = {"none": [], "shadow": []}
         ratio50: list[float] = []
@@ -337,7 +415,9 @@ def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
         go.set()
         load_after = _load()
         router.flush(timeout=120)  # let the shadow finish what was queued, then count
-        router.close()
+        router.close(timeout=10)
+        if isinstance(go, _Flag):
+            Path(go.path).unlink()
         report = router.report()
         settled = report.shadowed + report.errors + report.timeouts + report.garbage
         assert report.offered - report.dropped == settled, report  # drops = not shadowed

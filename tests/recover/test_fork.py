@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import time
 
@@ -30,6 +31,40 @@ def test_child_shadow_router_has_workers() -> None:
     child.join(30)
     assert child.exitcode == 0
     router.close()
+
+
+@pytest.mark.slow
+def test_child_process_shadow_starts_its_own_shadow_process() -> None:
+    """isolation="process": a forked child spawns its own shadow process and shadows with it."""
+    router = ag.ShadowRouter(abs, abs, isolation="process")
+    router(1)
+    assert router.flush(timeout=30)
+    child = multiprocessing.get_context("fork").Process(target=_shadow_child, args=(router,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert router.report().shadowed == 1  # the parent's own child saw only the parent's request
+    router.close(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_forked_copy_exiting_leaves_the_parents_shadow_process_alone() -> None:
+    """A fork that exits normally (multiprocessing's exit hook runs) spares the parent's child."""
+    router = ag.ShadowRouter(abs, abs, isolation="process")
+    router(1)
+    assert router.flush(timeout=30)
+    pid = os.fork()
+    if pid == 0:  # a gunicorn worker that exits normally runs this hook at exit
+        try:
+            multiprocessing.util._exit_function()  # type: ignore[attr-defined]
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert router._backend.process.is_alive()  # type: ignore[attr-defined]
+    router(-2)
+    assert router.flush(timeout=10)
+    assert router.report().shadowed == 2
+    router.close(timeout=10)
 
 
 def _registry_child(registry: ag.ModelRegistry, ready: object) -> None:

@@ -294,7 +294,7 @@ def test_large_answers_keep_256_spaced_values_and_count_every_row() -> None:
     report = router.report()
     assert report.compared_rows == 10_000
     assert report.agreement == pytest.approx(float((big != 2).mean()))
-    assert len(router._stats.out_primary) == 256
+    assert len(router._place.stats.out_primary) == 256  # type: ignore[union-attr]
     router.close()
 
 

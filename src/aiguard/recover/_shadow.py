@@ -39,7 +39,9 @@ saturated shadow.
 
 A worker calls the shadow (awaiting it on its own event loop when it is a
 coroutine function, with ``timeout`` enforced there) and adds the pair to the
-comparison windows.
+comparison windows (:mod:`aiguard.recover._shadow_run`). With
+``isolation="process"`` the one worker sends each request to a child process
+that does this instead (:mod:`aiguard.recover._shadow_process`).
 
 The queue bound is checked, then the request appended: with several callers
 at once it may exceed ``max_queue`` by at most one request per concurrent
@@ -52,7 +54,6 @@ without being consumed (:func:`aiguard._core._counter.peek`).
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import itertools
 import operator
@@ -70,13 +71,15 @@ from typing_extensions import Self
 from aiguard._core import _validate
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._counter import peek
-from aiguard._core._events import log_once
 from aiguard.errors import ConfigurationError
-from aiguard.recover._shadow_stats import Comparison, ShadowReport
+from aiguard.recover._shadow_process import RemoteShadow, child_config
+from aiguard.recover._shadow_run import InThreads, LocalShadow
+from aiguard.recover._shadow_stats import ShadowReport
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from aiguard.recover._shadow_run import Backend
     from aiguard.typing import Clock
 
 __all__ = ["ShadowRouter"]
@@ -97,7 +100,8 @@ class ShadowRouter:
             answers, errors and delays are never seen by callers.
         sample: the share of requests also sent to the shadow, in (0, 1].
         max_queue: requests waiting for the shadow before new ones are dropped.
-        workers: background threads calling the shadow.
+        workers: background threads calling the shadow (1 with
+            ``isolation="process"``: its one thread sends to one child).
         timeout: seconds after which a shadow answer is discarded and counted
             as a timeout (an ``async`` shadow is cancelled then; a sync one
             cannot be interrupted, so a hung one occupies its worker and the
@@ -116,6 +120,18 @@ class ShadowRouter:
             wants: the primary's tail stays that of no shadow at all (see
             docs/benchmarks.md), but on a busy machine the shadow falls behind,
             drops (counted) and :meth:`flush` may wait until its timeout.
+        isolation: where the shadow runs. ``"thread"`` (default): on the
+            workers, threads of this process, sharing the interpreter lock
+            with the callers. ``"process"``: in a child process (started
+            with ``spawn``) with its own interpreter, for a shadow doing
+            heavy pure-Python work (on numpy and I/O shadows it measured no
+            better than a thread: docs/benchmarks.md); one worker thread
+            hands it the requests. ``shadow``, ``compare`` and ``clock`` must then be
+            picklable (module-level functions, model objects), the child
+            takes about a second to start and holds its own copy of the
+            shadow model (pickled once, at construction). A child that dies
+            is logged once; its requests and all later ones are dropped
+            (counted), the primary serves on.
 
     Raises:
         ConfigurationError: an invalid parameter.
@@ -147,9 +163,13 @@ class ShadowRouter:
         name: str = "shadow",
         seed: int | None = None,
         priority: Literal["low", "idle"] = "low",
+        isolation: Literal["thread", "process"] = "thread",
     ) -> None:
         if priority not in ("low", "idle"):
             raise ConfigurationError("priority", "'low' or 'idle'", priority)
+        if isolation not in ("thread", "process"):
+            raise ConfigurationError("isolation", "'thread' or 'process'", isolation)
+        self.isolation = isolation
         self.priority = priority
         for argument, model in (("primary", primary), ("shadow", shadow)):
             if not callable(model):
@@ -161,11 +181,20 @@ class ShadowRouter:
         self.max_queue = _validate.count(max_queue, "max_queue")
         self.timeout = None if timeout is None else _validate.duration(timeout, "timeout")
         self._clock = validate_clock(clock)
-        self._stats = Comparison(_validate.count(window, "window"), compare)
+        window = _validate.count(window, "window")
         self._random = random.Random(seed).random  # noqa: S311 - sampling, not security
         self.workers = _validate.count(workers, "workers")
         self.closed = False
-        self._errors, self._timeouts = itertools.count(), itertools.count()
+        if isolation == "process" and self.workers != 1:
+            raise ConfigurationError("workers", "1 with isolation='process'", workers)
+        # where the shadow runs: here on the workers, or the pickled setup of a child process
+        # (one attribute, not two: the caller's path reads this object's attributes, and up
+        # to 30 of them CPython keeps in a layout its attribute caches read fastest)
+        self._place: LocalShadow | bytes = (
+            LocalShadow(shadow, timeout=self.timeout, clock=self._clock, compare=compare,
+                        window=window, name=self.name) if isolation == "thread"
+            else child_config(shadow, compare=compare, clock=self._clock, timeout=self.timeout,
+                              window=window, name=self.name, idle=priority == "idle"))
         self._wake_at = self.max_queue // 2  # a caller wakes a napping worker from half full
         self._call = (self.acall if inspect.iscoroutinefunction(primary)
                       else self._sync if self.sample == 1.0 else self._sync_sampled)
@@ -184,6 +213,11 @@ class ShadowRouter:
         self._napping: list[threading.Lock] = []  # the gates of napping workers
         self._parked: list[threading.Lock] = []  # the gates of parked workers
         self._alarm = _NEVER  # a caller that saw at least this many waiting wakes a worker
+        self._backend: Backend = (
+            InThreads(self._place, self._finished, idle=self.priority == "idle")
+            if isinstance(self._place, LocalShadow)
+            else RemoteShadow(self._place, name=self.name, finished=self._finished,
+                              refuse=self._refuse))
         self._threads = [
             threading.Thread(target=self._work, name=f"aiguard-shadow-{self.name}-{i}",
                              daemon=True)
@@ -197,8 +231,10 @@ class ShadowRouter:
         """A forked child (gunicorn --preload) gets an empty queue and its own workers."""
         router = ref()
         if router is not None and not router.closed:
-            router._stats._lock = threading.Lock()  # a parent worker may have held it
-            router._start()  # fresh queue, counters, idle lock and workers
+            if isinstance(router._place, LocalShadow):  # a parent worker may have held its lock
+                router._place.stats._lock = threading.Lock()
+            router._backend.forget()  # the parent's child process is not this process's
+            router._start()  # fresh queue, counters, idle lock, workers (and child process)
 
     def __repr__(self) -> str:
         """Show the name, sample, queue bound and counters."""
@@ -224,23 +260,23 @@ class ShadowRouter:
 
     @property
     def dropped(self) -> int:
-        """Sampled requests dropped because the queue was full (or the router closed)."""
-        return peek(self._dropped)
+        """Sampled requests not shadowed: the queue was full, the router closed, the child died."""
+        return peek(self._dropped) + self._backend.lost
 
     @property
     def finished(self) -> int:
-        """Queued requests the workers are done with (compared, failed or timed out)."""
+        """Queued requests the workers are done with (compared, failed, timed out or lost)."""
         return peek(self._finished)
 
     @property
     def errors(self) -> int:
         """Shadow calls that raised."""
-        return peek(self._errors)
+        return self._backend.errors
 
     @property
     def timeouts(self) -> int:
         """Shadow calls slower than ``timeout``."""
-        return peek(self._timeouts)
+        return self._backend.timeouts
 
     def _sync(self, *args: Any, **kwargs: Any) -> Any:
         waiting = len(self._pending)
@@ -291,6 +327,10 @@ class ShadowRouter:
                 idle = self._parked or self._napping
             self._set_alarm()
 
+    def _refuse(self) -> None:
+        """Drop every request from now on (the shadow's process is gone)."""
+        self._limit = 0
+
     def _set_alarm(self) -> None:
         """Under the idle lock: 0 while a worker is parked, half full while one naps, else never."""
         self._alarm = 0 if self._parked else self._wake_at if self._napping else _NEVER
@@ -298,30 +338,29 @@ class ShadowRouter:
     # -- the workers ----------------------------------------------------------
 
     def _work(self) -> None:
-        _lower_priority(idle=self.priority == "idle")
         pending, popleft = self._pending, self._pending.popleft
+        backend = self._backend
         gate = threading.Lock()
         gate.acquire()  # held: this worker blocks on it while idle, a waker releases it
         naps = _NAPS  # a new worker parks until the first request
-        loop: asyncio.AbstractEventLoop | None = None
         try:
+            backend.begin()
             while True:
                 try:
                     item = popleft()
                 except IndexError:
+                    backend.settle()
                     naps = self._idle(gate, naps)
                     continue
                 if item is _STOP:
                     return
                 if pending and (self._parked or self._napping):  # more than this one can take
                     self._wake()
-                loop = self._one(item, loop)
-                next(self._finished)
+                backend.serve(item)
                 naps = 0
                 time.sleep(0)  # give the interpreter back to the callers between requests
         finally:
-            if loop is not None:
-                loop.close()
+            backend.end()
 
     def _idle(self, gate: threading.Lock, naps: int) -> int:
         """Wait on *gate* for a request: nap after fewer than _NAPS empty naps, else park.
@@ -355,34 +394,6 @@ class ShadowRouter:
             self._set_alarm()
             return True
 
-    def _one(
-        self, item: tuple[Any, ...], loop: asyncio.AbstractEventLoop | None
-    ) -> asyncio.AbstractEventLoop | None:
-        args, kwargs, answer, t_primary = item
-        clock = self._clock
-        start = clock()
-        try:
-            result = self.shadow(*args, **kwargs)
-            if inspect.isawaitable(result):
-                loop = loop or asyncio.new_event_loop()
-                result = loop.run_until_complete(asyncio.wait_for(result, self.timeout))
-        except (TimeoutError, asyncio.TimeoutError):
-            next(self._timeouts)
-            return loop
-        except Exception:
-            next(self._errors)
-            log_once(f"shadow:{self.name}:{id(self)}", "aiguard: shadow model of %r raised "
-                     "(logged once, counted in errors)", self.name,
-                     event="shadow.raised", name=self.name)
-            return loop
-        elapsed = clock() - start
-        if self.timeout is not None and elapsed > self.timeout:
-            next(self._timeouts)
-            return loop
-        time.sleep(0)  # the shadow's own work and the comparison: two short slices, not one
-        self._stats.add(answer, result, t_primary, elapsed)
-        return loop
-
     # -- control and report ---------------------------------------------------
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -401,20 +412,23 @@ class ShadowRouter:
 
     def report(self) -> ShadowReport:
         """Return the counters and comparison statistics now (drift is computed here)."""
-        snap = self._stats.snapshot()
+        snap = self._backend.snapshot()
         accepted, dropped, finished = (peek(c) for c in (
             self._accepted, self._dropped, self._finished))
         return ShadowReport(
             name=self.name, offered=accepted + dropped, shadowed=snap["shadowed"],
-            dropped=dropped, pending=max(0, accepted - finished),
-            errors=self.errors, timeouts=self.timeouts, garbage=snap["garbage"],
+            dropped=dropped + snap["lost"], pending=max(0, accepted - finished),
+            errors=snap["errors"], timeouts=snap["timeouts"], garbage=snap["garbage"],
             agreement=snap["agreement"], compared_rows=snap["compared_rows"],
             score_diff=snap["score_diff"], drift=snap["drift"], latency=snap["latency"])
 
     def close(self, timeout: float = 1.0) -> None:
         """Stop the workers after the queued requests (waits up to *timeout* seconds each).
 
-        Requests offered after closing are dropped (counted).
+        Requests offered after closing are dropped (counted). With
+        ``isolation="process"`` the child then stops (waited for up to
+        *timeout* seconds, terminated after that); :meth:`report` keeps its
+        final statistics.
         """
         if self.closed:
             return
@@ -425,6 +439,7 @@ class ShadowRouter:
         self._wake(every=True)
         for thread in self._threads:
             thread.join(timeout)
+        self._backend.close(timeout)
 
     def __enter__(self) -> Self:
         """Return the router."""
@@ -434,27 +449,3 @@ class ShadowRouter:
         """Close the router."""
         self.close()
 
-
-def _lower_priority(*, idle: bool) -> None:
-    """Make this thread yield the CPU to the serving threads (Linux, per thread).
-
-    On Linux a thread is a task with its own nice value and scheduling
-    policy. With *idle*, ``SCHED_IDLE``: the kernel runs the shadow only on
-    CPU no normal task wants (nice 19 where that policy is refused); else
-    nice + 10, so the kernel prefers the callers' threads when the shadow
-    competes with them for a core. Elsewhere (not Linux, or not permitted)
-    the worker keeps the process's priority.
-    """
-    tid = threading.get_native_id()
-    if idle:
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
-        except (AttributeError, OSError):  # pragma: no cover - not Linux, or refused
-            pass
-        else:
-            return
-    try:
-        niceness = 19 if idle else min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10)
-        os.setpriority(os.PRIO_PROCESS, tid, niceness)
-    except (AttributeError, OSError):  # pragma: no cover - not Linux, or not permitted
-        return
