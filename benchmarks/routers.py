@@ -31,7 +31,9 @@ Groups (each case is a named row):
   a 95 % interval of the median (order statistics) and the share of blocks
   within budget, beside the pooled p50 / p99 of all calls of each arm, and
   the load average before and after. Budget: within 5 %. The second pair
-  uses an I/O-bound shadow (a 2 ms sleep). Each shadow runs on a worker
+  uses an I/O-bound shadow (a 2 ms sleep), the third a shadow of pure Python
+  (about 3 ms of bytecode, which holds the interpreter lock throughout, as a
+  Python feature pipeline or a tree walked in Python does). Each shadow runs on a worker
   thread (``isolation="thread"``) and in a child process
   (``isolation="process"``; its pause switch is a byte in a shared file
   mapping the child reads, since a ``threading.Event`` does not cross
@@ -193,6 +195,14 @@ def slow_work(x: Any) -> Any:
 
 def slow_io(x: Any) -> Any:
     time.sleep(0.002)
+    return work(x)
+
+
+def slow_python(x: Any) -> Any:
+    """About 3 ms of pure Python (it holds the interpreter lock throughout), then the work."""
+    total = 0.0
+    for i in range(60_000):
+        total += i * 0.5
     return work(x)
 
 
@@ -383,7 +393,8 @@ def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
     n, blocks = (100, 16) if quick else (200, 120)
     rows: list[list[str]] = []
     notes: list[str] = []
-    kinds = (("numpy, 10x the work", slow_work), ("I/O, 2 ms sleep", slow_io))
+    kinds = (("numpy, 10x the work", slow_work), ("I/O, 2 ms sleep", slow_io),
+             ("pure Python, ~3 ms", slow_python))
     arms = (("thread", "idle"), ("thread", "low"), ("process", "idle"), ("process", "low"))
     for (kind, slow), (isolation, priority) in itertools.product(kinds, arms):
         label = f"{kind}, {isolation}, priority={priority}"
