@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import aiguard as ag
 import aiguard.recover._shadow_process as process_module
@@ -305,3 +308,56 @@ def test_the_child_returns_when_the_parent_is_gone(models: ModuleType) -> None:
     remote._requests.close()  # type: ignore[union-attr]
     thread.join(5)
     assert not thread.is_alive()
+
+
+_ARRAY_DTYPES = hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.unsigned_integer_dtypes() \
+    | hnp.floating_dtypes() | hnp.complex_number_dtypes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    inputs=st.lists(hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+                    min_size=1, max_size=3),
+    answer=hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+    seconds=st.floats(0, 10),
+)
+def test_a_request_of_arrays_crosses_as_raw_bytes_and_comes_back_equal(
+    inputs: list[np.ndarray], answer: np.ndarray, seconds: float
+) -> None:
+    """Arrays (any plain dtype, byte order, shape, empty or 0-d) cross without pickle, equal."""
+    buffers: list[Any] = []
+    data = process_module._dump((tuple(inputs), {}, answer, seconds), buffers)
+    assert data[:1] == process_module._ARRAYS  # the fast path, not a pickle
+    received = [bytearray(b) for b in buffers]  # as the child's recv_bytes gives them
+    assert all(memoryview(b).ndim == 1 and memoryview(b).itemsize == 1 for b in buffers)
+    args, kwargs, got, got_seconds = process_module._load(memoryview(data), received)
+    assert kwargs == {}
+    assert got_seconds == seconds
+    for sent, back in zip((*inputs, answer), (*args, got), strict=True):
+        assert back.dtype == sent.dtype
+        assert back.shape == sent.shape
+        np.testing.assert_array_equal(back, sent)
+        assert back.flags.writeable
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        ((np.ones(3),), {"k": 1}, np.ones(3), 0.1),  # keyword arguments
+        ((np.ones(4)[::2],), {}, np.ones(2), 0.1),  # not contiguous
+        ((np.ones(2),), {}, np.float64(1.0), 0.1),  # a scalar answer
+        ((np.array(["a"], dtype=object),), {}, np.ones(1), 0.1),  # objects
+        ((np.zeros(2, dtype="M8[ns]"),), {}, np.ones(1), 0.1),  # no buffer protocol
+        (([1.0, 2.0],), {}, [3.0], 0.1),  # not arrays
+    ],
+)
+def test_other_requests_are_pickled_and_come_back_equal(item: tuple[Any, ...]) -> None:
+    """Anything but plain contiguous arrays without keywords takes the pickle path, intact."""
+    buffers: list[Any] = []
+    data = process_module._dump(item, buffers)
+    assert data[:1] != process_module._ARRAYS
+    back = process_module._load(memoryview(data), [bytearray(bytes(b)) for b in buffers])
+    assert back[1] == item[1]
+    assert back[3] == item[3]
+    for sent, got in zip((*item[0], item[2]), (*back[0], back[2]), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(sent))
