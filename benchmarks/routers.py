@@ -30,12 +30,13 @@ Groups (each case is a named row):
   ratios (with / without); reported: their median over blocks, quartiles,
   a 95 % interval of the median (order statistics) and the share of blocks
   within budget, beside the pooled p50 / p99 of all calls of each arm, and
-  the load average before and after. Budget: within 5 %. The first pair of
-  rows is an A/A control: the same blocks with no shadow in either arm, the
-  noise floor of the per-block statistics on the machine at that time. The second pair
-  uses an I/O-bound shadow (a 2 ms sleep), the third a shadow of pure Python
-  (about 3 ms of bytecode, which holds the interpreter lock throughout, as a
-  Python feature pipeline or a tree walked in Python does). Each shadow runs on a worker
+  the load average before and after. Budget: within 5 %. The first two
+  rows are an A/A control: the same blocks with no shadow in either arm,
+  the noise floor of the per-block statistics on the machine at that time.
+  Then three shadows: the numpy one above, an I/O-bound one (a 2 ms sleep)
+  and one of pure Python (about 3 ms of bytecode, which holds the
+  interpreter lock throughout, as a Python feature pipeline or a tree
+  walked in Python does). Each shadow runs on a worker
   thread (``isolation="thread"``) and in a child process
   (``isolation="process"``; its pause switch is a byte in a shared file
   mapping the child reads, since a ``threading.Event`` does not cross

@@ -93,7 +93,7 @@ def _dump(item: tuple[Any, ...], buffers: list[Any]) -> bytes:
     the interpreter lock that the callers need).
     """
     args, kwargs, answer, seconds = item
-    if not kwargs and isinstance(args, tuple):
+    if not kwargs:
         arrays = (*args, answer)
         if all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype.kind in "biufc"
                for a in arrays):
