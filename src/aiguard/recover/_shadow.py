@@ -72,6 +72,7 @@ from aiguard._core import _validate
 from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._counter import peek
 from aiguard.errors import ConfigurationError
+from aiguard.recover._shadow_board import FULL, POSTED, Board
 from aiguard.recover._shadow_process import RemoteShadow, child_config
 from aiguard.recover._shadow_run import InThreads, LocalShadow
 from aiguard.recover._shadow_stats import ShadowReport
@@ -196,8 +197,9 @@ class ShadowRouter:
             else child_config(shadow, compare=compare, clock=self._clock, timeout=self.timeout,
                               window=window, name=self.name, idle=priority == "idle"))
         self._wake_at = self.max_queue // 2  # a caller wakes a napping worker from half full
+        self._offer = self._sync if isolation == "thread" else self._sync_pulled
         self._call = (self.acall if inspect.iscoroutinefunction(primary)
-                      else self._sync if self.sample == 1.0 else self._sync_sampled)
+                      else self._offer if self.sample == 1.0 else self._sync_sampled)
         self._start()
         ref = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: ShadowRouter._after_fork(ref))
@@ -213,11 +215,13 @@ class ShadowRouter:
         self._napping: list[threading.Lock] = []  # the gates of napping workers
         self._parked: list[threading.Lock] = []  # the gates of parked workers
         self._alarm = _NEVER  # a caller that saw at least this many waiting wakes a worker
+        self._board: Board | None = None  # isolation="process": once the child pulls from it
         self._backend: Backend = (
             InThreads(self._place, self._finished, idle=self.priority == "idle")
             if isinstance(self._place, LocalShadow)
             else RemoteShadow(self._place, name=self.name, finished=self._finished,
-                              refuse=self._refuse))
+                              refuse=self._refuse, slots=self.max_queue,
+                              on_board=self._set_board))
         self._threads = [
             threading.Thread(target=self._work, name=f"aiguard-shadow-{self.name}-{i}",
                              daemon=True)
@@ -266,7 +270,7 @@ class ShadowRouter:
     @property
     def finished(self) -> int:
         """Queued requests the workers are done with (compared, failed, timed out or lost)."""
-        return peek(self._finished)
+        return peek(self._finished) + self._backend.pulled
 
     @property
     def errors(self) -> int:
@@ -293,10 +297,37 @@ class ShadowRouter:
             self._wake()
         return answer
 
+    def _sync_pulled(self, *args: Any, **kwargs: Any) -> Any:
+        """``isolation="process"``: a request of arrays goes on the board, the rest queue."""
+        board = self._board
+        if board is None or kwargs:  # the child not pulling (yet), or keywords: the queue
+            return self._sync(*args, **kwargs)
+        if board.full():  # the child is max_queue requests behind
+            answer = self.primary(*args)
+            next(self._dropped)
+            return answer
+        clock = self._clock
+        start = clock()
+        answer = self.primary(*args)
+        seconds = clock() - start
+        status = board.post(args, answer, seconds)
+        if status == POSTED:
+            next(self._accepted)
+        elif status == FULL or (waiting := len(self._pending)) >= self._limit:
+            # full: filled by another thread meanwhile, or closed; else not arrays and the
+            # sender's queue is full
+            next(self._dropped)
+        else:
+            self._append((args, kwargs, answer, seconds))
+            next(self._accepted)
+            if waiting >= self._alarm:
+                self._wake()
+        return answer
+
     def _sync_sampled(self, *args: Any, **kwargs: Any) -> Any:
         if self._random() >= self.sample:  # not sampled: not timed either
             return self.primary(*args, **kwargs)
-        return self._sync(*args, **kwargs)
+        return self._offer(*args, **kwargs)
 
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
         """Await the primary and return its answer; the shadow runs on a worker, never awaited."""
@@ -330,6 +361,12 @@ class ShadowRouter:
     def _refuse(self) -> None:
         """Drop every request from now on (the shadow's process is gone)."""
         self._limit = 0
+        self._board = None
+
+    def _set_board(self, board: Board) -> None:
+        """The child pulls from *board* now: callers post requests of arrays there."""
+        if self._limit:
+            self._board = board
 
     def _set_alarm(self) -> None:
         """Under the idle lock: 0 while a worker is parked, half full while one naps, else never."""
@@ -404,7 +441,7 @@ class ShadowRouter:
         deadline = time.monotonic() + _validate.duration(timeout, "timeout", zero=True)
         if self._pending:  # a napping worker takes them now (a parked one was woken already)
             self._wake()
-        while peek(self._finished) < peek(self._accepted):
+        while self.finished < peek(self._accepted):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.001)
@@ -413,8 +450,7 @@ class ShadowRouter:
     def report(self) -> ShadowReport:
         """Return the counters and comparison statistics now (drift is computed here)."""
         snap = self._backend.snapshot()
-        accepted, dropped, finished = (peek(c) for c in (
-            self._accepted, self._dropped, self._finished))
+        accepted, dropped, finished = peek(self._accepted), peek(self._dropped), self.finished
         return ShadowReport(
             name=self.name, offered=accepted + dropped, shadowed=snap["shadowed"],
             dropped=dropped + snap["lost"], pending=max(0, accepted - finished),
@@ -434,6 +470,7 @@ class ShadowRouter:
             return
         self.closed = True
         self._limit = 0
+        self._board = None
         for _ in self._threads:
             self._append(_STOP)
         self._wake(every=True)

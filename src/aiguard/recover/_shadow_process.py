@@ -2,21 +2,29 @@
 
 Why: a shadow on a worker thread shares the interpreter lock with the
 callers, so a shadow doing pure-Python work takes it from them. A child
-process has its own interpreter. (For numpy and I/O shadows, whose work
-mostly releases the lock, the primary's p99 beside a saturated shadow
-measured no better in a child than on a thread: docs/benchmarks.md.)
+process has its own interpreter.
 
-**The parent.** The caller's path is the thread router's, unchanged (the
-deque, the counters, the drop rule). The router's one worker thread becomes
-a *sender*: it takes requests from the deque (the same nap / park / wake
-machinery) and writes each as ``(args, kwargs, primary_answer,
-primary_seconds)`` to the child: positional numpy arrays and an array answer
-as a few bytes of dtypes and shapes (``marshal``) followed by their memory,
-anything else pickled with protocol 5 and out-of-band buffers. Either way an
-array is never copied into a message: its memory is written by its own
-``send_bytes``, a system call made without the interpreter lock, and the
-sender holds that lock about 4 us a request of arrays (numpy's pickling
-takes about 11, which the callers measurably wait for at p99).
+**The board** (Linux; :mod:`aiguard.recover._shadow_board`). Once the
+child has started, the sender offers it a board in shared memory and the
+child probes whether it may read this process's memory
+(``process_vm_readv``). If it may, callers post requests of arrays on the
+board themselves (``ShadowRouter._sync_pulled``: addresses, dtypes,
+shapes; the child copies the memory) and the sender posts the others,
+pickled; the child takes every request from the board, in order, and
+publishes its counters (taken, finished, errors, timeouts, shadowed,
+garbage) there. A watcher thread waits on the child's sentinel (a death is
+noticed at once) and, once a second on an idle board, lets go of the
+requests the child has taken.
+
+**The pipe** (where the child may not read our memory, or before the board
+is up). The router's one worker thread is a *sender*: it takes requests
+from the deque (the same nap / park / wake machinery) and writes each as
+``(args, kwargs, primary_answer, primary_seconds)`` to the child:
+positional numpy arrays and an array answer as a few bytes of dtypes and
+shapes (``marshal``) followed by their memory, anything else pickled with
+protocol 5 and out-of-band buffers. Either way an array is never copied
+into a message: its memory is written by its own ``send_bytes``, a system
+call made without the interpreter lock.
 At most ``_IN_FLIGHT`` requests are in the child at once; the sender waits
 for an acknowledgement (a blocking ``recv``, the lock released) before it
 sends more, so the rest wait in the deque and ``max_queue`` still bounds
@@ -35,10 +43,11 @@ bytes pickled once at construction, and serves requests one at a time with
 :class:`aiguard.recover._shadow_run.LocalShadow`, the code the thread workers
 run. The child sees a copy of the request, not the caller's objects.
 
-**A child that dies** (a crash, an out-of-memory kill): the sender notices on
-its next send or receive, logs it once, and the router refuses new requests
+**A child that dies** (a crash, an out-of-memory kill): the board's watcher
+notices at once, the sender (without a board) on its next send or receive;
+it is logged once, and the router refuses new requests
 (callers drop them, counted), counting the requests in flight and still
-queued as lost (reported among ``dropped``). The primary keeps serving. There
+queued or posted as lost (reported among ``dropped``). The primary keeps serving. There
 is no restart: a shadow that crashed once (out of memory, a native fault)
 would likely crash again, and each restart costs a second of start-up. A
 process forked from the parent (``gunicorn --preload``) starts its own child
@@ -47,10 +56,16 @@ with fresh statistics.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import functools
 import itertools
 import marshal
+import mmap
 import multiprocessing
+import multiprocessing.connection
+import os
 import pickle
 import struct
 import threading
@@ -62,6 +77,7 @@ import numpy as np
 from aiguard._core._counter import peek
 from aiguard._core._events import log_once
 from aiguard.errors import ConfigurationError
+from aiguard.recover._shadow_board import FULL, INELIGIBLE, STOP, Board, Reader, permit, puller
 from aiguard.recover._shadow_run import LocalShadow, lower_priority
 from aiguard.recover._shadow_stats import Comparison
 
@@ -69,6 +85,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
+    from multiprocessing.synchronize import Semaphore
 
     from aiguard.typing import Clock
 
@@ -81,6 +98,12 @@ _ARRAYS: Final = b"A"  # a request of arrays described by marshal (a pickle star
 _STOP: Final = 0xFFFFFFFF
 _ACK: Final = struct.Struct("!4Q")  # errors, timeouts, shadowed, garbage
 _SEQ: Final = struct.Struct("!Q")  # numbers report() questions and their answers
+_MAP: Final = 0xFFFFFFFE  # the board: _PROBE's fields follow, then its file descriptor
+_PROBE: Final = 0xFFFFFFFD  # probe again (after the parent permitted the child)
+_PROBED: Final = struct.Struct("!IQQQ")  # slots, parent pid, the probe's address and length
+_ANSWER: Final = struct.Struct("!i")  # the probe's errno (0: the child pulls from the board)
+_WATCH: Final = 1.0  # seconds between the parent's looks at an idle board (and its reaping)
+_ORPHAN: Final = 1.0  # seconds between the child's looks for a parent gone
 
 
 def _dump(item: tuple[Any, ...], buffers: list[Any]) -> bytes:
@@ -155,9 +178,12 @@ def _pickled(value: object, argument: str) -> bytes:
 class Child:
     """The child process's side: serve requests from one pipe, statistics on another."""
 
-    def __init__(self, config: bytes) -> None:
+    def __init__(self, config: bytes, tokens: Semaphore | None = None) -> None:
         shadow, compare, clock, timeout, window, name, idle = pickle.loads(config)  # noqa: S301 - our own bytes
-        self.idle = idle
+        self.idle, self.tokens = idle, tokens
+        self.reader: Reader | None = None
+        self._board: tuple[Any, int, int] | None = None  # mapping, slots, parent: to probe
+        self._probe = (0, 0)  # the address and length of the parent's probe bytes
         self.local = LocalShadow(
             pickle.loads(shadow), timeout=timeout, clock=pickle.loads(clock),  # noqa: S301
             compare=pickle.loads(compare), window=window, name=name)  # noqa: S301
@@ -170,17 +196,21 @@ class Child:
         try:
             while self.one(requests):
                 pass
+            if self.reader is not None and self.tokens is not None:
+                self.pull(self.reader, self.tokens, requests)
         finally:
             self.local.release()
 
     def one(self, requests: Connection) -> bool:
-        """Shadow one request and acknowledge it; False on stop or a parent gone."""
+        """Shadow one request and acknowledge it; False on stop, a parent gone, or the board."""
         try:
             head = requests.recv_bytes()
             (count,) = _HEAD.unpack_from(head)
             if count == _STOP:
                 requests.send_bytes(pickle.dumps(self.local.stats.snapshot(), protocol=5))
                 return False
+            if count in (_MAP, _PROBE):
+                return self.probe(requests, head, count)
             buffers = [bytearray(requests.recv_bytes()) for _ in range(count)]  # writable
         except (EOFError, OSError):
             return False
@@ -196,6 +226,47 @@ class Child:
             return False
         return True
 
+    def probe(self, requests: Connection, head: bytes, count: int) -> bool:
+        """Map the board (first time), pull the probe, answer; False to pull from now on."""
+        if count == _MAP:
+            slots, parent, address, length = _PROBED.unpack_from(head, _HEAD.size)
+            fd = _receive_fd(requests)
+            self._board = (mmap.mmap(fd, os.fstat(fd).st_size), slots, parent)
+            self._probe = (address, length)
+            os.close(fd)
+        pull = puller()
+        reader = None
+        if pull is not None and self._board is not None:
+            reader = Reader(*self._board, pull)
+        failed = errno.ENOSYS if reader is None else reader.probe(*self._probe)
+        requests.send_bytes(_ANSWER.pack(failed))
+        if failed:
+            return True  # the pipe it stays
+        self.reader = reader
+        return False
+
+    def pull(self, reader: Reader, tokens: Semaphore, requests: Connection) -> None:
+        """Shadow the board's requests in order until the stop post or a parent gone."""
+        local = self.local
+        while True:
+            if not tokens.acquire(timeout=_ORPHAN):
+                if requests.poll(0):  # the parent sends nothing now: its end of file
+                    return
+                continue
+            try:
+                kind, item = reader.take()
+            except ProcessLookupError:
+                return
+            if kind == STOP:
+                with contextlib.suppress(OSError):
+                    requests.send_bytes(pickle.dumps(local.stats.snapshot(), protocol=5))
+                return
+            if item is None:
+                local.failed()
+            else:
+                local.run(item)
+            reader.count(local.counts())
+
     def answer(self, control: Connection) -> None:
         """Answer each report question with the statistics, until the parent is gone."""
         try:
@@ -209,10 +280,40 @@ class Child:
 # The spawned process's entry point: coverage does not follow a spawned process, so this
 # one line is excluded; what it runs (Child) is tested in-process, over a real pipe.
 def _child_main(  # pragma: no cover
-    requests: Connection, control: Connection, config: bytes,
+    requests: Connection, control: Connection, config: bytes, tokens: Semaphore,
 ) -> None:
     """Serve the shadow in this (spawned) process."""
-    Child(config).serve(requests, control)
+    Child(config, tokens).serve(requests, control)
+
+
+_permitted: list[BaseProcess] = []  # the child this process named its tracer (Yama), if any
+_permitted_lock = threading.Lock()
+
+
+def _permit(process: BaseProcess) -> bool:
+    """Name *process* this process's one permitted tracer, unless a live child already is.
+
+    Yama keeps one such tracer per process: naming a second would take the
+    first child's permission away while it pulls. So the first router's child
+    gets the board and the others, while it lives, the pipe.
+    """
+    with _permitted_lock:
+        if any(p.is_alive() for p in _permitted if p is not process):
+            return False
+        if not permit(process.pid or 0):
+            return False
+        _permitted[:] = [process]
+        return True
+
+
+def _receive_fd(connection: Connection) -> int:
+    from multiprocessing.reduction import recv_handle  # noqa: PLC0415 - Unix only
+    return int(recv_handle(connection))
+
+
+def _send_fd(connection: Connection, fd: int, pid: int) -> None:
+    from multiprocessing.reduction import send_handle  # noqa: PLC0415 - Unix only
+    send_handle(connection, fd, pid)
 
 
 class RemoteShadow:
@@ -225,13 +326,20 @@ class RemoteShadow:
         name: str,
         finished: itertools.count[int],
         refuse: Callable[[], None],
+        slots: int = 1,
+        on_board: Callable[[Board], None] = lambda _board: None,
     ) -> None:
         self._config, self.name = config, name
         self._finished, self._refuse = finished, refuse
+        self._slots, self._on_board = slots, on_board
+        self.board: Board | None = None  # set once the child pulls from it
+        self._board_full = self._board_dead = 0  # board requests dropped full, lost dead
+        self._dead_lock = threading.Lock()
+        self._tokens: Semaphore | None = None
         self._counts = (0, 0, 0, 0)  # errors, timeouts, shadowed, garbage: the last ack
         self._unsent, self._lost = itertools.count(), itertools.count()
         self._in_flight = 0
-        self.dead = self._ended = self._closing = False
+        self.dead = self._ended = self._closing = self._stopping = False
         self.process: BaseProcess | None = None
         self._requests: Connection | None = None
         self._control: Connection | None = None
@@ -239,20 +347,34 @@ class RemoteShadow:
         self._asked = 0
         self._last: dict[str, Any] = Comparison(1, None).snapshot()  # nothing compared yet
 
+    def _now(self) -> tuple[int, int, int, int]:
+        """errors, timeouts, shadowed, garbage: from the board, else from the last ack."""
+        board = self.board
+        if board is None:
+            return self._counts
+        _, _, errors, timeouts, shadowed, garbage = board.counters()
+        return errors, timeouts, shadowed, garbage
+
     @property
     def errors(self) -> int:
         """Shadow calls that raised in the child, and requests that could not be pickled."""
-        return self._counts[0] + peek(self._unsent)
+        return self._now()[0] + peek(self._unsent)
 
     @property
     def timeouts(self) -> int:
         """Shadow calls slower than ``timeout``."""
-        return self._counts[1]
+        return self._now()[1]
 
     @property
     def lost(self) -> int:
-        """Accepted requests never shadowed because the child died."""
-        return peek(self._lost)
+        """Accepted requests never shadowed: the child died, or its board was full."""
+        return peek(self._lost) + self._board_full + self._board_dead
+
+    @property
+    def pulled(self) -> int:
+        """Board requests the child finished, or lost with it (``finished`` counts the rest)."""
+        board = self.board
+        return 0 if board is None else board.counters()[1] + self._board_dead
 
     # -- on the sender thread -------------------------------------------------
 
@@ -267,8 +389,10 @@ class RemoteShadow:
         context = multiprocessing.get_context("spawn")
         requests, theirs = context.Pipe()
         control, their_control = context.Pipe()
+        # kept: a spawned child opens it by name, which the object's finalizer unlinks
+        tokens = self._tokens = context.Semaphore(0)
         process = context.Process(
-            target=_child_main, args=(theirs, their_control, self._config),
+            target=_child_main, args=(theirs, their_control, self._config, tokens),
             name=f"aiguard-shadow-{self.name}", daemon=True)
         try:
             process.start()
@@ -283,9 +407,58 @@ class RemoteShadow:
         self.process, self._requests = process, requests
         with self._control_lock:
             self._control = control
+        self._offer_board(process, requests, tokens)
+
+    def _offer_board(self, process: BaseProcess, requests: Connection, tokens: Semaphore) -> None:
+        """Make the board and have the child probe it; on success the child pulls from it."""
+        if puller() is None or not hasattr(os, "memfd_create"):  # pragma: no cover - Linux
+            return
+        try:
+            board = Board(self._slots, tokens)
+        except OSError:  # pragma: no cover - no memory for it
+            return
+        probe = bytearray(b"aiguard probe")
+        address = ctypes.addressof(ctypes.c_char.from_buffer(probe))
+        try:
+            requests.send_bytes(_HEAD.pack(_MAP) + _PROBED.pack(
+                board.slots, os.getpid(), address, len(probe)))
+            _send_fd(requests, board.fd, process.pid or 0)
+            (failed,) = _ANSWER.unpack(requests.recv_bytes())
+            if failed == errno.EPERM and _permit(process):
+                requests.send_bytes(_HEAD.pack(_PROBE))
+                (failed,) = _ANSWER.unpack(requests.recv_bytes())
+        except (EOFError, OSError):
+            board.close()
+            self._die("died")
+            return
+        if failed:
+            log_once(f"shadow-board:{self.name}:{id(self)}", "aiguard: the shadow process "
+                     "of %r cannot read this process's memory (%s); requests go through a "
+                     "pipe", self.name, os.strerror(failed), event="shadow.pipe", name=self.name,
+                     exc_info=False)
+            board.close()
+            return
+        self.board = board
+        threading.Thread(target=self._watch, args=(process, board), daemon=True,
+                         name=f"aiguard-shadow-{self.name}-watch").start()
+        self._on_board(board)
+
+    def _watch(self, process: BaseProcess, board: Board) -> None:
+        """Notice the child's death; drop an idle board's references after a while."""
+        seen = -1
+        while not multiprocessing.connection.wait([process.sentinel], timeout=_WATCH):
+            if board.posted == seen:
+                board.reap()
+            seen = board.posted
+        if not self._ended:
+            self._die("died")
 
     def serve(self, item: tuple[Any, ...]) -> None:
         """Send *item* to the child (after an acknowledgement when enough are in flight)."""
+        board = self.board
+        if board is not None:
+            self._post(board, item)
+            return
         if self._in_flight >= _IN_FLIGHT:
             self._ack()
         if self._requests is None or self.dead:
@@ -295,11 +468,7 @@ class RemoteShadow:
         try:
             data = _dump(item, buffers)
         except Exception:
-            next(self._unsent)
-            next(self._finished)
-            log_once(f"shadow-pickle:{self.name}:{id(self)}", "aiguard: a request to the "
-                     "shadow process of %r could not be pickled (logged once, counted in "
-                     "errors)", self.name, event="shadow.unpicklable", name=self.name)
+            self._unpicklable()
             return
         try:
             self._requests.send_bytes(_HEAD.pack(len(buffers)) + data)
@@ -311,6 +480,23 @@ class RemoteShadow:
             return
         self._in_flight += 1
 
+    def _post(self, board: Board, item: tuple[Any, ...]) -> None:
+        """Post a queued request on the board (pickled unless it is one of arrays)."""
+        args, kwargs, answer, seconds = item
+        if self.dead:
+            self._drop()
+            return
+        status = INELIGIBLE if kwargs else board.post(args, answer, seconds)
+        if status == INELIGIBLE:
+            try:
+                status = board.post_pickled(item)
+            except Exception:
+                self._unpicklable()
+                return
+        if status == FULL:
+            self._board_full += 1  # the sender's own counter
+            next(self._finished)
+
     def settle(self) -> None:
         """Wait for the acknowledgements of the requests in flight."""
         while self._in_flight:
@@ -319,10 +505,15 @@ class RemoteShadow:
     def end(self) -> None:
         """Stop the child after its requests; keep its final statistics."""
         self.settle()
-        requests = self._requests
+        requests, board = self._requests, self.board
         if requests is not None and not self.dead:
             try:
-                requests.send_bytes(_HEAD.pack(_STOP))
+                if board is None:
+                    requests.send_bytes(_HEAD.pack(_STOP))
+                else:  # after the requests posted before it
+                    self._stopping = True
+                    while board.post_stop() == FULL and not self.dead:
+                        time.sleep(0.001)
                 self._last = pickle.loads(requests.recv_bytes())  # noqa: S301 - our child's
             except (EOFError, OSError):
                 pass  # gone meanwhile: the last statistics received stay
@@ -345,15 +536,26 @@ class RemoteShadow:
         self._in_flight -= 1
         next(self._finished)
 
+    def _unpicklable(self) -> None:
+        next(self._unsent)
+        next(self._finished)
+        log_once(f"shadow-pickle:{self.name}:{id(self)}", "aiguard: a request to the "
+                 "shadow process of %r could not be pickled (logged once, counted in "
+                 "errors)", self.name, event="shadow.unpicklable", name=self.name)
+
     def _drop(self) -> None:
         next(self._lost)
         next(self._finished)
 
     def _die(self, what: str) -> None:
         """The child is gone: refuse new requests, count the ones in flight as lost."""
-        self.dead = True  # once: the sender checks it before each send
+        with self._dead_lock:
+            first, self.dead = not self.dead, True  # the sender checks it before each send
+            board = self.board
+            if first and board is not None:  # posted, not finished: never will be
+                self._board_dead = board.shut() - board.counters()[1]
         self._refuse()
-        if not self._closing:
+        if not (self._closing or self._stopping):
             log_once(f"shadow-process:{self.name}:{id(self)}", "aiguard: the shadow "
                      "process of %r %s; its requests are dropped (counted), the primary "
                      "serves on", self.name, what, event="shadow.died", name=self.name,
@@ -377,6 +579,8 @@ class RemoteShadow:
         if process.is_alive():  # pragma: no cover - SIGTERM is not caught in the child
             process.kill()
             process.join()
+        if self.board is not None:
+            self.board.close()  # the objects of requests it held (its counters stay readable)
 
     def forget(self) -> None:
         """In a process forked from the parent: the parent's child is not this process's.
@@ -394,7 +598,7 @@ class RemoteShadow:
         answer = self._ask()
         if answer is not None:
             self._last = answer
-        errors, timeouts, shadowed, garbage = self._counts
+        errors, timeouts, shadowed, garbage = self._now()
         return {**self._last, "shadowed": shadowed, "garbage": garbage,
                 "errors": errors + peek(self._unsent), "timeouts": timeouts, "lost": self.lost}
 

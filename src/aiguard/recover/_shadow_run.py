@@ -48,6 +48,10 @@ class Backend(Protocol):
     def lost(self) -> int:
         """Accepted requests never shadowed because the shadow's process died."""
 
+    @property
+    def pulled(self) -> int:
+        """Requests finished that the router's ``finished`` counter does not count."""
+
     def begin(self) -> None:
         """On a worker, before its first request (a worker that runs the shadow lowers itself)."""
 
@@ -174,7 +178,7 @@ def lower_priority(*, idle: bool) -> None:
 class InThreads:
     """``isolation="thread"``: the router's workers call the shadow themselves."""
 
-    lost = 0
+    lost = pulled = 0
 
     def __init__(self, local: LocalShadow, finished: itertools.count[int], *, idle: bool) -> None:
         self._local, self._finished, self._idle = local, finished, idle
