@@ -33,7 +33,11 @@ Groups (each case is a named row):
   the load average before and after. Budget: within 5 %. The first two
   rows are an A/A control: the same blocks with no shadow in either arm,
   the noise floor of the per-block statistics on the machine at that time.
-  Then three shadows: the numpy one above, an I/O-bound one (a 2 ms sleep)
+  The next four are a co-location control: the primary called directly in
+  both arms, and in one of them a process of its own (no router) doing the
+  numpy shadow's work without pause, at ``SCHED_IDLE`` or nice + 10 like the
+  shadow's child: what sharing the machine with a busy shadow costs, router
+  or not. Then three shadows: the numpy one above, an I/O-bound one (a 2 ms sleep)
   and one of pure Python (about 3 ms of bytecode, which holds the
   interpreter lock throughout, as a Python feature pipeline or a tree
   walked in Python does). Each shadow runs on a worker
@@ -51,6 +55,7 @@ from __future__ import annotations
 import itertools
 import math
 import mmap
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -63,6 +68,7 @@ import numpy as np
 from _bench import Case, best_ns, markdown_table, parser, selected, versions
 
 import aiguard
+from aiguard.recover._shadow_run import lower_priority
 
 
 def ident(x: Any) -> Any:
@@ -405,6 +411,55 @@ def _null_rows(n: int, blocks: int) -> list[list[str]]:
             for stat, p in (("p50", 0.5), ("p99", 0.99))]
 
 
+def _neighbour_main(go: _Flag, parked: _Flag, idle: bool) -> None:
+    """In a spawned process: the numpy shadow's work, over and over, parked when *go* clears."""
+    lower_priority(idle=idle)  # as the shadow's child does
+    work_paused = _PausedInChild(slow_work, go, parked)
+    while True:
+        work_paused(X)
+
+
+def _neighbour_rows(n: int, blocks: int) -> list[list[str]]:
+    """The co-location control: the shadow's numpy work in a process of its own, no router.
+
+    The same blocks and arm switching as the router's rows, the primary
+    called directly in both arms; in one a process beside it runs the 10x
+    numpy work without pause (at the shadow child's priorities), in the
+    other that process is parked. What sharing the machine with a busy
+    shadow costs the primary when no router is involved at all.
+    """
+    rows: list[list[str]] = []
+    for priority in ("idle", "low"):
+        _, go, parked = _pausable_process(slow_work)
+        process = multiprocessing.get_context("spawn").Process(
+            target=_neighbour_main, args=(go, parked, priority == "idle"), daemon=True)
+        process.start()
+        time.sleep(1.0)  # started, imported, working
+        pooled: dict[str, list[float]] = {"none": [], "shadow": []}
+        ratios: dict[float, list[float]] = {0.5: [], 0.99: []}
+        for block in range(blocks):
+            lat: dict[str, list[float]] = {}
+            for arm in ("none", "shadow") if block % 2 == 0 else ("shadow", "none"):
+                if arm == "none":
+                    go.clear()
+                    parked.wait(5)
+                else:
+                    go.set()
+                lat[arm] = sorted(_latencies(work, n))
+                pooled[arm] += lat[arm]
+            for p, values in ratios.items():
+                values.append(_q(lat["shadow"], p) / _q(lat["none"], p))
+        process.terminate()
+        process.join(10)
+        Path(go.path).unlink()
+        none, busy = sorted(pooled["none"]), sorted(pooled["shadow"])
+        rows += [[f"co-location control: the numpy work beside, no router, priority={priority}",
+                  stat, f"{_q(none, p) * 1e6:.0f}", f"{_q(busy, p) * 1e6:.0f}",
+                  f"{_q(busy, p) / _q(none, p):.3f}x", *_spread(ratios[p])]
+                 for stat, p in (("p50", 0.5), ("p99", 0.99))]
+    return rows
+
+
 def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
     """Short blocks of calls without and with the shadow, interleaved; per-block ratios.
 
@@ -415,7 +470,7 @@ def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
     drop accounting).
     """
     n, blocks = (100, 16) if quick else (200, 120)
-    rows: list[list[str]] = _null_rows(n, blocks)
+    rows: list[list[str]] = _null_rows(n, blocks) + _neighbour_rows(n, blocks)
     notes: list[str] = []
     kinds = (("numpy, 10x the work", slow_work), ("I/O, 2 ms sleep", slow_io),
              ("pure Python, ~3 ms", slow_python))
