@@ -11,7 +11,9 @@ Groups (each case is a named row):
   self.model(x)``) is the floor any in-process router starts from. The full
   ``canary(x)`` call (assignment plus recording latency, error and output for
   the judge) is shown for information.
-- ``shadow``: the same identity model through a ``ShadowRouter`` whose queue
+- ``shadow`` (also: the caller's cost of a post on the board of
+  ``isolation="process"``, a 96 x 192 request): the same identity model
+  through a ``ShadowRouter`` whose queue
   accepts the request (the worker is held, so it does not compete for the
   interpreter while timing; the loop empties the queue itself every 1,000
   requests, the default ``max_queue``, and that drain is counted in the
@@ -33,10 +35,11 @@ Groups (each case is a named row):
   the load average before and after. Budget: within 5 %. The first two
   rows are an A/A control: the same blocks with no shadow in either arm,
   the noise floor of the per-block statistics on the machine at that time.
-  The next four are a co-location control: the primary called directly in
+  The next six are a co-location control: the primary called directly in
   both arms, and in one of them a process of its own (no router) doing the
   numpy shadow's work without pause, at ``SCHED_IDLE`` or nice + 10 like the
-  shadow's child: what sharing the machine with a busy shadow costs, router
+  shadow's child (and once more also copying a request's 295 KB a round, as
+  the child does): what sharing the machine with a busy shadow costs, router
   or not. Then three shadows: the numpy one above, an I/O-bound one (a 2 ms sleep)
   and one of pure Python (about 3 ms of bytecode, which holds the
   interpreter lock throughout, as a Python feature pipeline or a tree
@@ -161,6 +164,29 @@ def make_shadow_full() -> Any:
     return lambda: router(1)
 
 
+def make_board_post() -> Any:
+    """``isolation="process"``'s caller path for a request of arrays: posted on a board.
+
+    The caller code of a process router (``_sync_pulled``) with a board no
+    child reads: the loop marks every slot taken itself each 1,000 requests
+    (timed too), as the child would. A 96 x 192 float64 request, answered by
+    the identity model (so two arrays are posted).
+    """
+    from aiguard.recover._shadow_board import Board  # here: checkouts before it lack it
+
+    router = aiguard.ShadowRouter(ident, ident, max_queue=1000)
+    board = Board(1000, multiprocessing.get_context("spawn").Semaphore(0))
+    router._set_board(board)
+    post, x, count = router._sync_pulled, X.copy(), itertools.count(1)
+
+    def call() -> Any:
+        if next(count) % 1000 == 0:
+            board.memory[64:] = bytes(len(board.memory) - 64)  # all taken
+        return post(x)
+
+    return call
+
+
 CASES = [
     Case("direct model(x)", "route", lambda: lambda: ident(1), baseline=True),
     Case("floor: a one-line wrapper class", "route", make_wrapper, note="reference"),
@@ -170,6 +196,8 @@ CASES = [
     Case("direct model(x)", "shadow", lambda: lambda: ident(1), baseline=True),
     Case("shadow, enqueued", "shadow", make_shadow_enqueue, note="budget 2 us"),
     Case("shadow, queue full (dropped)", "shadow", make_shadow_full, note="budget 2 us"),
+    Case("process: a request of arrays posted on the board", "shadow", make_board_post,
+         note="info"),
 ]
 
 
@@ -411,12 +439,22 @@ def _null_rows(n: int, blocks: int) -> list[list[str]]:
             for stat, p in (("p50", 0.5), ("p99", 0.99))]
 
 
-def _neighbour_main(go: _Flag, parked: _Flag, idle: bool) -> None:
-    """In a spawned process: the numpy shadow's work, over and over, parked when *go* clears."""
+def _neighbour_main(go: _Flag, parked: _Flag, idle: bool, stream: bool) -> None:
+    """In a spawned process: the numpy shadow's work, over and over, parked when *go* clears.
+
+    With *stream*, each round first copies a request's worth of memory (the
+    request and the answer, 295 KB) out of a 30 MB pool into fresh memory,
+    as the shadow's child does with a queue of 100 requests.
+    """
     lower_priority(idle=idle)  # as the shadow's child does
     work_paused = _PausedInChild(slow_work, go, parked)
-    while True:
-        work_paused(X)
+    pool = np.random.default_rng(2).random((100, 2 * X.size))
+    for i in itertools.cycle(range(len(pool))):
+        x = X
+        if stream:
+            x = np.frombuffer(bytearray(pool[i]), dtype=X.dtype)[:X.size]
+            x = x.reshape(X.shape)
+        work_paused(x)
 
 
 def _neighbour_rows(n: int, blocks: int) -> list[list[str]]:
@@ -429,10 +467,10 @@ def _neighbour_rows(n: int, blocks: int) -> list[list[str]]:
     shadow costs the primary when no router is involved at all.
     """
     rows: list[list[str]] = []
-    for priority in ("idle", "low"):
+    for priority, stream in (("idle", False), ("low", False), ("idle", True)):
         _, go, parked = _pausable_process(slow_work)
         process = multiprocessing.get_context("spawn").Process(
-            target=_neighbour_main, args=(go, parked, priority == "idle"), daemon=True)
+            target=_neighbour_main, args=(go, parked, priority == "idle", stream), daemon=True)
         process.start()
         time.sleep(1.0)  # started, imported, working
         pooled: dict[str, list[float]] = {"none": [], "shadow": []}
@@ -453,7 +491,8 @@ def _neighbour_rows(n: int, blocks: int) -> list[list[str]]:
         process.join(10)
         Path(go.path).unlink()
         none, busy = sorted(pooled["none"]), sorted(pooled["shadow"])
-        rows += [[f"co-location control: the numpy work beside, no router, priority={priority}",
+        what = "the numpy work" + (" + copying 295 KB a round" if stream else "")
+        rows += [[f"co-location control: {what} beside, no router, priority={priority}",
                   stat, f"{_q(none, p) * 1e6:.0f}", f"{_q(busy, p) * 1e6:.0f}",
                   f"{_q(busy, p) / _q(none, p):.3f}x", *_spread(ratios[p])]
                  for stat, p in (("p50", 0.5), ("p99", 0.99))]
