@@ -557,3 +557,26 @@ def test_the_callers_side_of_the_board(models: ModuleType) -> None:
         board.close()
     router._set_board(board)  # closed: the board is not taken up
     assert router._board is None
+
+
+async def test_async_callers_post_on_the_board_too(models: ModuleType) -> None:
+    """``acall`` on a process router: arrays posted, the board full: dropped before the call."""
+    async def primary(x: Any, **_kw: Any) -> Any:
+        return 2 * x
+
+    router = ag.ShadowRouter(primary, models.double, max_queue=1)
+    board = Board(1, multiprocessing.get_context("spawn").Semaphore(0))
+    try:
+        router._set_board(board)
+        x = np.ones(2)
+        np.testing.assert_array_equal(await router(x), 2 * x)
+        assert (peek(router._accepted), board.posted) == (1, 1)
+        np.testing.assert_array_equal(await router(x), 2 * x)  # the slot waits: dropped
+        assert peek(router._dropped) == 1
+        _reader(board).take()
+        assert await router([1.0]) == [1.0, 1.0]  # not arrays: queued for the sender
+        assert await router(x, k=1) is not None  # keywords: the queue's path
+        assert (router.offered, board.posted) == (4, 1)
+    finally:
+        router.close()
+        board.close()

@@ -309,7 +309,11 @@ class ShadowRouter:
         clock = self._clock
         start = clock()
         answer = self.primary(*args)
-        seconds = clock() - start
+        self._post(board, args, answer, clock() - start)
+        return answer
+
+    def _post(self, board: Board, args: tuple[Any, ...], answer: Any, seconds: float) -> None:
+        """Post a request on the board, or queue it for the sender when it is not arrays."""
         status = board.post(args, answer, seconds)
         if status == POSTED:
             next(self._accepted)
@@ -318,11 +322,10 @@ class ShadowRouter:
             # sender's queue is full
             next(self._dropped)
         else:
-            self._append((args, kwargs, answer, seconds))
+            self._append((args, {}, answer, seconds))
             next(self._accepted)
             if waiting >= self._alarm:
                 self._wake()
-        return answer
 
     def _sync_sampled(self, *args: Any, **kwargs: Any) -> Any:
         if self._random() >= self.sample:  # not sampled: not timed either
@@ -333,6 +336,16 @@ class ShadowRouter:
         """Await the primary and return its answer; the shadow runs on a worker, never awaited."""
         if self.sample < 1.0 and self._random() >= self.sample:
             return await self.primary(*args, **kwargs)
+        board = self._board
+        if board is not None and not kwargs:  # isolation="process": as _sync_pulled
+            if board.full():
+                answer = await self.primary(*args)
+                next(self._dropped)
+                return answer
+            start = self._clock()
+            answer = await self.primary(*args)
+            self._post(board, args, answer, self._clock() - start)
+            return answer
         waiting = len(self._pending)
         if waiting >= self._limit:
             answer = await self.primary(*args, **kwargs)
