@@ -489,7 +489,7 @@ def test_a_child_gone_during_the_handshake_and_the_childs_side_of_odd_cases(
     ours, theirs = multiprocessing.Pipe()
     ours.send_bytes(process_module._HEAD.pack(process_module._PROBE))
     assert child.one(theirs) is True  # no board mapped: it stays on the pipe
-    assert process_module._ANSWER.unpack(ours.recv_bytes()) == (errno.ENOSYS,)
+    assert process_module._ANSWER.unpack(ours.recv_bytes()) == (errno.ENOSYS, False)
 
 
 def test_the_child_stops_pulling_when_its_parent_is_gone(board: Board, models: ModuleType) -> None:
@@ -580,3 +580,41 @@ async def test_async_callers_post_on_the_board_too(models: ModuleType) -> None:
     finally:
         router.close()
         board.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+    answer=hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+)
+def test_one_array_and_its_answer_go_by_their_objects_once_the_layout_is_known(
+    x: np.ndarray, answer: np.ndarray,
+) -> None:
+    """By object address (the child reads the data pointers first): the same arrays back."""
+    board = Board(4, multiprocessing.get_context("spawn").Semaphore(0))
+    board.by_id = True
+    reader = _reader(board)
+    try:
+        assert board.post((x,), answer, 0.5) == POSTED  # a new layout: by buffer
+        assert board.post((x,), answer, 0.5) == POSTED  # known: by object
+        assert board.memory[board_module._slot_offset(1) + 1] == board_module.BY_ID
+        for _ in range(2):
+            kind, (args, _, got, seconds) = reader.take()
+            assert (kind, seconds) == (ARRAYS, 0.5)
+            for sent, back in ((x, args[0]), (answer, got)):
+                assert (back.dtype, back.shape) == (sent.dtype, sent.shape)
+                np.testing.assert_array_equal(back, sent)
+    finally:
+        board.close()
+
+
+def test_the_object_probe(board: Board) -> None:
+    """The data pointer at the offset: True; another offset or an unreadable object: False."""
+    probe = np.arange(16, dtype=np.uint8)
+    address = probe.__array_interface__["data"][0]
+    reader = _reader(board)
+    assert reader.probe_by_id(id(probe), address, board_module.OFFSET)
+    assert not reader.probe_by_id(id(probe), address, board_module.OFFSET + 8)
+    assert not reader.probe_by_id(1, address, 0)  # page zero
+    board.by_id = True
+    assert board.post((probe[::2].copy(),), [1], 0.0) == INELIGIBLE  # not an array answer

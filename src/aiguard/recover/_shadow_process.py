@@ -77,7 +77,16 @@ import numpy as np
 from aiguard._core._counter import peek
 from aiguard._core._events import log_once
 from aiguard.errors import ConfigurationError
-from aiguard.recover._shadow_board import FULL, INELIGIBLE, STOP, Board, Reader, permit, puller
+from aiguard.recover._shadow_board import (
+    FULL,
+    INELIGIBLE,
+    OFFSET,
+    STOP,
+    Board,
+    Reader,
+    permit,
+    puller,
+)
 from aiguard.recover._shadow_run import LocalShadow, lower_priority
 from aiguard.recover._shadow_stats import Comparison
 
@@ -100,8 +109,9 @@ _ACK: Final = struct.Struct("!4Q")  # errors, timeouts, shadowed, garbage
 _SEQ: Final = struct.Struct("!Q")  # numbers report() questions and their answers
 _MAP: Final = 0xFFFFFFFE  # the board: _PROBE's fields follow, then its file descriptor
 _PROBE: Final = 0xFFFFFFFD  # probe again (after the parent permitted the child)
-_PROBED: Final = struct.Struct("!IQQQ")  # slots, parent pid, the probe's address and length
-_ANSWER: Final = struct.Struct("!i")  # the probe's errno (0: the child pulls from the board)
+# slots, parent pid, the probe's address and length, an array object's address and offset
+_PROBED: Final = struct.Struct("!IQQQQQ")
+_ANSWER: Final = struct.Struct("!i?")  # the probe's errno (0: the child pulls), by object
 _WATCH: Final = 1.0  # seconds between the parent's looks at an idle board (and its reaping)
 _ORPHAN: Final = 1.0  # seconds between the child's looks for a parent gone
 
@@ -183,7 +193,7 @@ class Child:
         self.idle, self.tokens = idle, tokens
         self.reader: Reader | None = None
         self._board: tuple[Any, int, int] | None = None  # mapping, slots, parent: to probe
-        self._probe = (0, 0)  # the address and length of the parent's probe bytes
+        self._probe = (0, 0, 0, 0)  # the parent's probe: bytes, length, array object, offset
         self.local = LocalShadow(
             pickle.loads(shadow), timeout=timeout, clock=pickle.loads(clock),  # noqa: S301
             compare=pickle.loads(compare), window=window, name=name)  # noqa: S301
@@ -229,21 +239,22 @@ class Child:
     def probe(self, requests: Connection, head: bytes, count: int) -> bool:
         """Map the board (first time), pull the probe, answer; False to pull from now on."""
         if count == _MAP:
-            slots, parent, address, length = _PROBED.unpack_from(head, _HEAD.size)
+            slots, parent, *probe = _PROBED.unpack_from(head, _HEAD.size)
             fd = _receive_fd(requests)
             self._board = (mmap.mmap(fd, os.fstat(fd).st_size), slots, parent)
-            self._probe = (address, length)
+            self._probe = tuple(probe)
             os.close(fd)
         pull = puller()
         reader = None
         if pull is not None and self._board is not None:
             reader = Reader(*self._board, pull)
-        failed = errno.ENOSYS if reader is None else reader.probe(*self._probe)
-        requests.send_bytes(_ANSWER.pack(failed))
-        if failed:
-            return True  # the pipe it stays
-        self.reader = reader
-        return False
+        address, length, array, offset = self._probe
+        failed = errno.ENOSYS if reader is None else reader.probe(address, length)
+        by_id = not failed and reader is not None and reader.probe_by_id(array, address, offset)
+        if not failed:
+            self.reader = reader  # first: the parent may look as soon as it has the answer
+        requests.send_bytes(_ANSWER.pack(failed, by_id))
+        return bool(failed)  # True: the pipe it stays
 
     def pull(self, reader: Reader, tokens: Semaphore, requests: Connection) -> None:
         """Shadow the board's requests in order until the stop post or a parent gone."""
@@ -417,16 +428,16 @@ class RemoteShadow:
             board = Board(self._slots, tokens)
         except OSError:  # pragma: no cover - no memory for it
             return
-        probe = bytearray(b"aiguard probe")
-        address = ctypes.addressof(ctypes.c_char.from_buffer(probe))
+        probe = np.arange(16, dtype=np.uint8)  # its bytes, and its object's data pointer
+        address = ctypes.addressof(ctypes.c_char.from_buffer(probe))  # type: ignore[arg-type]
         try:
             requests.send_bytes(_HEAD.pack(_MAP) + _PROBED.pack(
-                board.slots, os.getpid(), address, len(probe)))
+                board.slots, os.getpid(), address, probe.nbytes, id(probe), OFFSET))
             _send_fd(requests, board.fd, process.pid or 0)
-            (failed,) = _ANSWER.unpack(requests.recv_bytes())
+            failed, by_id = _ANSWER.unpack(requests.recv_bytes())
             if failed == errno.EPERM and _permit(process):
                 requests.send_bytes(_HEAD.pack(_PROBE))
-                (failed,) = _ANSWER.unpack(requests.recv_bytes())
+                failed, by_id = _ANSWER.unpack(requests.recv_bytes())
         except (EOFError, OSError):
             board.close()
             self._die("died")
@@ -438,6 +449,7 @@ class RemoteShadow:
                      exc_info=False)
             board.close()
             return
+        board.by_id = by_id
         self.board = board
         threading.Thread(target=self._watch, args=(process, board), daemon=True,
                          name=f"aiguard-shadow-{self.name}-watch").start()
@@ -450,8 +462,7 @@ class RemoteShadow:
             if board.posted == seen:
                 board.reap()
             seen = board.posted
-        if not self._ended:
-            self._die("died")
+        self._die("died")  # after a stop too (quiet then): what it had not finished is lost
 
     def serve(self, item: tuple[Any, ...]) -> None:
         """Send *item* to the child (after an acknowledgement when enough are in flight)."""
