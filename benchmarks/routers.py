@@ -176,6 +176,7 @@ def make_board_post() -> Any:
 
     router = aiguard.ShadowRouter(ident, ident, max_queue=1000)
     board = Board(1000, multiprocessing.get_context("spawn").Semaphore(0))
+    board.by_id = True  # as the child's probe sets it where it can read the array objects
     router._set_board(board)
     post, x, count = router._sync_pulled, X.copy(), itertools.count(1)
 
