@@ -31,6 +31,7 @@ from hypothesis.extra import numpy as hnp
 
 import aiguard as ag
 import aiguard.recover._shadow_board as board_module
+import aiguard.recover._shadow_child as child_module
 import aiguard.recover._shadow_process as process_module
 from aiguard._core._counter import peek
 from aiguard.recover._shadow_board import (
@@ -44,7 +45,8 @@ from aiguard.recover._shadow_board import (
     Reader,
     puller,
 )
-from aiguard.recover._shadow_process import Child, RemoteShadow, child_config
+from aiguard.recover._shadow_child import Child, child_config
+from aiguard.recover._shadow_process import RemoteShadow
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -337,13 +339,13 @@ def test_a_child_not_permitted_is_permitted_once_or_stays_on_the_pipe(
         permitted.append(pid)
         return True
 
-    monkeypatch.setattr(process_module, "permit", permit)
+    monkeypatch.setattr(board_module, "permit", permit)
     remote, _child, thread, alive, offered = _attached(models, models.double)
     assert (permitted, len(offered)) == ([os.getpid()], 1)
     remote.end()
     thread.join(5)
     alive.die()
-    assert process_module._permitted == [alive]  # type: ignore[comparison-overlap]
+    assert board_module._permitted == [alive]  # type: ignore[comparison-overlap]
     alive.is_alive = lambda: True  # type: ignore[method-assign]
     answers = iter([errno.EPERM])
     remote, _child, thread, second, offered = _attached(models, models.double)
@@ -351,8 +353,8 @@ def test_a_child_not_permitted_is_permitted_once_or_stays_on_the_pipe(
     remote.end()
     thread.join(5)
     second.die()
-    process_module._permitted.clear()
-    monkeypatch.setattr(process_module, "permit", lambda _pid: False)  # Yama says no
+    board_module._permitted.clear()
+    monkeypatch.setattr(board_module, "permit", lambda _pid: False)  # Yama says no
     answers = iter([errno.EPERM])
     remote, _child, thread, alive, offered = _attached(models, models.double)
     assert (remote.board, offered) == (None, [])
@@ -383,7 +385,7 @@ def test_the_child_returns_when_its_parent_is_gone_while_it_waits(
     models: ModuleType, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Pulling, the child looks for its parent's end of file between waits for a post."""
-    monkeypatch.setattr(process_module, "_ORPHAN", 0.01)
+    monkeypatch.setattr(child_module, "_ORPHAN", 0.01)
     remote, _child, thread, alive, _ = _attached(models, models.double)
     time.sleep(0.05)  # a few empty waits
     remote._requests.close()  # type: ignore[union-attr]
@@ -487,9 +489,9 @@ def test_a_child_gone_during_the_handshake_and_the_childs_side_of_odd_cases(
     alive.die()
     child = Child(config)
     ours, theirs = multiprocessing.Pipe()
-    ours.send_bytes(process_module._HEAD.pack(process_module._PROBE))
+    ours.send_bytes(child_module.HEAD.pack(child_module.PROBE))
     assert child.one(theirs) is True  # no board mapped: it stays on the pipe
-    assert process_module._ANSWER.unpack(ours.recv_bytes()) == (errno.ENOSYS, False)
+    assert child_module.ANSWER.unpack(ours.recv_bytes()) == (errno.ENOSYS, False)
 
 
 def test_the_child_stops_pulling_when_its_parent_is_gone(board: Board, models: ModuleType) -> None:

@@ -27,10 +27,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import aiguard as ag
+import aiguard.recover._shadow_child as child_module
 import aiguard.recover._shadow_process as process_module
 from aiguard._core._counter import peek
 from aiguard.errors import ConfigurationError
-from aiguard.recover._shadow_process import Child, RemoteShadow, child_config
+from aiguard.recover._shadow_child import Child, child_config
+from aiguard.recover._shadow_process import RemoteShadow
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -295,7 +297,7 @@ def test_the_child_code_in_process_compares_acks_and_answers_reports(
     snapshot = remote.snapshot()  # the late answer is skipped, this question's is taken
     assert (snapshot["shadowed"], snapshot["garbage"], snapshot["lost"]) == (2, 1, 0)
     assert snapshot["latency"]["primary"]["n"] == 2
-    remote._requests.send_bytes(process_module._HEAD.pack(0) + b"not a pickle")  # type: ignore[union-attr]
+    remote._requests.send_bytes(child_module.HEAD.pack(0) + b"not a pickle")  # type: ignore[union-attr]
     remote._in_flight += 1
     remote.settle()
     assert remote.errors == 2  # the child could not unpickle it
@@ -336,11 +338,11 @@ def test_a_request_of_arrays_crosses_as_raw_bytes_and_comes_back_equal(
 ) -> None:
     """Arrays (any plain dtype, byte order, shape, empty or 0-d) cross without pickle, equal."""
     buffers: list[Any] = []
-    data = process_module._dump((tuple(inputs), {}, answer, seconds), buffers)
-    assert data[:1] == process_module._ARRAYS  # the fast path, not a pickle
+    data = child_module.dump((tuple(inputs), {}, answer, seconds), buffers)
+    assert data[:1] == child_module.PIPE_ARRAYS  # the fast path, not a pickle
     received = [bytearray(b) for b in buffers]  # as the child's recv_bytes gives them
     assert all(memoryview(b).ndim == 1 and memoryview(b).itemsize == 1 for b in buffers)
-    args, kwargs, got, got_seconds = process_module._load(memoryview(data), received)
+    args, kwargs, got, got_seconds = child_module.load(memoryview(data), received)
     assert kwargs == {}
     assert got_seconds == seconds
     for sent, back in zip((*inputs, answer), (*args, got), strict=True):
@@ -364,9 +366,9 @@ def test_a_request_of_arrays_crosses_as_raw_bytes_and_comes_back_equal(
 def test_other_requests_are_pickled_and_come_back_equal(item: tuple[Any, ...]) -> None:
     """Anything but plain contiguous arrays without keywords takes the pickle path, intact."""
     buffers: list[Any] = []
-    data = process_module._dump(item, buffers)
-    assert data[:1] != process_module._ARRAYS
-    back = process_module._load(memoryview(data), [bytearray(bytes(b)) for b in buffers])
+    data = child_module.dump(item, buffers)
+    assert data[:1] != child_module.PIPE_ARRAYS
+    back = child_module.load(memoryview(data), [bytearray(bytes(b)) for b in buffers])
     assert back[1] == item[1]
     assert back[3] == item[3]
     for sent, got in zip((*item[0], item[2]), (*back[0], back[2]), strict=True):

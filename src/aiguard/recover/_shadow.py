@@ -73,7 +73,8 @@ from aiguard._core._clock import MONOTONIC, validate_clock
 from aiguard._core._counter import peek
 from aiguard.errors import ConfigurationError
 from aiguard.recover._shadow_board import FULL, POSTED, Board
-from aiguard.recover._shadow_process import RemoteShadow, child_config
+from aiguard.recover._shadow_child import child_config
+from aiguard.recover._shadow_process import RemoteShadow
 from aiguard.recover._shadow_run import InThreads, LocalShadow
 from aiguard.recover._shadow_stats import ShadowReport
 

@@ -68,9 +68,10 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
     from multiprocessing.synchronize import Semaphore
 
-__all__ = ["FULL", "INELIGIBLE", "POSTED", "Board", "Reader", "permit", "puller"]
+__all__ = ["FULL", "INELIGIBLE", "POSTED", "Board", "Reader", "permit", "permit_child", "puller"]
 
 POSTED: Final = 0
 FULL: Final = 1
@@ -132,6 +133,25 @@ def permit(pid: int) -> bool:
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         return False
 
+
+_permitted: list[BaseProcess] = []  # the child this process named its tracer (Yama), if any
+_permitted_lock = threading.Lock()
+
+
+def permit_child(process: BaseProcess) -> bool:
+    """Name *process* this process's one permitted tracer, unless a live child already is.
+
+    Yama keeps one such tracer per process: naming a second would take the
+    first child's permission away while it pulls. So the first router's child
+    gets the board and the others, while it lives, the pipe.
+    """
+    with _permitted_lock:
+        if any(p.is_alive() for p in _permitted if p is not process):
+            return False
+        if not permit(process.pid or 0):
+            return False
+        _permitted[:] = [process]
+        return True
 
 def _address(array: np.ndarray[Any, Any]) -> int:
     if array.flags.writeable:

@@ -56,18 +56,13 @@ with fresh statistics.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
-import functools
 import itertools
-import marshal
-import mmap
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
-import struct
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
@@ -76,18 +71,19 @@ import numpy as np
 
 from aiguard._core._counter import peek
 from aiguard._core._events import log_once
-from aiguard.errors import ConfigurationError
-from aiguard.recover._shadow_board import (
-    FULL,
-    INELIGIBLE,
-    OFFSET,
-    STOP,
-    Board,
-    Reader,
-    permit,
-    puller,
+from aiguard.recover._shadow_board import FULL, INELIGIBLE, OFFSET, Board, permit_child, puller
+from aiguard.recover._shadow_child import (
+    ACK,
+    ANSWER,
+    HEAD,
+    MAP,
+    PIPE_STOP,
+    PROBE,
+    PROBED,
+    SEQ,
+    child_main,
+    dump,
 )
-from aiguard.recover._shadow_run import LocalShadow, lower_priority
 from aiguard.recover._shadow_stats import Comparison
 
 if TYPE_CHECKING:
@@ -96,236 +92,17 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
     from multiprocessing.synchronize import Semaphore
 
-    from aiguard.typing import Clock
 
-__all__ = ["Child", "RemoteShadow", "child_config"]
+__all__ = ["RemoteShadow"]
 
 _IN_FLIGHT: Final = 2  # requests in the child at once: one running, one ready behind it
 _REPORT_WAIT: Final = 10.0  # seconds report() waits for the child's statistics
-_HEAD: Final = struct.Struct("!I")  # buffers following a request, or _STOP
-_ARRAYS: Final = b"A"  # a request of arrays described by marshal (a pickle starts b"\x80")
-_STOP: Final = 0xFFFFFFFF
-_ACK: Final = struct.Struct("!4Q")  # errors, timeouts, shadowed, garbage
-_SEQ: Final = struct.Struct("!Q")  # numbers report() questions and their answers
-_MAP: Final = 0xFFFFFFFE  # the board: _PROBE's fields follow, then its file descriptor
-_PROBE: Final = 0xFFFFFFFD  # probe again (after the parent permitted the child)
-# slots, parent pid, the probe's address and length, an array object's address and offset
-_PROBED: Final = struct.Struct("!IQQQQQ")
-_ANSWER: Final = struct.Struct("!i?")  # the probe's errno (0: the child pulls), by object
 _WATCH: Final = 1.0  # seconds between the parent's looks at an idle board (and its reaping)
-_ORPHAN: Final = 1.0  # seconds between the child's looks for a parent gone
-
-
-def _dump(item: tuple[Any, ...], buffers: list[Any]) -> bytes:
-    """The request's bytes; the memory of its arrays goes to *buffers*, sent after it.
-
-    Positional numpy arrays with a plain answer array (the common request)
-    are described by their dtypes and shapes in a few bytes (``marshal``,
-    about 1 us); anything else is pickled (protocol 5, arrays out of band;
-    numpy's reduction costs about 5 us an array, the sender's time holding
-    the interpreter lock that the callers need).
-    """
-    args, kwargs, answer, seconds = item
-    if not kwargs:
-        arrays = (*args, answer)
-        if all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype.kind in "biufc"
-               for a in arrays):
-            # flat bytes (an empty array's memoryview cannot be cast: a uint8 view of it)
-            buffers.extend(a.data.cast("B") if a.size else a.reshape(-1).view(np.uint8)
-                           for a in arrays)
-            layout = tuple((_dtype_code(a.dtype), a.shape) for a in arrays)
-            return _ARRAYS + marshal.dumps((layout, float(seconds)))
-    pickled = pickle.dumps(item, protocol=5, buffer_callback=buffers.append)
-    buffers[:] = [buffer.raw() for buffer in buffers]
-    return pickled
-
-
-@functools.lru_cache(maxsize=64)
-def _dtype_code(dtype: np.dtype[Any]) -> str:
-    """``dtype.str`` (with the byte order), computed once per dtype (it costs ~0.5 us)."""
-    return str(dtype.str)
-
-
-def _load(data: memoryview, buffers: list[bytearray]) -> tuple[Any, ...]:
-    """The request from :func:`_dump`'s bytes and the buffers received after them."""
-    if bytes(data[:1]) == _ARRAYS:
-        layout, seconds = marshal.loads(data[1:])  # noqa: S302 - our parent's bytes
-        arrays = [np.frombuffer(buffer, dtype=np.dtype(dtype)).reshape(shape)
-                  for (dtype, shape), buffer in zip(layout, buffers, strict=True)]
-        return tuple(arrays[:-1]), {}, arrays[-1], seconds
-    item: tuple[Any, ...] = pickle.loads(data, buffers=buffers)  # noqa: S301 - our parent's
-    return item
-
-
-def child_config(
-    shadow: Callable[..., Any],
-    *,
-    compare: Callable[[Any, Any], Any] | None,
-    clock: Clock,
-    timeout: float | None,
-    window: int,
-    name: str,
-    idle: bool,
-) -> bytes:
-    """Pickle what the child needs, once; the callables each on their own to name a failure.
-
-    Raises:
-        ConfigurationError: ``shadow``, ``compare`` or ``clock`` cannot be pickled.
-    """
-    parts = [_pickled(value, argument)
-             for argument, value in (("shadow", shadow), ("compare", compare), ("clock", clock))]
-    return pickle.dumps((*parts, timeout, window, name, idle), protocol=5)
-
-
-def _pickled(value: object, argument: str) -> bytes:
-    try:
-        return pickle.dumps(value, protocol=5)
-    except Exception as error:
-        raise ConfigurationError(
-            argument, "a picklable callable for isolation='process'", value) from error
-
-
-class Child:
-    """The child process's side: serve requests from one pipe, statistics on another."""
-
-    def __init__(self, config: bytes, tokens: Semaphore | None = None) -> None:
-        shadow, compare, clock, timeout, window, name, idle = pickle.loads(config)  # noqa: S301 - our own bytes
-        self.idle, self.tokens = idle, tokens
-        self.reader: Reader | None = None
-        self._board: tuple[Any, int, int] | None = None  # mapping, slots, parent: to probe
-        self._probe = (0, 0, 0, 0)  # the parent's probe: bytes, length, array object, offset
-        self.local = LocalShadow(
-            pickle.loads(shadow), timeout=timeout, clock=pickle.loads(clock),  # noqa: S301
-            compare=pickle.loads(compare), window=window, name=name)  # noqa: S301
-
-    def serve(self, requests: Connection, control: Connection) -> None:
-        """Shadow requests until the parent says stop or is gone."""
-        lower_priority(idle=self.idle)  # first: the control thread inherits it
-        threading.Thread(target=self.answer, args=(control,), daemon=True,
-                         name="aiguard-shadow-control").start()
-        try:
-            while self.one(requests):
-                pass
-            if self.reader is not None and self.tokens is not None:
-                self.pull(self.reader, self.tokens, requests)
-        finally:
-            self.local.release()
-
-    def one(self, requests: Connection) -> bool:
-        """Shadow one request and acknowledge it; False on stop, a parent gone, or the board."""
-        try:
-            head = requests.recv_bytes()
-            (count,) = _HEAD.unpack_from(head)
-            if count == _STOP:
-                requests.send_bytes(pickle.dumps(self.local.stats.snapshot(), protocol=5))
-                return False
-            if count in (_MAP, _PROBE):
-                return self.probe(requests, head, count)
-            buffers = [bytearray(requests.recv_bytes()) for _ in range(count)]  # writable
-        except (EOFError, OSError):
-            return False
-        try:
-            item = _load(memoryview(head)[_HEAD.size:], buffers)
-        except Exception:  # a class the child cannot import, say
-            self.local.failed()
-        else:
-            self.local.run(item)
-        try:
-            requests.send_bytes(_ACK.pack(*self.local.counts()))
-        except OSError:
-            return False
-        return True
-
-    def probe(self, requests: Connection, head: bytes, count: int) -> bool:
-        """Map the board (first time), pull the probe, answer; False to pull from now on."""
-        if count == _MAP:
-            slots, parent, *probe = _PROBED.unpack_from(head, _HEAD.size)
-            fd = _receive_fd(requests)
-            self._board = (mmap.mmap(fd, os.fstat(fd).st_size), slots, parent)
-            self._probe = tuple(probe)
-            os.close(fd)
-        pull = puller()
-        reader = None
-        if pull is not None and self._board is not None:
-            reader = Reader(*self._board, pull)
-        address, length, array, offset = self._probe
-        failed = errno.ENOSYS if reader is None else reader.probe(address, length)
-        by_id = not failed and reader is not None and reader.probe_by_id(array, address, offset)
-        if not failed:
-            self.reader = reader  # first: the parent may look as soon as it has the answer
-        requests.send_bytes(_ANSWER.pack(failed, by_id))
-        return bool(failed)  # True: the pipe it stays
-
-    def pull(self, reader: Reader, tokens: Semaphore, requests: Connection) -> None:
-        """Shadow the board's requests in order until the stop post or a parent gone."""
-        local = self.local
-        while True:
-            if not tokens.acquire(timeout=_ORPHAN):
-                if requests.poll(0):  # the parent sends nothing now: its end of file
-                    return
-                continue
-            try:
-                kind, item = reader.take()
-            except ProcessLookupError:
-                return
-            if kind == STOP:
-                with contextlib.suppress(OSError):
-                    requests.send_bytes(pickle.dumps(local.stats.snapshot(), protocol=5))
-                return
-            if item is None:
-                local.failed()
-            else:
-                local.run(item)
-            reader.count(local.counts())
-
-    def answer(self, control: Connection) -> None:
-        """Answer each report question with the statistics, until the parent is gone."""
-        try:
-            while True:
-                question = control.recv_bytes()
-                control.send_bytes(question + pickle.dumps(self.local.stats.snapshot()))
-        except (EOFError, OSError):
-            return
-
-
-# The spawned process's entry point: coverage does not follow a spawned process, so this
-# one line is excluded; what it runs (Child) is tested in-process, over a real pipe.
-def _child_main(  # pragma: no cover
-    requests: Connection, control: Connection, config: bytes, tokens: Semaphore,
-) -> None:
-    """Serve the shadow in this (spawned) process."""
-    Child(config, tokens).serve(requests, control)
-
-
-_permitted: list[BaseProcess] = []  # the child this process named its tracer (Yama), if any
-_permitted_lock = threading.Lock()
-
-
-def _permit(process: BaseProcess) -> bool:
-    """Name *process* this process's one permitted tracer, unless a live child already is.
-
-    Yama keeps one such tracer per process: naming a second would take the
-    first child's permission away while it pulls. So the first router's child
-    gets the board and the others, while it lives, the pipe.
-    """
-    with _permitted_lock:
-        if any(p.is_alive() for p in _permitted if p is not process):
-            return False
-        if not permit(process.pid or 0):
-            return False
-        _permitted[:] = [process]
-        return True
-
-
-def _receive_fd(connection: Connection) -> int:
-    from multiprocessing.reduction import recv_handle  # noqa: PLC0415 - Unix only
-    return int(recv_handle(connection))
 
 
 def _send_fd(connection: Connection, fd: int, pid: int) -> None:
     from multiprocessing.reduction import send_handle  # noqa: PLC0415 - Unix only
     send_handle(connection, fd, pid)
-
 
 class RemoteShadow:
     """The parent's side: the sender thread's half, and report()'s half, of the child."""
@@ -403,7 +180,7 @@ class RemoteShadow:
         # kept: a spawned child opens it by name, which the object's finalizer unlinks
         tokens = self._tokens = context.Semaphore(0)
         process = context.Process(
-            target=_child_main, args=(theirs, their_control, self._config, tokens),
+            target=child_main, args=(theirs, their_control, self._config, tokens),
             name=f"aiguard-shadow-{self.name}", daemon=True)
         try:
             process.start()
@@ -431,13 +208,13 @@ class RemoteShadow:
         probe = np.arange(16, dtype=np.uint8)  # its bytes, and its object's data pointer
         address = ctypes.addressof(ctypes.c_char.from_buffer(probe))  # type: ignore[arg-type]
         try:
-            requests.send_bytes(_HEAD.pack(_MAP) + _PROBED.pack(
+            requests.send_bytes(HEAD.pack(MAP) + PROBED.pack(
                 board.slots, os.getpid(), address, probe.nbytes, id(probe), OFFSET))
             _send_fd(requests, board.fd, process.pid or 0)
-            failed, by_id = _ANSWER.unpack(requests.recv_bytes())
-            if failed == errno.EPERM and _permit(process):
-                requests.send_bytes(_HEAD.pack(_PROBE))
-                failed, by_id = _ANSWER.unpack(requests.recv_bytes())
+            failed, by_id = ANSWER.unpack(requests.recv_bytes())
+            if failed == errno.EPERM and permit_child(process):
+                requests.send_bytes(HEAD.pack(PROBE))
+                failed, by_id = ANSWER.unpack(requests.recv_bytes())
         except (EOFError, OSError):
             board.close()
             self._die("died")
@@ -477,12 +254,12 @@ class RemoteShadow:
             return
         buffers: list[Any] = []
         try:
-            data = _dump(item, buffers)
+            data = dump(item, buffers)
         except Exception:
             self._unpicklable()
             return
         try:
-            self._requests.send_bytes(_HEAD.pack(len(buffers)) + data)
+            self._requests.send_bytes(HEAD.pack(len(buffers)) + data)
             for buffer in buffers:
                 self._requests.send_bytes(buffer)
         except OSError:
@@ -520,7 +297,7 @@ class RemoteShadow:
         if requests is not None and not self.dead:
             try:
                 if board is None:
-                    requests.send_bytes(_HEAD.pack(_STOP))
+                    requests.send_bytes(HEAD.pack(PIPE_STOP))
                 else:  # after the requests posted before it
                     self._stopping = True
                     while board.post_stop() == FULL and not self.dead:
@@ -543,7 +320,7 @@ class RemoteShadow:
         except (EOFError, OSError):
             self._die("died")
             return
-        self._counts = _ACK.unpack(data)
+        self._counts = ACK.unpack(data)
         self._in_flight -= 1
         next(self._finished)
 
@@ -619,14 +396,14 @@ class RemoteShadow:
             if control is None:
                 return None
             self._asked += 1
-            question = _SEQ.pack(self._asked)
+            question = SEQ.pack(self._asked)
             deadline = time.monotonic() + _REPORT_WAIT
             try:
                 control.send_bytes(question)
                 while control.poll(max(0.0, deadline - time.monotonic())):
                     reply = control.recv_bytes()
                     if reply.startswith(question):  # not a late answer to an earlier one
-                        answer: dict[str, Any] = pickle.loads(reply[_SEQ.size:])  # noqa: S301
+                        answer: dict[str, Any] = pickle.loads(reply[SEQ.size:])  # noqa: S301
                         return answer
             except (EOFError, OSError):
                 pass
