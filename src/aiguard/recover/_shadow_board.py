@@ -92,12 +92,14 @@ _MAX_BUFFERS: Final = 16
 _INLINE: Final = _SLOT - _HEAD.size - _MAX_BUFFERS * _BUFFER.size  # layout bytes a slot holds
 _MAX_SLOTS: Final = 4096  # 2 MiB of board; max_queue above it: the board holds this many
 _PR_SET_PTRACER: Final = 0x59616D61
-addressof, c_char = ctypes.addressof, ctypes.c_char
 _LAYOUTS: Final = 64  # distinct request layouts remembered
 
 
+_BASE: Final = 64  # the counters' bytes, before the first slot
+
+
 def _slot_offset(index: int) -> int:
-    return 64 + index * _SLOT
+    return _BASE + index * _SLOT
 
 
 @functools.lru_cache(maxsize=64)
@@ -192,7 +194,7 @@ class Board:
 
     def full(self) -> bool:
         """True when the next slot still holds a request the child has not taken."""
-        return self.memory[_slot_offset(self._next)] == 1
+        return self.memory[_BASE + self._next * _SLOT] == 1  # inline: on every call
 
     def post(self, args: tuple[Any, ...], answer: Any, seconds: float) -> int:
         """Post a request of arrays: POSTED, FULL, or INELIGIBLE (not arrays: queue it).
@@ -231,12 +233,7 @@ class Board:
             if dtype.kind not in "biufc" or not a.flags.c_contiguous:
                 return INELIGIBLE
             key += (dtype, a.shape)
-            if not size:
-                spans += (0, 0)
-            elif a.flags.writeable:
-                spans += (addressof(c_char.from_buffer(a)), size)  # type: ignore[arg-type]
-            else:
-                spans += (a.__array_interface__["data"][0], size)
+            spans += (_address(a) if size else 0, size)
         layout = self._layouts.get(tuple(key))
         if layout is None:
             layout = _layout(arrays)
@@ -279,7 +276,7 @@ class Board:
         record = _record(len(spans), len(layout))
         with self._lock:
             index = self._next
-            offset = 64 + index * _SLOT
+            offset = _slot_offset(index)
             if self.closed or memory[offset] == 1:
                 return FULL
             self._refs[index] = keep  # drops the taken request this slot held
@@ -337,12 +334,7 @@ class Reader:
 
     def probe(self, address: int, length: int) -> int:
         """Pull *length* bytes at *address* of the parent: 0, or the errno of the failure."""
-        scratch = bytearray(max(1, length))
-        local = (_Iovec * 1)(_Iovec(ctypes.addressof(
-            (ctypes.c_char * len(scratch)).from_buffer(scratch)), length))
-        remote = (_Iovec * 1)(_Iovec(address, length))
-        done = self._pull(self.parent, local, 1, remote, 1, 0)
-        return 0 if done == length else (ctypes.get_errno() or errno.EIO)
+        return self._read([(address, length)], [bytearray(length)])
 
     def take(self) -> tuple[int, Any]:
         """The next slot as ``(kind, item)``; item None when its memory could not be pulled.
@@ -384,21 +376,28 @@ class Reader:
         return kind, item
 
     def _pull_into(self, spans: list[tuple[int, int]], buffers: list[bytearray]) -> bool:
+        """Pull each span into its buffer; False when that failed.
+
+        Raises:
+            ProcessLookupError: the parent is gone.
+        """
+        failed = self._read(spans, buffers)
+        if failed == errno.ESRCH:
+            raise ProcessLookupError(self.parent)
+        return not failed
+
+    def _read(self, spans: list[tuple[int, int]], buffers: list[bytearray]) -> int:
+        """One ``process_vm_readv`` of the non-empty spans: 0, or the errno of the failure."""
         pairs = [(address, size, b) for (address, size), b in zip(spans, buffers, strict=True)
                  if size]
         if not pairs:
-            return True
+            return 0
         count = len(pairs)
         local = (_Iovec * count)(*(_Iovec(ctypes.addressof(
             (ctypes.c_char * size).from_buffer(b)), size) for _, size, b in pairs))
         remote = (_Iovec * count)(*(_Iovec(address, size) for address, size, _ in pairs))
-        total = sum(size for _, size, _ in pairs)
         done = self._pull(self.parent, local, count, remote, count, 0)
-        if done == total:
-            return True
-        if ctypes.get_errno() == errno.ESRCH:
-            raise ProcessLookupError(self.parent)
-        return False
+        return 0 if done == sum(size for _, size, _ in pairs) else ctypes.get_errno() or errno.EIO
 
     def count(self, counts: tuple[int, int, int, int]) -> None:
         """Publish one more finished request and the shadow's outcome counters."""
