@@ -72,3 +72,14 @@ def sample_pairs(
         k=st.integers(*features),
         kind=st.sampled_from(["continuous", "discrete", "mixed"]),
     )
+
+
+def plain_arrays() -> st.SearchStrategy[np.ndarray]:
+    """Arrays of every plain numeric dtype and byte order, any shape (empty and 0-d too).
+
+    Bool, signed, unsigned, float and complex: what crosses to a shadow's
+    child process as raw memory.
+    """
+    dtypes = (hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.unsigned_integer_dtypes()
+              | hnp.floating_dtypes() | hnp.complex_number_dtypes())
+    return hnp.arrays(dtypes, hnp.array_shapes(min_dims=0, min_side=0))

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from tests.strategies import plain_arrays
 
 import aiguard as ag
 import aiguard.recover._shadow_board as board_module
@@ -74,15 +74,11 @@ def _reader(board: Board) -> Reader:
     return Reader(board.memory, board.slots, os.getpid(), puller())
 
 
-_ARRAY_DTYPES = hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.unsigned_integer_dtypes() \
-    | hnp.floating_dtypes() | hnp.complex_number_dtypes()
-
-
 @settings(max_examples=60, deadline=None)
 @given(
-    inputs=st.lists(hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+    inputs=st.lists(plain_arrays(),
                     min_size=1, max_size=3),
-    answer=hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+    answer=plain_arrays(),
     seconds=st.floats(0, 10),
 )
 def test_posted_arrays_are_pulled_back_equal(
@@ -589,8 +585,8 @@ async def test_async_callers_post_on_the_board_too(models: ModuleType) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    x=hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
-    answer=hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+    x=plain_arrays(),
+    answer=plain_arrays(),
 )
 def test_one_array_and_its_answer_go_by_their_objects_once_the_layout_is_known(
     x: np.ndarray, answer: np.ndarray,

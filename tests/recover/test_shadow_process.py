@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from tests.strategies import plain_arrays
 
 import aiguard as ag
 import aiguard.recover._shadow_child as child_module
@@ -322,15 +322,11 @@ def test_the_child_returns_when_the_parent_is_gone(models: ModuleType) -> None:
     assert not thread.is_alive()
 
 
-_ARRAY_DTYPES = hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.unsigned_integer_dtypes() \
-    | hnp.floating_dtypes() | hnp.complex_number_dtypes()
-
-
 @settings(max_examples=60, deadline=None)
 @given(
-    inputs=st.lists(hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+    inputs=st.lists(plain_arrays(),
                     min_size=1, max_size=3),
-    answer=hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, min_side=0)),
+    answer=plain_arrays(),
     seconds=st.floats(0, 10),
 )
 def test_a_request_of_arrays_crosses_as_raw_bytes_and_comes_back_equal(
