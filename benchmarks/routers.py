@@ -419,25 +419,59 @@ def _spread(ratios: list[float]) -> tuple[str, str, str, str]:
             f"{100 * within:.0f} %")
 
 
+Pooled = dict[str, list[float]]  # the sorted latencies of all calls, per arm
+Ratios = dict[float, list[float]]  # per quantile, the with / without ratio of each block
+
+
+def _interleaved(n: int, blocks: int, calls: dict[str, Any],
+                 switch: Any = None) -> tuple[Pooled, Ratios]:
+    """*blocks* blocks of *n* calls to each arm, ABBA; the per-block p50 and p99 ratios.
+
+    *calls* maps the arms "none" and "shadow" to what each times; *switch*
+    (the arm), when given, runs before each arm's calls (parks or wakes a shadow).
+    """
+    pooled: Pooled = {"none": [], "shadow": []}
+    ratios: Ratios = {0.5: [], 0.99: []}
+    for block in range(blocks):
+        lat: dict[str, list[float]] = {}
+        for arm in ("none", "shadow") if block % 2 == 0 else ("shadow", "none"):
+            if switch is not None:
+                switch(arm)
+            lat[arm] = sorted(_latencies(calls[arm], n))
+            pooled[arm] += lat[arm]
+        for p, values in ratios.items():
+            values.append(_q(lat["shadow"], p) / _q(lat["none"], p))
+    return {arm: sorted(values) for arm, values in pooled.items()}, ratios
+
+
+def _parking(go: Any, parked: Any) -> Any:
+    """The arm switch for a shadow behind *go*: parked for "none", running for "shadow"."""
+    def switch(arm: str) -> None:
+        if arm == "none":
+            go.clear()
+            parked.wait(5)
+        else:
+            go.set()
+
+    return switch
+
+
+def _rows(label: str, pooled: Pooled, ratios: Ratios) -> list[list[str]]:
+    """The p50 and p99 table rows of one comparison."""
+    none, busy = pooled["none"], pooled["shadow"]
+    return [[label, stat, f"{_q(none, p) * 1e6:.0f}", f"{_q(busy, p) * 1e6:.0f}",
+             f"{_q(busy, p) / _q(none, p):.3f}x", *_spread(ratios[p])]
+            for stat, p in (("p50", 0.5), ("p99", 0.99))]
+
+
 def _null_rows(n: int, blocks: int) -> list[list[str]]:
     """The A/A control: both arms without a shadow, blocked and paired as the real rows.
 
     What the per-block ratios show when there is nothing to find: the
     noise floor of this machine, the same statistic under the same schedule.
     """
-    pooled: dict[str, list[float]] = {"A": [], "B": []}
-    ratios: dict[float, list[float]] = {0.5: [], 0.99: []}
-    for block in range(blocks):
-        lat = {}
-        for arm in ("A", "B") if block % 2 == 0 else ("B", "A"):
-            lat[arm] = sorted(_latencies(work, n))
-            pooled[arm] += lat[arm]
-        for p, values in ratios.items():
-            values.append(_q(lat["B"], p) / _q(lat["A"], p))
-    a, b = sorted(pooled["A"]), sorted(pooled["B"])
-    return [["A/A control: no shadow in either arm", stat, f"{_q(a, p) * 1e6:.0f}",
-             f"{_q(b, p) * 1e6:.0f}", f"{_q(b, p) / _q(a, p):.3f}x", *_spread(ratios[p])]
-            for stat, p in (("p50", 0.5), ("p99", 0.99))]
+    return _rows("A/A control: no shadow in either arm",
+                 *_interleaved(n, blocks, {"none": work, "shadow": work}))
 
 
 def _neighbour_main(go: _Flag, parked: _Flag, idle: bool, stream: bool) -> None:
@@ -474,29 +508,13 @@ def _neighbour_rows(n: int, blocks: int) -> list[list[str]]:
             target=_neighbour_main, args=(go, parked, priority == "idle", stream), daemon=True)
         process.start()
         time.sleep(1.0)  # started, imported, working
-        pooled: dict[str, list[float]] = {"none": [], "shadow": []}
-        ratios: dict[float, list[float]] = {0.5: [], 0.99: []}
-        for block in range(blocks):
-            lat: dict[str, list[float]] = {}
-            for arm in ("none", "shadow") if block % 2 == 0 else ("shadow", "none"):
-                if arm == "none":
-                    go.clear()
-                    parked.wait(5)
-                else:
-                    go.set()
-                lat[arm] = sorted(_latencies(work, n))
-                pooled[arm] += lat[arm]
-            for p, values in ratios.items():
-                values.append(_q(lat["shadow"], p) / _q(lat["none"], p))
+        measured = _interleaved(n, blocks, {"none": work, "shadow": work}, _parking(go, parked))
         process.terminate()
         process.join(10)
         Path(go.path).unlink()
-        none, busy = sorted(pooled["none"]), sorted(pooled["shadow"])
         what = "the numpy work" + (" + copying 295 KB a round" if stream else "")
-        rows += [[f"co-location control: {what} beside, no router, priority={priority}",
-                  stat, f"{_q(none, p) * 1e6:.0f}", f"{_q(busy, p) * 1e6:.0f}",
-                  f"{_q(busy, p) / _q(none, p):.3f}x", *_spread(ratios[p])]
-                 for stat, p in (("p50", 0.5), ("p99", 0.99))]
+        rows += _rows(f"co-location control: {what} beside, no router, priority={priority}",
+                      *measured)
     return rows
 
 
@@ -526,22 +544,8 @@ def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
         while router.finished < 3 and time.monotonic() < deadline:  # a child has started
             time.sleep(0.01)
         load_before = _load()
-        pooled: dict[str, list[float]] = {"none": [], "shadow": []}
-        ratio50: list[float] = []
-        ratio99: list[float] = []
-        for block in range(blocks):
-            lat: dict[str, list[float]] = {}
-            for arm in ("none", "shadow") if block % 2 == 0 else ("shadow", "none"):
-                if arm == "none":
-                    go.clear()
-                    parked.wait(5)
-                    lat[arm] = sorted(_latencies(work, n))
-                else:
-                    go.set()
-                    lat[arm] = sorted(_latencies(router, n))
-                pooled[arm] += lat[arm]
-            ratio50.append(_q(lat["shadow"], 0.5) / _q(lat["none"], 0.5))
-            ratio99.append(_q(lat["shadow"], 0.99) / _q(lat["none"], 0.99))
+        pooled, ratios = _interleaved(n, blocks, {"none": work, "shadow": router},
+                                      _parking(go, parked))
         go.set()
         load_after = _load()
         router.flush(timeout=120)  # let the shadow finish what was queued, then count
@@ -551,11 +555,8 @@ def run_saturated(quick: bool) -> tuple[list[list[str]], list[str]]:
         report = router.report()
         settled = report.shadowed + report.errors + report.timeouts + report.garbage
         assert report.offered - report.dropped == settled, report  # drops = not shadowed
-        none, with_shadow = sorted(pooled["none"]), sorted(pooled["shadow"])
-        for stat, p, ratios in (("p50", 0.5, ratio50), ("p99", 0.99, ratio99)):
-            b, w = _q(none, p), _q(with_shadow, p)
-            rows.append([label, stat, f"{b * 1e6:.0f}", f"{w * 1e6:.0f}", f"{w / b:.3f}x",
-                         *_spread(ratios)])
+        rows += _rows(label, pooled, ratios)
+        none, with_shadow = pooled["none"], pooled["shadow"]
         slow_cut = 1.5 * _q(none, 0.5)
         stalled = [sum(x > slow_cut for x in arm) / len(arm) for arm in (none, with_shadow)]
         notes.append(f"{label}: load average (1 / 5 / 15 min) {load_before} before, "

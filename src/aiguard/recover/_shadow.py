@@ -318,10 +318,8 @@ class ShadowRouter:
         status = board.post(args, answer, seconds)
         if status == POSTED:
             next(self._accepted)
-        elif status == FULL or (waiting := len(self._pending)) >= self._limit:
-            # full: filled by another thread meanwhile, or closed; else not arrays and the
-            # sender's queue is full
-            next(self._dropped)
+        elif status == FULL or (waiting := len(self._pending)) >= self._limit:  # or closed
+            next(self._dropped)  # not arrays and the sender's queue full
         else:
             self._append((args, {}, answer, seconds))
             next(self._accepted)
