@@ -33,10 +33,11 @@ counters (errors, timeouts, shadowed, garbage): the parent does no
 comparison work. :meth:`RemoteShadow.snapshot` (``report()``) asks the child
 for its statistics over a second pipe, answered by a small thread there.
 
-**The child** is started with the ``spawn`` start method: a fresh
-interpreter, not a ``fork`` of a process that has threads (a fork copies
-locks some other thread may hold at that instant, and only the forking
-thread, so the child could deadlock on its first log line or allocation).
+**The child** (its code: :mod:`aiguard.recover._shadow_child`) is started
+with the ``spawn`` start method: a fresh interpreter, not a ``fork`` of a
+process that has threads (a fork copies locks some other thread may hold at
+that instant, and only the forking thread, so the child could deadlock on
+its first log line or allocation).
 It lowers its own priority (nice + 10, or ``SCHED_IDLE`` with
 ``priority="idle"``), rebuilds the shadow, ``compare`` and ``clock`` from the
 bytes pickled once at construction, and serves requests one at a time with
