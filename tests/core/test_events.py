@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 
 import pytest
+from tests.project_files import ROOT
 
 from aiguard._core._events import Listeners, log_once
 from aiguard.errors import ConfigurationError
@@ -66,3 +68,42 @@ def test_log_once_logs_each_key_once(caplog: pytest.LogCaptureFixture) -> None:
         assert not log_once("test-events-key-a", "hello %s", "again", exc_info=False)
         assert log_once("test-events-key-b", "hello %s", "b", exc_info=False)
     assert caplog.text.count("hello") == 2
+
+
+class _Owner:
+    """A router, a breaker, a listener: something a message is once per."""
+
+
+def test_log_once_with_an_owner_logs_once_per_living_object(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Objects made and dropped in turn share addresses; each still logs its own first time."""
+    firsts, ids = 0, set()
+    with caplog.at_level(logging.WARNING, logger="aiguard"):
+        for _ in range(200):
+            owner = _Owner()
+            ids.add(id(owner))
+            firsts += log_once("test-events-owned", "owned %s", "x", exc_info=False, owner=owner)
+            assert not log_once("test-events-owned", "owned", exc_info=False, owner=owner)
+            del owner
+    assert len(ids) < 200  # CPython did reuse addresses: keys from id() would have been silenced
+    assert (firsts, caplog.text.count("owned")) == (200, 200)
+
+
+def test_log_once_with_an_owner_that_cannot_be_weakly_referenced() -> None:
+    """Such an owner's keys are kept for the process: once per key and id, never twice."""
+    owner = (1, "tuple")  # tuples take no weak references
+    assert log_once("test-events-tuple", "tuple owner", exc_info=False, owner=owner)
+    assert not log_once("test-events-tuple", "tuple owner", exc_info=False, owner=owner)
+    assert log_once("test-events-tuple-2", "tuple owner", exc_info=False, owner=owner)
+
+
+def test_no_log_once_key_is_built_from_an_id() -> None:
+    """id() in a key outlives its object; the per-object form is owner=."""
+    built = []
+    for path in sorted((ROOT / "src" / "aiguard").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "log_once"
+                    and node.args and "id(" in ast.unparse(node.args[0])):
+                built.append((path.name, node.lineno))
+    assert built == []

@@ -13,9 +13,11 @@ path (``if listeners:``) is one attribute read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
+import weakref
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aiguard._core._logging import fields
@@ -28,6 +30,33 @@ __all__ = ["Listeners", "log_once"]
 
 _logged: set[str] = set()
 _logged_lock = threading.Lock()
+# keys logged per owner, by id(owner): forgotten when the owner dies, so an object that later
+# gets the same id (CPython reuses addresses) logs its own first time
+_owned: dict[int, set[str]] = {}
+
+
+def _forget(owner_id: int) -> None:
+    # no lock: a finalizer may run in any thread, also one inside _first holding the lock;
+    # one dict.pop is atomic
+    _owned.pop(owner_id, None)
+
+
+def _first(key: str, owner: object) -> bool:
+    """Whether *key* (for *owner*, if not None) is seen for the first time; records it."""
+    with _logged_lock:
+        if owner is None:
+            seen = _logged
+        else:
+            found = _owned.get(id(owner))
+            if found is None:
+                found = _owned[id(owner)] = set()
+                with contextlib.suppress(TypeError):  # not weakly referenceable: kept
+                    weakref.finalize(owner, _forget, id(owner))
+            seen = found
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
 
 E = TypeVar("E")
 
@@ -46,8 +75,13 @@ def log_once(
     event: str | None = None,
     name: object = None,
     logger: logging.Logger | None = None,
+    owner: object = None,
 ) -> bool:
     """Log *message* at warning level the first time *key* is seen in this process.
+
+    With *owner*, "the first time" is per object: the first time *key* is seen for that
+    object while it lives. A new object that CPython places at a dead one's address logs
+    its own first time (keys built from ``id()`` would be silenced by the dead one's).
 
     The record carries aiguard's structured fields (:func:`aiguard._core._logging.fields`):
     ``aiguard_event`` is *event* (default: *key* up to its first ``:``),
@@ -55,13 +89,15 @@ def log_once(
     (only with *exc_info*, which attaches it anyway).
 
     Args:
-        key: what makes two messages "the same" (e.g. ``"listener:recs:123"``).
+        key: what makes two messages "the same" (e.g. ``"listener:recs"``).
         message: a ``%``-style logging format.
         *args: its arguments.
         exc_info: attach the exception being handled, if any.
         event: the record's ``aiguard_event``.
         name: the record's ``aiguard_name`` (the guard, breaker... concerned).
         logger: where to log (default: the calling module's logger).
+        owner: the object the message is about (a breaker, a listener...), if the message
+            is once per such object.
 
     Returns:
         True if this call logged, False if *key* was logged before.
@@ -72,10 +108,8 @@ def log_once(
         >>> log_once("doctest-demo", "aiguard: %s", "second", exc_info=False)
         False
     """
-    with _logged_lock:
-        if key in _logged:
-            return False
-        _logged.add(key)
+    if not _first(key, owner):
+        return False
     target = _caller_logger(1) if logger is None else logger
     error = sys.exc_info()[1] if exc_info else None  # exc_info=False: the text may be secret
     target.warning(message, *args, exc_info=exc_info,
@@ -137,13 +171,14 @@ class Listeners(Generic[E]):
         with self._lock:
             self.errors += 1
         log_once(
-            f"listener:{self._owner}:{id(listener)}",
+            f"listener:{self._owner}",
             "aiguard: a listener of %s raised; it is skipped for this event "
             "(logged once, counted in errors)",
             self._owner,
             event="listener.raised",
             name=self._owner,
             logger=self._logger,
+            owner=listener,
         )
 
     def __bool__(self) -> bool:

@@ -53,9 +53,9 @@ def exception_matcher(spec: object, argument: str) -> Callable[[BaseException], 
                 if predicate(exc):
                     return True
             except Exception:  # noqa: PERF203 - a user predicate must not break the call
-                log_once(f"predicate:{id(predicate)}", "aiguard: the %s predicate %r raised; "
+                log_once("predicate", "aiguard: the %s predicate %r raised; "
                          "it counts as not matching", argument, predicate,
-                         event="predicate.raised", name=argument)
+                         event="predicate.raised", name=argument, owner=predicate)
         return False
 
     return matches

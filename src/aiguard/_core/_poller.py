@@ -258,9 +258,9 @@ class Poller:
                 hook()
             except Exception as exc:
                 self.errors += 1
-                log_once(f"poller-fork:{self.name}:{id(self)}",
+                log_once(f"poller-fork:{self.name}",
                          "aiguard: %s could not renew its state after fork: %r", self.name, exc,
-                         event="poller.fork_failed", name=self.name)
+                         event="poller.fork_failed", name=self.name, owner=self)
         return self._started
 
 

@@ -249,11 +249,11 @@ class AiguardCollector(Collector):
                     got = _READERS[kind](obj, tally)
             except Exception:  # a scrape never fails because of one object
                 self._errors[kind] += 1
-                log_once(f"prometheus:{kind}:{id(obj)}",
+                log_once(f"prometheus:{kind}",
                          "aiguard: the Prometheus collector could not read a watched %s "
                          "(skipped, counted in aiguard_exporter_read_errors_total; logged once)",
                          type(obj).__name__, event="prometheus.read_failed",
-                         name=getattr(obj, "name", None))
+                         name=getattr(obj, "name", None), owner=obj)
                 continue
             for name, labels, value in got:
                 rows[name].append((labels, value))

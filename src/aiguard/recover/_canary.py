@@ -353,9 +353,9 @@ class CanaryRouter:
 
     def _failed(self, what: str) -> None:
         self.errors += 1
-        log_once(f"canary:{self.name}:{id(self)}:{what}",
+        log_once(f"canary:{self.name}:{what}",
                  "aiguard: canary %r: the %s raised (logged once, counted in errors)",
-                 self.name, what, event="canary.raised", name=self.name)
+                 self.name, what, event="canary.raised", name=self.name, owner=self)
 
     # -- manual controls -------------------------------------------------------
 

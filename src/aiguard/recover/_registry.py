@@ -341,11 +341,11 @@ class ModelRegistry:
                 first_sight, self._wanted = self._wanted != change.version, change.version
                 if first_sight:  # a replica starting up registers its versions right after
                     return self.champion
-                log_once(f"models:{self.name}:{id(self)}:missing:{change.version}",
+                log_once(f"models:{self.name}:missing:{change.version}",
                          "aiguard: registry %r: the store chose version %r, which this "
                          "replica has not registered; still serving %r",
                          self.name, change.version, self.champion, exc_info=False,
-                         event="registry.unknown_version", name=self.name)
+                         event="registry.unknown_version", name=self.name, owner=self)
                 return self.champion
             self._active = entry
             self._wanted = None

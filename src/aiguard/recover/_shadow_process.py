@@ -221,10 +221,10 @@ class RemoteShadow:
             self._die("died")
             return
         if failed:
-            log_once(f"shadow-board:{self.name}:{id(self)}", "aiguard: the shadow process "
+            log_once(f"shadow-board:{self.name}", "aiguard: the shadow process "
                      "of %r cannot read this process's memory (%s); requests go through a "
                      "pipe", self.name, os.strerror(failed), event="shadow.pipe", name=self.name,
-                     exc_info=False)
+                     exc_info=False, owner=self)
             board.close()
             return
         board.by_id = by_id
@@ -328,9 +328,9 @@ class RemoteShadow:
     def _unpicklable(self) -> None:
         next(self._unsent)
         next(self._finished)
-        log_once(f"shadow-pickle:{self.name}:{id(self)}", "aiguard: a request to the "
+        log_once(f"shadow-pickle:{self.name}", "aiguard: a request to the "
                  "shadow process of %r could not be pickled (logged once, counted in "
-                 "errors)", self.name, event="shadow.unpicklable", name=self.name)
+                 "errors)", self.name, event="shadow.unpicklable", name=self.name, owner=self)
 
     def _drop(self) -> None:
         next(self._lost)
@@ -345,10 +345,10 @@ class RemoteShadow:
                 self._board_dead = board.shut() - board.counters()[1]
         self._refuse()
         if not (self._closing or self._stopping):
-            log_once(f"shadow-process:{self.name}:{id(self)}", "aiguard: the shadow "
+            log_once(f"shadow-process:{self.name}", "aiguard: the shadow "
                      "process of %r %s; its requests are dropped (counted), the primary "
                      "serves on", self.name, what, event="shadow.died", name=self.name,
-                     exc_info=False)
+                     exc_info=False, owner=self)
         for _ in range(self._in_flight):
             self._drop()
         self._in_flight = 0

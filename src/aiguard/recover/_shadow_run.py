@@ -138,9 +138,9 @@ class LocalShadow:
     def failed(self) -> None:
         """Count an error (the shadow raised, or its request could not reach it); log once."""
         next(self._errors)
-        log_once(f"shadow:{self.name}:{id(self)}", "aiguard: shadow model of %r raised "
+        log_once(f"shadow:{self.name}", "aiguard: shadow model of %r raised "
                  "(logged once, counted in errors)", self.name,
-                 event="shadow.raised", name=self.name)
+                 event="shadow.raised", name=self.name, owner=self)
 
     def release(self) -> None:
         """Close the calling thread's event loop, if it made one."""

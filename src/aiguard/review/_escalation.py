@@ -249,9 +249,9 @@ class Escalation:
                 notifier(message)
             except Exception:  # noqa: PERF203 - one notifier never stops the others
                 failed += 1
-                log_once(f"notifier:{id(notifier)}", "aiguard: a notifier of %r raised "
+                log_once("notifier", "aiguard: a notifier of %r raised "
                          "(counted in the timeline, logged once)", name,
-                         event="escalation.notifier_raised", name=name)
+                         event="escalation.notifier_raised", name=name, owner=notifier)
         event = EscalationEvent(incident_id=incident.id, target=name, reason=reason, at=now,
                                 failed=failed)
         if self.on_event is not None:

@@ -344,8 +344,8 @@ class Incidents(Watchers, People, Early):
             try:
                 hook(incident)
             except Exception:  # noqa: PERF203 - principle 1
-                log_once(f"incident-hook:{id(hook)}", "aiguard: an incident hook raised",
-                         event="incidents.hook_raised", name=incident.id)
+                log_once("incident-hook", "aiguard: an incident hook raised",
+                         event="incidents.hook_raised", name=incident.id, owner=hook)
         return incident
 
     # -- escalation timers ---------------------------------------------------

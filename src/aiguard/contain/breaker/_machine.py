@@ -322,9 +322,9 @@ class BreakerCore:
         except Exception:
             weight = None
         if weight is None:
-            log_once(f"failure_result:{id(self)}", "aiguard: breaker %r: failure_result "
+            log_once("failure_result", "aiguard: breaker %r: failure_result "
                      "raised or returned something other than a bool, a fraction in [0, 1] "
-                     "or a bool mask; the call counts as a failure", self.name)
+                     "or a bool mask; the call counts as a failure", self.name, owner=self)
             return 1.0
         return weight
 
@@ -371,8 +371,9 @@ class BreakerCore:
         try:
             seconds = duration(self._backoff(self._attempt), "open_for", zero=True)
         except Exception:
-            log_once(f"open_for:{id(self)}", "aiguard: breaker %r: open_for(%d) raised or "
-                     "returned an invalid duration; using open_for(1)", self.name, self._attempt)
+            log_once("open_for", "aiguard: breaker %r: open_for(%d) raised or "
+                     "returned an invalid duration; using open_for(1)", self.name,
+                     self._attempt, owner=self)
             seconds = self._first_open_for
         self._open_until = now + seconds
         return self._move(_OPEN, now, reason)

@@ -38,8 +38,8 @@ def _record_exception(breaker: CircuitBreaker, permit: int, t0: float, exc: Base
         else:
             breaker.record(permit, t1, t1 - t0, weight)
     except Exception:
-        log_once(f"breaker-record:{id(breaker)}", "aiguard: breaker %r failed to record an "
-                 "exception", breaker.name)
+        log_once("breaker-record", "aiguard: breaker %r failed to record an "
+                 "exception", breaker.name, owner=breaker)
 
 
 def sync_shell(breaker: CircuitBreaker, fn: Callable[P, R]) -> Callable[P, R]:

@@ -165,10 +165,10 @@ class FlagsBase:
             written = list(write_missing(records))
         except Exception as exc:
             self._registration_errors += 1
-            log_once(f"flags-register:{id(self)}",
+            log_once("flags-register",
                      "aiguard: could not register declared flags in %r (%r); retrying at each "
                      "refresh (logged once)", self._store, exc, exc_info=False,
-                     event="flags.register_failed", name=repr(self._store))
+                     event="flags.register_failed", name=repr(self._store), owner=self)
             return
         with self._lock:
             for name in todo:

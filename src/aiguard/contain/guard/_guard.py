@@ -253,8 +253,9 @@ class Guard:
             try:
                 listener(signal)
             except Exception:  # noqa: PERF203 - one listener must not silence the rest
-                log_once(f"listener:{self.config.name}:{id(listener)}",
-                         "aiguard: a listener of guard %r raised (logged once)", self.config.name)
+                log_once(f"listener:{self.config.name}",
+                         "aiguard: a listener of guard %r raised (logged once)",
+                         self.config.name, owner=listener)
 
     def add_listener(self, listener: Callable[..., Any], *, raw: bool = False) -> None:
         """Call *listener* with the :class:`Outcome` of every call (monitors hook in here).
@@ -379,8 +380,8 @@ class Guard:
                 try:
                     tap(outcome)
                 except Exception:  # noqa: PERF203 - one listener must not silence the rest
-                    log_once(f"listener:{name}:{id(tap)}",
-                             "aiguard: a listener of guard %r raised (logged once)", name)
+                    log_once(f"listener:{name}", "aiguard: a listener of guard %r raised "
+                             "(logged once)", name, owner=tap)
             if not listeners:
                 return
             event = Outcome(name, *outcome)
@@ -388,8 +389,8 @@ class Guard:
                 try:
                     listener(event)
                 except Exception:  # noqa: PERF203 - one listener must not silence the rest
-                    log_once(f"listener:{name}:{id(listener)}",
-                             "aiguard: a listener of guard %r raised (logged once)", name)
+                    log_once(f"listener:{name}", "aiguard: a listener of guard %r raised "
+                             "(logged once)", name, owner=listener)
 
         return Sink(self._outcome.set, self._active, notify)
 

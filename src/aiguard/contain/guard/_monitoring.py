@@ -53,8 +53,8 @@ def _fault(faults: Faults, name: str, tap: object) -> None:
     """Count and log once (with the exception being handled) a tap that raised."""
     faults.count += 1
     monitor = getattr(tap, "__self__", tap)  # its tap and its take_block: logged once
-    log_once(f"monitor-tap:{name}:{id(monitor)}",
-             "aiguard: a monitor of guard %r raised (logged once)", name)
+    log_once(f"monitor-tap:{name}",
+             "aiguard: a monitor of guard %r raised (logged once)", name, owner=monitor)
 
 
 def _feed(taps: Sequence[Callable[..., Any]], faults: Faults, name: str,  # noqa: PLR0917 - internal, positional for speed

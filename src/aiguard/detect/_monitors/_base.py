@@ -264,9 +264,10 @@ class Monitor:
             except Exception:  # noqa: PERF203 - one subscriber must not silence the rest
                 self.errors += 1
                 log_once(
-                    f"monitor-subscriber:{self.name}:{id(callback)}",
+                    f"monitor-subscriber:{self.name}",
                     "aiguard: a subscriber of monitor %r raised (logged once)",
                     self.name,
+                    owner=callback,
                 )
         return signal
 
