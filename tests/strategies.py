@@ -83,3 +83,12 @@ def plain_arrays() -> st.SearchStrategy[np.ndarray]:
     dtypes = (hnp.boolean_dtypes() | hnp.integer_dtypes() | hnp.unsigned_integer_dtypes()
               | hnp.floating_dtypes() | hnp.complex_number_dtypes())
     return hnp.arrays(dtypes, hnp.array_shapes(min_dims=0, min_side=0))
+
+
+def assert_arrays_arrived(sent: tuple[np.ndarray, ...], received: tuple[np.ndarray, ...]) -> None:
+    """Each array drawn from :func:`plain_arrays` arrived equal, same dtype and shape, writable."""
+    assert len(received) == len(sent)
+    for before, after in zip(sent, received, strict=True):
+        assert (after.dtype, after.shape) == (before.dtype, before.shape)
+        np.testing.assert_array_equal(after, before)
+        assert after.flags.writeable

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.strategies import plain_arrays
+from tests.strategies import assert_arrays_arrived, plain_arrays
 
 import aiguard as ag
 import aiguard.recover._shadow_board as board_module
@@ -96,10 +96,7 @@ def test_posted_arrays_are_pulled_back_equal(
     assert kind == ARRAYS
     args, kwargs, got, got_seconds = item
     assert (kwargs, got_seconds) == ({}, seconds)
-    for sent, back in zip((*inputs, answer), (*args, got), strict=True):
-        assert (back.dtype, back.shape) == (sent.dtype, sent.shape)
-        np.testing.assert_array_equal(back, sent)
-        assert back.flags.writeable
+    assert_arrays_arrived((*inputs, answer), (*args, got))
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.strategies import plain_arrays
+from tests.strategies import assert_arrays_arrived, plain_arrays
 
 import aiguard as ag
 import aiguard.recover._shadow_child as child_module
@@ -341,11 +341,7 @@ def test_a_request_of_arrays_crosses_as_raw_bytes_and_comes_back_equal(
     args, kwargs, got, got_seconds = child_module.load(memoryview(data), received)
     assert kwargs == {}
     assert got_seconds == seconds
-    for sent, back in zip((*inputs, answer), (*args, got), strict=True):
-        assert back.dtype == sent.dtype
-        assert back.shape == sent.shape
-        np.testing.assert_array_equal(back, sent)
-        assert back.flags.writeable
+    assert_arrays_arrived((*inputs, answer), (*args, got))
 
 
 @pytest.mark.parametrize(
